@@ -1,0 +1,69 @@
+"""Scheduling decisions as pure functions of a sweep snapshot: how many trials to create, when to end."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sweepctl.records import SweepState
+from sweepctl.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the controller knows of a sweep at one moment."""
+
+    state: SweepState
+    created: int  # trials created so far (all states)
+    active: int  # queued or running
+    trial_failures: int  # trials whose parameters failed (TrialState.is_trial_failure)
+    best_objective: float | None
+    exhausted: bool = False  # the suggester has nothing left (grid done)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Create `create` trials now; when `end` is set, move the sweep to it (`reason` says why)."""
+
+    create: int = 0
+    end: SweepState | None = None
+    reason: str = ""
+
+
+def plan(spec: SweepSpec, snap: Snapshot) -> Plan:
+    """The next step for a sweep.
+
+    A sweep that must end (stop, budget, target, failures, exhausted space)
+    creates no more trials and takes its final state once nothing is active, so
+    running trials are never cut off by bookkeeping.
+    """
+    if snap.state is SweepState.STOPPING:
+        return Plan(end=SweepState.STOPPED, reason="stopped by request") if snap.active == 0 else Plan()
+    if not snap.state.accepts_trials:
+        return Plan()
+    ending = _why_ending(spec, snap)
+    if ending is not None:
+        state, reason = ending
+        return Plan(end=state, reason=reason) if snap.active == 0 else Plan()
+    room = spec.parallelism - snap.active
+    left = spec.budget - snap.created
+    return Plan(create=int(max(0, min(room, left))))
+
+
+def _why_ending(spec: SweepSpec, snap: Snapshot) -> tuple[SweepState, str] | None:
+    if spec.max_failures is not None and snap.trial_failures > spec.max_failures:
+        return SweepState.FAILED, f"{snap.trial_failures} trials failed (max_failures={spec.max_failures})"
+    target = spec.metric.target
+    if target is not None and snap.best_objective is not None and spec.metric.goal.reached(snap.best_objective, target):
+        return SweepState.FINISHED, f"target {spec.metric.name}={target:g} reached"
+    if snap.created >= spec.budget:
+        return SweepState.FINISHED, f"run_cap={spec.run_cap} reached"
+    if snap.exhausted:
+        return SweepState.FINISHED, "search space exhausted"
+    return None
+
+
+def trial_seed(sweep_seed: int, number: int) -> int:
+    """The seed a trial's program gets: stable for (sweep seed, trial number), spread over 31 bits."""
+    digest = hashlib.sha256(f"{sweep_seed}:{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF

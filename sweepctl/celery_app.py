@@ -1,0 +1,49 @@
+"""The one module that configures Celery, for the controller (sending) and workers (running).
+
+Configured for long GPU jobs that must never be lost: late acks, re-queue when
+a worker dies, one reserved task per process, JSON only (pickle in
+accept_content is remote code execution for anyone who can write to Redis).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from sweepctl.settings import RedisSettings
+
+RUN_TRIAL_TASK = "sweepctl.run_trial"
+
+# Redis re-delivers an unacked message after this long; our own per-trial
+# record (claim by attempt) is what keeps a redelivery from running twice.
+DEFAULT_VISIBILITY_TIMEOUT = 12 * 3600
+
+
+def make_celery(settings: RedisSettings, *, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT) -> Celery:
+    """A Celery app bound to the sweep's Redis, with no result backend (results go to our store)."""
+    app = Celery("sweepctl", set_as_current=False)
+    conf: dict[str, Any] = dict(
+        broker_url=settings.celery_broker_url(),
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": visibility_timeout},
+        task_default_queue="sweepctl",
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+    )
+    ssl_options = settings.celery_ssl_options()
+    if ssl_options is not None:
+        conf["broker_use_ssl"] = ssl_options
+    app.conf.update(conf)
+    return app

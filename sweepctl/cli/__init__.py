@@ -1,0 +1,37 @@
+"""The `sweepctl` command: one click group, thin commands over the core (data to stdout, progress to stderr)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from sweepctl import __version__
+from sweepctl.cli import sweeps, services
+from sweepctl.errors import SweepError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sweepctl")
+def cli() -> None:
+    """Distributed hyperparameter sweeps on Redis and Celery."""
+
+
+for command in (*sweeps.COMMANDS, *services.COMMANDS):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: SweepErrors become one clear message and exit status 2."""
+    try:
+        return cli.main(args=argv, prog_name="sweepctl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SweepError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,79 @@
+"""Turning records into what the CLI prints: tables for people, JSON/YAML for programs."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+import yaml
+
+from sweepctl import codec
+from sweepctl.records import Sweep, Trial, TrialState
+
+FORMATS = ("table", "json", "yaml")
+
+
+def trial_record(trial: Trial) -> dict[str, Any]:
+    """A trial as plain JSON-safe data (the same fields the store keeps)."""
+    data = {k: codec.loads(v) for k, v in codec.encode_trial(trial).items()}
+    data["duration"] = trial.duration
+    return data
+
+
+def sweep_record(sweep: Sweep, counts: Mapping[TrialState, int], best: Trial | None) -> dict[str, Any]:
+    return {
+        "id": sweep.id,
+        "name": sweep.raw_spec.get("name"),
+        "state": sweep.state.value,
+        "reason": sweep.reason,
+        "method": sweep.raw_spec.get("method", "tpe"),
+        "metric": sweep.raw_spec.get("metric", {}),
+        "seed": sweep.seed,
+        "created_at": sweep.created_at,
+        "ended_at": sweep.ended_at,
+        "source": sweep.source,
+        "trials": {state.value: n for state, n in counts.items() if n},
+        "best": None if best is None else {"number": best.number, "objective": best.objective, "params": best.params},
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def key_values(record: Mapping[str, Any]) -> str:
+    width = max((len(k) for k in record), default=0)
+    return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in record.items())
+
+
+def emit(data: Any, fmt: str, *, columns: Sequence[str] | None = None) -> None:
+    """Print `data` (a record or a list of records) to stdout in `fmt`."""
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+    elif fmt == "yaml":
+        click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+    elif isinstance(data, list):
+        click.echo(table(data, columns or (list(data[0]) if data else [])))
+    else:
+        click.echo(key_values(data))
+
+
+def format_option(f: Any) -> Any:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format.")(f)

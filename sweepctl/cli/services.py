@@ -1,0 +1,124 @@
+"""Commands that start long-running roles: controller, worker, and `run` (all of it, locally).
+
+Roles are imported inside the command that starts them, so the core never imports a role.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import threading
+from types import FrameType
+
+import click
+
+from sweepctl import lifecycle
+from sweepctl.cli.connect import open_store, redis_option
+from sweepctl.cli.output import format_option
+from sweepctl.cli.progress import follow, sweep_done
+from sweepctl.cli.sweeps import print_best
+from sweepctl.errors import ConfigError
+from sweepctl.nvml import list_gpus
+from sweepctl.spec import DEFAULT_QUEUE
+
+GPU_HELP = "Which GPUs get a worker process each: all, none, or indices/UUIDs like 0,1 (all falls back to CPU workers when there is none)."
+
+
+def _log_setup(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command()
+@click.option("--sweep", "only", multiple=True, help="Serve only this sweep (repeatable); default: every live sweep.")
+@click.option("--until-idle", is_flag=True, help="Exit once no live sweep is left.")
+@click.option("-v", "--verbose", is_flag=True)
+@redis_option
+def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url: str | None, state_dir: str) -> None:
+    """Run the controller: create trials for live sweeps and end sweeps that are done."""
+    from controller.loop import Controller
+    from sweepctl.celery_app import make_celery
+
+    _log_setup(verbose)
+    with open_store(redis_url, state_dir) as (store, settings):
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        click.echo(f"controller serving {settings.redacted}", err=True)
+        Controller(store, make_celery(settings)).run(stop, only=set(only) or None, until_idle=until_idle)
+
+
+@click.command()
+@click.option("--gpus", default="all", show_default=True, help=GPU_HELP)
+@click.option("--concurrency", default=1, show_default=True, help="CPU worker processes when there are no GPUs to use.")
+@click.option("--queues", default=DEFAULT_QUEUE, show_default=True, help="Comma-separated Celery queues to consume.")
+@redis_option
+def worker(gpus: str, concurrency: int, queues: str, redis_url: str | None, state_dir: str) -> None:
+    """Run workers on this machine: one process per GPU (pinned), or CPU-only processes."""
+    from workers.slots import plan_slots
+    from workers.supervisor import supervise
+
+    _log_setup(True)
+    with open_store(redis_url, state_dir) as (_, settings):
+        slots = plan_slots(gpus, list_gpus(), concurrency)
+        raise SystemExit(supervise(slots, settings, [q for q in queues.split(",") if q]))
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--workers", "n_workers", default=2, show_default=True, help="CPU worker processes (when not using GPUs).")
+@click.option("--gpus", default="none", show_default=True, help=GPU_HELP)
+@redis_option
+@format_option
+def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: str, fmt: str) -> None:
+    """Run a whole sweep here: Redis (embedded unless --redis), controller and workers; print the best trial."""
+    from controller.loop import Controller
+    from sweepctl.celery_app import make_celery
+    from workers.slots import plan_slots
+    from workers.supervisor import spawn
+
+    _log_setup(False)
+    slots = plan_slots(gpus, list_gpus(), n_workers)
+    with open_store(redis_url, state_dir, create_local=True) as (store, settings):
+        sweep, spec = lifecycle.submit_sweep(store, file)
+        click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
+        procs = [spawn(slot, settings, [spec.queue]) for slot in slots]
+        stop = threading.Event()
+        ctl = Controller(store, make_celery(settings))
+        thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
+        thread.start()
+        try:
+            follow(store, sweep.id, spec, until=lambda: not thread.is_alive() or sweep_done(store, sweep.id))
+        except KeyboardInterrupt:
+            click.echo(f"\ncancelling sweep {sweep.id}", err=True)
+            lifecycle.cancel_sweep(store, sweep.id)
+            follow(store, sweep.id, spec)
+            raise
+        finally:
+            stop.set()
+            _stop_workers(procs)
+            thread.join(5)
+        final = store.get_sweep(sweep.id)
+        click.echo(f"sweep {sweep.id} {final.state.value}: {final.reason}", err=True)
+        print_best(store, sweep.id, fmt)
+        if not thread.is_alive() and not sweep_done(store, sweep.id):
+            raise ConfigError(f"the controller stopped before sweep {sweep.id} was done; see the log above")
+
+
+def _stop_workers(procs: list[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+COMMANDS = (controller, worker, run)

@@ -1,0 +1,93 @@
+"""Records <-> Redis hash fields. Every field is JSON; non-finite metric values travel as strings.
+
+Strict JSON has no NaN, and `trials --format json` must stay parseable, so NaN
+and infinities are written as "nan", "inf", "-inf" and read back as floats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sweepctl.records import CodeVersion, GpuRef, MetricPoint, Sweep, SweepState, Trial, TrialState
+
+
+def encode_number(x: float) -> float | str:
+    return x if math.isfinite(x) else str(x)
+
+
+def decode_number(x: Any) -> float:
+    return float(x)
+
+
+def encode_values(values: Mapping[str, float]) -> dict[str, float | str]:
+    return {k: encode_number(float(v)) for k, v in values.items()}
+
+
+def decode_values(values: Mapping[str, Any]) -> dict[str, float]:
+    return {k: decode_number(v) for k, v in values.items()}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def loads(raw: str) -> Any:
+    return json.loads(raw)
+
+
+def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Encode a partial trial/sweep update (field name -> Python value) to hash fields."""
+    out: dict[str, str] = {}
+    for name, value in fields.items():
+        if isinstance(value, (TrialState, SweepState)):
+            value = value.value
+        elif isinstance(value, GpuRef):
+            value = {"index": value.index, "uuid": value.uuid, "name": value.name}
+        elif isinstance(value, CodeVersion):
+            value = {"repo": value.repo, "commit": value.commit, "dirty": value.dirty}
+        elif name == "last_metrics":
+            value = encode_values(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = dumps(value)
+    return out
+
+
+def encode_trial(trial: Trial) -> dict[str, str]:
+    return encode_fields({name: getattr(trial, name) for name in Trial.__dataclass_fields__})
+
+
+def decode_trial(raw: Mapping[str, str]) -> Trial:
+    f = {k: json.loads(v) for k, v in raw.items() if k in Trial.__dataclass_fields__}
+    f["state"] = TrialState(f["state"])
+    if f.get("gpu") is not None:
+        f["gpu"] = GpuRef(**f["gpu"])
+    if f.get("code") is not None:
+        f["code"] = CodeVersion(**f["code"])
+    if "argv" in f:
+        f["argv"] = tuple(f["argv"])
+    if "last_metrics" in f:
+        f["last_metrics"] = decode_values(f["last_metrics"])
+    return Trial(**f)
+
+
+def encode_sweep(sweep: Sweep) -> dict[str, str]:
+    return encode_fields({name: getattr(sweep, name) for name in Sweep.__dataclass_fields__})
+
+
+def decode_sweep(raw: Mapping[str, str]) -> Sweep:
+    f = {k: json.loads(v) for k, v in raw.items() if k in Sweep.__dataclass_fields__}
+    f["state"] = SweepState(f["state"])
+    return Sweep(**f)
+
+
+def encode_point(point: MetricPoint) -> str:
+    return dumps({"t": point.time, "step": point.step, "v": encode_values(point.values)})
+
+
+def decode_point(raw: str) -> MetricPoint:
+    d = json.loads(raw)
+    return MetricPoint(time=d["t"], step=d["step"], values=decode_values(d["v"]))

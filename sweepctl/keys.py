@@ -1,0 +1,70 @@
+"""Every Redis key sweepctl uses, built here and nowhere else.
+
+| key                                   | type   | holds                                              | TTL  |
+|---------------------------------------|--------|----------------------------------------------------|------|
+| sweepctl:sweeps                       | zset   | sweep id -> creation time                          | none |
+| sweepctl:sweeps:live                  | set    | sweeps a controller still has to look after        | none |
+| sweepctl:events                       | list   | sweep ids whose trials changed (wakes controllers) | none, trimmed to 10k |
+| sweepctl:sweep:{sid}                  | hash   | sweep record (JSON-encoded fields)                 | none |
+| sweepctl:sweep:{sid}:trials           | zset   | trial number -> number (every trial)               | none |
+| sweepctl:sweep:{sid}:active           | set    | numbers of queued or running trials                | none |
+| sweepctl:sweep:{sid}:finished         | list   | numbers in the order they finished                 | none |
+| sweepctl:sweep:{sid}:counts           | hash   | trial state -> count                               | none |
+| sweepctl:sweep:{sid}:objective        | zset   | number -> objective, completed trials only         | none |
+| sweepctl:sweep:{sid}:trial:{n}        | hash   | trial record (JSON-encoded fields)                 | none |
+| sweepctl:sweep:{sid}:trial:{n}:metrics| list   | metric history, JSON points, capped                | none |
+| sweepctl:workers                      | zset   | worker id -> last heartbeat (unix time)            | none |
+| sweepctl:controllers                  | zset   | controller id -> last heartbeat (unix time)        | none |
+| sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
+
+`{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
+"""
+
+from __future__ import annotations
+
+PREFIX = "sweepctl"
+
+SWEEPS = f"{PREFIX}:sweeps"
+LIVE_SWEEPS = f"{PREFIX}:sweeps:live"
+EVENTS = f"{PREFIX}:events"
+WORKERS = f"{PREFIX}:workers"
+CONTROLLERS = f"{PREFIX}:controllers"
+EVENTS_MAX = 10_000
+METRICS_MAX = 100_000
+WORKER_TTL_SECONDS = 60
+
+
+def sweep_key(sweep_id: str) -> str:
+    return f"{PREFIX}:sweep:{{{sweep_id}}}"
+
+
+def trials_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:trials"
+
+
+def active_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:active"
+
+
+def finished_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:finished"
+
+
+def counts_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:counts"
+
+
+def objective_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:objective"
+
+
+def trial_key(sweep_id: str, number: int) -> str:
+    return f"{sweep_key(sweep_id)}:trial:{number}"
+
+
+def metrics_key(sweep_id: str, number: int) -> str:
+    return f"{trial_key(sweep_id, number)}:metrics"
+
+
+def worker_key(worker_id: str) -> str:
+    return f"{PREFIX}:worker:{worker_id}"

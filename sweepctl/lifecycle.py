@@ -1,0 +1,58 @@
+"""Submitting, stopping and cancelling sweeps: what the CLI does to the store."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from sweepctl.records import Sweep, SweepState, TrialState
+from sweepctl.spec import SweepSpec
+from sweepctl.store import Outcome, Store, new_sweep_id
+from sweepctl.sweepfile import load_sweep_file
+
+
+def submit_sweep(store: Store, path: str | os.PathLike[str]) -> tuple[Sweep, SweepSpec]:
+    """Validate the sweep file and record it as RUNNING; raises SpecError before touching the store.
+
+    A sweep without `seed` gets a random one, recorded, so every sweep can be replayed.
+    """
+    spec = load_sweep_file(path)
+    sweep = Sweep(
+        id=new_sweep_id(),
+        raw_spec=dict(spec.raw),
+        state=SweepState.RUNNING,
+        seed=spec.seed if spec.seed is not None else secrets.randbelow(2**31),
+        created_at=time.time(),
+        source=str(path),
+        workdir=str(Path(path).resolve().parent),
+    )
+    store.create_sweep(sweep)
+    return sweep, spec
+
+
+def stop_sweep(store: Store, sweep_id: str) -> bool:
+    """No new trials; running ones finish. False when the sweep had already ended."""
+    return store.transition_sweep(sweep_id, SweepState.STOPPING, [SweepState.RUNNING], reason="stopped by request")
+
+
+def cancel_sweep(store: Store, sweep_id: str) -> bool:
+    """No new trials, queued ones dropped now, running ones killed by their workers."""
+    changed = store.transition_sweep(
+        sweep_id, SweepState.CANCELLED, [SweepState.RUNNING, SweepState.STOPPING], reason="cancelled by request", ended_at=time.time()
+    )
+    cancel_queued_trials(store, sweep_id)
+    return changed
+
+
+def cancel_queued_trials(store: Store, sweep_id: str) -> int:
+    """Finish every still-queued trial as CANCELLED (fenced: one a worker just claimed is left to it)."""
+    cancelled = 0
+    for trial in store.get_trials(sweep_id, store.active_numbers(sweep_id)):
+        if trial.state is TrialState.QUEUED:
+            outcome = store.finish_trial(
+                sweep_id, trial.number, trial.attempt, TrialState.CANCELLED, error="the sweep was cancelled", ended_at=time.time()
+            )
+            cancelled += outcome is Outcome.OK
+    return cancelled

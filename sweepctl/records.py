@@ -1,0 +1,134 @@
+"""Sweep and trial records: what the store keeps and every command reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class SweepState(str, Enum):
+    """Lifecycle of a sweep.
+
+    RUNNING: the controller keeps up to `parallelism` trials queued or running.
+    STOPPING: no new trials; running ones finish, then STOPPED.
+    CANCELLED: no new trials; queued ones are dropped and running ones killed.
+    FINISHED: budget, target or search space done. FAILED: too many trial failures.
+    """
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+    @property
+    def accepts_trials(self) -> bool:
+        """Whether the controller may create new trials."""
+        return self is SweepState.RUNNING
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the state can no longer change (trials may still be draining)."""
+        return self in (SweepState.STOPPED, SweepState.CANCELLED, SweepState.FINISHED, SweepState.FAILED)
+
+
+class TrialState(str, Enum):
+    """Lifecycle of a trial. The last five are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"  # exited 0 with a finite objective
+    FAILED = "failed"  # raised, exited non-zero, or reported no objective
+    NAN = "nan"  # reported a NaN or infinite objective
+    TIMED_OUT = "timed_out"  # ran past trial_timeout and was killed
+    KILLED = "killed"  # died from a signal sweepctl did not send (OOM killer, kill -9)
+    CANCELLED = "cancelled"  # the sweep was cancelled
+
+    @property
+    def is_finished(self) -> bool:
+        return self not in (TrialState.QUEUED, TrialState.RUNNING)
+
+    @property
+    def is_trial_failure(self) -> bool:
+        """Whether the parameters (not the sweep) made the trial fail: these count for max_failures."""
+        return self in (TrialState.FAILED, TrialState.NAN, TrialState.TIMED_OUT, TrialState.KILLED)
+
+
+@dataclass(frozen=True)
+class GpuRef:
+    """The GPU a trial ran on: physical NVML index and UUID (NVML ignores CUDA_VISIBLE_DEVICES)."""
+
+    index: int
+    uuid: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """Where the program's code came from: a git commit and whether the tree was dirty."""
+
+    repo: str
+    commit: str
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One report from a trial: a step (may be None) and numeric values (NaN allowed)."""
+
+    time: float
+    step: int | None
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Everything recorded about one trial: enough to reproduce it and to judge it."""
+
+    sweep_id: str
+    number: int
+    state: TrialState
+    params: dict[str, Any]
+    seed: int
+    attempt: int = 1
+    created_at: float = 0.0
+    sent_at: float | None = None  # when the controller handed it to Celery
+    started_at: float | None = None
+    ended_at: float | None = None
+    objective: float | None = None
+    worker: str | None = None
+    host: str | None = None
+    gpu: GpuRef | None = None
+    argv: tuple[str, ...] = ()
+    exit_code: int | None = None
+    error: str | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    code: CodeVersion | None = None
+    data: dict[str, str] = field(default_factory=dict)
+    last_metrics: dict[str, float] = field(default_factory=dict)
+    last_step: int | None = None
+    reports: int = 0
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A submitted sweep: its spec as submitted plus its lifecycle."""
+
+    id: str
+    raw_spec: dict[str, Any]
+    state: SweepState
+    seed: int
+    created_at: float
+    source: str = ""
+    workdir: str = ""
+    reason: str = ""
+    ended_at: float | None = None

@@ -1,0 +1,81 @@
+"""The parsed, validated form of a sweep file (see `sweepctl.sweepfile` for parsing)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from sweepctl.space import SearchSpace
+
+
+class Method(str, Enum):
+    """How new parameter sets are chosen. `bayes` in a sweep file means TPE."""
+
+    TPE = "tpe"
+    RANDOM = "random"
+    GRID = "grid"
+
+
+class Goal(str, Enum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+    def loss(self, objective: float) -> float:
+        """The value to minimize: TPE and ranking always minimize."""
+        return objective if self is Goal.MINIMIZE else -objective
+
+    def reached(self, objective: float, target: float) -> bool:
+        """Whether `objective` meets `target` for this goal."""
+        return objective <= target if self is Goal.MINIMIZE else objective >= target
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether objective `a` is strictly better than `b`."""
+        return self.loss(a) < self.loss(b)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    goal: Goal = Goal.MINIMIZE
+    target: float | None = None
+
+
+DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
+DEFAULT_QUEUE = "sweepctl"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything a sweep file says, validated.
+
+    Exactly one of `program` and `function` is set. `command` is the argv
+    template (W&B macros expanded per trial by `sweepctl.command`). `raw` is the
+    mapping the spec was parsed from; it is what the store keeps, so a restarted
+    controller re-parses the very same sweep.
+    """
+
+    metric: MetricSpec
+    space: SearchSpace
+    method: Method = Method.TPE
+    name: str | None = None
+    description: str | None = None
+    program: str | None = None
+    function: str | None = None
+    command: tuple[str, ...] = DEFAULT_COMMAND
+    run_cap: int | None = None
+    parallelism: int = 1
+    max_failures: int | None = None
+    trial_timeout: float | None = None
+    seed: int | None = None
+    queue: str = DEFAULT_QUEUE
+    data: tuple[str, ...] = ()
+    early_terminate: Mapping[str, Any] | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def budget(self) -> float:
+        """How many trials the sweep may create (inf when uncapped)."""
+        return math.inf if self.run_cap is None else self.run_cap

@@ -1,0 +1,251 @@
+"""The Redis store: the only module that talks to Redis (keys come from `sweepctl.keys`).
+
+Thread safety: a Store wraps one redis-py client, whose connection pool is
+thread safe; a Store may be shared between threads of one process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+import redis
+
+from sweepctl import codec, keys, scripts
+from sweepctl.errors import StoreError, UnknownSweepError
+from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
+from sweepctl.settings import RedisSettings
+from sweepctl.spec import Goal
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class Outcome(str, Enum):
+    """What a fenced trial transition did. Anything but OK left the store unchanged."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"  # no such trial
+    STALE = "stale"  # the attempt is not the trial's current one
+    NOT_QUEUED = "not_queued"  # claim of a trial already claimed or finished
+    NOT_RUNNING = "not_running"  # progress for a trial that is not running
+    CANCELLED = "cancelled"  # claim in a cancelled sweep
+    ALREADY_FINISHED = "already_finished"
+    EXISTS = "exists"  # create of a number already taken
+    SWEEP_NOT_RUNNING = "sweep_not_running"
+
+
+def new_sweep_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def _pairs(fields: Mapping[str, Any]) -> list[str]:
+    flat: list[str] = []
+    for name, value in codec.encode_fields(fields).items():
+        flat += [name, value]
+    return flat
+
+
+class Store:
+    """Sweeps, trials, metric histories and worker heartbeats in Redis."""
+
+    def __init__(self, client: Any) -> None:
+        self.redis = client
+        self._create = client.register_script(scripts.CREATE_TRIAL)
+        self._claim = client.register_script(scripts.CLAIM_TRIAL)
+        self._progress = client.register_script(scripts.RECORD_PROGRESS)
+        self._finish = client.register_script(scripts.FINISH_TRIAL)
+        self._transition = client.register_script(scripts.TRANSITION_SWEEP)
+
+    @classmethod
+    def connect(cls, settings: RedisSettings) -> Store:
+        """A store for `settings`, checked with a PING so a bad URL or password fails here, clearly."""
+        client = settings.client()
+        try:
+            client.ping()
+        except redis.AuthenticationError as exc:
+            raise StoreError(f"Redis at {settings.redacted} refused the credentials: {exc}") from exc
+        except redis.RedisError as exc:
+            raise StoreError(f"cannot reach Redis at {settings.redacted}: {exc}") from exc
+        return cls(client)
+
+    # ---- sweeps -------------------------------------------------------------
+    def create_sweep(self, sweep: Sweep) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hset(keys.sweep_key(sweep.id), mapping=codec.encode_sweep(sweep))
+        pipe.zadd(keys.SWEEPS, {sweep.id: sweep.created_at})
+        pipe.sadd(keys.LIVE_SWEEPS, sweep.id)
+        pipe.rpush(keys.EVENTS, sweep.id)
+        pipe.execute()
+
+    def get_sweep(self, sweep_id: str) -> Sweep:
+        raw = self.redis.hgetall(keys.sweep_key(sweep_id))
+        if not raw:
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return codec.decode_sweep(raw)
+
+    def sweep_state(self, sweep_id: str) -> SweepState:
+        raw = self.redis.hget(keys.sweep_key(sweep_id), "state")
+        if raw is None:
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return SweepState(codec.loads(raw))
+
+    def sweep_ids(self) -> list[str]:
+        """Every sweep, oldest first."""
+        return list(self.redis.zrange(keys.SWEEPS, 0, -1))
+
+    def live_sweep_ids(self) -> list[str]:
+        """Sweeps a controller still has to look after."""
+        return sorted(self.redis.smembers(keys.LIVE_SWEEPS))
+
+    def retire_sweep(self, sweep_id: str) -> None:
+        """Drop a sweep whose state is terminal and whose trials have all finished from the live set."""
+        self.redis.srem(keys.LIVE_SWEEPS, sweep_id)
+
+    def transition_sweep(
+        self, sweep_id: str, to: SweepState, allowed_from: Iterable[SweepState], **fields: Any
+    ) -> bool:
+        """Move the sweep to `to` if its state is one of `allowed_from`; False (unchanged) otherwise."""
+        args = [sweep_id, codec.dumps(to.value)]
+        args += [codec.dumps(s.value) for s in allowed_from]
+        args += ["--", *_pairs(fields)]
+        result = self._transition(keys=[keys.sweep_key(sweep_id), keys.EVENTS], args=args)
+        if result == "unknown":
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return bool(result == "ok")
+
+    # ---- trials -------------------------------------------------------------
+    def trial_count(self, sweep_id: str) -> int:
+        return int(self.redis.zcard(keys.trials_key(sweep_id)))
+
+    def create_trial(self, trial: Trial) -> Outcome:
+        """Record a new QUEUED trial under its number, only while the sweep is RUNNING."""
+        sid, n = trial.sweep_id, trial.number
+        args = [n, *[x for kv in codec.encode_trial(trial).items() for x in kv]]
+        result = self._create(
+            keys=[keys.sweep_key(sid), keys.trial_key(sid, n), keys.trials_key(sid), keys.active_key(sid), keys.counts_key(sid)],
+            args=args,
+        )
+        return Outcome(result)
+
+    def update_trial(self, sweep_id: str, number: int, **fields: Any) -> None:
+        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent`)."""
+        self.redis.hset(keys.trial_key(sweep_id, number), mapping=codec.encode_fields(fields))
+
+    def trial_field(self, sweep_id: str, number: int, name: str) -> Any:
+        raw = self.redis.hget(keys.trial_key(sweep_id, number), name)
+        return None if raw is None else codec.loads(raw)
+
+    def get_trial(self, sweep_id: str, number: int) -> Trial:
+        raw = self.redis.hgetall(keys.trial_key(sweep_id, number))
+        if not raw:
+            raise StoreError(f"no trial {number} in sweep {sweep_id!r}")
+        return codec.decode_trial(raw)
+
+    def get_trials(self, sweep_id: str, numbers: Sequence[int] | None = None) -> list[Trial]:
+        """The given trials (all of them by default) in one round trip, ordered as asked."""
+        if numbers is None:
+            numbers = [int(n) for n in self.redis.zrange(keys.trials_key(sweep_id), 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for n in numbers:
+            pipe.hgetall(keys.trial_key(sweep_id, n))
+        return [codec.decode_trial(raw) for raw in pipe.execute() if raw]
+
+    def active_numbers(self, sweep_id: str) -> list[int]:
+        return sorted(int(n) for n in self.redis.smembers(keys.active_key(sweep_id)))
+
+    def finished_numbers(self, sweep_id: str, start: int = 0) -> list[int]:
+        """Numbers of finished trials in finishing order, from position `start` (for incremental reads)."""
+        return [int(n) for n in self.redis.lrange(keys.finished_key(sweep_id), start, -1)]
+
+    def counts(self, sweep_id: str) -> dict[TrialState, int]:
+        raw = self.redis.hgetall(keys.counts_key(sweep_id))
+        return {state: int(raw.get(state.value, 0)) for state in TrialState}
+
+    def best_objective(self, sweep_id: str, goal: Goal) -> float | None:
+        zkey = keys.objective_key(sweep_id)
+        found = self.redis.zrange(zkey, 0, 0, withscores=True, desc=goal is Goal.MAXIMIZE)
+        return None if not found else float(found[0][1])
+
+    def best_trial(self, sweep_id: str, goal: Goal) -> Trial | None:
+        """The completed trial with the best objective (lowest number wins ties)."""
+        score = self.best_objective(sweep_id, goal)
+        if score is None:
+            return None
+        tied = self.redis.zrangebyscore(keys.objective_key(sweep_id), score, score)
+        return self.get_trial(sweep_id, min(int(n) for n in tied))
+
+    def claim_trial(self, sweep_id: str, number: int, attempt: int, **fields: Any) -> Outcome:
+        """QUEUED -> RUNNING for this attempt, unless the sweep was cancelled."""
+        result = self._claim(
+            keys=[keys.trial_key(sweep_id, number), keys.counts_key(sweep_id), keys.sweep_key(sweep_id)],
+            args=[codec.dumps(attempt), *_pairs(fields)],
+        )
+        return Outcome(result)
+
+    def record_progress(
+        self, sweep_id: str, number: int, attempt: int, points: Sequence[MetricPoint] = (), **fields: Any
+    ) -> Outcome:
+        """Append metric points and update fields of a RUNNING trial, fenced by attempt."""
+        pairs = _pairs(fields)
+        args = [codec.dumps(attempt), len(pairs) // 2, *pairs, *[codec.encode_point(p) for p in points]]
+        result = self._progress(keys=[keys.trial_key(sweep_id, number), keys.metrics_key(sweep_id, number)], args=args)
+        return Outcome(result)
+
+    def finish_trial(
+        self, sweep_id: str, number: int, attempt: int, state: TrialState, objective: float | None = None, **fields: Any
+    ) -> Outcome:
+        """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers."""
+        assert state.is_finished, state
+        fields = {"state": state, "objective": objective, **fields}
+        result = self._finish(
+            keys=[
+                keys.trial_key(sweep_id, number),
+                keys.active_key(sweep_id),
+                keys.finished_key(sweep_id),
+                keys.counts_key(sweep_id),
+                keys.objective_key(sweep_id),
+                keys.EVENTS,
+            ],
+            args=[number, codec.dumps(attempt), state.value, "" if objective is None else repr(objective), sweep_id, *_pairs(fields)],
+        )
+        return Outcome(result)
+
+    def metric_history(self, sweep_id: str, number: int) -> list[MetricPoint]:
+        return [codec.decode_point(raw) for raw in self.redis.lrange(keys.metrics_key(sweep_id, number), 0, -1)]
+
+    # ---- wake-ups and workers -------------------------------------------------
+    def wait_for_event(self, timeout: float) -> str | None:
+        """Block up to `timeout` seconds for a sweep id whose trials changed."""
+        found = self.redis.blpop([keys.EVENTS], timeout=timeout)
+        return None if found is None else str(found[1])
+
+    def notify(self, sweep_id: str) -> None:
+        self.redis.rpush(keys.EVENTS, sweep_id)
+
+    def heartbeat_worker(self, worker_id: str, info: Mapping[str, Any]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.WORKERS, {worker_id: time.time()})
+        pipe.hset(keys.worker_key(worker_id), mapping=codec.encode_fields(info))
+        pipe.expire(keys.worker_key(worker_id), keys.WORKER_TTL_SECONDS)
+        pipe.execute()
+
+    def workers(self, max_age: float = keys.WORKER_TTL_SECONDS) -> dict[str, float]:
+        """Worker id -> last heartbeat, for workers seen within `max_age` seconds."""
+        return dict(self.redis.zrangebyscore(keys.WORKERS, time.time() - max_age, "+inf", withscores=True))
+
+    def heartbeat_controller(self, controller_id: str) -> None:
+        self.redis.zadd(keys.CONTROLLERS, {controller_id: time.time()})
+
+    def controllers(self, max_age: float = keys.WORKER_TTL_SECONDS) -> dict[str, float]:
+        """Controller id -> last heartbeat, for controllers seen within `max_age` seconds."""
+        return dict(self.redis.zrangebyscore(keys.CONTROLLERS, time.time() - max_age, "+inf", withscores=True))
+
+    def remove_controller(self, controller_id: str) -> None:
+        self.redis.zrem(keys.CONTROLLERS, controller_id)
+
+    def remove_worker(self, worker_id: str) -> None:
+        self.redis.zrem(keys.WORKERS, worker_id)
+        self.redis.delete(keys.worker_key(worker_id))

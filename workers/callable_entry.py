@@ -1,0 +1,48 @@
+"""Runs a `function: "module:callable"` trial in its own process (so timeouts and cancel can kill it).
+
+Usage: python -m workers.callable_entry MODULE:CALLABLE METRIC
+
+The callable gets the trial's nested parameters as one dict. It may report
+along the way with `sweepctl.report(...)` and may return a number (the value
+of METRIC), a mapping of metric values, or None (what it reported stands).
+An exception prints its traceback and exits 1: the trial is recorded FAILED.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from sweepctl.report import params, report
+
+
+def load_callable(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    # The sweep's folder is the trial's cwd: its modules must import as they would there.
+    sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise SystemExit(f"sweepctl: {target!r} is not a callable")
+    return fn
+
+
+def main(argv: list[str]) -> int:
+    target, metric = argv[1], argv[2]
+    result = load_callable(target)(params())
+    if result is None:
+        return 0
+    if isinstance(result, Mapping):
+        values = {str(k): float(v) for k, v in result.items()}
+        step = values.pop("step", None)
+        report(step=None if step is None else int(step), **values)
+    else:
+        report(**{metric: float(result)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,82 @@
+"""One worker process: a solo-pool Celery worker pinned to one slot (one GPU, or CPU only).
+
+Started by the supervisor (`sweepctl worker`) as `python -m workers.process`,
+configured only through the environment it sets: SWEEPCTL_REDIS_URL,
+SWEEPCTL_SLOT, SWEEPCTL_QUEUES and the GPU variables of `workers.slots`.
+The solo pool runs the task in this process: a trial is a child process
+anyway, so a pool child would only add a hop and another thing to lose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+
+from sweepctl.records import GpuRef
+from sweepctl.settings import RedisSettings
+from sweepctl.store import Store
+from workers.app import make_worker_app
+from workers.trial import TrialRunner, WorkerIdentity
+
+HEARTBEAT_INTERVAL = 5.0
+
+
+def identity_from_env(env: dict[str, str]) -> WorkerIdentity:
+    host = socket.gethostname()
+    slot = env.get("SWEEPCTL_SLOT", "cpu0")
+    gpu = None
+    if env.get("SWEEPCTL_GPU_UUID"):
+        gpu = GpuRef(index=int(env["SWEEPCTL_GPU_INDEX"]), uuid=env["SWEEPCTL_GPU_UUID"], name=env.get("SWEEPCTL_GPU_NAME", ""))
+    return WorkerIdentity(worker_id=f"{host}/{slot}/{os.getpid()}", host=host, slot=slot, gpu=gpu)
+
+
+def _heartbeat(store: Store, identity: WorkerIdentity, stop: threading.Event) -> None:
+    info = {"host": identity.host, "slot": identity.slot, "gpu": identity.gpu, "pid": os.getpid()}
+    while not stop.is_set():
+        try:
+            store.heartbeat_worker(identity.worker_id, info)
+        except Exception as exc:  # a Redis outage must not kill the worker; the next beat retries
+            logging.getLogger(__name__).warning("heartbeat failed: %s", exc)
+        stop.wait(HEARTBEAT_INTERVAL)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ)
+    settings = RedisSettings.from_url(env["SWEEPCTL_REDIS_URL"])
+    store = Store.connect(settings)
+    identity = identity_from_env(env)
+    app = make_worker_app(settings, TrialRunner(store, identity))
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(store, identity, stop), daemon=True).start()
+    queues = env.get("SWEEPCTL_QUEUES", "sweepctl")
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                f"--queues={queues}",
+                f"--hostname={identity.slot}.{os.getpid()}@{identity.host}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--quiet",
+                f"--loglevel={env.get('SWEEPCTL_LOG_LEVEL', 'WARNING')}",
+            ]
+        )
+    finally:
+        stop.set()
+        try:
+            store.remove_worker(identity.worker_id)
+        except Exception:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""`sweepctl worker`: one worker process per slot, restarted if it dies, stopped together.
+
+SIGTERM/SIGINT are passed on to every worker process (Celery's warm shutdown:
+the running trial finishes first); a second signal escalates to SIGQUIT (cold).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from sweepctl.settings import REDIS_URL_ENV, RedisSettings
+from workers.slots import WorkerSlot
+
+log = logging.getLogger(__name__)
+RESTART_DELAY = 2.0
+
+
+def spawn(slot: WorkerSlot, settings: RedisSettings, queues: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start the worker process of one slot; the Redis URL travels in the environment, not argv."""
+    env = {**os.environ, **slot.environment(), REDIS_URL_ENV: settings.url, "SWEEPCTL_QUEUES": ",".join(queues)}
+    return subprocess.Popen([sys.executable, "-m", "workers.process"], env=env)
+
+
+def supervise(slots: Sequence[WorkerSlot], settings: RedisSettings, queues: Sequence[str]) -> int:
+    """Run until signalled; returns 0 after every worker process has exited."""
+    procs = {slot: spawn(slot, settings, queues) for slot in slots}
+    signals_seen = 0
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        sig = signal.SIGTERM if signals_seen == 1 else signal.SIGQUIT
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(sig)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    log.info("started %d worker process(es): %s", len(slots), ", ".join(s.name for s in slots))
+    while True:
+        if all(p.poll() is not None for p in procs.values()):
+            return 0
+        if not signals_seen:
+            for slot, proc in procs.items():
+                if proc.poll() is not None:
+                    log.warning("worker %s exited with %s; restarting in %.0fs", slot.name, proc.returncode, RESTART_DELAY)
+                    time.sleep(RESTART_DELAY)
+                    procs[slot] = spawn(slot, settings, queues)
+        time.sleep(0.2)
