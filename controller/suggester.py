@@ -1,0 +1,123 @@
+"""The suggester interface: the engine that decides which parameters a trial gets.
+
+A suggester is pure: no Redis, no Celery, no clock. The controller feeds it the
+trials that finished (`observe`) and asks it for the parameters of the next
+trial number (`suggest`). Implementations live in `controller.suggesters`.
+
+Determinism contract: `suggest(number)` depends only on the seed, `number` and
+the set of observations made so far (not on the order they were observed in, nor
+on earlier `suggest` calls). A controller that restarts, builds a new suggester
+with the same seed and replays the finished trials therefore gets the very same
+suggestions. Every random draw comes from `trial_rng(seed, number)`.
+
+Suggesters are not thread safe; the controller owns one per sweep.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sweepctl.space import FlatAssignment, SearchSpace
+from sweepctl.spec import Method
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A finished trial as a suggester sees it.
+
+    `params` is keyed by `Parameter.name` with the values the program received.
+    `loss` is the value to minimize (the goal already applied); None means the
+    trial failed or reported no objective.
+    """
+
+    number: int
+    params: FlatAssignment
+    loss: float | None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the trial gave no usable loss (None or NaN)."""
+        return self.loss is None or math.isnan(self.loss)
+
+
+def trial_rng(seed: int, number: int) -> np.random.Generator:
+    """The one source of randomness for trial `number` of a sweep seeded `seed`.
+
+    numpy's SeedSequence takes only non-negative entropy, so a negative seed is
+    mapped to its two's-complement value; non-negative seeds are used as given.
+    """
+    entropy = seed if seed >= 0 else seed % 2**64
+    return np.random.default_rng([entropy, number])
+
+
+class Suggester(ABC):
+    """Chooses parameters for trial numbers, learning from finished trials.
+
+    Contract for every implementation:
+    - `suggest(number)` returns a value for every parameter of the space
+      (constants included), coerced to what the program receives, or None
+      when the space is exhausted (only grid search ever is);
+    - it is deterministic in (seed, number, observations so far);
+    - `observe` is incremental: each call passes only trials not passed before.
+      A trial number seen again is ignored, so replaying is harmless.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int | None) -> None:
+        self.space = space
+        # Callers always pass a seed in practice; None still has to be reproducible.
+        self.seed = 0 if seed is None else seed
+        self._observations: dict[int, Observation] = {}
+
+    @property
+    def observations(self) -> tuple[Observation, ...]:
+        """Every trial observed so far, by trial number."""
+        return tuple(self._observations[n] for n in sorted(self._observations))
+
+    def observe(self, observations: Sequence[Observation]) -> None:
+        """Remember finished trials; trial numbers already observed are ignored."""
+        new: list[Observation] = []
+        for obs in observations:
+            if obs.number not in self._observations:
+                self._observations[obs.number] = obs
+                new.append(obs)
+        if new:
+            self._learn(new)
+
+    def suggest(self, number: int) -> FlatAssignment | None:
+        """Parameters for trial `number` (1-based), or None when the space is exhausted."""
+        if number < 1:
+            raise ValueError(f"trial numbers start at 1, got {number}")
+        return self._suggest(number)
+
+    def _learn(self, new: Sequence[Observation]) -> None:
+        """Hook: take in newly observed trials. Suggesters that ignore history keep the default."""
+
+    @abstractmethod
+    def _suggest(self, number: int) -> FlatAssignment | None:
+        """Implementation of `suggest`; `number` is already checked to be >= 1."""
+
+
+def make_suggester(method: Method, space: SearchSpace, seed: int | None) -> Suggester:
+    """The suggester for a sweep's `method`.
+
+    Raises `SpecError` for grid search over a space with a continuous parameter.
+    """
+    # Imported here so that random and grid sweeps never import hyperopt.
+    if method is Method.RANDOM:
+        from controller.suggesters.random import RandomSuggester
+
+        return RandomSuggester(space, seed)
+    if method is Method.GRID:
+        from controller.suggesters.grid import GridSuggester
+
+        return GridSuggester(space, seed)
+    if method is Method.TPE:
+        from controller.suggesters.tpe import TpeSuggester
+
+        return TpeSuggester(space, seed)
+    raise ValueError(f"no suggester for method {method!r}")

@@ -1,0 +1,1 @@
+"""Implementations of `controller.suggester.Suggester`: random, grid and TPE search."""

@@ -1,0 +1,233 @@
+"""TPE search through hyperopt: the only module of sweepctl that imports hyperopt.
+
+The search space becomes a hyperopt space labelled by `Parameter.name`;
+parameters that cannot vary (constants, one-value categoricals, min == max) stay
+out of it and are added back to every suggestion. `fmin` is not used: finished
+trials go into a `hyperopt.Trials` as done documents (trial id = trial number)
+and `hyperopt.tpe.suggest` is called once per suggestion with a seed derived
+from `trial_rng(seed, number)`.
+
+Mapping to hyperopt (bounds of log distributions are taken in log space):
+  uniform -> uniform; q_uniform -> quniform; int_uniform -> quniform(min - 0.5,
+  max + 0.5, 1), so the end values get a whole integer's share of the prior, not
+  half; log_uniform[_values] -> loguniform; q_log_uniform[_values] ->
+  qloguniform; normal, q_normal, log_normal, q_log_normal -> their namesakes;
+  categorical -> choice (pchoice with probabilities) over value indices.
+
+Trials that failed (loss None or NaN) are kept as hyperopt "fail" documents,
+which TPE ranks with an infinite loss: regions that crash are avoided.
+Observations that do not fit the space (a missing parameter, a categorical value
+not among `values`, a number out of range or of the wrong type, e.g. after the
+sweep file changed) are skipped with a warning and listed in `skipped`.
+Trials still running are not known to TPE (no constant liar): parallel
+suggestions differ only through their seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from hyperopt import Domain, Trials, hp, tpe
+from hyperopt.base import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
+
+from controller.suggester import Observation, Suggester, trial_rng
+from controller.suggesters.random import log_space_bounds, received_value, sample_parameter, value_range
+from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_N_STARTUP_JOBS = 20  # hyperopt's own default: random draws before TPE takes over
+_SEED_BOUND = 2**31 - 1
+# Relative slack when checking an observed number against the bounds: values
+# we suggested were clamped, but may have travelled through JSON and back.
+_RANGE_SLACK = 1e-9
+
+
+def _is_fixed(p: Parameter) -> bool:
+    """Whether `p` can take only one value (hyperopt rejects empty ranges)."""
+    if p.distribution is Distribution.CONSTANT:
+        return True
+    if p.distribution is Distribution.CATEGORICAL:
+        return len(p.values) == 1
+    return p.distribution.is_bounded and p.min == p.max
+
+
+def _hyperopt_node(p: Parameter) -> Any:
+    """The hyperopt distribution for a parameter that is not fixed."""
+    d, label = p.distribution, p.name
+    if d is Distribution.CATEGORICAL:
+        if p.probabilities is None:
+            return hp.choice(label, list(range(len(p.values))))
+        total = float(sum(p.probabilities))
+        return hp.pchoice(label, [(w / total, i) for i, w in enumerate(p.probabilities)])
+    if d is Distribution.INT_UNIFORM:
+        assert p.min is not None and p.max is not None
+        return hp.quniform(label, math.ceil(p.min) - 0.5, math.floor(p.max) + 0.5, 1)
+    if d.is_bounded:
+        lo, hi = log_space_bounds(p)
+        if d is Distribution.UNIFORM:
+            return hp.uniform(label, lo, hi)
+        if d is Distribution.Q_UNIFORM:
+            return hp.quniform(label, lo, hi, p.q)
+        if d.is_quantized:
+            return hp.qloguniform(label, lo, hi, p.q)
+        return hp.loguniform(label, lo, hi)
+    normal_nodes = {
+        Distribution.NORMAL: lambda: hp.normal(label, p.mu, p.sigma),
+        Distribution.Q_NORMAL: lambda: hp.qnormal(label, p.mu, p.sigma, p.q),
+        Distribution.LOG_NORMAL: lambda: hp.lognormal(label, p.mu, p.sigma),
+        Distribution.Q_LOG_NORMAL: lambda: hp.qlognormal(label, p.mu, p.sigma, p.q),
+    }
+    return normal_nodes[d]()
+
+
+def _json_key(value: JSON) -> str:
+    """Equality key for categorical values: tuples equal lists, dict key order is ignored."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Encoder:
+    """Translates one parameter's received values to hyperopt's internal values and back."""
+
+    def __init__(self, p: Parameter) -> None:
+        self.p = p
+        self.index_of: dict[str, int] = {}
+        for i, value in enumerate(p.values):
+            self.index_of.setdefault(_json_key(value), i)
+        self.bounds = value_range(p)
+
+    def to_internal(self, value: JSON) -> float | None:
+        """hyperopt's value for `value` (index for categoricals), or None if not in the space."""
+        p = self.p
+        if p.distribution is Distribution.CATEGORICAL:
+            index = self.index_of.get(_json_key(value))
+            if index is None and _is_number(value):
+                # 1 and 1.0 differ as JSON text but are the same choice.
+                index = next((i for i, v in enumerate(p.values) if _is_number(v) and v == value), None)
+            return None if index is None else float(index)
+        if not _is_number(value) or not math.isfinite(value):
+            return None
+        if p.distribution.is_log and value <= 0:
+            return None
+        if self.bounds is not None:
+            lo, hi = self.bounds
+            slack = _RANGE_SLACK * max(1.0, abs(lo), abs(hi))
+            if not lo - slack <= value <= hi + slack:
+                return None
+        return float(value)
+
+    def from_internal(self, raw: float) -> JSON:
+        """The value a program receives for hyperopt's `raw`."""
+        if self.p.distribution is Distribution.CATEGORICAL:
+            return copy.deepcopy(self.p.values[int(raw)])
+        return received_value(self.p, raw)
+
+
+def _never_called(params: Any) -> None:
+    raise AssertionError("sweepctl drives hyperopt without fmin; the objective runs elsewhere")
+
+
+class TpeSuggester(Suggester):
+    """Tree-structured Parzen Estimator search (hyperopt 0.3's `tpe.suggest`).
+
+    The first `n_startup_jobs` observed trials (failed ones included) are
+    followed by random draws, after which TPE models good and bad regions.
+    Cost per suggestion grows linearly with the number of observations.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int | None,
+        *,
+        n_startup_jobs: int = DEFAULT_N_STARTUP_JOBS,
+    ) -> None:
+        super().__init__(space, seed)
+        self.n_startup_jobs = n_startup_jobs
+        some_rng = np.random.default_rng(0)  # fixed parameters draw nothing from it
+        self._fixed = {p.name: sample_parameter(p, some_rng) for p in space.parameters if _is_fixed(p)}
+        self._encoders = {p.name: _Encoder(p) for p in space.parameters if not _is_fixed(p)}
+        self._domain: Domain | None = None
+        if self._encoders:
+            hyperopt_space = {name: _hyperopt_node(e.p) for name, e in self._encoders.items()}
+            self._domain = Domain(_never_called, hyperopt_space)
+        self._trials = Trials()
+        self._skipped: list[int] = []
+
+    @property
+    def skipped(self) -> tuple[int, ...]:
+        """Numbers of observed trials left out because their params do not fit the space."""
+        return tuple(sorted(self._skipped))
+
+    def _learn(self, new: Sequence[Observation]) -> None:
+        if self._domain is None:
+            return
+        docs = []
+        for obs in new:
+            vals = self._internal_vals(obs)
+            if vals is None:
+                logger.warning("trial %d: parameters do not fit the search space; TPE ignores it", obs.number)
+                self._skipped.append(obs.number)
+                continue
+            docs.append(self._done_doc(obs, vals))
+        if docs:
+            self._trials.insert_trial_docs(docs)
+            self._trials.refresh()
+
+    def _internal_vals(self, obs: Observation) -> dict[str, float] | None:
+        vals: dict[str, float] = {}
+        for name, encoder in self._encoders.items():
+            if name not in obs.params:
+                return None
+            internal = encoder.to_internal(obs.params[name])
+            if internal is None:
+                return None
+            vals[name] = internal
+        return vals
+
+    def _done_doc(self, obs: Observation, vals: dict[str, float]) -> dict[str, Any]:
+        assert self._domain is not None
+        tid = obs.number
+        misc = {
+            "tid": tid,
+            "cmd": self._domain.cmd,
+            "workdir": self._domain.workdir,
+            "idxs": {name: [tid] for name in vals},
+            "vals": {name: [value] for name, value in vals.items()},
+        }
+        loss = None if obs.failed else obs.loss
+        result: dict[str, Any] = (
+            {"status": STATUS_FAIL} if loss is None else {"status": STATUS_OK, "loss": loss}
+        )
+        doc: dict[str, Any] = self._trials.new_trial_docs([tid], [None], [result], [misc])[0]
+        doc["state"] = JOB_STATE_DONE
+        return doc
+
+    def _suggest(self, number: int) -> FlatAssignment:
+        drawn: dict[str, JSON] = {}
+        if self._domain is not None:
+            seed = int(trial_rng(self.seed, number).integers(_SEED_BOUND))
+            docs = tpe.suggest(
+                [number],
+                self._domain,
+                self._trials,
+                seed,
+                n_startup_jobs=self.n_startup_jobs,
+                verbose=False,
+            )
+            vals = docs[0]["misc"]["vals"]
+            drawn = {name: e.from_internal(vals[name][0]) for name, e in self._encoders.items()}
+        return {
+            p.name: copy.deepcopy(self._fixed[p.name]) if p.name in self._fixed else drawn[p.name]
+            for p in self.space.parameters
+        }
