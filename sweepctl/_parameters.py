@@ -1,0 +1,243 @@
+"""The `parameters` section of a sweep file: W&B parameter specs to `Parameter`s.
+
+A spec is a mapping; its distribution is named by `distribution` or, as W&B
+does, inferred: `value` is constant, `values` categorical, `min`/`max`
+int_uniform when both are integers and uniform otherwise, and `parameters`
+opens a nested group whose leaves get the group names in their `path`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sweepctl import _validate as v
+from sweepctl.space import Distribution, Parameter
+
+MAX_PARAMETERS = 1000
+MAX_VALUES = 10_000
+MAX_GRID_POINTS = 1_000_000
+
+_DISTRIBUTIONS = tuple(d.value for d in Distribution)
+# W&B's older spelling of a categorical with probabilities.
+_ALIASES = {"categorical_w_probabilities": Distribution.CATEGORICAL}
+_GRID_READY = frozenset(
+    {Distribution.CONSTANT, Distribution.CATEGORICAL, Distribution.INT_UNIFORM, Distribution.Q_UNIFORM}
+)
+_POSITIVE_BOUNDS = frozenset({Distribution.LOG_UNIFORM_VALUES, Distribution.Q_LOG_UNIFORM_VALUES})
+
+
+def parse_parameters(problems: v.Problems, raw: Any, *, grid: bool) -> tuple[Parameter, ...] | None:
+    """The leaf parameters of the `parameters` section, in file order, or None when invalid.
+
+    With `grid`, every leaf must have finitely many values and the grid must
+    stay below MAX_GRID_POINTS.
+    """
+    leaves: list[Parameter] = []
+    before = len(problems)
+    _group(problems, "parameters", raw, (), leaves)
+    if len(leaves) > MAX_PARAMETERS:
+        problems.add("parameters", f"expected at most {MAX_PARAMETERS} parameters, got {len(leaves)}")
+    elif grid:
+        _check_grid(problems, leaves)
+    return tuple(leaves) if len(problems) == before else None
+
+
+def field_path(parameter_path: tuple[str, ...]) -> str:
+    """Where a leaf is written in the file: ("opt", "lr") -> parameters.opt.parameters.lr."""
+    return "parameters." + ".parameters.".join(parameter_path)
+
+
+def _group(problems: v.Problems, path: str, raw: Any, prefix: tuple[str, ...], leaves: list[Parameter]) -> None:
+    group = v.mapping(problems, path, raw, "a mapping of parameter names to parameter specs")
+    if group is None:
+        return
+    if not group:
+        problems.add(path, "must not be empty")
+    for name, spec in group.items():
+        if not isinstance(name, str) or not name.strip() or "." in name:
+            problems.add(
+                v.child(path, name),
+                f"expected a parameter name (a non-empty string without '.'), got {v.describe(name)}",
+            )
+        else:
+            _parameter(problems, v.child(path, name), spec, (*prefix, name), leaves)
+
+
+def _parameter(
+    problems: v.Problems, path: str, spec: Any, param_path: tuple[str, ...], leaves: list[Parameter]
+) -> None:
+    if not isinstance(spec, Mapping):
+        problems.add(
+            path,
+            "expected a parameter spec (a mapping with value, values, min and max, distribution "
+            f"or parameters), got {v.describe(spec)}",
+        )
+        return
+    if "parameters" in spec:
+        v.check_keys(problems, path, spec, ("parameters",))
+        _group(problems, v.child(path, "parameters"), spec["parameters"], param_path, leaves)
+        return
+    distribution = _distribution(problems, path, spec)
+    if distribution is None:
+        return
+    v.check_keys(problems, path, spec, _allowed_keys(distribution))
+    before = len(problems)
+    fields = _FIELDS[_kind(distribution)](problems, path, spec, distribution)
+    if len(problems) == before:
+        leaves.append(Parameter(path=param_path, distribution=distribution, **fields))
+
+
+def _distribution(problems: v.Problems, path: str, spec: Mapping[str, Any]) -> Distribution | None:
+    named = spec.get("distribution", v.MISSING)
+    if named is not v.MISSING:
+        if isinstance(named, str) and named in _ALIASES:
+            if "probabilities" not in spec:
+                problems.add(v.child(path, "probabilities"), f"required by distribution {named}")
+            return _ALIASES[named]
+        name = v.choice(problems, v.child(path, "distribution"), named, _DISTRIBUTIONS, "distribution")
+        return None if name is None else Distribution(name)
+    if "value" in spec:
+        return Distribution.CONSTANT
+    if "values" in spec:
+        return Distribution.CATEGORICAL
+    if "min" in spec or "max" in spec:
+        both_ints = v.is_int(spec.get("min")) and v.is_int(spec.get("max"))
+        return Distribution.INT_UNIFORM if both_ints else Distribution.UNIFORM
+    problems.add(
+        path,
+        "cannot tell the distribution: expected value, values, min and max, parameters or distribution, "
+        f"got keys: {', '.join(map(str, spec)) or 'none'}",
+    )
+    return None
+
+
+def _kind(distribution: Distribution) -> str:
+    if distribution is Distribution.CONSTANT:
+        return "constant"
+    if distribution is Distribution.CATEGORICAL:
+        return "categorical"
+    return "bounded" if distribution.is_bounded else "normal"
+
+
+def _allowed_keys(distribution: Distribution) -> tuple[str, ...]:
+    keys = {
+        "constant": ("distribution", "value"),
+        "categorical": ("distribution", "values", "probabilities"),
+        "bounded": ("distribution", "min", "max"),
+        "normal": ("distribution", "mu", "sigma"),
+    }[_kind(distribution)]
+    return (*keys, "q") if distribution.is_quantized else keys
+
+
+def _constant(problems: v.Problems, path: str, spec: Mapping[str, Any], _: Distribution) -> dict[str, Any]:
+    value = spec.get("value", v.MISSING)
+    if value is v.MISSING:
+        problems.add(v.child(path, "value"), "required")
+    elif (why := v.json_problem(value)) is not None:
+        problems.add(v.child(path, "value"), why)
+    return {"value": value}
+
+
+def _categorical(problems: v.Problems, path: str, spec: Mapping[str, Any], _: Distribution) -> dict[str, Any]:
+    values_path = v.child(path, "values")
+    values = spec.get("values", v.MISSING)
+    if values is v.MISSING:
+        problems.add(values_path, "required")
+        return {}
+    if not isinstance(values, list):
+        problems.add(values_path, f"expected a list of values, got {v.describe(values)}")
+        return {}
+    if not values:
+        problems.add(values_path, "must not be empty")
+    elif len(values) > MAX_VALUES:
+        problems.add(values_path, f"expected at most {MAX_VALUES} values, got {len(values)}")
+    for index, value in enumerate(values):
+        if (why := v.json_problem(value)) is not None:
+            problems.add(v.item(values_path, index), why)
+    probabilities = None
+    if "probabilities" in spec:
+        probabilities = _probabilities(problems, v.child(path, "probabilities"), spec["probabilities"], len(values))
+    return {"values": tuple(values), "probabilities": probabilities}
+
+
+def _probabilities(problems: v.Problems, path: str, raw: Any, count: int) -> tuple[float, ...] | None:
+    if not isinstance(raw, list):
+        problems.add(path, f"expected a list of numbers, one per value, got {v.describe(raw)}")
+        return None
+    if len(raw) != count:
+        problems.add(path, f"expected {count} probabilities (one per value), got {len(raw)}")
+        return None
+    checked = [v.number(problems, v.item(path, i), p, ge=0) for i, p in enumerate(raw)]
+    if any(p is None for p in checked):
+        return None
+    total = math.fsum(p for p in checked if p is not None)
+    if abs(total - 1.0) > 1e-6:
+        problems.add(path, f"expected probabilities summing to 1, got a sum of {total:g}")
+        return None
+    return tuple(float(p) for p in checked if p is not None)
+
+
+def _bounded(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
+    bounds = []
+    for key in ("min", "max"):
+        raw, key_path = spec.get(key, v.MISSING), v.child(path, key)
+        if distribution is Distribution.INT_UNIFORM:
+            bounds.append(v.integer(problems, key_path, raw))
+        else:
+            bounds.append(v.number(problems, key_path, raw, gt=0 if distribution in _POSITIVE_BOUNDS else None))
+    low, high = bounds
+    if low is not None and high is not None and low > high:
+        problems.add(v.child(path, "max"), f"expected min <= max, got min={low!r} max={high!r}")
+    return {"min": low, "max": high, **_quantum(problems, path, spec, distribution)}
+
+
+def _normal(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
+    mu = v.number(problems, v.child(path, "mu"), spec.get("mu", 0.0))
+    sigma = v.number(problems, v.child(path, "sigma"), spec.get("sigma", 1.0), gt=0)
+    fields = {"mu": float(mu) if mu is not None else 0.0, "sigma": float(sigma) if sigma is not None else 1.0}
+    return {**fields, **_quantum(problems, path, spec, distribution)}
+
+
+def _quantum(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
+    if not distribution.is_quantized:
+        return {}
+    q = v.number(problems, v.child(path, "q"), spec.get("q", 1.0), gt=0)
+    return {"q": float(q) if q is not None else 1.0}
+
+
+_FIELDS = {"constant": _constant, "categorical": _categorical, "bounded": _bounded, "normal": _normal}
+
+
+def _check_grid(problems: v.Problems, leaves: list[Parameter]) -> None:
+    points = 1
+    for leaf in leaves:
+        size = _grid_size(leaf)
+        if size is None:
+            problems.add(
+                field_path(leaf.path),
+                f"method grid needs values, int_uniform or q_uniform; got {leaf.distribution.value}",
+            )
+        elif size == 0:
+            problems.add(field_path(leaf.path), f"no multiple of q={leaf.q:g} lies between min and max")
+        else:
+            points *= size
+    if points > MAX_GRID_POINTS:
+        problems.add("parameters", f"expected a grid of at most {MAX_GRID_POINTS:,} points, got {points:,}")
+
+
+def _grid_size(leaf: Parameter) -> int | float | None:
+    """len(leaf.grid_values()) without building it: an int_uniform may span billions."""
+    if leaf.distribution not in _GRID_READY:
+        return None
+    if leaf.distribution is Distribution.INT_UNIFORM:
+        assert leaf.min is not None and leaf.max is not None
+        return int(leaf.max) - int(leaf.min) + 1
+    if leaf.distribution is Distribution.Q_UNIFORM:
+        assert leaf.min is not None and leaf.max is not None
+        low, high = leaf.min / leaf.q, leaf.max / leaf.q
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return math.inf
+        return max(0, math.floor(high) - math.ceil(low) + 1)
+    return len(leaf.grid_values() or ())

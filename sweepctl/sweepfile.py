@@ -1,0 +1,305 @@
+"""Reading sweep files: YAML or JSON, compatible with Weights & Biases sweep files.
+
+`load_sweep_file` reads a file and `parse_sweep` validates a mapping into a
+`SweepSpec`. Validation never stops at the first mistake: every problem found
+is reported in one `SpecError`, each with the field path it concerns
+(`parameters.optimizer.parameters.lr.max`, `command[2]`) and what was
+expected. The format is documented for editors by `schema_path()`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweepctl import _validate as v
+from sweepctl._parameters import parse_parameters
+from sweepctl.command import Macro, macro_problem
+from sweepctl.errors import SpecError
+from sweepctl.space import SearchSpace
+from sweepctl.spec import DEFAULT_COMMAND, DEFAULT_QUEUE, Goal, MetricSpec, Method, SweepSpec
+
+_TOP_KEYS = (
+    "method",
+    "metric",
+    "parameters",
+    "program",
+    "function",
+    "command",
+    "name",
+    "description",
+    "run_cap",
+    "early_terminate",
+    "project",  # W&B: accepted and ignored
+    "entity",  # W&B: accepted and ignored
+    "parallelism",
+    "max_failures",
+    "trial_timeout",
+    "seed",
+    "queue",
+    "data",
+)
+_METHODS = {"tpe": Method.TPE, "bayes": Method.TPE, "random": Method.RANDOM, "grid": Method.GRID}
+# impute and impute_while_running steer W&B's own Bayesian search; TPE has no
+# use for them, but W&B files carry them, so they are accepted and ignored.
+_METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
+_HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+_FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+_QUEUE = re.compile(r"[A-Za-z0-9_.:-]+")
+# Top-level keys holding one checked value each: key -> check(problems, path, raw).
+_SCALARS: dict[str, Callable[[v.Problems, str, Any], Any]] = {
+    "name": lambda problems, path, raw: v.string(problems, path, raw),
+    "run_cap": lambda problems, path, raw: v.integer(problems, path, raw, ge=1),
+    "parallelism": lambda problems, path, raw: v.integer(problems, path, raw, ge=1),
+    "max_failures": lambda problems, path, raw: v.integer(problems, path, raw, ge=0),
+    "trial_timeout": lambda problems, path, raw: v.number(problems, path, raw, gt=0),
+    # numpy's random generators, which hyperopt seeds, refuse negative seeds.
+    "seed": lambda problems, path, raw: v.integer(problems, path, raw, ge=0),
+    "queue": lambda problems, path, raw: v.string(
+        problems, path, raw, pattern=_QUEUE, shape="a queue name of letters, digits and _ . : -"
+    ),
+    "data": lambda problems, path, raw: _data(problems, raw),
+}
+
+
+def schema_path() -> Path:
+    """The JSON Schema (draft 2020-12) of sweep files, for editors and validators."""
+    return Path(__file__).with_name("schema") / "sweep.schema.json"
+
+
+def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read and validate a sweep file.
+
+    `.json` files are read as JSON, anything else as YAML. Raises SpecError
+    naming the file when it cannot be read, is not well-formed (with line
+    and column) or does not describe a valid sweep.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(source, [("<file>", f"cannot read the sweep file: {_reason(exc)}")]) from exc
+    if source.lower().endswith(".json"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise SpecError(source, [("<json>", f"invalid JSON at {where}: {exc.msg}")]) from exc
+    else:
+        try:
+            doc = yaml.load(text, Loader=_SweepLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise SpecError(source, [("<yaml>", _yaml_message(exc))]) from exc
+    return parse_sweep(doc, source=source)
+
+
+def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
+    """Validate a decoded sweep file and build its `SweepSpec`.
+
+    Raises one SpecError carrying every problem found; `source` names the
+    file in its message. `raw` of the result is a deep copy of `doc`.
+    """
+    problems = v.Problems()
+    if not isinstance(doc, Mapping):
+        found = "an empty document" if doc is None else v.describe(doc)
+        problems.add("", f"expected a mapping with metric, parameters and program or function, got {found}")
+        raise SpecError(source, problems.items)
+
+    def get(key: str) -> Any:
+        return doc.get(key, v.MISSING)
+
+    v.check_keys(problems, "", doc, _TOP_KEYS)
+    method = _method(problems, get("method"))
+    metric = _metric(problems, get("metric"))
+    parameters = parse_parameters(problems, get("parameters"), grid=method is Method.GRID)
+    program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
+    early_terminate = _early_terminate(problems, get("early_terminate"))
+    for key in ("project", "entity", "description"):
+        if key in doc and not isinstance(doc[key], str):
+            problems.add(key, f"expected a string, got {v.describe(doc[key])}")
+    values = {key: check(problems, key, doc[key]) for key, check in _SCALARS.items() if key in doc}
+
+    if len(problems) or metric is None or parameters is None or method is None:
+        raise SpecError(source, problems.items)
+    return SweepSpec(
+        metric=metric,
+        space=SearchSpace(parameters),
+        method=method,
+        name=values.get("name"),
+        description=doc.get("description"),
+        program=program,
+        function=function,
+        command=command,
+        run_cap=values.get("run_cap"),
+        parallelism=values.get("parallelism", 1),
+        max_failures=values.get("max_failures"),
+        trial_timeout=values.get("trial_timeout"),
+        seed=values.get("seed"),
+        queue=values.get("queue", DEFAULT_QUEUE),
+        data=values.get("data", ()),
+        early_terminate=early_terminate,
+        raw=copy.deepcopy(dict(doc)),
+    )
+
+
+def _method(problems: v.Problems, raw: Any) -> Method | None:
+    if raw is v.MISSING:
+        return Method.TPE
+    name = v.choice(problems, "method", raw, tuple(_METHODS), "method")
+    return None if name is None else _METHODS[name]
+
+
+def _metric(problems: v.Problems, raw: Any) -> MetricSpec | None:
+    if raw is v.MISSING:
+        problems.add("metric.name", "required (the metric to optimize, e.g. metric: {name: val_loss})")
+        return None
+    doc = v.mapping(problems, "metric", raw, "a mapping with name, goal and target")
+    if doc is None:
+        return None
+    v.check_keys(problems, "metric", doc, _METRIC_KEYS)
+    name = v.string(problems, "metric.name", doc.get("name", v.MISSING))
+    goal = v.choice(problems, "metric.goal", doc.get("goal", "minimize"), tuple(g.value for g in Goal), "goal")
+    target = doc.get("target")
+    if target is not None:
+        target = v.number(problems, "metric.target", target)
+    if name is None or goal is None:
+        return None
+    return MetricSpec(name=name, goal=Goal(goal), target=None if target is None else float(target))
+
+
+def _entry_point(
+    problems: v.Problems, program: Any, function: Any, command: Any
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """What a trial runs: `(program, function, command)`, exactly one of the first two set."""
+    has_program, has_function = program is not v.MISSING, function is not v.MISSING
+    if has_program:
+        program = v.string(problems, "program", program)
+    if has_function:
+        function = v.string(
+            problems, "function", function, pattern=_FUNCTION, shape="'module:callable' (e.g. 'mypkg.train:main')"
+        )
+    argv = None if command is v.MISSING else _command(problems, command)
+    if has_function and command is not v.MISSING:
+        problems.add("command", "not allowed with 'function': a function is called in the worker, not run as a command")
+    if has_program and has_function:
+        problems.add("function", "not allowed together with 'program'; give exactly one of them")
+    elif not has_program and not has_function:
+        needed_by = "command uses ${program}; " if argv and Macro.PROGRAM.token in argv else ""
+        problems.add(
+            "program", f"required: {needed_by}give 'program' (a script to run) or 'function' ('module:callable')"
+        )
+    return _or_none(program, has_program), _or_none(function, has_function), argv or DEFAULT_COMMAND
+
+
+def _or_none(value: Any, present: bool) -> Any:
+    return value if present else None
+
+
+def _command(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:
+    if not isinstance(raw, list):
+        problems.add("command", f"expected a list of strings, got {v.describe(raw)}")
+        return None
+    if not raw:
+        problems.add("command", "must not be empty")
+        return None
+    ok = True
+    for index, element in enumerate(raw):
+        if not isinstance(element, str):
+            problems.add(v.item("command", index), f"expected a string, got {v.describe(element)}")
+            ok = False
+        elif (why := macro_problem(element)) is not None:
+            problems.add(v.item("command", index), why)
+            ok = False
+    return tuple(raw) if ok else None
+
+
+def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
+    if raw is v.MISSING or raw is None:
+        return None
+    doc = v.mapping(problems, "early_terminate", raw, "a mapping with type: hyperband")
+    if doc is None:
+        return None
+    v.check_keys(problems, "early_terminate", doc, _HYPERBAND_KEYS)
+    v.choice(problems, "early_terminate.type", doc.get("type", v.MISSING), ("hyperband",), "early_terminate type")
+    for key in ("min_iter", "max_iter", "s"):
+        if key in doc:
+            v.integer(problems, f"early_terminate.{key}", doc[key], ge=1)
+    if "eta" in doc:
+        v.number(problems, "early_terminate.eta", doc["eta"], gt=1)
+    if "strict" in doc:
+        v.boolean(problems, "early_terminate.strict", doc["strict"])
+    # Hyperband needs a bracket: W&B derives it from min_iter, or from max_iter and s.
+    if "min_iter" not in doc and not ("max_iter" in doc and "s" in doc):
+        problems.add("early_terminate", "hyperband needs min_iter, or max_iter and s")
+    return dict(doc)
+
+
+def _data(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        problems.add("data", f"expected a path or a list of paths, got {v.describe(raw)}")
+        return None
+    paths = [v.string(problems, v.item("data", i), element) for i, element in enumerate(raw)]
+    return None if None in paths else tuple(p for p in paths if p is not None)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        detail = " ".join(part for part in (exc.context, exc.problem) if part)
+        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {detail}"
+    return f"invalid YAML: {exc}"
+
+
+class _SweepLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with three changes that suit sweep files.
+
+    Duplicate keys are an error (PyYAML silently keeps the last one, so a
+    second `lr:` would quietly replace the first). Dates stay strings, so
+    every value can be stored as JSON and reaches the program as written.
+    `1e-5` is a float, as in YAML 1.2 and JSON, not the string YAML 1.1 makes it.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys brought in by `<<:` may be overridden
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # unhashable key: SafeConstructor reports it below
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r} (first at line {first.start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+_SweepLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SweepLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)

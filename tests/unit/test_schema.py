@@ -1,0 +1,165 @@
+"""The JSON Schema editors use agrees with the parser on what a sweep file is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from sweepctl.command import Macro
+from sweepctl.errors import SpecError
+from sweepctl.space import Distribution
+from sweepctl.sweepfile import parse_sweep, schema_path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return json.loads(schema_path().read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(schema)
+
+
+VALID = {
+    "wandb": {
+        "program": "train.py",
+        "method": "bayes",
+        "project": "vision",
+        "metric": {"name": "val/loss", "goal": "minimize", "target": 0.1},
+        "command": ["${env}", "${interpreter}", "${program}", "--fast", "${args}"],
+        "early_terminate": {"type": "hyperband", "min_iter": 3},
+        "parameters": {
+            "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 0.1},
+            "bs": {"values": [32, 64], "probabilities": [0.5, 0.5]},
+            "optimizer": {"parameters": {"momentum": {"min": 0.8, "max": 0.99}, "name": {"value": "sgd"}}},
+        },
+    },
+    "function-grid": {
+        "function": "mypkg.train:main",
+        "method": "grid",
+        "metric": {"name": "acc", "goal": "maximize"},
+        "parameters": {
+            "layers": {"min": 1, "max": 4},
+            "width": {"distribution": "q_uniform", "min": 32, "max": 256, "q": 32},
+        },
+        "parallelism": 4,
+        "seed": 0,
+        "data": "/data/cifar",
+    },
+    "sweepctl-extras": {
+        "program": "fit.py",
+        "metric": {"name": "loss"},
+        "parameters": {"noise": {"distribution": "q_log_normal", "mu": 0, "sigma": 1, "q": 0.1}},
+        "run_cap": 20,
+        "max_failures": 3,
+        "trial_timeout": 600,
+        "queue": "gpu.a100",
+        "data": ["/data/a", "/data/b"],
+    },
+}
+
+MINIMAL = {"program": "t.py", "metric": {"name": "l"}, "parameters": {"a": {"value": 1}}}
+INVALID = {
+    "unknown distribution": {
+        "program": "t.py",
+        "metric": {"name": "loss"},
+        "parameters": {"lr": {"distribution": "unifrom", "min": 0, "max": 1}},
+    },
+    "missing metric": {"program": "t.py", "parameters": {"lr": {"min": 0.1, "max": 1.0}}},
+    "int_uniform with float bounds": {
+        "program": "t.py",
+        "metric": {"name": "loss"},
+        "parameters": {"n": {"distribution": "int_uniform", "min": 0.5, "max": 4}},
+    },
+    "unknown top-level key": {**MINIMAL, "paramters": {}},
+    "function with command": {
+        "function": "m:f",
+        "command": ["python"],
+        "metric": {"name": "l"},
+        "parameters": {"a": {"value": 1}},
+    },
+    "half-embedded macro": {
+        "program": "t.py",
+        "command": ["python", "--lr=${args}"],
+        "metric": {"name": "l"},
+        "parameters": {"a": {"value": 1}},
+    },
+    "dotted parameter name": {**MINIMAL, "parameters": {"a.b": {"value": 1}}},
+    "unknown parameter key": {**MINIMAL, "parameters": {"a": {"value": 1, "values": [2]}}},
+}
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema(schema: dict[str, Any]) -> None:
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+
+
+def test_the_schema_ships_inside_the_package() -> None:
+    # Given pyproject's package-data glob sweepctl/schema/*.json
+    assert schema_path().parent.parent.name == "sweepctl"
+    assert schema_path().suffix == ".json"
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_documents_pass_both_schema_and_parser(validator: Draft202012Validator, name: str) -> None:
+    # Given a valid sweep / Then the editor's schema and the parser both accept it
+    assert [e.message for e in validator.iter_errors(VALID[name])] == []
+    parse_sweep(VALID[name])
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_invalid_documents_fail_both_schema_and_parser(validator: Draft202012Validator, name: str) -> None:
+    # Given an invalid sweep / Then the editor flags it and the parser refuses it
+    assert list(validator.iter_errors(INVALID[name]))
+    with pytest.raises(SpecError):
+        parse_sweep(INVALID[name])
+
+
+def test_the_schema_knows_every_distribution_and_macro(schema: dict[str, Any]) -> None:
+    # Given the enums in code / Then completion offers exactly them (plus W&B's alias)
+    offered = schema["$defs"]["parameter"]["properties"]["distribution"]["enum"]
+    assert set(offered) == {d.value for d in Distribution} | {"categorical_w_probabilities"}
+    macros = schema["properties"]["command"]["items"]["anyOf"][0]["enum"]
+    assert set(macros) == {m.token for m in Macro}
+
+
+def _properties(node: Any, where: str = "#") -> list[tuple[str, Any]]:
+    """Every (location, property schema) under any `properties` in the schema."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        for key, sub in node.items():
+            if key == "properties" and isinstance(sub, dict):
+                found += [(f"{where}/{name}", prop) for name, prop in sub.items()]
+            found += _properties(sub, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, sub in enumerate(node):
+            found += _properties(sub, f"{where}/{i}")
+    return found
+
+
+def test_every_property_has_a_description_for_editors(schema: dict[str, Any]) -> None:
+    # Constraint-only properties inside if/then rules repeat a described property; they need none.
+    described = [
+        (where, prop)
+        for where, prop in _properties(schema)
+        if "/allOf/" not in where and "/if/" not in where
+    ]
+    assert len(described) > 30
+    missing = [where for where, prop in described if "description" not in prop and "$ref" not in prop]
+    assert missing == []
+    for name in ("metric", "parameters", "parameter", "hyperband"):
+        assert schema["$defs"][name]["description"]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_is_valid_under_the_schema(validator: Draft202012Validator, path: Path) -> None:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert [e.message for e in validator.iter_errors(doc)] == []
