@@ -65,7 +65,6 @@ def main() -> int:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
-                "--quiet",
                 f"--loglevel={env.get('SWEEPCTL_LOG_LEVEL', 'WARNING')}",
             ]
         )

@@ -1,0 +1,1 @@
+"""Test support: real redis-server instances and real sweepctl processes, always cleaned up."""

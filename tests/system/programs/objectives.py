@@ -1,0 +1,21 @@
+"""Python-function objectives for system tests."""
+
+from __future__ import annotations
+
+import math
+import time
+
+
+def quadratic(params: dict) -> float:
+    return (params["x"] - 1.0) ** 2 + (params.get("y", 0.0) + 2.0) ** 2
+
+
+def by_mode(params: dict) -> float:
+    mode = params["mode"]
+    if mode == "raise":
+        raise ValueError(f"bad parameter combination {params}")
+    if mode == "nan":
+        return math.nan
+    if mode == "hang":
+        time.sleep(120)
+    return 1.0

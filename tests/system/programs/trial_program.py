@@ -1,0 +1,50 @@
+"""A trial program for system tests: behaves as its --mode argument says.
+
+Every run appends one JSON line {number, pid, argv} to $RUN_LOG (so tests can
+count how often each trial really ran) and writes its argv to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", default="ok")
+    parser.add_argument("--x", type=float, default=0.0)
+    parser.add_argument("--sleep", type=float, default=0.0)
+    args, _ = parser.parse_known_args()
+    log = os.environ.get("RUN_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps({"number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "pid": os.getpid(), "argv": sys.argv}) + "\n")
+    print(json.dumps(sys.argv), file=sys.stderr, flush=True)
+    if args.mode == "spawn":
+        # A grandchild in the same process group: cancelling must take it down too.
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    for step in range(3):
+        print(f"step={step} loss={(args.x - 1) ** 2 + 1 / (step + 1)}", flush=True)
+        time.sleep(args.sleep / 3)
+    if args.mode == "exit":
+        print("bad things happened", file=sys.stderr)
+        return 3
+    if args.mode == "raise":
+        raise RuntimeError("boom")
+    if args.mode == "nan":
+        print(f"loss={math.nan}")
+        return 0
+    if args.mode in ("hang", "spawn"):
+        time.sleep(120)
+    print(f"loss={(args.x - 1) ** 2}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
