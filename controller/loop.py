@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
+LIVE_WORKER_SECONDS = 15.0  # three missed worker heartbeats
 
 
 @dataclass
@@ -145,6 +146,7 @@ class Controller:
             trial_failures=sum(n for s, n in counts.items() if s.is_trial_failure),
             best_objective=self.store.best_objective(sweep_id, ctx.spec.metric.goal),
             exhausted=ctx.exhausted,
+            live_workers=len(self.store.workers(max_age=LIVE_WORKER_SECONDS)),
         )
         decision = plan(ctx.spec, snap)
         ctx.last_plan = decision

@@ -19,6 +19,7 @@ class Snapshot:
     trial_failures: int  # trials whose parameters failed (TrialState.is_trial_failure)
     best_objective: float | None
     exhausted: bool = False  # the suggester has nothing left (grid done)
+    live_workers: int = 1  # worker processes heartbeating now: the default parallelism
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,18 @@ def plan(spec: SweepSpec, snap: Snapshot) -> Plan:
     if ending is not None:
         state, reason = ending
         return Plan(end=state, reason=reason) if snap.active == 0 else Plan()
-    room = spec.parallelism - snap.active
+    room = parallelism(spec, snap) - snap.active
     left = spec.budget - snap.created
     return Plan(create=int(max(0, min(room, left))))
+
+
+def parallelism(spec: SweepSpec, snap: Snapshot) -> int:
+    """How many trials may be queued or running at once.
+
+    Without `parallelism` in the sweep file, every live worker gets one trial,
+    as with W&B agents; queueing more would only let early workers hoard them.
+    """
+    return spec.parallelism if spec.parallelism is not None else max(1, snap.live_workers)
 
 
 def _why_ending(spec: SweepSpec, snap: Snapshot) -> tuple[SweepState, str] | None:

@@ -66,7 +66,7 @@ class SweepSpec:
     function: str | None = None
     command: tuple[str, ...] = DEFAULT_COMMAND
     run_cap: int | None = None
-    parallelism: int = 1
+    parallelism: int | None = None  # None: as many as there are live workers (W&B: one per agent)
     max_failures: int | None = None
     trial_timeout: float | None = None
     seed: int | None = None

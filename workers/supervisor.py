@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from sweepctl.settings import REDIS_URL_ENV, RedisSettings
@@ -22,10 +23,17 @@ log = logging.getLogger(__name__)
 RESTART_DELAY = 2.0
 
 
-def spawn(slot: WorkerSlot, settings: RedisSettings, queues: Sequence[str]) -> subprocess.Popen[bytes]:
-    """Start the worker process of one slot; the Redis URL travels in the environment, not argv."""
+def spawn(slot: WorkerSlot, settings: RedisSettings, queues: Sequence[str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the worker process of one slot; the Redis URL travels in the environment, not argv.
+
+    With `log`, its output (Celery's banner included) goes to that file instead of ours.
+    """
     env = {**os.environ, **slot.environment(), REDIS_URL_ENV: settings.url, "SWEEPCTL_QUEUES": ",".join(queues)}
-    return subprocess.Popen([sys.executable, "-m", "workers.process"], env=env)
+    if log is None:
+        return subprocess.Popen([sys.executable, "-m", "workers.process"], env=env)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "workers.process"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def supervise(slots: Sequence[WorkerSlot], settings: RedisSettings, queues: Sequence[str]) -> int:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweepctl.command import build_argv
+from sweepctl.command import args_json_text, build_argv
 from sweepctl.protocol import parse_report
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
@@ -133,7 +133,7 @@ class TrialRunner:
         if spec.function is not None:
             return (sys.executable, "-m", CALLABLE_ENTRY, spec.function, spec.metric.name)
         args_file = scratch / "params.json"
-        args_file.write_text(json.dumps(trial.params))
+        args_file.write_text(args_json_text(trial.params))
         return build_argv(
             spec.command,
             program=spec.program,

@@ -18,6 +18,7 @@ from sweepctl.cli.connect import open_store, redis_option
 from sweepctl.cli.output import format_option
 from sweepctl.cli.progress import follow, sweep_done
 from sweepctl.cli.sweeps import print_best
+from sweepctl.embedded import local_store_dir
 from sweepctl.errors import ConfigError
 from sweepctl.nvml import list_gpus
 from sweepctl.spec import DEFAULT_QUEUE
@@ -86,7 +87,9 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
     with open_store(redis_url, state_dir, create_local=True) as (store, settings):
         sweep, spec = lifecycle.submit_sweep(store, file)
         click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
-        procs = [spawn(slot, settings, [spec.queue]) for slot in slots]
+        logs = local_store_dir(state_dir) / "logs"
+        procs = [spawn(slot, settings, [spec.queue], log=logs / f"worker-{slot.name}.log") for slot in slots]
+        click.echo(f"worker logs: {logs}", err=True)
         stop = threading.Event()
         ctl = Controller(store, make_celery(settings))
         thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)

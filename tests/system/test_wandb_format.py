@@ -1,0 +1,134 @@
+"""W&B sweep files run unchanged; the argv each trial received is recorded and correct; no shell."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sweepctl.command import build_argv
+from sweepctl.records import SweepState, TrialState
+from sweepctl.store import Store
+from tests.conftest import EXAMPLES
+from tests.support.processes import Processes
+from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
+
+pytestmark = pytest.mark.system
+
+
+def test_wandb_file_with_macros_and_nested_parameters_records_the_argv_each_trial_received(
+    tmp_path: Path, procs: Processes, store: Store
+) -> None:
+    # Given a W&B sweep file: program, command macros, nested parameters, log_uniform_values, hyperband block
+    sweep_file = write_sweep(
+        tmp_path,
+        """
+        program: trial_program.py
+        method: bayes
+        metric:
+          name: loss
+          goal: minimize
+        parameters:
+          x:
+            distribution: log_uniform_values
+            min: 0.001
+            max: 10
+          optimizer:
+            parameters:
+              name:
+                values: [sgd, adam]
+              lr:
+                distribution: uniform
+                min: 0.01
+                max: 0.1
+          mode:
+            value: ok
+        early_terminate:
+          type: hyperband
+          min_iter: 3
+        command:
+          - ${env}
+          - ${interpreter}
+          - ${program}
+          - ${args}
+          - ${args_json}
+        run_cap: 8
+        """,
+    )
+    run_log = tmp_path / "runs.jsonl"
+    sweep_id = submit(procs, sweep_file)
+    procs.start("controller", env={"RUN_LOG": str(run_log)})
+    procs.start("worker", "--gpus", "none", "--concurrency", "2", env={"RUN_LOG": str(run_log)})
+
+    # When it runs
+    wait_until_done(store, sweep_id, timeout=90)
+
+    # Then every trial completed, and the argv recorded is what the program received, macro by macro
+    assert store.get_sweep(sweep_id).state is SweepState.FINISHED
+    received = {r["number"]: r["argv"] for r in read_run_log(run_log)}
+    trials = store.get_trials(sweep_id)
+    assert len(trials) == 8
+    for t in trials:
+        assert t.state is TrialState.COMPLETED, t.error
+        assert t.argv[0] == "/usr/bin/env" and t.argv[2] == "trial_program.py"
+        assert Path(t.argv[1]).name.startswith("python")
+        assert list(t.argv[2:]) == received[t.number]  # sys.argv = argv without env and interpreter
+        expected = build_argv(sweep_file_command(), program="trial_program.py", params=t.params, interpreter=t.argv[1])
+        assert t.argv == expected
+        flags = dict(a[2:].split("=", 1) for a in t.argv[3:-1])
+        assert set(flags) == {"x", "optimizer.name", "optimizer.lr", "mode"}
+        assert float(flags["x"]) == t.params["x"] and 0.001 <= t.params["x"] <= 10
+        assert float(flags["optimizer.lr"]) == t.params["optimizer"]["lr"]
+        assert flags["optimizer.name"] in ("sgd", "adam")
+        assert json.loads(t.argv[-1]) == t.params
+
+
+def sweep_file_command() -> list[str]:
+    return ["${env}", "${interpreter}", "${program}", "${args}", "${args_json}"]
+
+
+def test_shipped_wandb_example_runs_unchanged(tmp_path: Path, procs: Processes) -> None:
+    # Given the W&B example exactly as shipped, and `sweepctl run` on the embedded default
+    for name in ("wandb-sweep.yaml", "train.py"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    # When it runs with two local workers (no Redis URL: the private embedded Redis)
+    done = procs.run("run", "wandb-sweep.yaml", "--workers", "2", "--format", "json", timeout=120, env={"SWEEPCTL_REDIS_URL": ""})
+    # Then it prints the best of its 20 trials, each with the W&B argument style
+    assert done.returncode == 0, done.stderr
+    best = json.loads(done.stdout)
+    assert best["state"] == "completed" and best["objective"] > 0
+    assert best["argv"][0] == "/usr/bin/env" and best["argv"][2] == "train.py"
+    assert f"--optimizer.name={best['params']['optimizer']['name']}" in best["argv"]
+    assert "finished: run_cap=20 reached" in done.stderr
+    assert (tmp_path / ".sweepctl" / "appendonly.aof").exists() or (tmp_path / ".sweepctl" / "appendonlydir").exists()
+
+
+def test_parameter_values_reach_the_program_as_single_literal_arguments(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given categorical values that a shell would execute
+    marker = tmp_path / "pwned"
+    payloads = [f"; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "${program}", "a b  c", "--mode=hang"]
+    sweep_file = write_sweep(
+        tmp_path,
+        f"""
+        method: grid
+        metric: {{name: loss}}
+        program: trial_program.py
+        parameters:
+          payload: {{values: {json.dumps(payloads)}}}
+        """,
+    )
+    run_log = tmp_path / "runs.jsonl"
+    sweep_id = submit(procs, sweep_file)
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none", env={"RUN_LOG": str(run_log)})
+
+    # When the grid runs
+    wait_until_done(store, sweep_id, timeout=60)
+
+    # Then each value arrived as exactly one argv element, and nothing was executed
+    received = sorted((r["argv"] for r in read_run_log(run_log)), key=lambda a: payloads.index(a[1].split("=", 1)[1]))
+    assert received == [["trial_program.py", f"--payload={p}"] for p in payloads]
+    assert not marker.exists()
+    assert all(t.state is TrialState.COMPLETED for t in store.get_trials(sweep_id))
