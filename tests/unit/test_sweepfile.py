@@ -217,7 +217,7 @@ def test_an_existing_wandb_sweep_file_parses_unchanged(tmp_path: Path) -> None:
     assert spec.space.parameter("learning_rate") == learning_rate
     assert spec.space.parameter("optimizer.nesterov").values == (True, False)
     # And our own settings keep their defaults
-    assert (spec.parallelism, spec.queue, spec.data, spec.seed) == (1, DEFAULT_QUEUE, (), None)
+    assert (spec.parallelism, spec.queue, spec.data, spec.seed) == (None, DEFAULT_QUEUE, (), None)
     assert spec.raw["project"] == "vision"
 
 
