@@ -126,20 +126,27 @@ class EmbeddedRedis:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down cleanly (AOF flushed), or kill after `timeout`."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)  # redis: SIGTERM = SHUTDOWN, fsyncing the AOF
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # redis: SIGTERM = SHUTDOWN, fsyncing the AOF
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._close_pipe()
 
     def kill(self) -> None:
         """SIGKILL, for crash tests."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

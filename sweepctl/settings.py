@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from sweepctl.errors import ConfigError
 
@@ -84,8 +84,7 @@ class RedisSettings:
         for key in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile"):
             if key in query:
                 tls[key] = query.pop(key)
-        rest = "&".join(f"{k}={v}" for k, v in query.items())
-        return urlunsplit(parts._replace(query=rest)), tls
+        return urlunsplit(parts._replace(query=urlencode(query))), tls
 
 
 def redact(url: str) -> str:
@@ -93,7 +92,6 @@ def redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))

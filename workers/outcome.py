@@ -36,7 +36,8 @@ def judge(
     if cancelled:
         return Outcome(TrialState.CANCELLED, None, "the sweep was cancelled")
     if timed_out:
-        return Outcome(TrialState.TIMED_OUT, None, f"ran past trial_timeout ({timeout:g}s) and was stopped")
+        limit = "" if timeout is None else f" ({timeout:g}s)"
+        return Outcome(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name

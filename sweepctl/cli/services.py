@@ -95,7 +95,11 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
         thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
         thread.start()
         try:
-            follow(store, sweep.id, spec, until=lambda: not thread.is_alive() or sweep_done(store, sweep.id))
+            workers_dead = lambda: all(p.poll() is not None for p in procs)  # noqa: E731
+            follow(store, sweep.id, spec, until=lambda: not thread.is_alive() or workers_dead() or sweep_done(store, sweep.id))
+            if workers_dead() and not sweep_done(store, sweep.id):
+                tail = (logs / f"worker-{slots[0].name}.log").read_text(errors="replace")[-2000:]
+                raise ConfigError(f"every worker process exited before sweep {sweep.id} was done; last log lines:\n{tail}")
         except KeyboardInterrupt:
             click.echo(f"\ncancelling sweep {sweep.id}", err=True)
             lifecycle.cancel_sweep(store, sweep.id)

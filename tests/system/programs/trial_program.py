@@ -24,7 +24,15 @@ def main() -> int:
     log = os.environ.get("RUN_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps({"number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "pid": os.getpid(), "argv": sys.argv}) + "\n")
+            f.write(json.dumps(
+                {
+                    "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]),
+                    "pid": os.getpid(),
+                    "argv": sys.argv,
+                    "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                    "redis_url_visible": "SWEEPCTL_REDIS_URL" in os.environ,
+                }
+            ) + "\n")
     print(json.dumps(sys.argv), file=sys.stderr, flush=True)
     if args.mode == "spawn":
         # A grandchild in the same process group: cancelling must take it down too.
@@ -42,7 +50,10 @@ def main() -> int:
         return 0
     if args.mode in ("hang", "spawn"):
         time.sleep(120)
-    print(f"loss={(args.x - 1) ** 2}")
+    # The final value goes through the Python reporting API, the others above as plain lines.
+    from sweepctl import report
+
+    report(loss=(args.x - 1) ** 2)
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Observing sweeps: GPU telemetry and the Prometheus exporter (see issue 4)."""

@@ -1,0 +1,58 @@
+"""A fake `pynvml` for processes started by tests (put this folder first on PYTHONPATH).
+
+The one sanctioned fake: NVML at the pynvml boundary, because test machines
+have no GPU. GPUs come from $FAKE_NVML_GPUS, a JSON list of
+{"uuid", "name", "pci_bus_id"} objects; unset or empty means "no driver".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+
+class NVMLError(Exception):
+    pass
+
+
+class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801 - pynvml's own name
+    pass
+
+
+@dataclass
+class _PciInfo:
+    busId: str  # noqa: N815 - pynvml's own name
+
+
+def _gpus() -> list[dict[str, str]]:
+    return list(json.loads(os.environ.get("FAKE_NVML_GPUS") or "[]"))
+
+
+def nvmlInit() -> None:  # noqa: N802
+    if not _gpus():
+        raise NVMLError_DriverNotLoaded("Driver Not Loaded")
+
+
+def nvmlShutdown() -> None:  # noqa: N802
+    pass
+
+
+def nvmlDeviceGetCount() -> int:  # noqa: N802
+    return len(_gpus())
+
+
+def nvmlDeviceGetHandleByIndex(index: int) -> int:  # noqa: N802
+    return index
+
+
+def nvmlDeviceGetUUID(handle: int) -> str:  # noqa: N802
+    return _gpus()[handle]["uuid"]
+
+
+def nvmlDeviceGetName(handle: int) -> bytes:  # noqa: N802
+    return _gpus()[handle]["name"].encode()
+
+
+def nvmlDeviceGetPciInfo(handle: int) -> _PciInfo:  # noqa: N802
+    return _PciInfo(busId=_gpus()[handle]["pci_bus_id"])

@@ -1,0 +1,97 @@
+"""The CLI as a user meets it: invalid files rejected with field paths, submit --wait, output formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sweepctl import keys
+from sweepctl.settings import RedisSettings
+from sweepctl.store import Store
+from tests.support.processes import Processes
+from tests.system.helpers import write_sweep
+
+pytestmark = pytest.mark.system
+
+VALID = """
+method: random
+metric: {name: loss}
+program: trial_program.py
+parameters:
+  x: {min: 0.0, max: 1.0}
+run_cap: 3
+"""
+
+INVALID = {
+    "unknown distribution": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {distribution: unifrom, min: 0, max: 1}"), "parameters.x.distribution"),
+    "min greater than max": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {min: 5.0, max: 1.0}"), "parameters.x.max"),
+    "empty values": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: []}"), "parameters.x.values"),
+    "missing metric name": (VALID.replace("metric: {name: loss}", "metric: {goal: minimize}"), "metric.name"),
+    "bad yaml": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {min: 0.0, max: 1.0"), "<yaml>"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_sweep_files_are_rejected_by_validate_and_submit_with_the_field_path(
+    case: str, tmp_path: Path, procs: Processes, store: Store
+) -> None:
+    # Given an invalid sweep file
+    text, field = INVALID[case]
+    path = write_sweep(tmp_path, text, name="bad.yaml")
+
+    # When it is validated and submitted
+    validated = procs.run("validate", str(path))
+    submitted = procs.run("submit", str(path))
+
+    # Then both refuse it, naming the file and the field, and nothing reaches Redis or the queue
+    for done in (validated, submitted):
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert str(path) in done.stderr and field in done.stderr, done.stderr
+        assert done.stdout == ""
+    assert store.sweep_ids() == []
+    assert store.redis.llen("sweepctl") == 0 and store.redis.exists(keys.SWEEPS) == 0
+
+
+def test_validate_summarises_a_valid_file(tmp_path: Path, procs: Processes) -> None:
+    path = write_sweep(tmp_path, VALID)
+    done = procs.run("validate", str(path), "--format", "json", check=True)
+    summary = json.loads(done.stdout)
+    assert summary["valid"] is True and summary["parameters"] == ["x"] and summary["method"] == "random"
+
+
+def test_submit_wait_follows_the_sweep_and_prints_the_best_trial(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given a controller and a worker
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none")
+    path = write_sweep(tmp_path, VALID)
+
+    # When a sweep is submitted with --wait
+    done = procs.run("submit", str(path), "--wait", "--format", "yaml", timeout=60, check=True)
+
+    # Then stdout has the sweep id, then the best trial; progress went to stderr
+    sweep_id, rest = done.stdout.split("\n", 1)
+    best = yaml.safe_load(rest)
+    assert best["sweep_id"] == sweep_id and best["state"] == "completed"
+    assert best["objective"] == min(t.objective for t in store.get_trials(sweep_id))
+    assert f"sweep {sweep_id} finished: run_cap=3 reached" in done.stderr
+
+    # And status speaks table, json and yaml
+    table = procs.run("status", check=True).stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "NAME", "STATE"] and table[1].split()[0] == sweep_id
+    assert json.loads(procs.run("status", sweep_id, "--format", "json", check=True).stdout)["trials"] == {"completed": 3}
+    assert yaml.safe_load(procs.run("trials", sweep_id, "--format", "yaml", check=True).stdout)[0]["number"] == 1
+
+
+def test_commands_without_any_redis_say_how_to_get_one(tmp_path: Path, procs: Processes) -> None:
+    done = procs.run("status", env={"SWEEPCTL_REDIS_URL": ""})
+    assert done.returncode == 2 and "no Redis given" in done.stderr and "sweepctl run" in done.stderr
+
+
+def test_a_wrong_password_is_a_clear_error_without_the_password(tmp_path: Path, procs: Processes, redis_settings: RedisSettings) -> None:
+    wrong = redis_settings.url.replace("test-secret", "not-the-password")
+    done = procs.run("status", "--redis", wrong)
+    assert done.returncode == 2 and "refused the credentials" in done.stderr
+    assert "not-the-password" not in done.stderr + done.stdout

@@ -1,0 +1,88 @@
+"""Judging a finished trial process: what sweepctl did wins, then how the process ended, then its objective."""
+
+from __future__ import annotations
+
+import math
+import signal
+from typing import Any
+
+import pytest
+
+from sweepctl.records import TrialState
+from workers.outcome import Outcome, judge
+
+
+def judged(returncode: int = 0, last_value: float | None = 0.5, **kwargs: Any) -> Outcome:
+    return judge(returncode, metric="val_loss", last_value=last_value, **kwargs)
+
+
+# --- what sweepctl did to the process ---------------------------------------------
+
+
+@pytest.mark.parametrize("returncode", [0, 1, -signal.SIGKILL, -signal.SIGTERM])
+def test_a_cancelled_trial_is_cancelled_however_it_ended(returncode: int) -> None:
+    # Given a trial of a cancelled sweep that sweepctl also timed out / When judged
+    outcome = judged(returncode, last_value=0.1, cancelled=True, timed_out=True, timeout=5)
+    # Then cancellation wins and no objective is kept
+    assert outcome == Outcome(TrialState.CANCELLED, None, "the sweep was cancelled")
+
+
+@pytest.mark.parametrize("returncode", [0, 1, -signal.SIGKILL])
+def test_a_timed_out_trial_is_timed_out_even_though_a_signal_killed_it(returncode: int) -> None:
+    # Given a trial stopped for running past trial_timeout (usually by SIGKILL) / When judged
+    outcome = judged(returncode, last_value=0.1, timed_out=True, timeout=90)
+    # Then it is TIMED_OUT, the error names the limit, and its last value is not an objective
+    assert outcome == Outcome(TrialState.TIMED_OUT, None, "ran past trial_timeout (90s) and was stopped")
+
+
+# --- how the process ended ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sig", "name"), [(signal.SIGKILL, "SIGKILL"), (signal.SIGTERM, "SIGTERM"), (signal.SIGSEGV, "SIGSEGV")]
+)
+def test_a_process_killed_by_a_signal_is_killed_with_the_signal_named(sig: int, name: str) -> None:
+    # Given a process the OOM killer (or a segfault) ended / When judged
+    outcome = judged(-sig, last_value=0.1)
+    # Then it is KILLED and the error names the signal
+    assert outcome == Outcome(TrialState.KILLED, None, f"killed by {name}")
+
+
+def test_an_unknown_signal_number_is_still_reported() -> None:
+    assert judged(-200) == Outcome(TrialState.KILLED, None, "killed by signal 200")
+
+
+def test_a_non_zero_exit_fails_with_the_last_stderr_line() -> None:
+    # Given a script that raised after reporting a good value / When judged
+    outcome = judged(1, last_value=0.1, stderr_last_line="ValueError: lr must be positive")
+    # Then it FAILED, with the exit status and the last stderr line, and no objective
+    assert outcome == Outcome(TrialState.FAILED, None, "exited with status 1: ValueError: lr must be positive")
+
+
+def test_a_non_zero_exit_without_stderr_names_only_the_status() -> None:
+    assert judged(2) == Outcome(TrialState.FAILED, None, "exited with status 2")
+
+
+# --- a clean exit is judged by its objective ---------------------------------------
+
+
+def test_a_clean_exit_without_the_metric_fails_and_names_the_metric() -> None:
+    assert judged(0, last_value=None) == Outcome(
+        TrialState.FAILED, None, "exited 0 but reported no value for metric 'val_loss'"
+    )
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_objective_is_nan(value: float) -> None:
+    # Given a run that diverged / When judged
+    outcome = judged(0, last_value=value)
+    # Then it is NAN, with no objective, and the error shows the value
+    assert outcome.state is TrialState.NAN
+    assert outcome.objective is None
+    assert outcome.error == f"metric 'val_loss' is {value}"
+
+
+@pytest.mark.parametrize("value", [0.25, 0.0, -3.5, 1e300])
+def test_a_finite_objective_completes_the_trial(value: float) -> None:
+    # Given a clean exit with a finite last value (zero included) / When judged / Then COMPLETED with that objective
+    assert judged(0, last_value=value) == Outcome(TrialState.COMPLETED, value, None)

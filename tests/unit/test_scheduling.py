@@ -1,0 +1,162 @@
+"""Scheduling as a pure function of a snapshot: how many trials to create and when a sweep ends."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from controller.scheduling import Plan, Snapshot, plan, trial_seed
+from sweepctl.records import SweepState
+from sweepctl.spec import SweepSpec
+from sweepctl.sweepfile import parse_sweep
+
+
+def spec(*, goal: str = "minimize", target: float | None = None, **top: Any) -> SweepSpec:
+    """A valid sweep with the given top-level keys (run_cap, parallelism, max_failures, ...)."""
+    metric: dict[str, Any] = {"name": "loss", "goal": goal}
+    if target is not None:
+        metric["target"] = target
+    doc = {"metric": metric, "parameters": {"x": {"min": 0.0, "max": 1.0}}, "program": "train.py", **top}
+    return parse_sweep(doc)
+
+
+RUNNING = Snapshot(state=SweepState.RUNNING, created=0, active=0, trial_failures=0, best_objective=None)
+
+
+def snap(**changes: Any) -> Snapshot:
+    return replace(RUNNING, **changes)
+
+
+# --- how many trials to create -------------------------------------------------------
+
+
+def test_a_fresh_sweep_fills_its_parallelism() -> None:
+    assert plan(spec(parallelism=4, run_cap=10), RUNNING) == Plan(create=4)
+
+
+@pytest.mark.parametrize(("active", "expected"), [(0, 4), (1, 3), (3, 1), (4, 0)])
+def test_only_free_parallel_slots_get_new_trials(active: int, expected: int) -> None:
+    # Given a sweep with `active` trials queued or running out of parallelism 4
+    # When planned / Then only the free room is filled and the sweep keeps running
+    assert plan(spec(parallelism=4), snap(created=active, active=active)) == Plan(create=expected)
+
+
+def test_more_active_trials_than_parallelism_creates_none() -> None:
+    # Given parallelism lowered below what is already running / Then nothing new, and no negative count
+    assert plan(spec(parallelism=2), snap(created=5, active=5)) == Plan(create=0)
+
+
+def test_run_cap_limits_the_last_batch() -> None:
+    # Given 8 of 10 trials created and room for 4 / When planned / Then only the 2 the cap allows
+    assert plan(spec(parallelism=4, run_cap=10), snap(created=8, active=0)) == Plan(create=2)
+
+
+def test_an_uncapped_sweep_keeps_creating() -> None:
+    assert plan(spec(parallelism=3), snap(created=10_000, active=1)) == Plan(create=2)
+
+
+# --- when a sweep ends -------------------------------------------------------------------
+
+
+def test_reaching_run_cap_finishes_the_sweep_once_nothing_is_active() -> None:
+    # Given all 10 trials created
+    s = spec(parallelism=4, run_cap=10)
+    # When some still run / Then wait: create nothing and do not end yet
+    assert plan(s, snap(created=10, active=2)) == Plan()
+    # When none is active / Then FINISHED, saying why
+    assert plan(s, snap(created=10, active=0)) == Plan(end=SweepState.FINISHED, reason="run_cap=10 reached")
+
+
+@pytest.mark.parametrize(
+    ("goal", "target", "best", "reached"),
+    [
+        ("minimize", 0.1, 0.05, True),
+        ("minimize", 0.1, 0.1, True),
+        ("minimize", 0.1, 0.2, False),
+        ("maximize", 0.9, 0.95, True),
+        ("maximize", 0.9, 0.9, True),
+        ("maximize", 0.9, 0.5, False),
+    ],
+)
+def test_reaching_the_target_finishes_the_sweep(goal: str, target: float, best: float, reached: bool) -> None:
+    # Given a sweep with a target and a best objective so far / When planned
+    result = plan(spec(goal=goal, target=target, parallelism=2), snap(created=3, best_objective=best))
+    # Then it finishes when the best meets the target for its goal, else keeps filling slots
+    if reached:
+        assert result == Plan(end=SweepState.FINISHED, reason=f"target loss={target:g} reached")
+    else:
+        assert result == Plan(create=2)
+
+
+def test_a_reached_target_waits_for_active_trials() -> None:
+    assert plan(spec(target=0.1, parallelism=2), snap(created=3, active=1, best_objective=0.0)) == Plan()
+
+
+def test_a_target_without_any_objective_yet_keeps_going() -> None:
+    assert plan(spec(target=0.1, parallelism=2), snap(created=3, best_objective=None)) == Plan(create=2)
+
+
+@pytest.mark.parametrize(("max_failures", "failures", "fails"), [(2, 2, False), (2, 3, True), (0, 0, False), (0, 1, True)])
+def test_the_sweep_fails_only_when_failures_exceed_max_failures(max_failures: int, failures: int, fails: bool) -> None:
+    # Given `failures` failed trials under max_failures / When planned
+    result = plan(spec(max_failures=max_failures, parallelism=2), snap(created=10, trial_failures=failures))
+    # Then max_failures failures are tolerated, one more fails the sweep
+    if fails:
+        assert result == Plan(
+            end=SweepState.FAILED, reason=f"{failures} trials failed (max_failures={max_failures})"
+        )
+    else:
+        assert result == Plan(create=2)
+
+
+def test_without_max_failures_failures_never_end_the_sweep() -> None:
+    assert plan(spec(parallelism=2), snap(created=500, trial_failures=500)) == Plan(create=2)
+
+
+def test_too_many_failures_wait_for_active_trials() -> None:
+    assert plan(spec(max_failures=0, parallelism=2), snap(created=3, active=1, trial_failures=1)) == Plan()
+
+
+def test_an_exhausted_search_space_finishes_the_sweep_once_nothing_is_active() -> None:
+    # Given a grid with every point handed out
+    s = spec(parallelism=4)
+    # Then nothing more is created while trials run, and the sweep finishes after
+    assert plan(s, snap(created=6, active=2, exhausted=True)) == Plan()
+    assert plan(s, snap(created=6, active=0, exhausted=True)) == Plan(end=SweepState.FINISHED, reason="search space exhausted")
+
+
+# --- stopping and terminal states -------------------------------------------------------
+
+
+def test_a_stopping_sweep_creates_nothing_and_stops_only_when_nothing_is_active() -> None:
+    s = spec(parallelism=4, run_cap=100)
+    assert plan(s, snap(state=SweepState.STOPPING, created=3, active=2)) == Plan()
+    assert plan(s, snap(state=SweepState.STOPPING, created=3, active=0)) == Plan(
+        end=SweepState.STOPPED, reason="stopped by request"
+    )
+
+
+@pytest.mark.parametrize("state", [s for s in SweepState if s.is_terminal])
+@pytest.mark.parametrize("active", [0, 2])
+def test_a_terminal_sweep_creates_nothing_and_does_not_move(state: SweepState, active: int) -> None:
+    # Given an ended sweep with room and budget left (and even a reached target) / Then no trials, no transition
+    assert plan(spec(parallelism=4, target=1.0), snap(state=state, active=active, best_objective=0.0)) == Plan()
+
+
+# --- trial seeds ----------------------------------------------------------------------------
+
+
+def test_trial_seeds_are_stable_across_releases() -> None:
+    # Pinned values: a replayed sweep must hand every trial the seed it had the first time.
+    assert trial_seed(0, 0) == 745682570
+    assert trial_seed(42, 7) == 1969073207
+
+
+def test_trial_seeds_differ_across_numbers_and_sweeps_and_fit_31_bits() -> None:
+    seeds = [trial_seed(42, n) for n in range(1000)]
+    assert len(set(seeds)) == 1000
+    assert all(0 <= s < 2**31 for s in seeds)
+    assert trial_seed(42, 0) != trial_seed(43, 0)
+    assert trial_seed(1, 23) != trial_seed(12, 3)  # "1:23" vs "12:3": the separator matters
