@@ -9,5 +9,5 @@ from __future__ import annotations
 from sweepctl.errors import SweepError
 from sweepctl.report import params, report, seed
 
-__all__ = ["SweepError", "params", "report", "seed", "__version__"]
+__all__ = ["SweepError", "__version__", "params", "report", "seed"]
 __version__ = "0.1.0"

@@ -180,7 +180,7 @@ def _probabilities(problems: v.Problems, path: str, raw: Any, count: int) -> tup
 
 
 def _bounded(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
-    bounds = []
+    bounds: list[float | None] = []
     for key in ("min", "max"):
         raw, key_path = spec.get(key, v.MISSING), v.child(path, key)
         if distribution is Distribution.INT_UNIFORM:
@@ -211,7 +211,7 @@ _FIELDS = {"constant": _constant, "categorical": _categorical, "bounded": _bound
 
 
 def _check_grid(problems: v.Problems, leaves: list[Parameter]) -> None:
-    points = 1
+    points: float = 1
     for leaf in leaves:
         size = _grid_size(leaf)
         if size is None:

@@ -11,7 +11,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sweepctl.records import CodeVersion, GpuRef, MetricPoint, Sweep, SweepState, Trial, TrialState
+from sweepctl.records import (
+    CodeVersion,
+    GpuRef,
+    MetricPoint,
+    Sweep,
+    SweepState,
+    Trial,
+    TrialState,
+)
 
 
 def encode_number(x: float) -> float | str:

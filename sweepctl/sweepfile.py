@@ -24,7 +24,14 @@ from sweepctl._parameters import parse_parameters
 from sweepctl.command import Macro, macro_problem
 from sweepctl.errors import SpecError
 from sweepctl.space import SearchSpace
-from sweepctl.spec import DEFAULT_COMMAND, DEFAULT_QUEUE, Goal, MetricSpec, Method, SweepSpec
+from sweepctl.spec import (
+    DEFAULT_COMMAND,
+    DEFAULT_QUEUE,
+    Goal,
+    Method,
+    MetricSpec,
+    SweepSpec,
+)
 
 _TOP_KEYS = (
     "method",
@@ -94,7 +101,7 @@ def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
             raise SpecError(source, [("<json>", f"invalid JSON at {where}: {exc.msg}")]) from exc
     else:
         try:
-            doc = yaml.load(text, Loader=_SweepLoader)  # noqa: S506 - a SafeLoader subclass
+            doc = yaml.load(text, Loader=_SweepLoader)
         except yaml.YAMLError as exc:
             raise SpecError(source, [("<yaml>", _yaml_message(exc))]) from exc
     return parse_sweep(doc, source=source)

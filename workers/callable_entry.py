@@ -35,12 +35,12 @@ def main(argv: list[str]) -> int:
     result = load_callable(target)(params())
     if result is None:
         return 0
-    if isinstance(result, Mapping):
-        values = {str(k): float(v) for k, v in result.items()}
-        step = values.pop("step", None)
-        report(step=None if step is None else int(step), **values)
-    else:
-        report(**{metric: float(result)})
+    values: dict[str, Any] = (
+        {str(k): float(v) for k, v in result.items()} if isinstance(result, Mapping) else {metric: float(result)}
+    )
+    if "step" in values:
+        values["step"] = int(values["step"])
+    report(**values)
     return 0
 
 

@@ -14,7 +14,6 @@ import os
 import socket
 import sys
 import threading
-import time
 
 from sweepctl.records import GpuRef
 from sweepctl.settings import RedisSettings

@@ -37,7 +37,12 @@ from hyperopt import Domain, Trials, hp, tpe
 from hyperopt.base import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
 from controller.suggester import Observation, Suggester, trial_rng
-from controller.suggesters.random import log_space_bounds, received_value, sample_parameter, value_range
+from controller.suggesters.random import (
+    log_space_bounds,
+    received_value,
+    sample_parameter,
+    value_range,
+)
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
 
 logger = logging.getLogger(__name__)

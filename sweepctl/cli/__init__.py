@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import sweeps, services
+from sweepctl.cli import services, sweeps
 from sweepctl.errors import SweepError
 
 

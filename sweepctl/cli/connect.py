@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from sweepctl.embedded import close_local_server, local_store_dir, open_local_server, running_server_url
+from sweepctl.embedded import (
+    close_local_server,
+    local_store_dir,
+    open_local_server,
+    running_server_url,
+)
 from sweepctl.errors import ConfigError
 from sweepctl.settings import REDIS_URL_ENV, RedisSettings
 from sweepctl.store import Store

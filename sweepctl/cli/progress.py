@@ -30,8 +30,11 @@ def follow(
     """Show a progress bar of finished trials until the sweep is over (or `until()` / `stop`)."""
     length = spec.run_cap
     finished = 0
-    done = until or (lambda: sweep_done(store, sweep_id))
-    with click.progressbar(length=length or 0, label=f"sweep {sweep_id}", file=click.get_text_stream("stderr"), show_pos=True) as bar:
+
+    def done() -> bool:
+        return until() if until is not None else sweep_done(store, sweep_id)
+
+    with click.progressbar(length=length or 0, label=f"sweep {sweep_id}", file=click.get_text_stream("stderr"), show_pos=True) as bar:  # type: ignore[operator]  # click 8.4 stubs
         while not (stop is not None and stop.is_set()):
             counts = store.counts(sweep_id)
             now_finished = sum(n for s, n in counts.items() if s.is_finished)

@@ -95,7 +95,7 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
         thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
         thread.start()
         try:
-            workers_dead = lambda: all(p.poll() is not None for p in procs)  # noqa: E731
+            workers_dead = lambda: all(p.poll() is not None for p in procs)
             follow(store, sweep.id, spec, until=lambda: not thread.is_alive() or workers_dead() or sweep_done(store, sweep.id))
             if workers_dead() and not sweep_done(store, sweep.id):
                 tail = (logs / f"worker-{slots[0].name}.log").read_text(errors="replace")[-2000:]

@@ -8,7 +8,12 @@ import pytest
 import redis
 
 from sweepctl import embedded
-from sweepctl.embedded import EmbeddedRedis, close_local_server, open_local_server, running_server_url
+from sweepctl.embedded import (
+    EmbeddedRedis,
+    close_local_server,
+    open_local_server,
+    running_server_url,
+)
 
 pytestmark = pytest.mark.system
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from controller.suggester import Observation
 from controller.suggesters.random import RandomSuggester
 from sweepctl.sweepfile import load_sweep_file
 from tests.support.processes import REPO
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.system
 
 def readme_commands() -> list[str]:
     text = (REPO / "README.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 

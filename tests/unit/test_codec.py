@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from sweepctl import codec
-from sweepctl.records import CodeVersion, GpuRef, MetricPoint, Sweep, SweepState, Trial, TrialState
+from sweepctl.records import (
+    CodeVersion,
+    GpuRef,
+    MetricPoint,
+    Sweep,
+    SweepState,
+    Trial,
+    TrialState,
+)
 
 NON_FINITE = {"diverged": math.nan, "exploded": math.inf, "vanished": -math.inf}
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from sweepctl.command import Macro, args_json_text, build_argv, flat_params, format_value, macro_problem
+from sweepctl.command import (
+    Macro,
+    args_json_text,
+    build_argv,
+    flat_params,
+    format_value,
+    macro_problem,
+)
 from sweepctl.spec import DEFAULT_COMMAND
 
 PARAMS: dict[str, Any] = {

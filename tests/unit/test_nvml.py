@@ -19,7 +19,7 @@ class NVMLError(Exception):
 
 @dataclass
 class PciInfo:
-    busId: str | bytes  # noqa: N815 - pynvml's spelling
+    busId: str | bytes
 
 
 @dataclass

@@ -16,43 +16,43 @@ class NVMLError(Exception):
     pass
 
 
-class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801 - pynvml's own name
+class NVMLError_DriverNotLoaded(NVMLError):
     pass
 
 
 @dataclass
 class _PciInfo:
-    busId: str  # noqa: N815 - pynvml's own name
+    busId: str
 
 
 def _gpus() -> list[dict[str, str]]:
     return list(json.loads(os.environ.get("FAKE_NVML_GPUS") or "[]"))
 
 
-def nvmlInit() -> None:  # noqa: N802
+def nvmlInit() -> None:
     if not _gpus():
         raise NVMLError_DriverNotLoaded("Driver Not Loaded")
 
 
-def nvmlShutdown() -> None:  # noqa: N802
+def nvmlShutdown() -> None:
     pass
 
 
-def nvmlDeviceGetCount() -> int:  # noqa: N802
+def nvmlDeviceGetCount() -> int:
     return len(_gpus())
 
 
-def nvmlDeviceGetHandleByIndex(index: int) -> int:  # noqa: N802
+def nvmlDeviceGetHandleByIndex(index: int) -> int:
     return index
 
 
-def nvmlDeviceGetUUID(handle: int) -> str:  # noqa: N802
+def nvmlDeviceGetUUID(handle: int) -> str:
     return _gpus()[handle]["uuid"]
 
 
-def nvmlDeviceGetName(handle: int) -> bytes:  # noqa: N802
+def nvmlDeviceGetName(handle: int) -> bytes:
     return _gpus()[handle]["name"].encode()
 
 
-def nvmlDeviceGetPciInfo(handle: int) -> _PciInfo:  # noqa: N802
+def nvmlDeviceGetPciInfo(handle: int) -> _PciInfo:
     return _PciInfo(busId=_gpus()[handle]["pci_bus_id"])

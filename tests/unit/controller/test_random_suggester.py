@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from controller.suggesters.random import RandomSuggester, received_value, sample_parameter, value_range
+from controller.suggesters.random import (
+    RandomSuggester,
+    received_value,
+    sample_parameter,
+    value_range,
+)
 from sweepctl.space import Distribution, Parameter, SearchSpace
 
 D = Distribution
