@@ -95,3 +95,27 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(tmp_path: Path, 
     done = procs.run("status", "--redis", wrong)
     assert done.returncode == 2 and "refused the credentials" in done.stderr
     assert "not-the-password" not in done.stderr + done.stdout
+
+
+def test_a_sweep_ends_when_its_target_is_reached(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given a maximize sweep whose target the first trials already reach (objective = -(x-1)^2 >= -100)
+    path = write_sweep(
+        tmp_path,
+        """
+        method: random
+        metric: {name: loss, goal: maximize, target: -100}
+        program: trial_program.py
+        parameters:
+          x: {min: 0.0, max: 1.0}
+        run_cap: 50
+        parallelism: 1
+        """,
+    )
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none")
+    # When it runs
+    done = procs.run("submit", str(path), "--wait", "--format", "json", timeout=60, check=True)
+    sweep_id = done.stdout.split("\n", 1)[0]
+    # Then it finished for the target after one trial, not at its run_cap
+    sweep = store.get_sweep(sweep_id)
+    assert sweep.reason == "target loss=-100 reached" and store.trial_count(sweep_id) == 1
