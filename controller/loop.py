@@ -1,10 +1,14 @@
-"""The controller loop: keep every live sweep supplied with trials, and end sweeps when they are done.
+"""The controller loop: keep every live sweep supplied with trials, reap lost ones, end sweeps when done.
 
 All state lives in Redis. A controller that is killed and restarted rebuilds
 each sweep's suggester from the finished trials, re-sends trials it had
 recorded but not yet handed to Celery, and carries on with the next trial
 number: nothing finished is run again (a duplicate message is refused by the
-worker's fenced claim).
+worker's fenced claim). Each sweep is owned by one controller at a time
+through a lease in Redis, so a second controller stands by and takes over
+sweeps whose owner stopped renewing. The owner also reaps its sweeps' trials
+whose worker lease expired: re-queued as the next attempt, or LOST after
+max_retries. Redis outages are waited out with backoff.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from controller.scheduling import Plan, Snapshot, plan, trial_seed
 from controller.suggester import Observation, Suggester, make_suggester
@@ -25,13 +32,15 @@ from sweepctl.celery_app import RUN_TRIAL_TASK
 from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.spec import SweepSpec
-from sweepctl.store import Outcome, Store
+from sweepctl.store import Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
+OWNER_LEASE_SECONDS = 15.0
+MAX_BACKOFF_SECONDS = 5.0
 LIVE_WORKER_SECONDS = 15.0  # three missed worker heartbeats
 
 
@@ -45,15 +54,17 @@ class SweepContext:
     finished_seen: int = 0  # position in the sweep's finished list already observed
     exhausted: bool = False
     last_plan: Plan = field(default_factory=Plan)
+    unsent: dict[int, Trial] = field(default_factory=dict)  # recorded, but the broker was down
 
 
 class Controller:
     """Creates trials with the sweep's suggester and sends them to Celery workers."""
 
-    def __init__(self, store: Store, celery_app: Celery) -> None:
+    def __init__(self, store: Store, celery_app: Celery, *, owner_lease: float = OWNER_LEASE_SECONDS) -> None:
         self.store = store
         self.celery = celery_app
-        self.id = f"{socket.gethostname()}/{os.getpid()}"
+        self.owner_lease = owner_lease
+        self.id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._contexts: dict[str, SweepContext] = {}
 
     # ---- one sweep ---------------------------------------------------------
@@ -89,17 +100,25 @@ class Controller:
                 loss=goal.loss(t.objective) if t.state is TrialState.COMPLETED and t.objective is not None else None,
             )
             for t in self.store.get_trials(sid, numbers)
-            if t.state is not TrialState.CANCELLED
+            # A lost worker or a cancel says nothing about the parameters: TPE never sees them.
+            if t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure
         ]
         ctx.suggester.observe(observations)
 
     def _send(self, ctx: SweepContext, trial: Trial) -> None:
-        self.celery.send_task(
-            RUN_TRIAL_TASK,
-            args=[trial.sweep_id, trial.number, trial.attempt],
-            queue=ctx.spec.queue,
-            task_id=f"{trial.sweep_id}.{trial.number}.{trial.attempt}",
-        )
+        """Hand a trial attempt to Celery; if the broker is unreachable, try again next pass."""
+        try:
+            self.celery.send_task(
+                RUN_TRIAL_TASK,
+                args=[trial.sweep_id, trial.number, trial.attempt],
+                queue=ctx.spec.queue,
+                task_id=f"{trial.sweep_id}.{trial.number}.{trial.attempt}",
+            )
+        except (OperationalError, redis.ConnectionError) as exc:
+            log.warning("could not send trial %s/%s: %s; will retry", trial.sweep_id, trial.number, exc)
+            ctx.unsent[trial.number] = trial
+            return
+        ctx.unsent.pop(trial.number, None)
         self.store.update_trial(trial.sweep_id, trial.number, sent_at=time.time())
 
     def _create_trials(self, ctx: SweepContext, first_number: int, count: int) -> int:
@@ -125,9 +144,28 @@ class Controller:
             created += 1
         return created
 
+    def reap(self, owned: Collection[str]) -> int:
+        """Take back running trials of owned sweeps whose worker lease expired; returns how many."""
+        reaped = 0
+        for sweep_id, number in self.store.expired_leases():
+            if sweep_id not in owned:
+                continue
+            ctx = self._context(sweep_id)
+            result = self.store.requeue_trial(sweep_id, number, max_lost=ctx.spec.max_retries, reason="lease_expired")
+            if result is Requeue.REQUEUED:
+                trial = self.store.get_trial(sweep_id, number)
+                log.warning("trial %s/%s: worker lost, re-queued as attempt %s", sweep_id, number, trial.attempt)
+                self._send(ctx, trial)
+            elif result is Requeue.LOST:
+                log.warning("trial %s/%s: worker lost too often, recorded lost", sweep_id, number)
+            reaped += result in (Requeue.REQUEUED, Requeue.LOST)
+        return reaped
+
     def step(self, sweep_id: str) -> bool:
         """Bring one sweep up to date; True when something changed and another step may do more."""
         ctx = self._context(sweep_id)
+        for trial in list(ctx.unsent.values()):
+            self._send(ctx, trial)
         self._observe_finished(ctx)
         state = self.store.sweep_state(sweep_id)
         if state is SweepState.CANCELLED:
@@ -137,6 +175,7 @@ class Controller:
             if active == 0:
                 self.store.retire_sweep(sweep_id)
                 self._contexts.pop(sweep_id, None)
+                self._release(sweep_id)
             return False
         counts = self.store.counts(sweep_id)
         snap = Snapshot(
@@ -173,24 +212,57 @@ class Controller:
     ) -> None:
         """Serve live sweeps (or just `only`) until `stop` is set, or none is left when `until_idle`."""
         next_beat = 0.0
+        backoff = 0.0
         try:
             while not stop.is_set():
-                if time.monotonic() >= next_beat:
-                    self.store.heartbeat_controller(self.id)
-                    next_beat = time.monotonic() + HEARTBEAT_SECONDS
-                live = [s for s in self.store.live_sweep_ids() if only is None or s in only]
-                if until_idle and not live:
-                    return
-                busy = False
-                for sweep_id in live:
-                    try:
-                        busy = self.step(sweep_id) or busy
-                    except Exception:
-                        # One broken sweep must not starve the others; it is retried next pass.
-                        log.exception("controller step failed for sweep %s", sweep_id)
+                try:
+                    if time.monotonic() >= next_beat:
+                        self.store.heartbeat_controller(self.id)
+                        next_beat = time.monotonic() + HEARTBEAT_SECONDS
+                    live = [s for s in self.store.live_sweep_ids() if only is None or s in only]
+                    if until_idle and not live:
+                        return
+                    busy = self._pass(live)
+                    backoff = 0.0
+                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OperationalError) as exc:
+                    backoff = min(MAX_BACKOFF_SECONDS, max(0.1, backoff * 2))
+                    log.warning("Redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                    stop.wait(backoff)
+                    continue
                 if on_pass is not None:
                     on_pass()
                 if not busy:
                     self.store.wait_for_event(WAIT_SECONDS)
         finally:
-            self.store.remove_controller(self.id)
+            for sweep_id in list(self._contexts):
+                self._release(sweep_id)
+            try:
+                self.store.remove_controller(self.id)
+            except redis.RedisError:
+                pass
+
+    def _pass(self, live: list[str]) -> bool:
+        """One round over the live sweeps: own what is free, reap, step what we own."""
+        owned = []
+        for sweep_id in live:
+            if self.store.own_sweep(sweep_id, self.id, self.owner_lease):
+                owned.append(sweep_id)
+            elif sweep_id in self._contexts:
+                # Another controller took it (we stalled past our lease): forget our copy.
+                self._contexts.pop(sweep_id)
+        busy = self.reap(owned) > 0
+        for sweep_id in owned:
+            try:
+                busy = self.step(sweep_id) or busy
+            except redis.ConnectionError:
+                raise
+            except Exception:
+                # One broken sweep must not starve the others; it is retried next pass.
+                log.exception("controller step failed for sweep %s", sweep_id)
+        return busy
+
+    def _release(self, sweep_id: str) -> None:
+        try:
+            self.store.disown_sweep(sweep_id, self.id)
+        except redis.RedisError:
+            pass

@@ -137,11 +137,11 @@ def number(
     return None
 
 
-def integer(problems: Problems, path: str, value: Any, *, ge: int | None = None) -> int | None:
-    bound = f" >= {ge}" if ge is not None else ""
+def integer(problems: Problems, path: str, value: Any, *, ge: int | None = None, le: int | None = None) -> int | None:
+    bound = (f" >= {ge}" if ge is not None else "") + (f" and <= {le}" if le is not None else "")
     if value is MISSING:
         problems.add(path, "required")
-    elif not is_int(value) or (ge is not None and value < ge):
+    elif not is_int(value) or (ge is not None and value < ge) or (le is not None and value > le):
         problems.add(path, f"expected an integer{bound}, got {describe(value)}")
     else:
         return value

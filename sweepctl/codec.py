@@ -75,8 +75,9 @@ def decode_trial(raw: Mapping[str, str]) -> Trial:
         f["gpu"] = GpuRef(**f["gpu"])
     if f.get("code") is not None:
         f["code"] = CodeVersion(**f["code"])
-    if "argv" in f:
-        f["argv"] = tuple(f["argv"])
+    for name in ("argv", "lost_attempts"):
+        if name in f:
+            f[name] = tuple(f[name])
     if "last_metrics" in f:
         f["last_metrics"] = decode_values(f["last_metrics"])
     return Trial(**f)

@@ -5,12 +5,15 @@
 | sweepctl:sweeps                       | zset   | sweep id -> creation time                          | none |
 | sweepctl:sweeps:live                  | set    | sweeps a controller still has to look after        | none |
 | sweepctl:events                       | list   | sweep ids whose trials changed (wakes controllers) | none, trimmed to 10k |
+| sweepctl:leases                       | zset   | "{sid}:{n}" of running trials -> lease expiry (Redis server time) | none |
 | sweepctl:sweep:{sid}                  | hash   | sweep record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trials           | zset   | trial number -> number (every trial)               | none |
 | sweepctl:sweep:{sid}:active           | set    | numbers of queued or running trials                | none |
 | sweepctl:sweep:{sid}:finished         | list   | numbers in the order they finished                 | none |
 | sweepctl:sweep:{sid}:counts           | hash   | trial state -> count                               | none |
 | sweepctl:sweep:{sid}:objective        | zset   | number -> objective, completed trials only         | none |
+| sweepctl:sweep:{sid}:rejections       | hash   | refused writes by reason (stale, unknown, ...)     | none |
+| sweepctl:sweep:{sid}:owner            | string | id of the controller that owns the sweep           | lease, renewed |
 | sweepctl:sweep:{sid}:trial:{n}        | hash   | trial record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trial:{n}:metrics| list   | metric history, JSON points, capped                | none |
 | sweepctl:workers                      | zset   | worker id -> last heartbeat (unix time)            | none |
@@ -27,6 +30,7 @@ PREFIX = "sweepctl"
 SWEEPS = f"{PREFIX}:sweeps"
 LIVE_SWEEPS = f"{PREFIX}:sweeps:live"
 EVENTS = f"{PREFIX}:events"
+LEASES = f"{PREFIX}:leases"
 WORKERS = f"{PREFIX}:workers"
 CONTROLLERS = f"{PREFIX}:controllers"
 EVENTS_MAX = 10_000
@@ -56,6 +60,24 @@ def counts_key(sweep_id: str) -> str:
 
 def objective_key(sweep_id: str) -> str:
     return f"{sweep_key(sweep_id)}:objective"
+
+
+def rejections_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:rejections"
+
+
+def owner_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:owner"
+
+
+def lease_member(sweep_id: str, number: int) -> str:
+    """The member of LEASES for one trial."""
+    return f"{sweep_id}:{number}"
+
+
+def parse_lease_member(member: str) -> tuple[str, int]:
+    sweep_id, _, number = member.rpartition(":")
+    return sweep_id, int(number)
 
 
 def trial_key(sweep_id: str, number: int) -> str:

@@ -35,7 +35,13 @@ class SweepState(str, Enum):
 
 
 class TrialState(str, Enum):
-    """Lifecycle of a trial. The last five are final."""
+    """Lifecycle of a trial: QUEUED and RUNNING, then one final state.
+
+    Final states split by whose fault they are: the parameters' (failed, nan,
+    timed_out: counted for max_failures and shown to TPE as failures) or the
+    infrastructure's (killed, lost: never shown to TPE, never count against
+    the parameters).
+    """
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -44,6 +50,7 @@ class TrialState(str, Enum):
     NAN = "nan"  # reported a NaN or infinite objective
     TIMED_OUT = "timed_out"  # ran past trial_timeout and was killed
     KILLED = "killed"  # died from a signal sweepctl did not send (OOM killer, kill -9)
+    LOST = "lost"  # its worker vanished (lease expired) on every attempt up to max_retries
     CANCELLED = "cancelled"  # the sweep was cancelled
 
     @property
@@ -53,7 +60,12 @@ class TrialState(str, Enum):
     @property
     def is_trial_failure(self) -> bool:
         """Whether the parameters (not the sweep) made the trial fail: these count for max_failures."""
-        return self in (TrialState.FAILED, TrialState.NAN, TrialState.TIMED_OUT, TrialState.KILLED)
+        return self in (TrialState.FAILED, TrialState.NAN, TrialState.TIMED_OUT)
+
+    @property
+    def is_infrastructure_failure(self) -> bool:
+        """Whether a machine, not the parameters, made the trial fail (OOM kill, lost worker)."""
+        return self in (TrialState.KILLED, TrialState.LOST)
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,14 @@ class Trial:
     last_metrics: dict[str, float] = field(default_factory=dict)
     last_step: int | None = None
     reports: int = 0
+    dropped_points: int = 0  # metric points lost to a Redis outage longer than the buffer
+    lease_expires: float | None = None  # Redis server time; renewed by the running worker
+    lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back: attempt, worker, reason, at
+
+    @property
+    def infrastructure_failures(self) -> int:
+        """Attempts whose worker was lost (handing a trial back on shutdown is not a loss)."""
+        return sum(1 for a in self.lost_attempts if a.get("reason") != "handed_back")
 
     @property
     def duration(self) -> float | None:

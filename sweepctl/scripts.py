@@ -1,8 +1,10 @@
 """The atomic state transitions of the store, one Lua script each, named for what they do.
 
 Every trial transition is fenced by the attempt number: a report or result from
-an attempt that is not the trial's current one is refused, never applied.
-Hash fields hold JSON, so states are compared in their JSON form ('"queued"').
+an attempt that is not the trial's current one is refused and counted (in the
+sweep's rejections hash), never applied. Hash fields hold JSON, so states are
+compared in their JSON form ('"queued"'). Lease times are Redis server time, so
+clocks of workers and controllers on different machines never have to agree.
 """
 
 from __future__ import annotations
@@ -20,6 +22,20 @@ def _j(value: str) -> str:
 QUEUED, RUNNING = _j(TrialState.QUEUED.value), _j(TrialState.RUNNING.value)
 SWEEP_RUNNING, SWEEP_CANCELLED = _j(SweepState.RUNNING.value), _j(SweepState.CANCELLED.value)
 
+# Shared preamble: the current server time, and refusing a write by counting it.
+# replicate_commands() lets Redis 6 scripts call TIME before writing (Redis 7 does so always).
+_PRELUDE = """
+pcall(redis.replicate_commands)
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function refuse(rejections, reason)
+  redis.call('HINCRBY', rejections, reason, 1)
+  return reason
+end
+"""
+
 # KEYS: sweep, trial, trials, active, counts. ARGV: number, field, value, ...
 CREATE_TRIAL = f"""
 if redis.call('HGET', KEYS[1], 'state') ~= '{SWEEP_RUNNING}' then return 'sweep_not_running' end
@@ -31,23 +47,49 @@ redis.call('HINCRBY', KEYS[5], '{TrialState.QUEUED.value}', 1)
 return 'ok'
 """
 
-# KEYS: trial, counts, sweep. ARGV: attempt, field, value, ...
-CLAIM_TRIAL = f"""
+# KEYS: trial, counts, sweep, leases, rejections.
+# ARGV: attempt, lease seconds, lease member, field, value, ...
+CLAIM_TRIAL = (
+    _PRELUDE
+    + f"""
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'unknown' end
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 'stale' end
-if state ~= '{QUEUED}' then return 'not_queued' end
+if not state then return refuse(KEYS[5], 'unknown') end
+if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return refuse(KEYS[5], 'stale') end
+if state ~= '{QUEUED}' then return refuse(KEYS[5], 'not_queued') end
 if redis.call('HGET', KEYS[3], 'state') == '{SWEEP_CANCELLED}' then return 'cancelled' end
-redis.call('HSET', KEYS[1], 'state', '{RUNNING}', unpack(ARGV, 2))
+local t = now()
+local expires = t + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'state', '{RUNNING}', 'started_at', tostring(t), 'lease_expires', tostring(expires), unpack(ARGV, 4))
+redis.call('ZADD', KEYS[4], expires, ARGV[3])
 redis.call('HINCRBY', KEYS[2], '{TrialState.QUEUED.value}', -1)
 redis.call('HINCRBY', KEYS[2], '{TrialState.RUNNING.value}', 1)
 return 'ok'
 """
+)
 
-# KEYS: trial, metrics. ARGV: attempt, number of field pairs, field, value, ..., point, ...
-RECORD_PROGRESS = f"""
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 'stale' end
-if redis.call('HGET', KEYS[1], 'state') ~= '{RUNNING}' then return 'not_running' end
+# KEYS: trial, leases, rejections. ARGV: attempt, worker (JSON), lease seconds, lease member
+RENEW_LEASE = (
+    _PRELUDE
+    + f"""
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return refuse(KEYS[3], 'unknown') end
+if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return refuse(KEYS[3], 'stale') end
+if state ~= '{RUNNING}' or redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return refuse(KEYS[3], 'not_running') end
+local expires = now() + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'lease_expires', tostring(expires))
+redis.call('ZADD', KEYS[2], expires, ARGV[4])
+return 'ok'
+"""
+)
+
+# KEYS: trial, metrics, rejections. ARGV: attempt, number of field pairs, field, value, ..., point, ...
+RECORD_PROGRESS = (
+    _PRELUDE
+    + f"""
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return refuse(KEYS[3], 'unknown') end
+if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return refuse(KEYS[3], 'stale') end
+if state ~= '{RUNNING}' then return refuse(KEYS[3], 'not_running') end
 local pairs_end = 2 + 2 * tonumber(ARGV[2])
 if pairs_end > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, pairs_end)) end
 if #ARGV > pairs_end then
@@ -56,26 +98,79 @@ if #ARGV > pairs_end then
 end
 return 'ok'
 """
+)
 
-# KEYS: trial, active, finished, counts, objective, events.
-# ARGV: number, attempt, new state (plain), objective or '', sweep id, field, value, ...
-FINISH_TRIAL = f"""
+# KEYS: trial, active, finished, counts, objective, events, leases, rejections.
+# ARGV: number, attempt, new state (plain), objective or '', sweep id, lease member, field, value, ...
+FINISH_TRIAL = (
+    _PRELUDE
+    + f"""
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 'unknown' end
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] then return 'stale' end
-if state ~= '{QUEUED}' and state ~= '{RUNNING}' then return 'already_finished' end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if not state then return refuse(KEYS[8], 'unknown') end
+if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] then return refuse(KEYS[8], 'stale') end
+if state ~= '{QUEUED}' and state ~= '{RUNNING}' then return refuse(KEYS[8], 'already_finished') end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], cjson.decode(state), -1)
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1]) end
+redis.call('ZREM', KEYS[7], ARGV[6])
 redis.call('RPUSH', KEYS[6], ARGV[5])
 redis.call('LTRIM', KEYS[6], -{EVENTS_MAX}, -1)
 return 'ok'
 """
+)
 
-# KEYS: sweep, events. ARGV: sweep id, new state (JSON), allowed current state (JSON), ..., then field pairs after '--'
+# Take a running trial away from its attempt: re-queue it as attempt+1, or record it LOST
+# once `max lost` attempts were lost. The reaper calls it for an expired lease (ARGV[3]
+# empty: only if the lease really expired); a worker handing a trial back on shutdown
+# calls it with its own attempt (ARGV[3]) and reason 'handed_back', which is no loss.
+# KEYS: trial, leases, counts, active, finished, events, rejections.
+# ARGV: number, lease member, expected attempt or '', reason, max lost attempts, sweep id
+REQUEUE_TRIAL = (
+    _PRELUDE
+    + f"""
+local t = now()
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then redis.call('ZREM', KEYS[2], ARGV[2]); return refuse(KEYS[7], 'unknown') end
+local attempt = redis.call('HGET', KEYS[1], 'attempt')
+if ARGV[3] ~= '' then
+  if attempt ~= ARGV[3] then return refuse(KEYS[7], 'stale') end
+else
+  local expires = redis.call('ZSCORE', KEYS[2], ARGV[2])
+  if not expires or tonumber(expires) > t then return 'not_expired' end
+end
+if state ~= '{RUNNING}' then redis.call('ZREM', KEYS[2], ARGV[2]); return refuse(KEYS[7], 'not_running') end
+local history = cjson.decode(redis.call('HGET', KEYS[1], 'lost_attempts') or '[]')
+local worker = cjson.decode(redis.call('HGET', KEYS[1], 'worker') or 'null')
+table.insert(history, {{attempt = tonumber(attempt), worker = worker, reason = ARGV[4], at = t}})
+local lost = 0
+for _, entry in ipairs(history) do
+  if entry.reason ~= 'handed_back' then lost = lost + 1 end
+end
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], '{TrialState.RUNNING.value}', -1)
+if lost > tonumber(ARGV[5]) then
+  local why = 'worker lost on ' .. lost .. ' attempts (max_retries=' .. ARGV[5] .. ')'
+  redis.call('HSET', KEYS[1], 'state', '"{TrialState.LOST.value}"', 'lost_attempts', cjson.encode(history),
+    'error', cjson.encode(why), 'ended_at', tostring(t))
+  redis.call('HINCRBY', KEYS[3], '{TrialState.LOST.value}', 1)
+  redis.call('SREM', KEYS[4], ARGV[1])
+  redis.call('RPUSH', KEYS[5], ARGV[1])
+  redis.call('RPUSH', KEYS[6], ARGV[6])
+  redis.call('LTRIM', KEYS[6], -{EVENTS_MAX}, -1)
+  return 'lost'
+end
+redis.call('HSET', KEYS[1], 'state', '{QUEUED}', 'attempt', tostring(tonumber(attempt) + 1),
+  'lost_attempts', cjson.encode(history), 'sent_at', 'null', 'started_at', 'null', 'lease_expires', 'null',
+  'worker', 'null', 'host', 'null', 'gpu', 'null')
+redis.call('HINCRBY', KEYS[3], '{TrialState.QUEUED.value}', 1)
+return 'requeued'
+"""
+)
+
+# KEYS: sweep, events. ARGV: sweep id, new state (JSON), allowed current state (JSON), ..., '--', field, value, ...
 TRANSITION_SWEEP = f"""
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return 'unknown' end
@@ -91,4 +186,18 @@ if #ARGV > i then redis.call('HSET', KEYS[1], unpack(ARGV, i + 1)) end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -{EVENTS_MAX}, -1)
 return 'ok'
+"""
+
+# A sweep belongs to one controller at a time. KEYS: owner. ARGV: controller id, lease ms.
+OWN_SWEEP = """
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS: owner. ARGV: controller id. Let go of a sweep only if it is ours.
+DISOWN_SWEEP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """

@@ -45,6 +45,7 @@ class MetricSpec:
 
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 DEFAULT_QUEUE = "sweepctl"
+DEFAULT_MAX_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class SweepSpec:
     run_cap: int | None = None
     parallelism: int | None = None  # None: as many as there are live workers (W&B: one per agent)
     max_failures: int | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES  # re-queues of a trial whose worker was lost
     trial_timeout: float | None = None
     seed: int | None = None
     queue: str = DEFAULT_QUEUE

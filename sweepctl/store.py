@@ -21,6 +21,10 @@ from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+# How long a running attempt stays ours without a heartbeat. Workers renew at a third of it,
+# so a lost worker's trial is re-queued within this long, and a GC pause or a short Redis
+# blip of less than two thirds of it costs nothing.
+DEFAULT_LEASE_SECONDS = 30.0
 
 
 class Outcome(str, Enum):
@@ -30,11 +34,22 @@ class Outcome(str, Enum):
     UNKNOWN = "unknown"  # no such trial
     STALE = "stale"  # the attempt is not the trial's current one
     NOT_QUEUED = "not_queued"  # claim of a trial already claimed or finished
-    NOT_RUNNING = "not_running"  # progress for a trial that is not running
+    NOT_RUNNING = "not_running"  # progress or lease renewal for a trial that is not running (or not ours)
     CANCELLED = "cancelled"  # claim in a cancelled sweep
     ALREADY_FINISHED = "already_finished"
     EXISTS = "exists"  # create of a number already taken
     SWEEP_NOT_RUNNING = "sweep_not_running"
+
+
+class Requeue(str, Enum):
+    """What taking a running trial back from its attempt did."""
+
+    REQUEUED = "requeued"  # queued again as attempt+1: send it
+    LOST = "lost"  # too many lost attempts: recorded LOST
+    NOT_EXPIRED = "not_expired"  # the lease was renewed in the meantime
+    NOT_RUNNING = "not_running"
+    STALE = "stale"
+    UNKNOWN = "unknown"
 
 
 def new_sweep_id() -> str:
@@ -58,6 +73,10 @@ class Store:
         self._progress = client.register_script(scripts.RECORD_PROGRESS)
         self._finish = client.register_script(scripts.FINISH_TRIAL)
         self._transition = client.register_script(scripts.TRANSITION_SWEEP)
+        self._renew = client.register_script(scripts.RENEW_LEASE)
+        self._requeue = client.register_script(scripts.REQUEUE_TRIAL)
+        self._own = client.register_script(scripts.OWN_SWEEP)
+        self._disown = client.register_script(scripts.DISOWN_SWEEP)
 
     @classmethod
     def connect(cls, settings: RedisSettings) -> Store:
@@ -177,13 +196,68 @@ class Store:
         tied = self.redis.zrangebyscore(keys.objective_key(sweep_id), score, score)
         return self.get_trial(sweep_id, min(int(n) for n in tied))
 
-    def claim_trial(self, sweep_id: str, number: int, attempt: int, **fields: Any) -> Outcome:
-        """QUEUED -> RUNNING for this attempt, unless the sweep was cancelled."""
+    def claim_trial(
+        self, sweep_id: str, number: int, attempt: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS, **fields: Any
+    ) -> Outcome:
+        """QUEUED -> RUNNING for this attempt, holding a lease of `lease_seconds`, unless the sweep was cancelled."""
         result = self._claim(
-            keys=[keys.trial_key(sweep_id, number), keys.counts_key(sweep_id), keys.sweep_key(sweep_id)],
-            args=[codec.dumps(attempt), *_pairs(fields)],
+            keys=[
+                keys.trial_key(sweep_id, number),
+                keys.counts_key(sweep_id),
+                keys.sweep_key(sweep_id),
+                keys.LEASES,
+                keys.rejections_key(sweep_id),
+            ],
+            args=[codec.dumps(attempt), lease_seconds, keys.lease_member(sweep_id, number), *_pairs(fields)],
         )
         return Outcome(result)
+
+    def renew_lease(self, sweep_id: str, number: int, attempt: int, worker: str, lease_seconds: float) -> Outcome:
+        """Extend the lease of a running attempt held by `worker`; anything but OK means it is no longer ours."""
+        result = self._renew(
+            keys=[keys.trial_key(sweep_id, number), keys.LEASES, keys.rejections_key(sweep_id)],
+            args=[codec.dumps(attempt), codec.dumps(worker), lease_seconds, keys.lease_member(sweep_id, number)],
+        )
+        return Outcome(result)
+
+    def expired_leases(self, limit: int = 1000) -> list[tuple[str, int]]:
+        """(sweep id, number) of running trials whose lease expired by Redis' clock."""
+        seconds, micros = self.redis.time()
+        members = self.redis.zrangebyscore(keys.LEASES, "-inf", seconds + micros / 1e6, start=0, num=limit)
+        return [keys.parse_lease_member(m) for m in members]
+
+    def requeue_trial(
+        self, sweep_id: str, number: int, *, max_lost: int, reason: str, attempt: int | None = None
+    ) -> Requeue:
+        """Take a running trial back: as attempt+1 in the queue, or LOST after `max_lost` lost attempts.
+
+        Without `attempt` this is the reaper's move and happens only if the lease
+        has expired; with it, the holder of that attempt hands the trial back.
+        """
+        result = self._requeue(
+            keys=[
+                keys.trial_key(sweep_id, number),
+                keys.LEASES,
+                keys.counts_key(sweep_id),
+                keys.active_key(sweep_id),
+                keys.finished_key(sweep_id),
+                keys.EVENTS,
+                keys.rejections_key(sweep_id),
+            ],
+            args=[number, keys.lease_member(sweep_id, number), "" if attempt is None else codec.dumps(attempt), reason, max_lost, sweep_id],
+        )
+        return Requeue(result)
+
+    def rejections(self, sweep_id: str) -> dict[str, int]:
+        """Writes refused by the fences, by reason (stale attempt, unknown trial, ...)."""
+        return {k: int(v) for k, v in self.redis.hgetall(keys.rejections_key(sweep_id)).items()}
+
+    def own_sweep(self, sweep_id: str, controller_id: str, lease_seconds: float) -> bool:
+        """Take or keep ownership of a sweep for `lease_seconds`; False while another controller holds it."""
+        return bool(self._own(keys=[keys.owner_key(sweep_id)], args=[controller_id, int(lease_seconds * 1000)]))
+
+    def disown_sweep(self, sweep_id: str, controller_id: str) -> None:
+        self._disown(keys=[keys.owner_key(sweep_id)], args=[controller_id])
 
     def record_progress(
         self, sweep_id: str, number: int, attempt: int, points: Sequence[MetricPoint] = (), **fields: Any
@@ -191,7 +265,9 @@ class Store:
         """Append metric points and update fields of a RUNNING trial, fenced by attempt."""
         pairs = _pairs(fields)
         args = [codec.dumps(attempt), len(pairs) // 2, *pairs, *[codec.encode_point(p) for p in points]]
-        result = self._progress(keys=[keys.trial_key(sweep_id, number), keys.metrics_key(sweep_id, number)], args=args)
+        result = self._progress(
+            keys=[keys.trial_key(sweep_id, number), keys.metrics_key(sweep_id, number), keys.rejections_key(sweep_id)], args=args
+        )
         return Outcome(result)
 
     def finish_trial(
@@ -208,8 +284,18 @@ class Store:
                 keys.counts_key(sweep_id),
                 keys.objective_key(sweep_id),
                 keys.EVENTS,
+                keys.LEASES,
+                keys.rejections_key(sweep_id),
             ],
-            args=[number, codec.dumps(attempt), state.value, "" if objective is None else repr(objective), sweep_id, *_pairs(fields)],
+            args=[
+                number,
+                codec.dumps(attempt),
+                state.value,
+                "" if objective is None else repr(objective),
+                sweep_id,
+                keys.lease_member(sweep_id, number),
+                *_pairs(fields),
+            ],
         )
         return Outcome(result)
 

@@ -27,6 +27,7 @@ from sweepctl.space import SearchSpace
 from sweepctl.spec import (
     DEFAULT_COMMAND,
     DEFAULT_QUEUE,
+    DEFAULT_MAX_RETRIES,
     Goal,
     Method,
     MetricSpec,
@@ -48,6 +49,7 @@ _TOP_KEYS = (
     "entity",  # W&B: accepted and ignored
     "parallelism",
     "max_failures",
+    "max_retries",
     "trial_timeout",
     "seed",
     "queue",
@@ -66,6 +68,7 @@ _SCALARS: dict[str, Callable[[v.Problems, str, Any], Any]] = {
     "run_cap": lambda problems, path, raw: v.integer(problems, path, raw, ge=1),
     "parallelism": lambda problems, path, raw: v.integer(problems, path, raw, ge=1),
     "max_failures": lambda problems, path, raw: v.integer(problems, path, raw, ge=0),
+    "max_retries": lambda problems, path, raw: v.integer(problems, path, raw, ge=0, le=100),
     "trial_timeout": lambda problems, path, raw: v.number(problems, path, raw, gt=0),
     # numpy's random generators, which hyperopt seeds, refuse negative seeds.
     "seed": lambda problems, path, raw: v.integer(problems, path, raw, ge=0),
@@ -147,6 +150,7 @@ def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
         run_cap=values.get("run_cap"),
         parallelism=values.get("parallelism"),
         max_failures=values.get("max_failures"),
+        max_retries=values.get("max_retries", DEFAULT_MAX_RETRIES),
         trial_timeout=values.get("trial_timeout"),
         seed=values.get("seed"),
         queue=values.get("queue", DEFAULT_QUEUE),

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.worker import state as worker_state
 
 from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery
 from sweepctl.settings import RedisSettings
-from workers.trial import TrialRunner
+from sweepctl.store import Store
+from workers.trial import RunnerSettings, TrialRunner, WorkerIdentity
 
 
-def make_worker_app(settings: RedisSettings, runner: TrialRunner) -> Celery:
-    """A Celery app whose run_trial task runs attempts through `runner`."""
+def shutdown_requested() -> bool:
+    """Whether Celery got a warm (SIGTERM) or cold (SIGQUIT) shutdown signal; it sets 0 for 'yes'."""
+    return any(flag is not None and flag is not False for flag in (worker_state.should_stop, worker_state.should_terminate))
+
+
+def make_worker_app(settings: RedisSettings, store: Store, identity: WorkerIdentity, runner_settings: RunnerSettings) -> Celery:
+    """A Celery app whose run_trial task runs attempts of this slot's trials."""
     app = make_celery(settings)
+
+    def resend(sweep_id: str, number: int, attempt: int, queue: str) -> None:
+        app.send_task(RUN_TRIAL_TASK, args=[sweep_id, number, attempt], queue=queue, task_id=f"{sweep_id}.{number}.{attempt}")
+
+    runner = TrialRunner(store, identity, runner_settings, should_stop=shutdown_requested, resend=resend)
 
     @app.task(name=RUN_TRIAL_TASK, ignore_result=True)
     def run_trial(sweep_id: str, number: int, attempt: int) -> str | None:

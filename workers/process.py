@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -19,7 +20,8 @@ from sweepctl.records import GpuRef
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
 from workers.app import make_worker_app
-from workers.trial import TrialRunner, WorkerIdentity
+from workers.linux import die_with_parent
+from workers.trial import RunnerSettings, WorkerIdentity
 
 HEARTBEAT_INTERVAL = 5.0
 
@@ -45,11 +47,14 @@ def _heartbeat(store: Store, identity: WorkerIdentity, stop: threading.Event) ->
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # If the supervisor is killed outright, shut down warmly instead of running on unsupervised.
+    if not die_with_parent(signal.SIGTERM):
+        return 1
     env = dict(os.environ)
     settings = RedisSettings.from_url(env["SWEEPCTL_REDIS_URL"])
     store = Store.connect(settings)
     identity = identity_from_env(env)
-    app = make_worker_app(settings, TrialRunner(store, identity))
+    app = make_worker_app(settings, store, identity, RunnerSettings.from_env(env))
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, identity, stop), daemon=True).start()
     queues = env.get("SWEEPCTL_QUEUES", "sweepctl")

@@ -1,7 +1,11 @@
 """Running one trial attempt: claim it, start its process, stream metrics, record the outcome.
 
 Every write is fenced by the attempt number (see `sweepctl.scripts`), so a
-duplicate Celery delivery or a late worker cannot change a trial it no longer owns.
+duplicate Celery delivery or a late worker cannot change a trial it no longer
+owns. The attempt holds a lease renewed here; when renewal is refused (the
+reaper gave the trial to another attempt) the process is stopped at once and
+nothing is recorded. Redis outages are ridden out: the process keeps running,
+metrics wait in a bounded buffer, and the result is written once Redis is back.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+
+import redis
 
 from sweepctl.command import args_json_text, build_argv
 from sweepctl.protocol import parse_report
@@ -23,16 +31,18 @@ from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.settings import REDIS_URL_ENV
 from sweepctl.spec import SweepSpec
-from sweepctl.store import Outcome as StoreOutcome
-from sweepctl.store import Store
+from sweepctl.store import DEFAULT_LEASE_SECONDS, Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
 from workers import provenance
+from workers.backoff import until_done
 from workers.outcome import judge
 from workers.trial_process import TrialProcess
 
 log = logging.getLogger(__name__)
 
 CALLABLE_ENTRY = "workers.callable_entry"
+MAX_BUFFERED_POINTS = 10_000
+HANDED_BACK = "handed_back"
 
 
 @dataclass(frozen=True)
@@ -51,10 +61,33 @@ class RunnerSettings:
     flush_interval: float = 0.5  # how often metrics reach Redis while a trial runs
     control_interval: float = 0.5  # how often the sweep is checked for cancellation
     kill_grace: float = 5.0  # SIGTERM -> SIGKILL
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    shutdown_grace: float = 60.0  # on SIGTERM, how long a running trial may take before it is handed back
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> RunnerSettings:
+        return cls(
+            lease_seconds=float(env.get("SWEEPCTL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+            shutdown_grace=float(env.get("SWEEPCTL_SHUTDOWN_GRACE", 60.0)),
+            kill_grace=float(env.get("SWEEPCTL_KILL_GRACE", 5.0)),
+        )
+
+
+class Ending(str, Enum):
+    """Why supervision of a trial process ended."""
+
+    EXITED = "exited"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    LEASE_LOST = "lease_lost"  # another attempt owns the trial now: record nothing
+    HANDED_BACK = "handed_back"  # worker shutting down: the trial went back to the queue
 
 
 class MetricBuffer:
-    """Reports parsed from stdout, collected by the reader thread and drained by the runner."""
+    """Reports parsed from stdout, collected by the reader thread and drained by the runner.
+
+    Bounded: during a long Redis outage the oldest points are dropped (and counted).
+    """
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
@@ -64,6 +97,7 @@ class MetricBuffer:
         self.last_values: dict[str, float] = {}
         self.last_step: int | None = None
         self.count = 0
+        self.dropped = 0
 
     def feed(self, line: str) -> None:
         report = parse_report(line)
@@ -71,6 +105,9 @@ class MetricBuffer:
             return
         with self._lock:
             self._points.append(MetricPoint(time=time.time(), step=report.step, values=report.values))
+            if len(self._points) > MAX_BUFFERED_POINTS:
+                del self._points[0]
+                self.dropped += 1
             self.last_values.update(report.values)
             if report.step is not None:
                 self.last_step = report.step
@@ -83,18 +120,40 @@ class MetricBuffer:
             points, self._points = self._points, []
             return points
 
+    def put_back(self, points: list[MetricPoint]) -> None:
+        """Return points whose write failed, ahead of newer ones."""
+        with self._lock:
+            self._points[:0] = points
+            excess = len(self._points) - MAX_BUFFERED_POINTS
+            if excess > 0:
+                del self._points[:excess]
+                self.dropped += excess
+
     def summary(self) -> dict[str, object]:
         with self._lock:
             return {"last_metrics": dict(self.last_values), "last_step": self.last_step, "reports": self.count}
 
 
+Resend = Callable[[str, int, int, str], None]  # (sweep id, number, attempt, queue): send a run_trial task
+
+
 class TrialRunner:
     """Runs trial attempts for one worker slot."""
 
-    def __init__(self, store: Store, identity: WorkerIdentity, settings: RunnerSettings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        identity: WorkerIdentity,
+        settings: RunnerSettings | None = None,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        resend: Resend | None = None,
+    ) -> None:
         self.store = store
         self.identity = identity
         self.settings = settings or RunnerSettings()
+        self._should_stop = should_stop
+        self._resend = resend
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
@@ -104,21 +163,21 @@ class TrialRunner:
         return self._specs[sweep_id]
 
     def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:
-        """Run the attempt if it is still ours to run; the final state, or None when skipped."""
+        """Run the attempt if it is still ours to run; the final state, or None when not recorded here."""
         spec, workdir = self._spec(sweep_id)
         claimed = self.store.claim_trial(
             sweep_id,
             number,
             attempt,
-            started_at=time.time(),
+            lease_seconds=self.settings.lease_seconds,
             worker=self.identity.worker_id,
             host=self.identity.host,
             gpu=self.identity.gpu,
         )
-        if claimed is StoreOutcome.CANCELLED:
+        if claimed is Outcome.CANCELLED:
             self.store.finish_trial(sweep_id, number, attempt, TrialState.CANCELLED, error="the sweep was cancelled", ended_at=time.time())
             return TrialState.CANCELLED
-        if claimed is not StoreOutcome.OK:
+        if claimed is not Outcome.OK:
             log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed.value)
             return None
         trial = self.store.get_trial(sweep_id, number)
@@ -151,12 +210,13 @@ class TrialRunner:
                 SEED_ENV: str(trial.seed),
                 "SWEEPCTL_SWEEP_ID": trial.sweep_id,
                 "SWEEPCTL_TRIAL_NUMBER": str(trial.number),
+                "SWEEPCTL_TRIAL_ATTEMPT": str(trial.attempt),
                 "PYTHONUNBUFFERED": "1",
             }
         )
         return env
 
-    def _execute(self, spec: SweepSpec, trial: Trial, attempt: int, cwd: str, scratch: Path) -> TrialState:
+    def _execute(self, spec: SweepSpec, trial: Trial, attempt: int, cwd: str, scratch: Path) -> TrialState | None:
         sid, n = trial.sweep_id, trial.number
         argv = self._argv(spec, trial, scratch)
         code_path = Path(cwd) / spec.program if spec.program else Path(cwd)
@@ -169,62 +229,107 @@ class TrialRunner:
             data=provenance.data_fingerprints(spec.data, Path(cwd)),
         )
         metrics = MetricBuffer(spec.metric.name)
-        try:
-            process = TrialProcess(argv, env=self._environment(trial), cwd=cwd, on_stdout_line=metrics.feed)
-        except OSError as exc:
-            self.store.finish_trial(sid, n, attempt, TrialState.FAILED, error=f"could not start {argv[0]!r}: {exc}", ended_at=time.time())
-            return TrialState.FAILED
-        returncode, timed_out, cancelled = self._supervise(spec, trial, attempt, process, metrics)
+        process = TrialProcess(
+            argv, env=self._environment(trial), cwd=cwd, on_stdout_line=metrics.feed, grace=self.settings.kill_grace
+        )
+        returncode, ending = self._supervise(spec, trial, attempt, process, metrics)
         process.kill_leftovers()
         process.finish_output()
+        if ending is Ending.LEASE_LOST:
+            log.warning("trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded", sid, n, attempt)
+            return None
+        if ending is Ending.HANDED_BACK:
+            return None
         outcome = judge(
             returncode,
             metric=spec.metric.name,
             last_value=metrics.last_value,
-            timed_out=timed_out,
-            cancelled=cancelled,
+            timed_out=ending is Ending.TIMED_OUT,
+            cancelled=ending is Ending.CANCELLED,
             timeout=spec.trial_timeout,
             stderr_last_line=process.stderr.last_line(),
         )
-        self.store.record_progress(sid, n, attempt, metrics.drain())
-        result = self.store.finish_trial(
-            sid,
-            n,
-            attempt,
-            outcome.state,
-            outcome.objective,
-            error=outcome.error,
-            exit_code=returncode,
-            ended_at=time.time(),
-            stdout_tail=process.stdout.text(),
-            stderr_tail=process.stderr.text(),
-            **metrics.summary(),
+        until_done(lambda: self.store.record_progress(sid, n, attempt, metrics.drain()), "writing the last metrics")
+        ended_at = time.time()
+        result = until_done(
+            lambda: self.store.finish_trial(
+                sid,
+                n,
+                attempt,
+                outcome.state,
+                outcome.objective,
+                error=outcome.error,
+                exit_code=returncode,
+                ended_at=ended_at,
+                stdout_tail=process.stdout.text(),
+                stderr_tail=process.stderr.text(),
+                dropped_points=metrics.dropped,
+                **metrics.summary(),
+            ),
+            "recording the result",
         )
-        if result is not StoreOutcome.OK:
-            log.warning("result of trial %s/%s attempt %s rejected: %s", sid, n, attempt, result.value)
+        if result is not Outcome.OK:
+            log.warning("result of trial %s/%s attempt %s rejected: %s", sid, n, attempt, result and result.value)
+            return None
         return outcome.state
 
     def _supervise(
         self, spec: SweepSpec, trial: Trial, attempt: int, process: TrialProcess, metrics: MetricBuffer
-    ) -> tuple[int, bool, bool]:
-        """Wait for the process, flushing metrics and obeying timeout and cancellation."""
+    ) -> tuple[int, Ending]:
+        """Wait for the process, renewing the lease, flushing metrics, obeying timeout, cancel and shutdown."""
         s = self.settings
+        sid, n = trial.sweep_id, trial.number
         started = time.monotonic()
         next_flush = next_control = started
+        next_renew = started + s.lease_seconds / 3
+        stop_seen: float | None = None
         while True:
             returncode = process.poll()
             if returncode is not None:
-                return returncode, False, False
+                return returncode, Ending.EXITED
             now = time.monotonic()
             if spec.trial_timeout is not None and now - started > spec.trial_timeout:
-                return process.stop(s.kill_grace), True, False
-            if now >= next_flush:
-                next_flush = now + s.flush_interval
-                points = metrics.drain()
-                if points:
-                    self.store.record_progress(trial.sweep_id, trial.number, attempt, points, **metrics.summary())
-            if now >= next_control:
-                next_control = now + s.control_interval
-                if self.store.sweep_state(trial.sweep_id) is SweepState.CANCELLED:
-                    return process.stop(s.kill_grace), False, True
+                return process.stop(s.kill_grace), Ending.TIMED_OUT
+            try:
+                if now >= next_renew:
+                    renewed = self.store.renew_lease(sid, n, attempt, self.identity.worker_id, s.lease_seconds)
+                    next_renew = now + s.lease_seconds / 3
+                    if renewed is not Outcome.OK:
+                        return process.stop(0.0), Ending.LEASE_LOST
+                if now >= next_flush:
+                    next_flush = now + s.flush_interval
+                    points = metrics.drain()
+                    if points:
+                        try:
+                            written = self.store.record_progress(sid, n, attempt, points, **metrics.summary())
+                        except redis.ConnectionError:
+                            metrics.put_back(points)
+                            raise
+                        if written is not Outcome.OK:
+                            return process.stop(0.0), Ending.LEASE_LOST
+                if now >= next_control:
+                    next_control = now + s.control_interval
+                    if self.store.sweep_state(sid) is SweepState.CANCELLED:
+                        return process.stop(s.kill_grace), Ending.CANCELLED
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # Keep the trial running through an outage; the lease has room for it.
+                log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)
+                next_renew = next_flush = next_control = now + 1.0
+            if self._should_stop():
+                stop_seen = stop_seen or now
+                if now - stop_seen >= s.shutdown_grace:
+                    return process.stop(s.kill_grace), self._hand_back(spec, trial, attempt)
             time.sleep(s.poll_interval)
+
+    def _hand_back(self, spec: SweepSpec, trial: Trial, attempt: int) -> Ending:
+        """Worker shutting down: return the trial to the queue as a new attempt (not a loss)."""
+        sid, n = trial.sweep_id, trial.number
+        result = until_done(
+            lambda: self.store.requeue_trial(sid, n, max_lost=spec.max_retries, reason=HANDED_BACK, attempt=attempt),
+            "handing the trial back",
+        )
+        if result is Requeue.REQUEUED and self._resend is not None:
+            self._resend(sid, n, attempt + 1, spec.queue)
+            self.store.update_trial(sid, n, sent_at=time.time())
+        log.warning("trial %s/%s attempt %s handed back on shutdown: %s", sid, n, attempt, result and result.value)
+        return Ending.HANDED_BACK

@@ -1,9 +1,9 @@
 """The one module that starts trial processes: argv lists (never a shell), own process group.
 
-A trial runs in a new session, so it and everything it spawns form one
-process group that `stop()` signals as a whole: SIGTERM, a grace period, then
-SIGKILL. Output is read by two threads; stdout lines also go to a callback
-(the metric parser) as they arrive.
+A trial runs under its guard in a new session, so guard, program and
+everything the program spawns form one process group that `stop()` signals as
+a whole: SIGTERM, a grace period, then SIGKILL. Output is read by two threads;
+stdout lines also go to a callback (the metric parser) as they arrive.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import collections
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -54,13 +55,15 @@ class TrialProcess:
         env: Mapping[str, str],
         cwd: str | None,
         on_stdout_line: Callable[[str], None],
+        grace: float,
     ) -> None:
         self.argv = tuple(argv)
         self.stdout = OutputTail()
         self.stderr = OutputTail()
         self._on_stdout_line = on_stdout_line
+        # The guard (workers/guard.py) leads the group and takes it down if this worker dies.
         self.popen = subprocess.Popen(
-            list(self.argv),
+            [sys.executable, "-m", "workers.guard", str(grace), "--", *self.argv],
             env=dict(env),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -97,7 +100,7 @@ class TrialProcess:
         """SIGTERM the whole process group, SIGKILL it after `grace` seconds; returns the exit code."""
         self._signal_group(signal.SIGTERM)
         try:
-            self.popen.wait(grace)
+            self.popen.wait(grace + 1.0)  # the guard's own grace comes first
         except subprocess.TimeoutExpired:
             pass
         # The leader may be gone while children it spawned linger: always finish the group.

@@ -6,6 +6,7 @@ Roles are imported inside the command that starts them, so the core never import
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -37,7 +38,7 @@ def _log_setup(verbose: bool) -> None:
 @redis_option
 def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url: str | None, state_dir: str) -> None:
     """Run the controller: create trials for live sweeps and end sweeps that are done."""
-    from controller.loop import Controller
+    from controller.loop import OWNER_LEASE_SECONDS, Controller
     from sweepctl.celery_app import make_celery
 
     _log_setup(verbose)
@@ -50,7 +51,8 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         click.echo(f"controller serving {settings.redacted}", err=True)
-        Controller(store, make_celery(settings)).run(stop, only=set(only) or None, until_idle=until_idle)
+        owner_lease = float(os.environ.get("SWEEPCTL_OWNER_LEASE_SECONDS", OWNER_LEASE_SECONDS))
+        Controller(store, make_celery(settings), owner_lease=owner_lease).run(stop, only=set(only) or None, until_idle=until_idle)
 
 
 @click.command()

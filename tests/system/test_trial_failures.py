@@ -54,8 +54,8 @@ def test_program_trials_fail_in_every_way_and_the_sweep_completes(tmp_path: Path
     assert hang.state is TrialState.TIMED_OUT and "trial_timeout (3s)" in hang.error
     assert 3 <= hang.duration < 3 + 5 + 2  # timeout, then at most the SIGTERM grace
     # the hung program is really gone
-    hang_pid = next(r["pid"] for r in read_run_log(run_log) if r["number"] == hang.number)
-    assert not pids_in_group(hang_pid)
+    hang_group = next(r["pgid"] for r in read_run_log(run_log) if r["number"] == hang.number)
+    assert not pids_in_group(hang_group)
     # failures are counted apart from completions; only completions have objectives
     counts = store.counts(sweep_id)
     assert (counts[TrialState.COMPLETED], counts[TrialState.FAILED], counts[TrialState.NAN], counts[TrialState.TIMED_OUT]) == (2, 2, 1, 1)

@@ -48,6 +48,9 @@ FULL_TRIAL = Trial(
     last_metrics={"loss": 0.125, "acc": 0.97, **NON_FINITE},
     last_step=10,
     reports=11,
+    dropped_points=2,
+    lease_expires=1700000400.25,
+    lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
 )
 
 FULL_SWEEP = Sweep(

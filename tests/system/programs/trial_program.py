@@ -28,6 +28,7 @@ def main() -> int:
                 {
                     "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]),
                     "pid": os.getpid(),
+                    "pgid": os.getpgid(0),
                     "argv": sys.argv,
                     "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
                     "redis_url_visible": "SWEEPCTL_REDIS_URL" in os.environ,

@@ -1,0 +1,48 @@
+"""Linux process controls the trial runner relies on (no-ops elsewhere): parent-death signals, subreaping."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> bool:
+    """Ask the kernel to send `sig` to this process when its parent dies (even by SIGKILL).
+
+    Returns False when the parent is already gone (we were re-parented before
+    asking) or the platform cannot do it: the caller should then stop at once.
+    """
+    if _libc is None:
+        return True
+    parent = os.getppid()
+    if _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        return True
+    return os.getppid() == parent
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants (double-forked daemons) get re-parented to us instead of init."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def children_of(pid: int) -> list[int]:
+    """Live direct children of `pid`, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
