@@ -7,11 +7,12 @@ accept_content is remote code execution for anyone who can write to Redis).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery
 
-from sweepctl.settings import RedisSettings
+from sweepctl.settings import SOCKET_TIMEOUT_SECONDS, VISIBILITY_TIMEOUT_ENV, RedisSettings
 
 RUN_TRIAL_TASK = "sweepctl.run_trial"
 
@@ -20,8 +21,13 @@ RUN_TRIAL_TASK = "sweepctl.run_trial"
 DEFAULT_VISIBILITY_TIMEOUT = 12 * 3600
 
 
-def make_celery(settings: RedisSettings, *, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT) -> Celery:
-    """A Celery app bound to the sweep's Redis, with no result backend (results go to our store)."""
+def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = None) -> Celery:
+    """A Celery app bound to the sweep's Redis, with no result backend (results go to our store).
+
+    `visibility_timeout` defaults to SWEEPCTL_VISIBILITY_TIMEOUT, else 12 h.
+    """
+    if visibility_timeout is None:
+        visibility_timeout = float(os.environ.get(VISIBILITY_TIMEOUT_ENV, DEFAULT_VISIBILITY_TIMEOUT))
     app = Celery("sweepctl", set_as_current=False)
     conf: dict[str, Any] = dict(
         broker_url=settings.celery_broker_url(),
@@ -36,7 +42,11 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float = DEFAULT_
         worker_prefetch_multiplier=1,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+            "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        },
         task_default_queue="sweepctl",
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

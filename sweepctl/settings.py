@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from sweepctl.errors import ConfigError
 
 REDIS_URL_ENV = "SWEEPCTL_REDIS_URL"
+VISIBILITY_TIMEOUT_ENV = "SWEEPCTL_VISIBILITY_TIMEOUT"
+SOCKET_TIMEOUT_SECONDS = 10.0  # longer than any blocking call we make (BLPOP waits 1 s)
 
 _CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
 
@@ -57,7 +59,13 @@ class RedisSettings:
         import redis
 
         url, tls = self._split_tls()
-        options: dict[str, Any] = {"decode_responses": True, "health_check_interval": 30}
+        # Timeouts turn a partition into an error we retry, instead of a call that hangs forever.
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "health_check_interval": 30,
+            "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+            "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        }
         if self.uses_tls:
             options.update(tls)
         options.update(kwargs)
