@@ -223,16 +223,15 @@ class Controller:
                     if until_idle and not live:
                         return
                     busy = self._pass(live)
+                    if on_pass is not None:
+                        on_pass()
+                    if not busy:
+                        self.store.wait_for_event(WAIT_SECONDS)
                     backoff = 0.0
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OperationalError) as exc:
                     backoff = min(MAX_BACKOFF_SECONDS, max(0.1, backoff * 2))
                     log.warning("Redis unavailable (%s); retrying in %.1fs", exc, backoff)
                     stop.wait(backoff)
-                    continue
-                if on_pass is not None:
-                    on_pass()
-                if not busy:
-                    self.store.wait_for_event(WAIT_SECONDS)
         finally:
             for sweep_id in list(self._contexts):
                 self._release(sweep_id)

@@ -44,6 +44,10 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = N
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
+            # Sweep for unacked messages often enough for the timeout to mean what it says;
+            # a re-delivery is harmless (the claim refuses it), a stuck message is not.
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 4)),
+            "unacked_restore_throttle": 1,
             "socket_timeout": SOCKET_TIMEOUT_SECONDS,
             "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
         },

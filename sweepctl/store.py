@@ -63,6 +63,21 @@ def _pairs(fields: Mapping[str, Any]) -> list[str]:
     return flat
 
 
+def _tls_hint(settings: RedisSettings, exc: BaseException) -> str:
+    """A hint when the server hung up on a plaintext client mid-handshake: what a TLS-only port does."""
+    if settings.uses_tls or not isinstance(exc, redis.ConnectionError):
+        return ""
+    causes: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(causes) < 10:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    reset = any(isinstance(c, (ConnectionResetError, BrokenPipeError)) for c in causes)
+    if reset or "closed by server" in str(exc):
+        return "; it hung up on a plaintext connection: is this a TLS server? (then use a rediss:// URL)"
+    return ""
+
+
 class Store:
     """Sweeps, trials, metric histories and worker heartbeats in Redis."""
 
@@ -87,7 +102,7 @@ class Store:
         except redis.AuthenticationError as exc:
             raise StoreError(f"Redis at {settings.redacted} refused the credentials: {exc}") from exc
         except redis.RedisError as exc:
-            raise StoreError(f"cannot reach Redis at {settings.redacted}: {exc}") from exc
+            raise StoreError(f"cannot reach Redis at {settings.redacted}: {exc}{_tls_hint(settings, exc)}") from exc
         return cls(client)
 
     # ---- sweeps -------------------------------------------------------------

@@ -36,7 +36,9 @@ def wait_until_done(store: Store, sweep_id: str, timeout: float) -> None:
     )
 
 
-def read_run_log(path: Path) -> list[dict]:
+def read_run_log(path: Path, event: str = "start") -> list[dict]:
+    """The events trial_program.py logged: 'start' (one per run) or 'end' (one per completed run)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r["event"] == event]

@@ -1,7 +1,8 @@
 """A trial program for system tests: behaves as its --mode argument says.
 
-Every run appends one JSON line {number, pid, argv} to $RUN_LOG (so tests can
-count how often each trial really ran) and writes its argv to stderr.
+Every run appends JSON lines to $RUN_LOG: a "start" event {number, attempt,
+pid, pgid, argv, ...} and, when it completes, an "end" event (so tests can count
+how often each trial really ran and finished), and writes its argv to stderr.
 """
 
 from __future__ import annotations
@@ -21,19 +22,14 @@ def main() -> int:
     parser.add_argument("--x", type=float, default=0.0)
     parser.add_argument("--sleep", type=float, default=0.0)
     args, _ = parser.parse_known_args()
-    log = os.environ.get("RUN_LOG")
-    if log:
-        with open(log, "a") as f:
-            f.write(json.dumps(
-                {
-                    "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]),
-                    "pid": os.getpid(),
-                    "pgid": os.getpgid(0),
-                    "argv": sys.argv,
-                    "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                    "redis_url_visible": "SWEEPCTL_REDIS_URL" in os.environ,
-                }
-            ) + "\n")
+    log_event(
+        "start",
+        pid=os.getpid(),
+        pgid=os.getpgid(0),
+        argv=sys.argv,
+        cuda=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        redis_url_visible="SWEEPCTL_REDIS_URL" in os.environ,
+    )
     print(json.dumps(sys.argv), file=sys.stderr, flush=True)
     if args.mode == "spawn":
         # A grandchild in the same process group: cancelling must take it down too.
@@ -55,7 +51,23 @@ def main() -> int:
     from sweepctl import report
 
     report(loss=(args.x - 1) ** 2)
+    log_event("end")
     return 0
+
+
+def log_event(event: str, **details: object) -> None:
+    """One JSON line in $RUN_LOG: which trial attempt started or ended, and how."""
+    log = os.environ.get("RUN_LOG")
+    if not log:
+        return
+    record = {
+        "event": event,
+        "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]),
+        "attempt": int(os.environ.get("SWEEPCTL_TRIAL_ATTEMPT", "1")),
+        **details,
+    }
+    with open(log, "a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":
