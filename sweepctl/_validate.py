@@ -177,9 +177,25 @@ def string(
     return None
 
 
+MAX_VALUE_CHARS = 4096
+
+
 def json_problem(value: Any) -> str | None:
-    """Why `value` cannot travel as JSON (the store keeps sweeps as JSON), or None."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """Why `value` cannot be a parameter value, or None.
+
+    Values travel as strict JSON (the store keeps sweeps as JSON) and reach
+    programs literally, so NaN, macros and huge strings are refused here, with
+    the field path, rather than surprising anyone later.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, got {value}"
+    if isinstance(value, str):
+        if "${" in value:
+            return f"values may not contain '${{': macros expand only as whole elements of `command`, got {value[:60]!r}"
+        if len(value) > MAX_VALUE_CHARS:
+            return f"expected a string of at most {MAX_VALUE_CHARS} characters, got {len(value)}"
+        return None
+    if value is None or isinstance(value, (bool, int, float)):
         return None
     if isinstance(value, (list, tuple)):
         for element in value:

@@ -124,6 +124,7 @@ class Trial:
     last_step: int | None = None
     reports: int = 0
     dropped_points: int = 0  # metric points lost to a Redis outage longer than the buffer
+    rejected_reports: dict[str, int] = field(default_factory=dict)  # report-shaped lines refused, by reason
     lease_expires: float | None = None  # Redis server time; renewed by the running worker
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back: attempt, worker, reason, at
 

@@ -6,6 +6,7 @@ thread safe; a Store may be shared between threads of one process.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,7 @@ import redis
 
 from sweepctl import codec, keys, scripts
 from sweepctl.errors import StoreError, UnknownSweepError
+from sweepctl.protocol import MAX_METRICS_PER_REPORT, METRIC_NAME
 from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal
@@ -25,6 +27,18 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 # so a lost worker's trial is re-queued within this long, and a GC pause or a short Redis
 # blip of less than two thirds of it costs nothing.
 DEFAULT_LEASE_SECONDS = 30.0
+MAX_POINT_BYTES = 16_384  # one metric point, encoded
+
+
+def valid_point(point: MetricPoint) -> bool:
+    """Metric names as the protocol allows, float values, an integer step or none."""
+    return (
+        isinstance(point.values, dict)
+        and 0 < len(point.values) <= MAX_METRICS_PER_REPORT
+        and all(isinstance(k, str) and METRIC_NAME.fullmatch(k) for k in point.values)
+        and all(isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)) for v in point.values.values())
+        and (point.step is None or (isinstance(point.step, int) and not isinstance(point.step, bool)))
+    )
 
 
 class Outcome(str, Enum):
@@ -38,6 +52,7 @@ class Outcome(str, Enum):
     CANCELLED = "cancelled"  # claim in a cancelled sweep
     ALREADY_FINISHED = "already_finished"
     EXISTS = "exists"  # create of a number already taken
+    INVALID = "invalid"  # a metric payload that breaks the rules (names, numbers, size): nothing written
     SWEEP_NOT_RUNNING = "sweep_not_running"
 
 
@@ -263,6 +278,13 @@ class Store:
         )
         return Requeue(result)
 
+    def count_rejections(self, sweep_id: str, reasons: Mapping[str, int]) -> None:
+        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for reason, count in reasons.items():
+            pipe.hincrby(keys.rejections_key(sweep_id), reason, count)
+        pipe.execute()
+
     def rejections(self, sweep_id: str) -> dict[str, int]:
         """Writes refused by the fences, by reason (stale attempt, unknown trial, ...)."""
         return {k: int(v) for k, v in self.redis.hgetall(keys.rejections_key(sweep_id)).items()}
@@ -277,9 +299,17 @@ class Store:
     def record_progress(
         self, sweep_id: str, number: int, attempt: int, points: Sequence[MetricPoint] = (), **fields: Any
     ) -> Outcome:
-        """Append metric points and update fields of a RUNNING trial, fenced by attempt."""
+        """Append metric points and update fields of a RUNNING trial, fenced by attempt.
+
+        Points are checked first (metric names, float values, integer steps, at
+        most MAX_POINT_BYTES each): one bad point refuses the whole write, counted.
+        """
+        encoded = [codec.encode_point(p) for p in points if valid_point(p)]
+        if len(encoded) != len(points) or any(len(e) > MAX_POINT_BYTES for e in encoded):
+            self.count_rejections(sweep_id, {"invalid_metrics": 1})
+            return Outcome.INVALID
         pairs = _pairs(fields)
-        args = [codec.dumps(attempt), len(pairs) // 2, *pairs, *[codec.encode_point(p) for p in points]]
+        args = [codec.dumps(attempt), len(pairs) // 2, *pairs, *encoded]
         result = self._progress(
             keys=[keys.trial_key(sweep_id, number), keys.metrics_key(sweep_id, number), keys.rejections_key(sweep_id)], args=args
         )
@@ -290,6 +320,8 @@ class Store:
     ) -> Outcome:
         """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers."""
         assert state.is_finished, state
+        if objective is not None and not math.isfinite(objective):
+            raise StoreError(f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})")
         fields = {"state": state, "objective": objective, **fields}
         result = self._finish(
             keys=[

@@ -26,7 +26,7 @@ from pathlib import Path
 import redis
 
 from sweepctl.command import args_json_text, build_argv
-from sweepctl.protocol import parse_report
+from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.settings import REDIS_URL_ENV
@@ -98,12 +98,16 @@ class MetricBuffer:
         self.last_step: int | None = None
         self.count = 0
         self.dropped = 0
+        self.rejected: dict[str, int] = {}
 
     def feed(self, line: str) -> None:
-        report = parse_report(line)
+        report = classify_line(line)
         if report is None:
             return
         with self._lock:
+            if isinstance(report, RejectedReport):
+                self.rejected[report.reason] = self.rejected.get(report.reason, 0) + 1
+                return
             self._points.append(MetricPoint(time=time.time(), step=report.step, values=report.values))
             if len(self._points) > MAX_BUFFERED_POINTS:
                 del self._points[0]
@@ -131,7 +135,12 @@ class MetricBuffer:
 
     def summary(self) -> dict[str, object]:
         with self._lock:
-            return {"last_metrics": dict(self.last_values), "last_step": self.last_step, "reports": self.count}
+            return {
+                "last_metrics": dict(self.last_values),
+                "last_step": self.last_step,
+                "reports": self.count,
+                "rejected_reports": dict(self.rejected),
+            }
 
 
 Resend = Callable[[str, int, int, str], None]  # (sweep id, number, attempt, queue): send a run_trial task
@@ -271,6 +280,8 @@ class TrialRunner:
         if result is not Outcome.OK:
             log.warning("result of trial %s/%s attempt %s rejected: %s", sid, n, attempt, result and result.value)
             return None
+        if metrics.rejected:
+            until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports")
         return outcome.state
 
     def _supervise(
@@ -305,7 +316,9 @@ class TrialRunner:
                         except redis.ConnectionError:
                             metrics.put_back(points)
                             raise
-                        if written is not Outcome.OK:
+                        if written is Outcome.INVALID:
+                            log.error("trial %s/%s: metric points refused by the store", sid, n)
+                        elif written is not Outcome.OK:
                             return process.stop(0.0), Ending.LEASE_LOST
                 if now >= next_control:
                     next_control = now + s.control_interval

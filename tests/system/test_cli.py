@@ -31,6 +31,8 @@ INVALID = {
     "empty values": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: []}"), "parameters.x.values"),
     "missing metric name": (VALID.replace("metric: {name: loss}", "metric: {goal: minimize}"), "metric.name"),
     "bad yaml": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {min: 0.0, max: 1.0"), "<yaml>"),
+    "macro in a value": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: [a, '${program}']}"), "parameters.x.values[1]"),
+    "absurd values list": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: [" + ", ".join(["1"] * 10_001) + "]}"), "parameters.x.values"),
 }
 
 

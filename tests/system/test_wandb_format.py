@@ -108,7 +108,7 @@ def test_shipped_wandb_example_runs_unchanged(tmp_path: Path, procs: Processes) 
 def test_parameter_values_reach_the_program_as_single_literal_arguments(tmp_path: Path, procs: Processes, store: Store) -> None:
     # Given categorical values that a shell would execute
     marker = tmp_path / "pwned"
-    payloads = [f"; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "${program}", "a b  c", "--mode=hang"]
+    payloads = [f"; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "$HOME", "a b  c", "--mode=hang", "' OR 1=1 --"]
     sweep_file = write_sweep(
         tmp_path,
         f"""

@@ -49,6 +49,7 @@ FULL_TRIAL = Trial(
     last_step=10,
     reports=11,
     dropped_points=2,
+    rejected_reports={"non_numeric_metric": 3},
     lease_expires=1700000400.25,
     lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
 )
