@@ -59,13 +59,26 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
 @click.option("--gpus", default="all", show_default=True, help=GPU_HELP)
 @click.option("--concurrency", default=1, show_default=True, help="CPU worker processes when there are no GPUs to use.")
 @click.option("--queues", default=DEFAULT_QUEUE, show_default=True, help="Comma-separated Celery queues to consume.")
+@click.option(
+    "--grace",
+    type=float,
+    default=None,
+    envvar="SWEEPCTL_SHUTDOWN_GRACE",
+    help="On SIGTERM, seconds a running trial may take to finish before it is handed back to the queue [default: 60].",
+)
 @redis_option
-def worker(gpus: str, concurrency: int, queues: str, redis_url: str | None, state_dir: str) -> None:
-    """Run workers on this machine: one process per GPU (pinned), or CPU-only processes."""
+def worker(gpus: str, concurrency: int, queues: str, grace: float | None, redis_url: str | None, state_dir: str) -> None:
+    """Run workers on this machine: one process per GPU (pinned), or CPU-only processes.
+
+    SIGTERM: each running trial gets --grace seconds to finish, then goes back
+    to the queue as a new attempt; no trial process outlives its worker.
+    """
     from workers.slots import plan_slots
     from workers.supervisor import supervise
 
     _log_setup(True)
+    if grace is not None:
+        os.environ["SWEEPCTL_SHUTDOWN_GRACE"] = str(grace)  # read by each worker process
     with open_store(redis_url, state_dir) as (_, settings):
         slots = plan_slots(gpus, list_gpus(), concurrency)
         raise SystemExit(supervise(slots, settings, [q for q in queues.split(",") if q]))

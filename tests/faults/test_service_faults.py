@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -86,3 +87,31 @@ def test_second_controller_takes_over_a_sweep_when_the_owner_is_killed(tmp_path:
     assert store.get_sweep(sweep_id).state is SweepState.FINISHED
     assert [t.number for t in trials] == list(range(1, 41)) and all(t.state is TrialState.COMPLETED for t in trials)
     assert Counter(r["number"] for r in read_run_log(run_log, "end")) == Counter(range(1, 41))
+
+
+def test_a_trial_keeps_running_through_a_redis_outage_and_its_metrics_arrive_afterwards(
+    tmp_path: Path, procs: Processes, store: Store, redis_server: EmbeddedRedis
+) -> None:
+    # Given a 6-second trial reporting every 2 s (default 30 s lease)
+    run_log = tmp_path / "runs.jsonl"
+    env = {"RUN_LOG": str(run_log)}
+    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP.replace("0.3", "6").replace("run_cap: 40", "run_cap: 1")))
+    procs.start("controller", env=env)
+    procs.start("worker", "--gpus", "none", env=env)
+    wait_for(lambda: read_run_log(run_log), 30, "the trial to start")
+
+    # When Redis is down for 4 s in the middle of it
+    redis_server.kill()
+    time.sleep(4)
+    restarted = EmbeddedRedis(data_dir=redis_server.data_dir, password=redis_server.password, port=redis_server.port).start()
+    try:
+        # Then the same attempt finishes, with every report it made during the outage
+        wait_until_done(store, sweep_id, timeout=60)
+        trial = store.get_trial(sweep_id, 1)
+        assert trial.state is TrialState.COMPLETED and trial.attempt == 1 and trial.dropped_points == 0
+        history = store.metric_history(sweep_id, 1)
+        assert [p.step for p in history if p.step is not None] == [0, 1, 2]
+        assert history[-1].values["loss"] == trial.objective
+        assert len(read_run_log(run_log)) == 1
+    finally:
+        restarted.kill()

@@ -14,10 +14,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+import redis
 
+from sweepctl.embedded import EmbeddedRedis
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.faults.support import FAST, no_orphans, running_trials, send, worker_pid
@@ -26,6 +30,7 @@ from tests.system.helpers import read_run_log, submit, wait_until_done, write_sw
 
 pytestmark = pytest.mark.system
 
+T = TypeVar("T")
 SOAK_TRIALS = 100
 SOAK_KILLS = 10
 
@@ -45,26 +50,32 @@ def sweep_text(run_cap: int, sleep: float, parallelism: int, max_retries: int = 
     """
 
 
-def test_worker_sigkill_ten_times_in_a_hundred_trial_sweep_loses_and_duplicates_nothing(
-    tmp_path: Path, procs: Processes, store: Store
+def test_worker_sigkill_ten_times_and_a_redis_restart_in_a_hundred_trial_sweep_lose_and_duplicate_nothing(
+    tmp_path: Path, procs: Processes, store: Store, redis_server: EmbeddedRedis
 ) -> None:
-    # Given a 100-trial sweep on three worker processes with 2 s leases
+    # Given a 100-trial sweep on three worker processes with 2 s leases (the soak test)
     run_log = tmp_path / "runs.jsonl"
     env = {**FAST, "RUN_LOG": str(run_log)}
     sweep_id = submit(procs, write_sweep(tmp_path, sweep_text(SOAK_TRIALS, sleep=0.6, parallelism=3)))
     procs.start("controller", env=env, log=tmp_path / "controller.log")
     procs.start("worker", "--gpus", "none", "--concurrency", "3", env=env, log=tmp_path / "workers.log")
 
-    # When, ten times, the worker process running a trial is SIGKILLed mid-trial
+    # When, ten times, the worker process running a trial is SIGKILLed mid-trial, and Redis once
     rng = random.Random(7)
     kills: list[tuple[float, str, int]] = []
+    server = redis_server
+    started = time.monotonic()
     while len(kills) < SOAK_KILLS:
-        running = wait_for(lambda: running_trials(store, sweep_id), 60, "a running trial")
+        running = wait_for(lambda: outage_tolerant(lambda: running_trials(store, sweep_id)), 60, "a running trial")
         victim = rng.choice(running)
         if send(worker_pid(victim.worker), signal.SIGKILL):
             kills.append((time.time(), victim.worker, victim.number))
+        if len(kills) == SOAK_KILLS // 2:
+            server.kill()
+            server = EmbeddedRedis(data_dir=server.data_dir, password=server.password, port=server.port).start()
         time.sleep(1.5)
-    wait_until_done(store, sweep_id, timeout=240)
+    wait_for(lambda: outage_tolerant(lambda: store.sweep_state(sweep_id).is_terminal and not store.active_numbers(sweep_id)), 240, "the sweep to finish")
+    elapsed = time.monotonic() - started
 
     # Then exactly run_cap results were recorded: none lost, none twice
     sweep = store.get_sweep(sweep_id)
@@ -91,7 +102,10 @@ def test_worker_sigkill_ten_times_in_a_hundred_trial_sweep_loses_and_duplicates_
     ]
     figures = {
         "trials": SOAK_TRIALS,
+        "workers": 3,
         "worker_kills": len(kills),
+        "redis_restarts": 1,
+        "seconds": round(elapsed, 1),
         "lost": sum(1 for t in trials if t.state is TrialState.LOST),
         "duplicated_results": len(finished) - len(set(finished)),
         "runs": len(read_run_log(run_log)),
@@ -101,7 +115,18 @@ def test_worker_sigkill_ten_times_in_a_hundred_trial_sweep_loses_and_duplicates_
         "rejections": store.rejections(sweep_id),
     }
     print("SOAK", json.dumps(figures))
+    if os.environ.get("SWEEPCTL_SOAK_REPORT"):
+        Path(os.environ["SWEEPCTL_SOAK_REPORT"]).write_text(json.dumps(figures, indent=2))
+    server.kill()
     assert figures["lost"] == 0 and figures["duplicated_results"] == 0
+
+
+def outage_tolerant(read: Callable[[], T]) -> T | None:
+    """`read()`, or None while Redis is restarting."""
+    try:
+        return read()
+    except redis.ConnectionError:
+        return None
 
 
 def test_frozen_worker_loses_its_trial_and_its_late_result_is_rejected(tmp_path: Path, procs: Processes, store: Store) -> None:
