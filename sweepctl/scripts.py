@@ -34,6 +34,13 @@ local function refuse(rejections, reason)
   redis.call('HINCRBY', rejections, reason, 1)
   return reason
 end
+-- The fence: the trial's state, or (nil, reason) when it does not exist or `attempt` is not its current one.
+local function fenced(trial, attempt, rejections)
+  local state = redis.call('HGET', trial, 'state')
+  if not state then return nil, refuse(rejections, 'unknown') end
+  if redis.call('HGET', trial, 'attempt') ~= attempt then return nil, refuse(rejections, 'stale') end
+  return state
+end
 """
 
 # KEYS: sweep, trial, trials, active, counts. ARGV: number, field, value, ...
@@ -52,9 +59,8 @@ return 'ok'
 CLAIM_TRIAL = (
     _PRELUDE
     + f"""
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return refuse(KEYS[5], 'unknown') end
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return refuse(KEYS[5], 'stale') end
+local state, refused = fenced(KEYS[1], ARGV[1], KEYS[5])
+if refused then return refused end
 if state ~= '{QUEUED}' then return refuse(KEYS[5], 'not_queued') end
 if redis.call('HGET', KEYS[3], 'state') == '{SWEEP_CANCELLED}' then return 'cancelled' end
 local t = now()
@@ -71,9 +77,8 @@ return 'ok'
 RENEW_LEASE = (
     _PRELUDE
     + f"""
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return refuse(KEYS[3], 'unknown') end
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return refuse(KEYS[3], 'stale') end
+local state, refused = fenced(KEYS[1], ARGV[1], KEYS[3])
+if refused then return refused end
 if state ~= '{RUNNING}' or redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return refuse(KEYS[3], 'not_running') end
 local expires = now() + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'lease_expires', tostring(expires))
@@ -86,9 +91,8 @@ return 'ok'
 RECORD_PROGRESS = (
     _PRELUDE
     + f"""
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return refuse(KEYS[3], 'unknown') end
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return refuse(KEYS[3], 'stale') end
+local state, refused = fenced(KEYS[1], ARGV[1], KEYS[3])
+if refused then return refused end
 if state ~= '{RUNNING}' then return refuse(KEYS[3], 'not_running') end
 local pairs_end = 2 + 2 * tonumber(ARGV[2])
 if pairs_end > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, pairs_end)) end
@@ -105,9 +109,8 @@ return 'ok'
 FINISH_TRIAL = (
     _PRELUDE
     + f"""
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return refuse(KEYS[8], 'unknown') end
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[2] then return refuse(KEYS[8], 'stale') end
+local state, refused = fenced(KEYS[1], ARGV[2], KEYS[8])
+if refused then return refused end
 if state ~= '{QUEUED}' and state ~= '{RUNNING}' then return refuse(KEYS[8], 'already_finished') end
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('SREM', KEYS[2], ARGV[1])

@@ -98,6 +98,8 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
     from workers.supervisor import spawn
 
     _log_setup(False)
+    # SIGTERM ends a run like Ctrl-C: the sweep is cancelled, workers stopped, the store shut down cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
     slots = plan_slots(gpus, list_gpus(), n_workers)
     with open_store(redis_url, state_dir, create_local=True) as (store, settings):
         sweep, spec = lifecycle.submit_sweep(store, file)
@@ -129,6 +131,10 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
         print_best(store, sweep.id, fmt)
         if not thread.is_alive() and not sweep_done(store, sweep.id):
             raise ConfigError(f"the controller stopped before sweep {sweep.id} was done; see the log above")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop_workers(procs: list[subprocess.Popen[bytes]], grace: float = 30.0) -> None:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from workers.linux import group_members
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -75,19 +77,8 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 
 def pids_in_group(pgid: int) -> list[int]:
-    """Live processes whose process group is `pgid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state != "Z":
-            found.append(int(entry.name))
-    return found
+    """Live processes whose process group is `pgid`."""
+    return group_members(pgid)
 
 
 def process_alive(pid: int) -> bool:

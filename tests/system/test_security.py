@@ -11,6 +11,7 @@ import pickle
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from sweepctl.records import SweepState, TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
 from tests.support.processes import REPO, Processes, child_env, pids_in_group, process_alive, wait_for
-from tests.system.helpers import submit, wait_until_done, write_sweep
+from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
 pytestmark = pytest.mark.system
 
@@ -44,8 +45,18 @@ HEARTBEAT_KEYS = re.compile(r"^sweepctl:(workers|controllers|worker:.*)$")
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[Processes]:
-    """Processes (redis-server included) the test starts, each given its own Redis URL; killed afterwards."""
+def servers(tmp_path: Path) -> Iterator[Processes]:
+    """The redis-servers a test starts; killed after `started` (so clients never see them die)."""
+    manager = Processes(child_env(), cwd=tmp_path)
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
+@pytest.fixture
+def started(tmp_path: Path, servers: Processes) -> Iterator[Processes]:
+    """The sweepctl processes a test starts, each given its Redis URL by the test; killed afterwards."""
     manager = Processes(child_env(), cwd=tmp_path)
     try:
         yield manager
@@ -56,14 +67,16 @@ def started(tmp_path: Path) -> Iterator[Processes]:
 # ---- 1. ACL users per role ---------------------------------------------------------------------
 
 
-def test_role_acl_users_run_a_sweep(tmp_path: Path, started: Processes) -> None:
+def test_role_acl_users_run_a_sweep(tmp_path: Path, servers: Processes, started: Processes) -> None:
     # Given the shipped redis.conf and users.acl, with every CHANGE-ME password replaced
-    passwords = {role: f"test-{role}-{secrets.token_hex(4)}" for role in ("controller", "worker", "exporter")}
+    # (plus an admin user of the test's own, only to show what the ACL refused if the sweep stalls)
+    passwords = {role: f"test-{role}-{secrets.token_hex(4)}" for role in ("controller", "worker", "exporter", "admin")}
     acl = tmp_path / "users.acl"
-    acl.write_text(_with_passwords((DEPLOY_REDIS / "users.acl").read_text(), passwords))
+    shipped = _with_passwords((DEPLOY_REDIS / "users.acl").read_text(), passwords)
+    acl.write_text(shipped + f"user admin on >{passwords['admin']} ~* &* +@all\n")
     port = free_port()
     _start_redis(
-        started,
+        servers,
         [find_redis_server(), str(DEPLOY_REDIS / "redis.conf"), "--port", str(port), "--dir", str(tmp_path), "--aclfile", str(acl)],
         tmp_path / "redis.log",
         ready=lambda: _client(port, "exporter", passwords["exporter"]).ping(),
@@ -75,9 +88,12 @@ def test_role_acl_users_run_a_sweep(tmp_path: Path, started: Processes) -> None:
     sweep_file = write_sweep(tmp_path, SMALL_SWEEP)
     sweep_id = started.run("submit", str(sweep_file), check=True, env=as_role["controller"]).stdout.strip()
     started.start("controller", log=tmp_path / "controller.log", env=as_role["controller"])
-    started.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env=as_role["worker"])
+    started.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env={**as_role["worker"], "SWEEPCTL_LOG_LEVEL": "INFO"})
     store = Store.connect(RedisSettings.from_url(url["controller"]))
-    wait_until_done(store, sweep_id, timeout=30)
+    try:
+        wait_until_done(store, sweep_id, timeout=30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; ACL refusals: {_client(port, 'admin', passwords['admin']).acl_log()}") from None
 
     # Then it completes every trial
     assert store.get_sweep(sweep_id).state is SweepState.FINISHED
@@ -100,8 +116,9 @@ def test_role_acl_users_run_a_sweep(tmp_path: Path, started: Processes) -> None:
             forbidden()
 
     # And the default user is off: a client without credentials gets nothing
-    with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=port).get("sweepctl:sweeps")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as anonymous:
+        anonymous.sendall(b"GET sweepctl:sweeps\r\n")
+        assert anonymous.recv(200).startswith(b"-NOAUTH")
 
 
 def test_shipped_redis_conf_agrees_with_the_embedded_default(tmp_path: Path) -> None:
@@ -137,7 +154,7 @@ def test_shipped_acl_has_only_placeholder_passwords_and_the_default_user_off() -
 # ---- 2. TLS end to end -------------------------------------------------------------------------
 
 
-def test_sweep_runs_over_tls_and_plaintext_or_an_unknown_ca_is_refused(tmp_path: Path, started: Processes) -> None:
+def test_sweep_runs_over_tls_and_plaintext_or_an_unknown_ca_is_refused(tmp_path: Path, servers: Processes, started: Processes) -> None:
     # Given a throwaway CA, a server certificate it signed, and an unrelated CA
     certs = _make_certificates(tmp_path / "tls")
     # And a redis-server that speaks only TLS (no plaintext port) and wants a password
@@ -145,7 +162,7 @@ def test_sweep_runs_over_tls_and_plaintext_or_an_unknown_ca_is_refused(tmp_path:
     port = free_port()
     tls_url = f"rediss://:{password}@127.0.0.1:{port}/0?ssl_ca_certs={certs['ca']}"
     _start_redis(
-        started,
+        servers,
         [
             find_redis_server(), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
             "--tls-cert-file", str(certs["cert"]), "--tls-key-file", str(certs["key"]), "--tls-ca-cert-file", str(certs["ca"]),
@@ -208,7 +225,8 @@ def test_pickle_message_in_the_queue_is_refused_with_no_side_effect(
     procs.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env={"SWEEPCTL_LOG_LEVEL": "INFO"})
     first = submit(procs, write_sweep(tmp_path, SMALL_SWEEP))
     wait_until_done(store, first, timeout=30)
-    workers = wait_for(store.workers, 10, "the worker's heartbeat")
+    wait_for(store.workers, 10, "the worker's heartbeat")
+    workers = store.workers()
     raw = redis.Redis.from_url(redis_settings.url)
     wait_for(lambda: raw.llen("sweepctl:events") == 0, 10, "the controller to take every wake-up")
     before = _snapshot(raw)
@@ -222,12 +240,13 @@ def test_pickle_message_in_the_queue_is_refused_with_no_side_effect(
     app = make_celery(redis_settings)
     app.send_task(RUN_TRIAL_TASK, args=[first, 1, TouchOnUnpickle(marker)], queue="sweepctl", serializer="pickle")
     worker_log = tmp_path / "worker.log"
-    wait_for(lambda: "Refusing to deserialize untrusted content" in worker_log.read_text(), 15, "the worker to refuse the message")
+    refusal = "Refusing to deserialize untrusted content of type pickle (application/x-python-serialize)"
+    wait_for(lambda: marker.exists() or refusal in worker_log.read_text(), 15, "the worker to handle the message")
     wait_for(lambda: raw.llen("sweepctl") == 0 and raw.hlen("unacked") == 0, 10, "the message to leave the queue")
 
-    # Then the worker refused to unpickle it (by content type) and dropped it
-    assert "application/x-python-serialize" in worker_log.read_text()
+    # Then the worker refused to unpickle it (by its content type) and dropped it
     assert not marker.exists()
+    assert refusal in worker_log.read_text()
     # And no sweep, trial or result changed
     assert _snapshot(raw) == before
     # And the same worker process is alive and runs the next sweep
@@ -251,7 +270,9 @@ def test_no_secret_in_logs_status_or_records(tmp_path: Path) -> None:
     procs = Processes(child_env({"SWEEPCTL_REDIS_URL": server.url}), cwd=tmp_path)
     try:
         controller = procs.start("controller", "--verbose", log=tmp_path / "controller.log")
-        worker = procs.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env={"SWEEPCTL_LOG_LEVEL": "INFO"})
+        run_log = tmp_path / "runs.jsonl"
+        worker_env = {"SWEEPCTL_LOG_LEVEL": "INFO", "RUN_LOG": str(run_log)}
+        worker = procs.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env=worker_env)
 
         # When a sweep is submitted and followed, then inspected with every read command
         sweep_file = write_sweep(tmp_path, SMALL_SWEEP)
@@ -273,6 +294,9 @@ def test_no_secret_in_logs_status_or_records(tmp_path: Path) -> None:
         assert f"redis://:**@127.0.0.1:{server.port}/0" in logs["worker.log"]
         for pid in _pids_in_groups([controller.pid, worker.pid]):
             assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        # And the trial programs never had the Redis URL in their environment
+        starts = read_run_log(run_log)
+        assert len(starts) == 3 and not any(start["redis_url_visible"] for start in starts)
         # And nothing stored in Redis holds it (queues and Celery bookkeeping included)
         client = redis.Redis.from_url(server.url)
         stored = list(client.scan_iter("*"))
@@ -323,7 +347,7 @@ def _start_redis(
         if proc.poll() is not None:
             text = log.read_text(errors="replace")
             if skip_without_tls and re.search(r"tls.*(not supported|not built|bad directive)|bad directive.*tls", text, re.I | re.S):
-                pytest.skip(f"this redis-server ({argv[0]}) has no TLS support: {text.strip()[-300:]}")
+                pytest.skip(f"this redis-server ({argv[0]}) has no TLS support: {' '.join(text.split())[-300:]}")
             raise AssertionError(f"redis-server exited with {proc.returncode}:\n{text[-2000:]}")
         try:
             return bool(ready())
