@@ -34,6 +34,7 @@ from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
+from sweepctl.telemetry import record_suggestion
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ class Controller:
     def _create_trials(self, ctx: SweepContext, first_number: int, count: int) -> int:
         sid, created = ctx.sweep.id, 0
         for number in range(first_number, first_number + count):
+            began = time.perf_counter()
             flat = ctx.suggester.suggest(number)
+            record_suggestion(self.store, sid, time.perf_counter() - began)
             if flat is None:
                 ctx.exhausted = True
                 break

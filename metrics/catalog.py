@@ -41,10 +41,6 @@ class MetricDef:
 # dcgm-exporter's label names (gpu = physical index, Hostname as in dashboard 12239).
 GPU_LABELS = ("gpu", "UUID", "device", "modelName", "pci_bus_id", "Hostname")
 SWEEP = ("sweep",)
-# Seconds: trials run from seconds to days.
-DURATION_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
-# Seconds: a suggestion costs from microseconds (random) to a second (TPE at 10k trials).
-SUGGESTION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 def _gpu(name: str, help: str) -> MetricDef:

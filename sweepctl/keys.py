@@ -13,6 +13,10 @@
 | sweepctl:sweep:{sid}:counts           | hash   | trial state -> count                               | none |
 | sweepctl:sweep:{sid}:objective        | zset   | number -> objective, completed trials only         | none |
 | sweepctl:sweep:{sid}:rejections       | hash   | refused writes by reason (stale, unknown, ...)     | none |
+| sweepctl:sweep:{sid}:stats            | hash   | last_finish, gpu_seconds, duration_* and suggest_* histogram counts | none |
+| sweepctl:host_trials                  | hash   | "host<TAB>state" -> finished trials               | none |
+| sweepctl:gpus                         | zset   | "host|uuid" -> expiry of its latest sample         | none |
+| sweepctl:gpu:{host}:{uuid}            | hash   | latest GPU sample (JSON fields)                    | 3 sample intervals |
 | sweepctl:sweep:{sid}:owner            | string | id of the controller that owns the sweep           | lease, renewed |
 | sweepctl:sweep:{sid}:trial:{n}        | hash   | trial record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trial:{n}:metrics| list   | metric history, JSON points, capped                | none |
@@ -31,6 +35,8 @@ SWEEPS = f"{PREFIX}:sweeps"
 LIVE_SWEEPS = f"{PREFIX}:sweeps:live"
 EVENTS = f"{PREFIX}:events"
 LEASES = f"{PREFIX}:leases"
+HOST_TRIALS = f"{PREFIX}:host_trials"
+GPUS = f"{PREFIX}:gpus"
 WORKERS = f"{PREFIX}:workers"
 CONTROLLERS = f"{PREFIX}:controllers"
 EVENTS_MAX = 10_000
@@ -64,6 +70,18 @@ def objective_key(sweep_id: str) -> str:
 
 def rejections_key(sweep_id: str) -> str:
     return f"{sweep_key(sweep_id)}:rejections"
+
+
+def stats_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:stats"
+
+
+def gpu_key(host: str, uuid: str) -> str:
+    return f"{PREFIX}:gpu:{host}:{uuid}"
+
+
+def gpu_member(host: str, uuid: str) -> str:
+    return f"{host}|{uuid}"
 
 
 def owner_key(sweep_id: str) -> str:

@@ -153,3 +153,32 @@ class Sweep:
     workdir: str = ""
     reason: str = ""
     ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class GpuSample:
+    """One reading of one GPU by the worker pinned to it, with the trial running on it now.
+
+    Readings NVML could not give (unsupported on this GPU, or an error mid-read) are None.
+    """
+
+    host: str
+    index: int
+    uuid: str
+    name: str
+    pci_bus_id: str
+    time: float
+    util_percent: float | None = None
+    mem_copy_util_percent: float | None = None
+    fb_used_mib: float | None = None
+    fb_free_mib: float | None = None
+    fb_total_mib: float | None = None
+    temp_c: float | None = None
+    power_w: float | None = None
+    energy_mj: float | None = None
+    sm_clock_mhz: float | None = None
+    mem_clock_mhz: float | None = None
+    xid: float | None = None
+    sweep: str | None = None
+    trial: int | None = None
+    worker: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from sweepctl.buckets import DURATION_BUCKETS
 from sweepctl.keys import EVENTS_MAX, METRICS_MAX
 from sweepctl.records import SweepState, TrialState
 
@@ -104,10 +105,37 @@ return 'ok'
 """
 )
 
-# KEYS: trial, active, finished, counts, objective, events, leases, rejections.
+# What every final state adds to the telemetry: per-host counts, and (for a trial that ran)
+# its duration histogram, GPU-seconds and the sweep's last-finish time, all in server time.
+_ACCOUNT_FINISH = (
+    "local DURATION_BUCKETS = {"
+    + ", ".join(repr(b) for b in DURATION_BUCKETS)
+    + "}\n"
+    + """
+local function account_finish(trial, stats, host_trials, state, t)
+  redis.call('HSET', stats, 'last_finish', tostring(t))
+  local host = cjson.decode(redis.call('HGET', trial, 'host') or 'null')
+  if host ~= cjson.null then redis.call('HINCRBY', host_trials, host .. '\t' .. state, 1) end
+  local started = tonumber(redis.call('HGET', trial, 'started_at') or '')
+  if not started then return end
+  local d = math.max(0, t - started)
+  local bucket = #DURATION_BUCKETS
+  for i, upper in ipairs(DURATION_BUCKETS) do
+    if d <= upper then bucket = i - 1; break end
+  end
+  redis.call('HINCRBY', stats, 'duration_b' .. bucket, 1)
+  redis.call('HINCRBY', stats, 'duration_count', 1)
+  redis.call('HINCRBYFLOAT', stats, 'duration_sum', d)
+  if (redis.call('HGET', trial, 'gpu') or 'null') ~= 'null' then redis.call('HINCRBYFLOAT', stats, 'gpu_seconds', d) end
+end
+"""
+)
+
+# KEYS: trial, active, finished, counts, objective, events, leases, rejections, stats, host trials.
 # ARGV: number, attempt, new state (plain), objective or '', sweep id, lease member, field, value, ...
 FINISH_TRIAL = (
     _PRELUDE
+    + _ACCOUNT_FINISH
     + f"""
 local state, refused = fenced(KEYS[1], ARGV[2], KEYS[8])
 if refused then return refused end
@@ -119,6 +147,7 @@ redis.call('HINCRBY', KEYS[4], cjson.decode(state), -1)
 redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1]) end
 redis.call('ZREM', KEYS[7], ARGV[6])
+account_finish(KEYS[1], KEYS[9], KEYS[10], ARGV[3], now())
 redis.call('RPUSH', KEYS[6], ARGV[5])
 redis.call('LTRIM', KEYS[6], -{EVENTS_MAX}, -1)
 return 'ok'
@@ -129,10 +158,11 @@ return 'ok'
 # once `max lost` attempts were lost. The reaper calls it for an expired lease (ARGV[3]
 # empty: only if the lease really expired); a worker handing a trial back on shutdown
 # calls it with its own attempt (ARGV[3]) and reason 'handed_back', which is no loss.
-# KEYS: trial, leases, counts, active, finished, events, rejections.
+# KEYS: trial, leases, counts, active, finished, events, rejections, stats, host trials.
 # ARGV: number, lease member, expected attempt or '', reason, max lost attempts, sweep id
 REQUEUE_TRIAL = (
     _PRELUDE
+    + _ACCOUNT_FINISH
     + f"""
 local t = now()
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -159,6 +189,7 @@ if lost > tonumber(ARGV[5]) then
   redis.call('HSET', KEYS[1], 'state', '"{TrialState.LOST.value}"', 'lost_attempts', cjson.encode(history),
     'error', cjson.encode(why), 'ended_at', tostring(t))
   redis.call('HINCRBY', KEYS[3], '{TrialState.LOST.value}', 1)
+  account_finish(KEYS[1], KEYS[8], KEYS[9], '{TrialState.LOST.value}', t)
   redis.call('SREM', KEYS[4], ARGV[1])
   redis.call('RPUSH', KEYS[5], ARGV[1])
   redis.call('RPUSH', KEYS[6], ARGV[6])

@@ -273,6 +273,8 @@ class Store:
                 keys.finished_key(sweep_id),
                 keys.EVENTS,
                 keys.rejections_key(sweep_id),
+                keys.stats_key(sweep_id),
+                keys.HOST_TRIALS,
             ],
             args=[number, keys.lease_member(sweep_id, number), "" if attempt is None else codec.dumps(attempt), reason, max_lost, sweep_id],
         )
@@ -333,6 +335,8 @@ class Store:
                 keys.EVENTS,
                 keys.LEASES,
                 keys.rejections_key(sweep_id),
+                keys.stats_key(sweep_id),
+                keys.HOST_TRIALS,
             ],
             args=[
                 number,

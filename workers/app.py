@@ -16,8 +16,10 @@ def shutdown_requested() -> bool:
     return any(flag is not None and flag is not False for flag in (worker_state.should_stop, worker_state.should_terminate))
 
 
-def make_worker_app(settings: RedisSettings, store: Store, identity: WorkerIdentity, runner_settings: RunnerSettings) -> Celery:
-    """A Celery app whose run_trial task runs attempts of this slot's trials."""
+def make_worker_app(
+    settings: RedisSettings, store: Store, identity: WorkerIdentity, runner_settings: RunnerSettings
+) -> tuple[Celery, TrialRunner]:
+    """A Celery app whose run_trial task runs attempts of this slot's trials, and its runner."""
     app = make_celery(settings)
 
     def resend(sweep_id: str, number: int, attempt: int, queue: str) -> None:
@@ -30,4 +32,4 @@ def make_worker_app(settings: RedisSettings, store: Store, identity: WorkerIdent
         state = runner.run(sweep_id, int(number), int(attempt))
         return None if state is None else state.value
 
-    return app
+    return app, runner

@@ -20,6 +20,7 @@ from sweepctl.records import GpuRef
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
 from workers.app import make_worker_app
+from workers.gpu_telemetry import DEFAULT_INTERVAL, publish_forever
 from workers.linux import die_with_parent
 from workers.trial import RunnerSettings, WorkerIdentity
 
@@ -54,9 +55,14 @@ def main() -> int:
     settings = RedisSettings.from_url(env["SWEEPCTL_REDIS_URL"])
     store = Store.connect(settings)
     identity = identity_from_env(env)
-    app = make_worker_app(settings, store, identity, RunnerSettings.from_env(env))
+    app, runner = make_worker_app(settings, store, identity, RunnerSettings.from_env(env))
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, identity, stop), daemon=True).start()
+    if identity.gpu is not None:
+        interval = float(env.get("SWEEPCTL_GPU_SAMPLE_SECONDS", DEFAULT_INTERVAL))
+        threading.Thread(
+            target=publish_forever, args=(store, identity, lambda: runner.current, stop, interval), daemon=True
+        ).start()
     queues = env.get("SWEEPCTL_QUEUES", "sweepctl")
     try:
         app.worker_main(

@@ -164,6 +164,7 @@ class TrialRunner:
         self._should_stop = should_stop
         self._resend = resend
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
+        self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -192,9 +193,11 @@ class TrialRunner:
         trial = self.store.get_trial(sweep_id, number)
         cwd = workdir if workdir and os.path.isdir(workdir) else os.getcwd()
         scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-"))
+        self.current = (sweep_id, number)
         try:
             return self._execute(spec, trial, attempt, cwd, scratch)
         finally:
+            self.current = None
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path) -> tuple[str, ...]:

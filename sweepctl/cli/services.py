@@ -133,6 +133,28 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
             raise ConfigError(f"the controller stopped before sweep {sweep.id} was done; see the log above")
 
 
+@click.command()
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to serve /metrics on (loopback unless told).")
+@click.option("--port", default=9839, show_default=True, help="Port to serve /metrics on.")
+@click.option("--keep-finished-hours", default=24.0, show_default=True, help="How long ended sweeps stay in the metrics.")
+@redis_option
+def exporter(bind: str, port: int, keep_finished_hours: float, redis_url: str | None, state_dir: str) -> None:
+    """Serve Prometheus metrics for GPUs, sweeps, trials and workers, read from Redis at scrape time."""
+    from metrics.exporter import serve
+
+    _log_setup(True)
+    with open_store(redis_url, state_dir) as (store, settings):
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        click.echo(f"exporter serving http://{bind}:{port}/metrics from {settings.redacted}", err=True)
+        serve(store, bind, port, keep_finished_hours * 3600, stop)
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -149,4 +171,4 @@ def _stop_workers(procs: list[subprocess.Popen[bytes]], grace: float = 30.0) -> 
             proc.wait()
 
 
-COMMANDS = (controller, worker, run)
+COMMANDS = (controller, worker, run, exporter)
