@@ -86,7 +86,12 @@ CATALOG: tuple[MetricDef, ...] = (
         "Trials the sweep may still create (+Inf without run_cap); 0 once the sweep has ended.",
         SWEEP,
     ),
-    MetricDef("sweepctl_sweep_last_finish_timestamp_seconds", Kind.GAUGE, "When a trial of the sweep last finished.", SWEEP),
+    MetricDef(
+        "sweepctl_sweep_last_finish_timestamp_seconds",
+        Kind.GAUGE,
+        "When a trial of the sweep last finished (its creation time until one has), so a sweep that never finishes one looks stalled.",
+        SWEEP,
+    ),
     MetricDef("sweepctl_sweep_trial_duration_seconds", Kind.HISTOGRAM, "Run time of finished trials.", SWEEP),
     MetricDef("sweepctl_sweep_suggestion_duration_seconds", Kind.HISTOGRAM, "Time the controller took per suggestion.", SWEEP),
     MetricDef("sweepctl_sweep_gpu_seconds", Kind.COUNTER, "GPU time consumed by finished trials.", SWEEP),

@@ -135,8 +135,12 @@ def fleet_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield up
     yield age
     hosts = new_family("sweepctl_host_trials")
-    for (host, state), count in sorted(snapshot.host_trials.items()):
-        hosts.add_metric([host, state], count)
+    # Every final state of every known host, zeros included: increase() cannot see a
+    # series' first event, so a host's first failure would otherwise go unnoticed.
+    for host in sorted({h for h, _ in snapshot.host_trials}):
+        for state in TrialState:
+            if state.is_finished:
+                hosts.add_metric([host, state.value], snapshot.host_trials.get((host, state.value), 0))
     yield hosts
     controllers = new_family("sweepctl_controllers_alive")
     controllers.add_metric([], snapshot.controllers_alive)
