@@ -28,7 +28,8 @@ HEARTBEAT_INTERVAL = 5.0
 
 
 def identity_from_env(env: dict[str, str]) -> WorkerIdentity:
-    host = socket.gethostname()
+    # Containers get random hostnames; SWEEPCTL_HOSTNAME names the machine in records and metrics.
+    host = env.get("SWEEPCTL_HOSTNAME") or socket.gethostname()
     slot = env.get("SWEEPCTL_SLOT", "cpu0")
     gpu = None
     if env.get("SWEEPCTL_GPU_UUID"):
