@@ -65,3 +65,65 @@ def test_run_with_all_gpus_pins_each_trial_to_its_gpu(tmp_path: Path) -> None:
         assert seen["CUDA_VISIBLE_DEVICES"] == t["gpu"]["uuid"]
         if "device_count" in seen:
             assert seen["device_count"] == 1 and seen["device_name"] == t["gpu"]["name"]
+
+
+def test_nvml_reader_reads_real_values() -> None:
+    from sweepctl.nvml import NvmlReader
+
+    reader = NvmlReader()
+    for gpu in GPUS:
+        reading = reader.read(gpu.uuid)
+        print("reading", gpu.index, gpu.uuid, reading)
+        assert reading is not None
+        assert reading.util_percent is not None and 0 <= reading.util_percent <= 100
+        assert reading.fb_total_mib is not None and reading.fb_total_mib > 1000
+        assert reading.fb_used_mib is not None and reading.fb_free_mib is not None
+        assert abs(reading.fb_used_mib + reading.fb_free_mib - reading.fb_total_mib) < 0.05 * reading.fb_total_mib
+        assert reading.temp_c is not None and 0 < reading.temp_c < 120
+        assert reading.power_w is not None and 0 < reading.power_w < 2000
+        assert reading.sm_clock_mhz is not None and reading.sm_clock_mhz > 0
+        assert reading.xid is None or reading.xid >= 0
+    reader.close()
+
+
+def test_exporter_publishes_real_gpu_series_during_a_sweep(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from sweepctl.embedded import EmbeddedRedis, free_port
+
+    shutil.copy(Path(__file__).with_name("gpu_program.py"), tmp_path / "gpu_program.py")
+    (tmp_path / "sweep.yaml").write_text(
+        "method: random\nmetric: {name: loss}\nprogram: gpu_program.py\nparameters:\n  scale: {min: 0.5, max: 2.0}\nrun_cap: 200\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPCTL_")}
+    port = free_port()
+    with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
+        env.update({"SWEEPCTL_REDIS_URL": server.url, "SWEEPCTL_GPU_SAMPLE_SECONDS": "0.5"})
+        run = lambda *a: subprocess.Popen([sys.executable, "-m", "sweepctl", *a], cwd=tmp_path, env=env, start_new_session=True)  # noqa: E731
+        sweep_id = subprocess.run([sys.executable, "-m", "sweepctl", "submit", "sweep.yaml"], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, check=True).stdout.strip()
+        procs = [run("exporter", "--port", str(port)), run("controller"), run("worker", "--gpus", "all")]
+        try:
+            deadline, series = time.monotonic() + 60, {}
+            while time.monotonic() < deadline:
+                try:
+                    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                except OSError:
+                    time.sleep(0.5)
+                    continue
+                series = {s.name: s for f in text_string_to_metric_families(text) for s in f.samples}
+                if "sweepctl_gpu_trial_info" in series:
+                    break
+                time.sleep(0.5)
+            print("exported", {k: (v.labels, v.value) for k, v in series.items() if k.startswith(("DCGM", "sweepctl_gpu"))})
+            util = series["DCGM_FI_DEV_GPU_UTIL"]
+            assert util.labels["UUID"] in {g.uuid for g in GPUS} and util.labels["Hostname"] == socket.gethostname()
+            assert series["DCGM_FI_DEV_FB_TOTAL"].value > 1000 and series["DCGM_FI_DEV_POWER_USAGE"].value > 0
+            assert series["sweepctl_gpu_trial_info"].labels["sweep"] == sweep_id
+        finally:
+            for p in procs:
+                os.killpg(p.pid, 9)
