@@ -118,3 +118,34 @@ def test_exporter_joins_gpus_to_trials_and_a_dead_workers_gpus_vanish(tmp_path: 
     series = wait_for(slots_down, 30, "the dead slots to be reported down", interval=1.0)
     hung_slot = hung.worker.split("/")[1] if hung.worker else ""
     assert hung_slot in {labels["slot"] for labels, v in series["sweepctl_worker_up"] if v == 0.0}
+
+
+def test_ended_sweeps_age_out_and_finished_trials_add_no_series(store: Store) -> None:
+    from metrics.families import snapshot_families
+    from sweepctl.records import Sweep, SweepState, Trial, TrialState
+    from sweepctl.telemetry import read_snapshot
+
+    # Given a sweep that ended two days ago, one that ended an hour ago, and a running one with finished trials
+    now = 1_800_000_000.0
+    for sid, state, ended in (("old", SweepState.FINISHED, now - 2 * 86400), ("recent", SweepState.FINISHED, now - 3600), ("live", SweepState.RUNNING, None)):
+        store.create_sweep(Sweep(id=sid, raw_spec={"metric": {"name": "loss"}, "run_cap": 100}, state=state, seed=1, created_at=now - 3 * 86400, ended_at=ended))
+
+    def series_count() -> int:
+        return sum(len(f.samples) for f in snapshot_families(read_snapshot(store, keep_finished=86400, now=now)))
+
+    # Then only the live and the recently ended sweeps are published
+    assert {s.sweep.id for s in read_snapshot(store, keep_finished=86400, now=now).sweeps} == {"recent", "live"}
+    before = series_count()
+    # And finishing more trials adds no series
+    for n in range(1, 51):
+        store.create_trial(Trial(sweep_id="live", number=n, state=TrialState.QUEUED, params={}, seed=n))
+        store.claim_trial("live", n, 1, worker="h/cpu0/1", host="h")
+        store.finish_trial("live", n, 1, TrialState.COMPLETED if n % 5 else TrialState.FAILED, float(n) if n % 5 else None)
+    after_first_host = series_count()
+    for n in range(51, 201):
+        store.create_trial(Trial(sweep_id="live", number=n, state=TrialState.QUEUED, params={}, seed=n))
+        store.claim_trial("live", n, 1, worker="h/cpu0/1", host="h")
+        store.finish_trial("live", n, 1, TrialState.COMPLETED, float(n))
+    assert series_count() == after_first_host  # 150 more finished trials, not one more series
+    # what the first results added: one host's outcome counters, and the sweep's best objective
+    assert after_first_host - before == len([s for s in TrialState if s.is_finished]) + 1
