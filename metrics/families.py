@@ -10,7 +10,12 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from metrics.catalog import Kind, metric
 from sweepctl.buckets import DURATION_BUCKETS, SUGGESTION_BUCKETS, cumulative

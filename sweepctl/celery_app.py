@@ -12,7 +12,11 @@ from typing import Any
 
 from celery import Celery
 
-from sweepctl.settings import SOCKET_TIMEOUT_SECONDS, VISIBILITY_TIMEOUT_ENV, RedisSettings
+from sweepctl.settings import (
+    SOCKET_TIMEOUT_SECONDS,
+    VISIBILITY_TIMEOUT_ENV,
+    RedisSettings,
+)
 
 RUN_TRIAL_TASK = "sweepctl.run_trial"
 

@@ -26,8 +26,8 @@ from sweepctl.errors import SpecError
 from sweepctl.space import SearchSpace
 from sweepctl.spec import (
     DEFAULT_COMMAND,
-    DEFAULT_QUEUE,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_QUEUE,
     Goal,
     Method,
     MetricSpec,

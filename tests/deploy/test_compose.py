@@ -33,7 +33,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from sweepctl.embedded import EmbeddedRedis, find_redis_server, free_port
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
-from tests.support.processes import REPO, Processes, child_env, kill_group, pids_in_group, wait_for
+from tests.support.processes import (
+    REPO,
+    Processes,
+    child_env,
+    kill_group,
+    pids_in_group,
+    wait_for,
+)
 
 COMPOSE_FILE = REPO / "compose.yaml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"

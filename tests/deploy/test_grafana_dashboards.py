@@ -22,8 +22,8 @@ import yaml
 
 from metrics.catalog import exported_series_names
 from tests.deploy.promql_names import (
-    default_values,
     dashboard_queries,
+    default_values,
     iter_panels,
     load_dashboard,
     query_panels,

@@ -103,7 +103,7 @@ def test_exporter_publishes_real_gpu_series_during_a_sweep(tmp_path: Path) -> No
     port = free_port()
     with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
         env.update({"SWEEPCTL_REDIS_URL": server.url, "SWEEPCTL_GPU_SAMPLE_SECONDS": "0.5"})
-        run = lambda *a: subprocess.Popen([sys.executable, "-m", "sweepctl", *a], cwd=tmp_path, env=env, start_new_session=True)  # noqa: E731
+        run = lambda *a: subprocess.Popen([sys.executable, "-m", "sweepctl", *a], cwd=tmp_path, env=env, start_new_session=True)
         sweep_id = subprocess.run([sys.executable, "-m", "sweepctl", "submit", "sweep.yaml"], cwd=tmp_path, env=env,
                                   capture_output=True, text=True, check=True).stdout.strip()
         procs = [run("exporter", "--port", str(port)), run("controller"), run("worker", "--gpus", "all")]

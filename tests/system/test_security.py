@@ -24,8 +24,18 @@ from sweepctl.embedded import EmbeddedRedis, find_redis_server, free_port, serve
 from sweepctl.records import SweepState, TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
-from tests.support.processes import REPO, Processes, child_env, pids_in_group, process_alive, wait_for
+from tests.support.processes import (
+    REPO,
+    Processes,
+    child_env,
+    pids_in_group,
+    process_alive,
+    wait_for,
+)
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
+
+# What an attacker with write access to Redis would send; the worker must refuse it.
+HOSTILE_SERIALIZER = "pickle"
 
 pytestmark = pytest.mark.system
 
@@ -238,7 +248,7 @@ def test_pickle_message_in_the_queue_is_refused_with_no_side_effect(
     # When a run_trial message serialized with pickle is pushed into the worker's queue
     marker = tmp_path / "pwned-marker"
     app = make_celery(redis_settings)
-    app.send_task(RUN_TRIAL_TASK, args=[first, 1, TouchOnUnpickle(marker)], queue="sweepctl", serializer="pickle")
+    app.send_task(RUN_TRIAL_TASK, args=[first, 1, TouchOnUnpickle(marker)], queue="sweepctl", serializer=HOSTILE_SERIALIZER)
     worker_log = tmp_path / "worker.log"
     refusal = "Refusing to deserialize untrusted content of type pickle (application/x-python-serialize)"
     wait_for(lambda: marker.exists() or refusal in worker_log.read_text(), 15, "the worker to handle the message")
@@ -346,7 +356,7 @@ def _start_redis(
     def answers() -> bool:
         if proc.poll() is not None:
             text = log.read_text(errors="replace")
-            if skip_without_tls and re.search(r"tls.*(not supported|not built|bad directive)|bad directive.*tls", text, re.I | re.S):
+            if skip_without_tls and re.search(r"tls.*(not supported|not built|bad directive)|bad directive.*tls", text, re.IGNORECASE | re.DOTALL):
                 pytest.skip(f"this redis-server ({argv[0]}) has no TLS support: {' '.join(text.split())[-300:]}")
             raise AssertionError(f"redis-server exited with {proc.returncode}:\n{text[-2000:]}")
         try:

@@ -19,7 +19,7 @@ from typing import Any
 NVML_TEMPERATURE_GPU = 0
 NVML_CLOCK_SM = 1
 NVML_CLOCK_MEM = 2
-nvmlEventTypeXidCriticalError = 8  # noqa: N816 - pynvml's own name
+nvmlEventTypeXidCriticalError = 8
 MIB = 1024 * 1024
 
 
@@ -27,21 +27,21 @@ class NVMLError(Exception):
     pass
 
 
-class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801 - pynvml's own name
+class NVMLError_DriverNotLoaded(NVMLError):
     pass
 
 
-class NVMLError_NotFound(NVMLError):  # noqa: N801
+class NVMLError_NotFound(NVMLError):
     pass
 
 
-class NVMLError_Timeout(NVMLError):  # noqa: N801
+class NVMLError_Timeout(NVMLError):
     pass
 
 
 @dataclass
 class _PciInfo:
-    busId: str  # noqa: N815 - pynvml's own name
+    busId: str
 
 
 @dataclass
@@ -59,7 +59,7 @@ class _Memory:
 
 @dataclass
 class _Event:
-    eventData: int  # noqa: N815
+    eventData: int
 
 
 def _gpus() -> list[dict[str, Any]]:
@@ -73,24 +73,24 @@ def _gpu(handle: int, reading: str) -> dict[str, Any]:
     return gpu
 
 
-def nvmlInit() -> None:  # noqa: N802
+def nvmlInit() -> None:
     if not _gpus():
         raise NVMLError_DriverNotLoaded("Driver Not Loaded")
 
 
-def nvmlShutdown() -> None:  # noqa: N802
+def nvmlShutdown() -> None:
     pass
 
 
-def nvmlDeviceGetCount() -> int:  # noqa: N802
+def nvmlDeviceGetCount() -> int:
     return len(_gpus())
 
 
-def nvmlDeviceGetHandleByIndex(index: int) -> int:  # noqa: N802
+def nvmlDeviceGetHandleByIndex(index: int) -> int:
     return index
 
 
-def nvmlDeviceGetHandleByUUID(uuid: str | bytes) -> int:  # noqa: N802
+def nvmlDeviceGetHandleByUUID(uuid: str | bytes) -> int:
     text = uuid.decode() if isinstance(uuid, bytes) else uuid
     for index, gpu in enumerate(_gpus()):
         if gpu["uuid"] == text:
@@ -98,57 +98,57 @@ def nvmlDeviceGetHandleByUUID(uuid: str | bytes) -> int:  # noqa: N802
     raise NVMLError_NotFound("Not Found")
 
 
-def nvmlDeviceGetUUID(handle: int) -> str:  # noqa: N802
+def nvmlDeviceGetUUID(handle: int) -> str:
     return _gpus()[handle]["uuid"]
 
 
-def nvmlDeviceGetName(handle: int) -> bytes:  # noqa: N802
+def nvmlDeviceGetName(handle: int) -> bytes:
     return _gpus()[handle]["name"].encode()
 
 
-def nvmlDeviceGetPciInfo(handle: int) -> _PciInfo:  # noqa: N802
+def nvmlDeviceGetPciInfo(handle: int) -> _PciInfo:
     return _PciInfo(busId=_gpus()[handle]["pci_bus_id"])
 
 
-def nvmlDeviceGetUtilizationRates(handle: int) -> _Utilization:  # noqa: N802
+def nvmlDeviceGetUtilizationRates(handle: int) -> _Utilization:
     gpu = _gpu(handle, "utilization")
     return _Utilization(gpu=gpu.get("util", 50), memory=gpu.get("mem_util", 20))
 
 
-def nvmlDeviceGetMemoryInfo(handle: int) -> _Memory:  # noqa: N802
+def nvmlDeviceGetMemoryInfo(handle: int) -> _Memory:
     gpu = _gpu(handle, "memory")
     total, used = gpu.get("total_mib", 81559) * MIB, gpu.get("used_mib", 1024) * MIB
     return _Memory(total=total, free=total - used, used=used)
 
 
-def nvmlDeviceGetTemperature(handle: int, sensor: int) -> int:  # noqa: N802
+def nvmlDeviceGetTemperature(handle: int, sensor: int) -> int:
     return int(_gpu(handle, "temperature").get("temp", 40))
 
 
-def nvmlDeviceGetPowerUsage(handle: int) -> int:  # noqa: N802
+def nvmlDeviceGetPowerUsage(handle: int) -> int:
     return int(_gpu(handle, "power").get("power_mw", 120_000))
 
 
-def nvmlDeviceGetTotalEnergyConsumption(handle: int) -> int:  # noqa: N802
+def nvmlDeviceGetTotalEnergyConsumption(handle: int) -> int:
     return int(_gpu(handle, "energy").get("energy_mj", 5_000_000))
 
 
-def nvmlDeviceGetClockInfo(handle: int, clock: int) -> int:  # noqa: N802
+def nvmlDeviceGetClockInfo(handle: int, clock: int) -> int:
     gpu = _gpu(handle, "clocks")
     return int(gpu.get("sm_clock", 1980) if clock == NVML_CLOCK_SM else gpu.get("mem_clock", 2619))
 
 
-def nvmlEventSetCreate() -> list[int]:  # noqa: N802
+def nvmlEventSetCreate() -> list[int]:
     return []
 
 
-def nvmlDeviceRegisterEvents(handle: int, types: int, events: list[int]) -> None:  # noqa: N802
+def nvmlDeviceRegisterEvents(handle: int, types: int, events: list[int]) -> None:
     xid = _gpu(handle, "events").get("xid")
     if xid:
         events.append(int(xid))
 
 
-def nvmlEventSetWait_v2(events: list[int], timeout_ms: int) -> _Event:  # noqa: N802
+def nvmlEventSetWait_v2(events: list[int], timeout_ms: int) -> _Event:
     if not events:
         raise NVMLError_Timeout("Timeout")
     return _Event(eventData=events.pop(0))
