@@ -31,7 +31,8 @@ from controller.suggester import Observation, Suggester, make_suggester
 from sweepctl.celery_app import RUN_TRIAL_TASK
 from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
-from sweepctl.spec import SweepSpec
+from sweepctl.space import FlatAssignment
+from sweepctl.spec import Method, SweepSpec
 from sweepctl.store import Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
 from sweepctl.telemetry import record_suggestion
@@ -43,6 +44,8 @@ HEARTBEAT_SECONDS = 5.0
 OWNER_LEASE_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 5.0
 LIVE_WORKER_SECONDS = 15.0  # three missed worker heartbeats
+MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
+MAX_DUPLICATE_RETRIES = 100
 
 
 @dataclass
@@ -52,10 +55,13 @@ class SweepContext:
     sweep: Sweep
     spec: SweepSpec
     suggester: Suggester
+    fallback: Suggester  # random draws when the engine keeps repeating parameter sets already taken
     finished_seen: int = 0  # position in the sweep's finished list already observed
     exhausted: bool = False
     last_plan: Plan = field(default_factory=Plan)
     unsent: dict[int, Trial] = field(default_factory=dict)  # recorded, but the broker was down
+    pending: dict[int, FlatAssignment] = field(default_factory=dict)  # queued or running: TPE's constant liar
+
 
 
 class Controller:
@@ -74,7 +80,9 @@ class Controller:
         if ctx is None:
             sweep = self.store.get_sweep(sweep_id)
             spec = parse_sweep(sweep.raw_spec, source=sweep.source or sweep_id)
-            ctx = SweepContext(sweep, spec, make_suggester(spec.method, spec.space, sweep.seed))
+            ctx = SweepContext(
+                sweep, spec, make_suggester(spec.method, spec.space, sweep.seed), make_suggester(Method.RANDOM, spec.space, sweep.seed)
+            )
             self._contexts[sweep_id] = ctx
             self._resend_unsent(ctx)
         return ctx
@@ -83,6 +91,7 @@ class Controller:
         """Trials recorded by an earlier controller that died before handing them to Celery."""
         sid = ctx.sweep.id
         for trial in self.store.get_trials(sid, self.store.active_numbers(sid)):
+            ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
             if trial.state is TrialState.QUEUED and trial.sent_at is None:
                 log.info("re-sending trial %s/%s", sid, trial.number)
                 self._send(ctx, trial)
@@ -93,6 +102,8 @@ class Controller:
         if not numbers:
             return
         ctx.finished_seen += len(numbers)
+        for number in numbers:
+            ctx.pending.pop(number, None)
         goal, space = ctx.spec.metric.goal, ctx.spec.space
         observations = [
             Observation(
@@ -125,12 +136,28 @@ class Controller:
     def _create_trials(self, ctx: SweepContext, first_number: int, count: int) -> int:
         sid, created = ctx.sweep.id, 0
         for number in range(first_number, first_number + count):
+            trial = self._create_one(ctx, number)
+            if trial is None:
+                break
+            ctx.pending[number] = ctx.spec.space.flatten(trial.params)
+            self._send(ctx, trial)
+            created += 1
+        return created
+
+    def _create_one(self, ctx: SweepContext, number: int) -> Trial | None:
+        """Suggest and record trial `number`, re-drawing while the suggestion duplicates a
+        parameter set already tried or pending; None when nothing new is left to suggest."""
+        sid = ctx.sweep.id
+        pending = list(ctx.pending.values())
+        for retry in range(MAX_DUPLICATE_RETRIES + 1):
             began = time.perf_counter()
-            flat = ctx.suggester.suggest(number)
+            # TPE first; a model stuck on points already taken gets random draws instead.
+            suggester = ctx.suggester if retry < MODEL_RETRIES else ctx.fallback
+            flat = suggester.suggest(number, pending, retry)
             record_suggestion(self.store, sid, time.perf_counter() - began)
             if flat is None:
                 ctx.exhausted = True
-                break
+                return None
             trial = Trial(
                 sweep_id=sid,
                 number=number,
@@ -140,12 +167,15 @@ class Controller:
                 created_at=time.time(),
             )
             outcome = self.store.create_trial(trial)
-            if outcome is not Outcome.OK:
+            if outcome is Outcome.OK:
+                return trial
+            if outcome is not Outcome.DUPLICATE:
                 log.info("trial %s/%s not created: %s", sid, number, outcome.value)
-                break
-            self._send(ctx, trial)
-            created += 1
-        return created
+                return None
+        # A finite space with (almost) every point taken: treat it as exhausted.
+        log.warning("sweep %s: %d draws for trial %d all repeated earlier trials; the space looks exhausted", sid, MAX_DUPLICATE_RETRIES + 1, number)
+        ctx.exhausted = True
+        return None
 
     def reap(self, owned: Collection[str]) -> int:
         """Take back running trials of owned sweeps whose worker lease expired; returns how many."""

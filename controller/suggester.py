@@ -45,14 +45,16 @@ class Observation:
         return self.loss is None or math.isnan(self.loss)
 
 
-def trial_rng(seed: int, number: int) -> np.random.Generator:
+def trial_rng(seed: int, number: int, retry: int = 0) -> np.random.Generator:
     """The one source of randomness for trial `number` of a sweep seeded `seed`.
 
+    `retry` > 0 gives another, equally reproducible stream for the same trial
+    (used when a suggestion duplicated a parameter set already tried or pending).
     numpy's SeedSequence takes only non-negative entropy, so a negative seed is
     mapped to its two's-complement value; non-negative seeds are used as given.
     """
     entropy = seed if seed >= 0 else seed % 2**64
-    return np.random.default_rng([entropy, number])
+    return np.random.default_rng([entropy, number] if retry == 0 else [entropy, number, retry])
 
 
 class Suggester(ABC):
@@ -88,21 +90,27 @@ class Suggester(ABC):
         if new:
             self._learn(new)
 
-    def suggest(self, number: int) -> FlatAssignment | None:
-        """Parameters for trial `number` (1-based), or None when the space is exhausted."""
+    def suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment | None:
+        """Parameters for trial `number` (1-based), or None when the space is exhausted.
+
+        `pending` are the parameters of trials queued or running now: engines
+        that model results (TPE) account for them so concurrent suggestions
+        spread out. `retry` > 0 asks for another draw for the same trial, after
+        the last one duplicated a parameter set already tried or pending.
+        """
         if number < 1:
             raise ValueError(f"trial numbers start at 1, got {number}")
-        return self._suggest(number)
+        return self._suggest(number, pending, retry)
 
     def _learn(self, new: Sequence[Observation]) -> None:
         """Hook: take in newly observed trials. Suggesters that ignore history keep the default."""
 
     @abstractmethod
-    def _suggest(self, number: int) -> FlatAssignment | None:
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment], retry: int) -> FlatAssignment | None:
         """Implementation of `suggest`; `number` is already checked to be >= 1."""
 
 
-def make_suggester(method: Method, space: SearchSpace, seed: int | None) -> Suggester:
+def make_suggester(method: Method, space: SearchSpace, seed: int | None, **options: object) -> Suggester:
     """The suggester for a sweep's `method`.
 
     Raises `SpecError` for grid search over a space with a continuous parameter.
@@ -119,5 +127,5 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None) -> Sugg
     if method is Method.TPE:
         from controller.suggesters.tpe import TpeSuggester
 
-        return TpeSuggester(space, seed)
+        return TpeSuggester(space, seed, **options)  # type: ignore[arg-type]
     raise ValueError(f"no suggester for method {method!r}")

@@ -12,6 +12,7 @@
 | sweepctl:sweep:{sid}:finished         | list   | numbers in the order they finished                 | none |
 | sweepctl:sweep:{sid}:counts           | hash   | trial state -> count                               | none |
 | sweepctl:sweep:{sid}:objective        | zset   | number -> objective, completed trials only         | none |
+| sweepctl:sweep:{sid}:params           | set    | canonical hashes of every parameter set created    | none |
 | sweepctl:sweep:{sid}:rejections       | hash   | refused writes by reason (stale, unknown, ...)     | none |
 | sweepctl:sweep:{sid}:stats            | hash   | last_finish, gpu_seconds, duration_* and suggest_* histogram counts | none |
 | sweepctl:host_trials                  | hash   | "host<TAB>state" -> finished trials               | none |
@@ -70,6 +71,10 @@ def objective_key(sweep_id: str) -> str:
 
 def rejections_key(sweep_id: str) -> str:
     return f"{sweep_key(sweep_id)}:rejections"
+
+
+def params_key(sweep_id: str) -> str:
+    return f"{sweep_key(sweep_id)}:params"
 
 
 def stats_key(sweep_id: str) -> str:

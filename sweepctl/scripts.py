@@ -44,11 +44,13 @@ local function fenced(trial, attempt, rejections)
 end
 """
 
-# KEYS: sweep, trial, trials, active, counts. ARGV: number, field, value, ...
+# KEYS: sweep, trial, trials, active, counts, params. ARGV: number, params hash, field, value, ...
+# A parameter set already tried or pending in the sweep is refused: no configuration runs twice.
 CREATE_TRIAL = f"""
 if redis.call('HGET', KEYS[1], 'state') ~= '{SWEEP_RUNNING}' then return 'sweep_not_running' end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
-redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+if redis.call('SADD', KEYS[6], ARGV[2]) == 0 then return 'duplicate' end
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[5], '{TrialState.QUEUED.value}', 1)

@@ -6,6 +6,8 @@ thread safe; a Store may be shared between threads of one process.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import secrets
 import time
@@ -30,6 +32,12 @@ DEFAULT_LEASE_SECONDS = 30.0
 MAX_POINT_BYTES = 16_384  # one metric point, encoded
 
 
+def params_hash(params: Mapping[str, Any]) -> str:
+    """The canonical identity of a parameter set (key order does not matter)."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
 def valid_point(point: MetricPoint) -> bool:
     """Metric names as the protocol allows, float values, an integer step or none."""
     return (
@@ -52,6 +60,7 @@ class Outcome(str, Enum):
     CANCELLED = "cancelled"  # claim in a cancelled sweep
     ALREADY_FINISHED = "already_finished"
     EXISTS = "exists"  # create of a number already taken
+    DUPLICATE = "duplicate"  # create of a parameter set the sweep already has
     INVALID = "invalid"  # a metric payload that breaks the rules (names, numbers, size): nothing written
     SWEEP_NOT_RUNNING = "sweep_not_running"
 
@@ -170,11 +179,19 @@ class Store:
         return int(self.redis.zcard(keys.trials_key(sweep_id)))
 
     def create_trial(self, trial: Trial) -> Outcome:
-        """Record a new QUEUED trial under its number, only while the sweep is RUNNING."""
+        """Record a new QUEUED trial under its number, only while the sweep is RUNNING and only
+        if no trial of the sweep has the same parameters (DUPLICATE otherwise)."""
         sid, n = trial.sweep_id, trial.number
-        args = [n, *[x for kv in codec.encode_trial(trial).items() for x in kv]]
+        args = [n, params_hash(trial.params), *[x for kv in codec.encode_trial(trial).items() for x in kv]]
         result = self._create(
-            keys=[keys.sweep_key(sid), keys.trial_key(sid, n), keys.trials_key(sid), keys.active_key(sid), keys.counts_key(sid)],
+            keys=[
+                keys.sweep_key(sid),
+                keys.trial_key(sid, n),
+                keys.trials_key(sid),
+                keys.active_key(sid),
+                keys.counts_key(sid),
+                keys.params_key(sid),
+            ],
             args=args,
         )
         return Outcome(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 
 from controller.suggester import Suggester
 from sweepctl.errors import SpecError
@@ -46,7 +47,7 @@ class GridSuggester(Suggester):
         """How many points the grid has (0 when some parameter has no values)."""
         return math.prod(len(axis) for axis in self._axes)
 
-    def _suggest(self, number: int) -> FlatAssignment | None:
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment | None:
         index = number - 1
         if index >= self.size:
             return None

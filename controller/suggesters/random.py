@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -100,6 +101,6 @@ def sample_parameter(p: Parameter, rng: np.random.Generator) -> JSON:
 class RandomSuggester(Suggester):
     """Independent draws from every parameter's prior; observations are ignored."""
 
-    def _suggest(self, number: int) -> FlatAssignment:
-        rng = trial_rng(self.seed, number)
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
+        rng = trial_rng(self.seed, number, retry)
         return {p.name: sample_parameter(p, rng) for p in self.space.parameters}

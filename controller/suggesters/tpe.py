@@ -19,8 +19,11 @@ which TPE ranks with an infinite loss: regions that crash are avoided.
 Observations that do not fit the space (a missing parameter, a categorical value
 not among `values`, a number out of range or of the wrong type, e.g. after the
 sweep file changed) are skipped with a warning and listed in `skipped`.
-Trials still running are not known to TPE (no constant liar): parallel
-suggestions differ only through their seeds.
+Trials still running (`pending`) are told to TPE as finished with a made-up
+loss, the constant liar (Ginsbourger et al.): "worst" (the default) lies with
+the worst loss seen so far, which pushes concurrent suggestions away from each
+other; "mean" and "best" lie less pessimistically. With `constant_liar=False`,
+parallel suggestions differ only through their seeds and crowd the same optimum.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, Search
 logger = logging.getLogger(__name__)
 
 DEFAULT_N_STARTUP_JOBS = 20  # hyperopt's own default: random draws before TPE takes over
+LIES = ("worst", "mean", "best")
+_LIE_TID_BASE = 10**12  # made-up trial ids for pending trials, far above any real trial number
 _SEED_BOUND = 2**31 - 1
 # Relative slack when checking an observed number against the bounds: values
 # we suggested were clamped, but may have travelled through JSON and back.
@@ -156,9 +161,15 @@ class TpeSuggester(Suggester):
         seed: int | None,
         *,
         n_startup_jobs: int = DEFAULT_N_STARTUP_JOBS,
+        constant_liar: bool = True,
+        lie: str = "worst",
     ) -> None:
         super().__init__(space, seed)
+        if lie not in LIES:
+            raise ValueError(f"lie must be one of {LIES}, got {lie!r}")
         self.n_startup_jobs = n_startup_jobs
+        self.constant_liar = constant_liar
+        self.lie = lie
         some_rng = np.random.default_rng(0)  # fixed parameters draw nothing from it
         self._fixed = {p.name: sample_parameter(p, some_rng) for p in space.parameters if _is_fixed(p)}
         self._encoders = {p.name: _Encoder(p) for p in space.parameters if not _is_fixed(p)}
@@ -218,14 +229,39 @@ class TpeSuggester(Suggester):
         doc["state"] = JOB_STATE_DONE
         return doc
 
-    def _suggest(self, number: int) -> FlatAssignment:
+    def _lie_value(self) -> float | None:
+        losses = [o.loss for o in self._observations.values() if not o.failed and o.loss is not None]
+        if not losses:
+            return None
+        if self.lie == "worst":
+            return max(losses)
+        if self.lie == "best":
+            return min(losses)
+        return sum(losses) / len(losses)
+
+    def _trials_with_lies(self, pending: Sequence[FlatAssignment]) -> Trials:
+        """The observed trials plus each pending one as if it had finished with the lie."""
+        lie = self._lie_value()
+        if not self.constant_liar or not pending or lie is None:
+            return self._trials
+        docs = [copy.deepcopy(doc) for doc in self._trials._dynamic_trials]
+        for i, params in enumerate(pending):
+            vals = self._internal_vals(Observation(number=_LIE_TID_BASE + i, params=params, loss=lie))
+            if vals is not None:
+                docs.append(self._done_doc(Observation(number=_LIE_TID_BASE + i, params=params, loss=lie), vals))
+        trials = Trials()
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+        return trials
+
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
         drawn: dict[str, JSON] = {}
         if self._domain is not None:
-            seed = int(trial_rng(self.seed, number).integers(_SEED_BOUND))
+            seed = int(trial_rng(self.seed, number, retry).integers(_SEED_BOUND))
             docs = tpe.suggest(
                 [number],
                 self._domain,
-                self._trials,
+                self._trials_with_lies(pending),
                 seed,
                 n_startup_jobs=self.n_startup_jobs,
                 verbose=False,
