@@ -14,6 +14,7 @@ max_retries. Redis outages are waited out with backoff.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -26,6 +27,8 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from controller.curves import Curves, stop_early
+from controller.early_stopping import StoppingPolicy, parse_policy
 from controller.scheduling import Plan, Snapshot, plan, trial_seed
 from controller.suggester import Observation, Suggester, make_suggester
 from sweepctl.celery_app import RUN_TRIAL_TASK
@@ -61,7 +64,22 @@ class SweepContext:
     last_plan: Plan = field(default_factory=Plan)
     unsent: dict[int, Trial] = field(default_factory=dict)  # recorded, but the broker was down
     pending: dict[int, FlatAssignment] = field(default_factory=dict)  # queued or running: TPE's constant liar
+    policy: StoppingPolicy | None = None  # early_terminate
+    curves: Curves | None = None
+    just_finished: list[int] = field(default_factory=list)  # finished since the last early-stopping pass
 
+
+
+def observed_loss(trial: Trial, spec: SweepSpec) -> float | None:
+    """What the suggester learns from a finished trial: its objective, or for a trial stopped
+    early the last value it reported (it was stopped for being worse than its peers there)."""
+    goal, metric = spec.metric.goal, spec.metric.name
+    if trial.state is TrialState.COMPLETED and trial.objective is not None:
+        return goal.loss(trial.objective)
+    if trial.state is TrialState.STOPPED and metric in trial.last_metrics:
+        value = trial.last_metrics[metric]
+        return goal.loss(value) if math.isfinite(value) else None
+    return None
 
 
 class Controller:
@@ -80,8 +98,14 @@ class Controller:
         if ctx is None:
             sweep = self.store.get_sweep(sweep_id)
             spec = parse_sweep(sweep.raw_spec, source=sweep.source or sweep_id)
+            policy = parse_policy(spec.early_terminate, spec.metric.goal)
             ctx = SweepContext(
-                sweep, spec, make_suggester(spec.method, spec.space, sweep.seed), make_suggester(Method.RANDOM, spec.space, sweep.seed)
+                sweep,
+                spec,
+                make_suggester(spec.method, spec.space, sweep.seed),
+                make_suggester(Method.RANDOM, spec.space, sweep.seed),
+                policy=policy,
+                curves=Curves(spec.metric.name) if policy is not None else None,
             )
             self._contexts[sweep_id] = ctx
             self._resend_unsent(ctx)
@@ -104,13 +128,11 @@ class Controller:
         ctx.finished_seen += len(numbers)
         for number in numbers:
             ctx.pending.pop(number, None)
-        goal, space = ctx.spec.metric.goal, ctx.spec.space
+        if ctx.curves is not None:
+            ctx.just_finished.extend(numbers)
+        space = ctx.spec.space
         observations = [
-            Observation(
-                number=t.number,
-                params=space.flatten(t.params),
-                loss=goal.loss(t.objective) if t.state is TrialState.COMPLETED and t.objective is not None else None,
-            )
+            Observation(number=t.number, params=space.flatten(t.params), loss=observed_loss(t, ctx.spec))
             for t in self.store.get_trials(sid, numbers)
             # A lost worker or a cancel says nothing about the parameters: TPE never sees them.
             if t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure
@@ -134,7 +156,7 @@ class Controller:
         self.store.update_trial(trial.sweep_id, trial.number, sent_at=time.time())
 
     def _create_trials(self, ctx: SweepContext, first_number: int, count: int) -> int:
-        sid, created = ctx.sweep.id, 0
+        created = 0
         for number in range(first_number, first_number + count):
             trial = self._create_one(ctx, number)
             if trial is None:
@@ -200,6 +222,11 @@ class Controller:
         for trial in list(ctx.unsent.values()):
             self._send(ctx, trial)
         self._observe_finished(ctx)
+        if ctx.policy is not None and ctx.curves is not None:
+            stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
+            ctx.just_finished = []
+            if stopped:
+                log.info("sweep %s: stopping trials %s early", sweep_id, stopped)
         state = self.store.sweep_state(sweep_id)
         if state is SweepState.CANCELLED:
             cancel_queued_trials(self.store, sweep_id)

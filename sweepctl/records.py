@@ -51,6 +51,7 @@ class TrialState(str, Enum):
     TIMED_OUT = "timed_out"  # ran past trial_timeout and was killed
     KILLED = "killed"  # died from a signal sweepctl did not send (OOM killer, kill -9)
     LOST = "lost"  # its worker vanished (lease expired) on every attempt up to max_retries
+    STOPPED = "stopped"  # stopped early by the sweep's early_terminate rule (its last value is in last_metrics)
     CANCELLED = "cancelled"  # the sweep was cancelled
 
     @property
@@ -126,6 +127,7 @@ class Trial:
     dropped_points: int = 0  # metric points lost to a Redis outage longer than the buffer
     rejected_reports: dict[str, int] = field(default_factory=dict)  # report-shaped lines refused, by reason
     lease_expires: float | None = None  # Redis server time; renewed by the running worker
+    stop_requested: dict[str, Any] | None = None  # the early-termination decision the worker acts on
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back: attempt, worker, reason, at
 
     @property

@@ -76,6 +76,18 @@ return 'ok'
 """
 )
 
+# KEYS: trial, rejections. ARGV: attempt, decision (JSON). Ask the running attempt to stop early.
+REQUEST_STOP = (
+    _PRELUDE
+    + f"""
+local state, refused = fenced(KEYS[1], ARGV[1], KEYS[2])
+if refused then return refused end
+if state ~= '{RUNNING}' then return refuse(KEYS[2], 'not_running') end
+redis.call('HSET', KEYS[1], 'stop_requested', ARGV[2])
+return 'ok'
+"""
+)
+
 # KEYS: trial, leases, rejections. ARGV: attempt, worker (JSON), lease seconds, lease member
 RENEW_LEASE = (
     _PRELUDE

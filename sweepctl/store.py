@@ -113,6 +113,7 @@ class Store:
         self._finish = client.register_script(scripts.FINISH_TRIAL)
         self._transition = client.register_script(scripts.TRANSITION_SWEEP)
         self._renew = client.register_script(scripts.RENEW_LEASE)
+        self._request_stop = client.register_script(scripts.REQUEST_STOP)
         self._requeue = client.register_script(scripts.REQUEUE_TRIAL)
         self._own = client.register_script(scripts.OWN_SWEEP)
         self._disown = client.register_script(scripts.DISOWN_SWEEP)
@@ -267,6 +268,22 @@ class Store:
         )
         return Outcome(result)
 
+    def request_stop(self, sweep_id: str, number: int, attempt: int, decision: Mapping[str, Any]) -> Outcome:
+        """Mark a running attempt to be stopped early; its worker sees it within a control interval."""
+        result = self._request_stop(
+            keys=[keys.trial_key(sweep_id, number), keys.rejections_key(sweep_id)],
+            args=[codec.dumps(attempt), codec.dumps(dict(decision))],
+        )
+        return Outcome(result)
+
+    def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, dict[str, Any] | None]:
+        """What a running trial's worker polls: the sweep's state and any stop request, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(keys.sweep_key(sweep_id), "state")
+        pipe.hget(keys.trial_key(sweep_id, number), "stop_requested")
+        state, stop = pipe.execute()
+        return SweepState(codec.loads(state)), (codec.loads(stop) if stop else None)
+
     def expired_leases(self, limit: int = 1000) -> list[tuple[str, int]]:
         """(sweep id, number) of running trials whose lease expired by Redis' clock."""
         seconds, micros = self.redis.time()
@@ -366,6 +383,14 @@ class Store:
             ],
         )
         return Outcome(result)
+
+    def metric_points_since(self, sweep_id: str, offsets: Mapping[int, int]) -> dict[int, list[MetricPoint]]:
+        """For each trial number, the metric points after position `offset` of its history, in one round trip."""
+        numbers = list(offsets)
+        pipe = self.redis.pipeline(transaction=False)
+        for n in numbers:
+            pipe.lrange(keys.metrics_key(sweep_id, n), offsets[n], -1)
+        return {n: [codec.decode_point(raw) for raw in found] for n, found in zip(numbers, pipe.execute())}
 
     def metric_history(self, sweep_id: str, number: int) -> list[MetricPoint]:
         return [codec.decode_point(raw) for raw in self.redis.lrange(keys.metrics_key(sweep_id, number), 0, -1)]

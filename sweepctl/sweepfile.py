@@ -59,7 +59,11 @@ _METHODS = {"tpe": Method.TPE, "bayes": Method.TPE, "random": Method.RANDOM, "gr
 # impute and impute_while_running steer W&B's own Bayesian search; TPE has no
 # use for them, but W&B files carry them, so they are accepted and ignored.
 _METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
-_HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+# The keys of each early_terminate type; `median` is a sweepctl extension (controller.early_stopping).
+_EARLY_TERMINATE_KEYS = {
+    "hyperband": ("type", "min_iter", "max_iter", "s", "eta", "strict"),
+    "median": ("type", "min_iter", "min_trials"),
+}
 _FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _QUEUE = re.compile(r"[A-Za-z0-9_.:-]+")
 # Top-level keys holding one checked value each: key -> check(problems, path, raw).
@@ -234,14 +238,21 @@ def _command(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:
 def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
     if raw is v.MISSING or raw is None:
         return None
-    doc = v.mapping(problems, "early_terminate", raw, "a mapping with type: hyperband")
+    doc = v.mapping(problems, "early_terminate", raw, "a mapping with type: hyperband or median")
     if doc is None:
         return None
-    v.check_keys(problems, "early_terminate", doc, _HYPERBAND_KEYS)
-    v.choice(problems, "early_terminate.type", doc.get("type", v.MISSING), ("hyperband",), "early_terminate type")
-    for key in ("min_iter", "max_iter", "s"):
-        if key in doc:
+    kinds = tuple(_EARLY_TERMINATE_KEYS)
+    kind = v.choice(problems, "early_terminate.type", doc.get("type", v.MISSING), kinds, "early_terminate type")
+    if kind is None:
+        return None  # the other keys' meaning depends on the type
+    v.check_keys(problems, "early_terminate", doc, _EARLY_TERMINATE_KEYS[kind])
+    for key in ("min_iter", "max_iter", "s", "min_trials"):
+        if key in doc and key in _EARLY_TERMINATE_KEYS[kind]:
             v.integer(problems, f"early_terminate.{key}", doc[key], ge=1)
+    if kind == "median":
+        if "min_iter" not in doc:
+            problems.add("early_terminate.min_iter", "required by type: median (the first step trials are compared at)")
+        return dict(doc)
     if "eta" in doc:
         v.number(problems, "early_terminate.eta", doc["eta"], gt=1)
     if "strict" in doc:

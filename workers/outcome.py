@@ -25,6 +25,7 @@ def judge(
     cancelled: bool = False,
     timeout: float | None = None,
     stderr_last_line: str = "",
+    stopped: dict[str, object] | None = None,
 ) -> Outcome:
     """The outcome of a trial whose process ended with `returncode`.
 
@@ -35,6 +36,8 @@ def judge(
     finite = last_value if last_value is not None and math.isfinite(last_value) else None
     if cancelled:
         return Outcome(TrialState.CANCELLED, None, "the sweep was cancelled")
+    if stopped is not None:
+        return Outcome(TrialState.STOPPED, None, f"stopped early: {stopped.get('reason', 'early_terminate')}")
     if timed_out:
         limit = "" if timeout is None else f" ({timeout:g}s)"
         return Outcome(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")

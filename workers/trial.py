@@ -79,6 +79,7 @@ class Ending(str, Enum):
     EXITED = "exited"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
+    STOPPED = "stopped"  # early termination asked for it
     LEASE_LOST = "lease_lost"  # another attempt owns the trial now: record nothing
     HANDED_BACK = "handed_back"  # worker shutting down: the trial went back to the queue
 
@@ -165,6 +166,7 @@ class TrialRunner:
         self._resend = resend
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
+        self._stop_request: dict[str, object] | None = None
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -260,6 +262,7 @@ class TrialRunner:
             cancelled=ending is Ending.CANCELLED,
             timeout=spec.trial_timeout,
             stderr_last_line=process.stderr.last_line(),
+            stopped=self._stop_request if ending is Ending.STOPPED else None,
         )
         until_done(lambda: self.store.record_progress(sid, n, attempt, metrics.drain()), "writing the last metrics")
         ended_at = time.time()
@@ -325,8 +328,12 @@ class TrialRunner:
                             return process.stop(0.0), Ending.LEASE_LOST
                 if now >= next_control:
                     next_control = now + s.control_interval
-                    if self.store.sweep_state(sid) is SweepState.CANCELLED:
+                    sweep_state, stop = self.store.trial_control(sid, n)
+                    if sweep_state is SweepState.CANCELLED:
                         return process.stop(s.kill_grace), Ending.CANCELLED
+                    if stop is not None:
+                        self._stop_request = stop
+                        return process.stop(s.kill_grace), Ending.STOPPED
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 # Keep the trial running through an outage; the lease has room for it.
                 log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)

@@ -83,7 +83,7 @@ def test_every_dashboard_query_returns_data_and_every_rule_evaluates(
     assert DASHBOARDS, "no dashboards found"
     # Given a sweep on three GPU workers: a trial that fails, one that hangs on its GPU, and a
     # stream of trials that complete while Prometheus watches
-    modes = json.dumps(["exit", "hang"] + ["ok"] * 40)
+    modes = json.dumps(["exit", "hang"] + [f"ok{i}" for i in range(40)])  # distinct: no parameter set runs twice
     sweep_id = submit(
         procs,
         write_sweep(

@@ -51,6 +51,7 @@ FULL_TRIAL = Trial(
     dropped_points=2,
     rejected_reports={"non_numeric_metric": 3},
     lease_expires=1700000400.25,
+    stop_requested={"band": 3, "reason": "worse than the top third at step 3"},
     lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
 )
 
