@@ -244,13 +244,16 @@ class TpeSuggester(Suggester):
         lie = self._lie_value()
         if not self.constant_liar or not pending or lie is None:
             return self._trials
-        docs = [copy.deepcopy(doc) for doc in self._trials._dynamic_trials]
+        lies = []
         for i, params in enumerate(pending):
-            vals = self._internal_vals(Observation(number=_LIE_TID_BASE + i, params=params, loss=lie))
+            told = Observation(number=_LIE_TID_BASE + i, params=params, loss=lie)
+            vals = self._internal_vals(told)
             if vals is not None:
-                docs.append(self._done_doc(Observation(number=_LIE_TID_BASE + i, params=params, loss=lie), vals))
+                lies.append(self._done_doc(told, vals))
+        # The observed documents are shared, not copied (tpe.suggest only reads them):
+        # the liar then costs O(pending), plus hyperopt's own O(n) refresh.
         trials = Trials()
-        trials.insert_trial_docs(docs)
+        trials._dynamic_trials = [*self._trials._dynamic_trials, *lies]
         trials.refresh()
         return trials
 

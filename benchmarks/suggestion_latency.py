@@ -1,0 +1,97 @@
+"""Cost of one suggestion against the number of finished trials: sweepctl's TPE vs hyperopt's fmin vs Optuna.
+
+For each size n, every engine first gets n finished random trials of a 6-D
+uniform space (loaded, not run), then the next `--next` trials are timed one
+by one (suggest + learn the result). sweepctl's engine is timed with 8 trials
+pending (the constant liar on), as under 8 workers. Side by side in one run;
+prints ms per trial and the ratio to fmin.
+
+    python benchmarks/suggestion_latency.py [--sizes 100,1000,5000] [--next 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+
+import numpy as np
+
+from controller.suggester import Observation
+from controller.suggesters.tpe import TpeSuggester
+from sweepctl.sweepfile import parse_sweep
+
+DIMS = 6
+
+
+def objective(x: dict[str, float]) -> float:
+    return sum((x[f"x{i}"] - 0.3) ** 2 for i in range(DIMS))
+
+
+def random_points(n: int, seed: int = 0) -> list[dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    return [{f"x{i}": float(v) for i, v in enumerate(rng.random(DIMS))} for _ in range(n)]
+
+
+def time_sweepctl(n: int, steps: int) -> float:
+    spec = parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": {f"x{i}": {"min": 0.0, "max": 1.0} for i in range(DIMS)}})
+    s = TpeSuggester(spec.space, 0)
+    s.observe([Observation(i + 1, p, objective(p)) for i, p in enumerate(random_points(n))])
+    pending = random_points(8, seed=1)
+    began = time.perf_counter()
+    for k in range(steps):
+        number = n + 9 + k
+        p = s.suggest(number, pending)
+        assert p is not None
+        s.observe([Observation(number, p, objective(p))])
+    return (time.perf_counter() - began) / steps
+
+
+def time_fmin(n: int, steps: int) -> float:
+    from hyperopt import Trials, fmin, hp, tpe
+
+    space = {f"x{i}": hp.uniform(f"x{i}", 0.0, 1.0) for i in range(DIMS)}
+    trials = Trials()
+    # Load n finished random trials through fmin's own random search (cheap), then time TPE's next steps.
+    from hyperopt import rand
+
+    fmin(objective, space, algo=rand.suggest, max_evals=n, trials=trials, rstate=np.random.default_rng(0), show_progressbar=False)
+    began = time.perf_counter()
+    fmin(objective, space, algo=tpe.suggest, max_evals=n + steps, trials=trials, rstate=np.random.default_rng(1), show_progressbar=False)
+    return (time.perf_counter() - began) / steps
+
+
+def time_optuna(n: int, steps: int) -> float | None:
+    try:
+        import optuna
+    except ImportError:
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(DIMS)}
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, constant_liar=True))
+    study.add_trials([optuna.trial.create_trial(params=p, distributions=dists, value=objective(p)) for p in random_points(n)])
+    began = time.perf_counter()
+    for _ in range(steps):
+        trial = study.ask(dists)
+        study.tell(trial, objective(trial.params))
+    return (time.perf_counter() - began) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--next", type=int, default=20)
+    args = parser.parse_args()
+    logging.getLogger("hyperopt").setLevel(logging.ERROR)
+    print("| finished trials | sweepctl TPE (8 pending) | hyperopt fmin | Optuna TPE | sweepctl / fmin |")
+    print("|---|---|---|---|---|")
+    for n in (int(s) for s in args.sizes.split(",")):
+        ours, fmin_cost, optuna_cost = time_sweepctl(n, args.next), time_fmin(n, args.next), time_optuna(n, args.next)
+        optuna_text = "-" if optuna_cost is None else f"{optuna_cost * 1000:.1f} ms"
+        print(f"| {n} | {ours * 1000:.1f} ms | {fmin_cost * 1000:.1f} ms | {optuna_text} | x{ours / fmin_cost:.2f} |", flush=True)
+        assert math.isfinite(ours)
+
+
+if __name__ == "__main__":
+    main()
