@@ -36,6 +36,7 @@ from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import Method, SweepSpec
+from sweepctl.errors import UnknownSweepError
 from sweepctl.store import Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
 from sweepctl.telemetry import record_suggestion
@@ -49,6 +50,7 @@ MAX_BACKOFF_SECONDS = 5.0
 LIVE_WORKER_SECONDS = 15.0  # three missed worker heartbeats
 MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
 MAX_DUPLICATE_RETRIES = 100
+WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
 
 
 @dataclass
@@ -108,8 +110,33 @@ class Controller:
                 curves=Curves(spec.metric.name) if policy is not None else None,
             )
             self._contexts[sweep_id] = ctx
+            ctx.suggester.observe(self._warm_observations(spec))
             self._resend_unsent(ctx)
         return ctx
+
+    def _warm_observations(self, spec: SweepSpec) -> list[Observation]:
+        """Finished trials of the earlier sweeps named in warm_start, as if they were this sweep's.
+
+        Only sweeps with the same metric count; trials whose parameters do not
+        fit this space are left out (TPE would skip them anyway).
+        """
+        found: list[Observation] = []
+        for earlier_id in spec.warm_sweeps:
+            try:
+                earlier = self.store.get_sweep(earlier_id)
+            except UnknownSweepError:
+                log.warning("warm_start: no sweep %r; ignored", earlier_id)
+                continue
+            if earlier.raw_spec.get("metric", {}).get("name") != spec.metric.name:
+                log.warning("warm_start: sweep %s optimizes another metric; ignored", earlier_id)
+                continue
+            for trial in self.store.get_trials(earlier_id, self.store.finished_numbers(earlier_id)):
+                try:
+                    params = spec.space.flatten(trial.params)
+                except (KeyError, TypeError):
+                    continue
+                found.append(Observation(number=WARM_NUMBER_BASE + len(found), params=params, loss=observed_loss(trial, spec)))
+        return found
 
     def _resend_unsent(self, ctx: SweepContext) -> None:
         """Trials recorded by an earlier controller that died before handing them to Celery."""
@@ -173,9 +200,12 @@ class Controller:
         pending = list(ctx.pending.values())
         for retry in range(MAX_DUPLICATE_RETRIES + 1):
             began = time.perf_counter()
-            # TPE first; a model stuck on points already taken gets random draws instead.
-            suggester = ctx.suggester if retry < MODEL_RETRIES else ctx.fallback
-            flat = suggester.suggest(number, pending, retry)
+            if retry == 0 and number <= len(ctx.spec.warm_points):
+                flat: FlatAssignment | None = ctx.spec.space.flatten(ctx.spec.warm_points[number - 1])  # warm_start points first
+            else:
+                # The sweep's engine first; one stuck on points already taken gets random draws instead.
+                suggester = ctx.suggester if retry < MODEL_RETRIES else ctx.fallback
+                flat = suggester.suggest(number, pending, retry)
             record_suggestion(self.store, sid, time.perf_counter() - began)
             if flat is None:
                 ctx.exhausted = True

@@ -21,6 +21,7 @@ import yaml
 
 from sweepctl import _validate as v
 from sweepctl._parameters import parse_parameters
+from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import Macro, macro_problem
 from sweepctl.errors import SpecError
 from sweepctl.space import SearchSpace
@@ -54,6 +55,7 @@ _TOP_KEYS = (
     "seed",
     "queue",
     "data",
+    "warm_start",
 )
 _METHODS = {"tpe": Method.TPE, "bayes": Method.TPE, "random": Method.RANDOM, "grid": Method.GRID}
 # impute and impute_while_running steer W&B's own Bayesian search; TPE has no
@@ -135,6 +137,7 @@ def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
     parameters = parse_parameters(problems, get("parameters"), grid=method is Method.GRID)
     program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
     early_terminate = _early_terminate(problems, get("early_terminate"))
+    warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
     for key in ("project", "entity", "description"):
         if key in doc and not isinstance(doc[key], str):
             problems.add(key, f"expected a string, got {v.describe(doc[key])}")
@@ -160,6 +163,8 @@ def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
         queue=values.get("queue", DEFAULT_QUEUE),
         data=values.get("data", ()),
         early_terminate=early_terminate,
+        warm_points=warm_points,
+        warm_sweeps=warm_sweeps,
         raw=copy.deepcopy(dict(doc)),
     )
 
