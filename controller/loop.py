@@ -104,7 +104,7 @@ class Controller:
             ctx = SweepContext(
                 sweep,
                 spec,
-                make_suggester(spec.method, spec.space, sweep.seed),
+                make_suggester(spec.method, spec.space, sweep.seed, **(dict(spec.tpe) if spec.method is Method.TPE else {})),
                 make_suggester(Method.RANDOM, spec.space, sweep.seed),
                 policy=policy,
                 curves=Curves(spec.metric.name) if policy is not None else None,

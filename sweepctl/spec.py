@@ -76,7 +76,8 @@ class SweepSpec:
     data: tuple[str, ...] = ()
     early_terminate: Mapping[str, Any] | None = None
     warm_points: tuple[dict[str, Any], ...] = ()  # given parameter sets (nested) run first, as trials 1..k
-    warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
+    warm_sweeps: tuple[str, ...] = ()
+    tpe: Mapping[str, Any] = field(default_factory=dict)  # TPE engine options: constant_liar, lie, n_startup_jobs  # earlier sweeps on the same space whose finished trials the engine learns from
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -56,6 +56,7 @@ _TOP_KEYS = (
     "queue",
     "data",
     "warm_start",
+    "tpe",
 )
 _METHODS = {"tpe": Method.TPE, "bayes": Method.TPE, "random": Method.RANDOM, "grid": Method.GRID}
 # impute and impute_while_running steer W&B's own Bayesian search; TPE has no
@@ -138,6 +139,7 @@ def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
     program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
     early_terminate = _early_terminate(problems, get("early_terminate"))
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
+    tpe_options = _tpe_options(problems, get("tpe"))
     for key in ("project", "entity", "description"):
         if key in doc and not isinstance(doc[key], str):
             problems.add(key, f"expected a string, got {v.describe(doc[key])}")
@@ -164,6 +166,7 @@ def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
         data=values.get("data", ()),
         early_terminate=early_terminate,
         warm_points=warm_points,
+        tpe=tpe_options,
         warm_sweeps=warm_sweeps,
         raw=copy.deepcopy(dict(doc)),
     )
@@ -266,6 +269,33 @@ def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
     if "min_iter" not in doc and not ("max_iter" in doc and "s" in doc):
         problems.add("early_terminate", "hyperband needs min_iter, or max_iter and s")
     return dict(doc)
+
+
+_LIES = ("worst", "mean", "best")
+
+
+def _tpe_options(problems: v.Problems, raw: Any) -> dict[str, Any]:
+    """`tpe: {constant_liar: bool, lie: worst|mean|best, n_startup_jobs: int}` (sweepctl extension)."""
+    if raw is v.MISSING:
+        return {}
+    if not isinstance(raw, dict):
+        problems.add("tpe", f"expected a mapping of TPE options, got {v.describe(raw)}")
+        return {}
+    v.check_keys(problems, "tpe", raw, ("constant_liar", "lie", "n_startup_jobs"))
+    options: dict[str, Any] = {}
+    if "constant_liar" in raw:
+        if isinstance(raw["constant_liar"], bool):
+            options["constant_liar"] = raw["constant_liar"]
+        else:
+            problems.add("tpe.constant_liar", f"expected true or false, got {v.describe(raw['constant_liar'])}")
+    if "lie" in raw:
+        if raw["lie"] in _LIES:
+            options["lie"] = raw["lie"]
+        else:
+            problems.add("tpe.lie", f"expected one of {', '.join(_LIES)}, got {raw['lie']!r}")
+    if "n_startup_jobs" in raw and (n := v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1)) is not None:
+        options["n_startup_jobs"] = n
+    return options
 
 
 def _data(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:

@@ -472,3 +472,14 @@ def test_more_than_ten_thousand_values_is_refused() -> None:
 @pytest.mark.parametrize("path", sorted(EXAMPLES.rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_sweep_file_parses(path: Path) -> None:
     assert load_sweep_file(path).space.parameters
+
+
+def test_tpe_options_and_warm_start_parse_and_bad_ones_name_their_field() -> None:
+    base = {"metric": {"name": "loss"}, "function": "m:f", "parameters": {"x": {"min": 0.0, "max": 1.0}, "k": {"value": 2}}}
+    spec = parse_sweep({**base, "tpe": {"constant_liar": False, "lie": "mean", "n_startup_jobs": 5}, "warm_start": {"points": [{"x": 0.5}]}})
+    assert dict(spec.tpe) == {"constant_liar": False, "lie": "mean", "n_startup_jobs": 5}
+    assert spec.warm_points == ({"x": 0.5, "k": 2},)  # constants filled in
+    with pytest.raises(SpecError) as bad:
+        parse_sweep({**base, "tpe": {"lie": "huge", "n_startup_jobs": 0}, "warm_start": {"points": [{"y": 1}], "sweeps": "abc"}})
+    paths = {path for path, _ in bad.value.problems}
+    assert paths == {"tpe.lie", "tpe.n_startup_jobs", "warm_start.points[0]", "warm_start.sweeps"}
