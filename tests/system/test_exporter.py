@@ -57,7 +57,7 @@ def test_exporter_joins_gpus_to_trials_and_a_dead_workers_gpus_vanish(tmp_path: 
             metric: {name: loss}
             program: trial_program.py
             parameters:
-              mode: {values: [ok, exit, ok, ok, hang]}
+              mode: {values: [ok, exit, ok2, ok3, hang]}  # distinct: no parameter set runs twice
               sleep: {value: 1.5}
             parallelism: 2
             """,

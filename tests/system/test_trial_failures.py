@@ -105,6 +105,7 @@ def test_max_failures_fails_the_sweep_and_stops_creating_trials(tmp_path: Path, 
         program: trial_program.py
         parameters:
           mode: {value: exit}
+          x: {min: 0.0, max: 1.0}
         run_cap: 50
         max_failures: 2
         parallelism: 1
