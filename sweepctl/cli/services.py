@@ -43,13 +43,7 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
 
     _log_setup(verbose)
     with open_store(redis_url, state_dir) as (store, settings):
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        stop = stop_on_signals()
         click.echo(f"controller serving {settings.redacted}", err=True)
         owner_lease = float(os.environ.get("SWEEPCTL_OWNER_LEASE_SECONDS", OWNER_LEASE_SECONDS))
         Controller(store, make_celery(settings), owner_lease=owner_lease).run(stop, only=set(only) or None, until_idle=until_idle)
@@ -144,15 +138,21 @@ def exporter(bind: str, port: int, keep_finished_hours: float, redis_url: str | 
 
     _log_setup(True)
     with open_store(redis_url, state_dir) as (store, settings):
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        stop = stop_on_signals()
         click.echo(f"exporter serving http://{bind}:{port}/metrics from {settings.redacted}", err=True)
         serve(store, bind, port, keep_finished_hours * 3600, stop)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: long-running services finish their loop and clean up."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
