@@ -1,0 +1,579 @@
+"""Dispatch throughput and the idle gap between trials: sweepctl vs Optuna (sqlite) vs raw Celery.
+
+Side by side in one run, each on 2 worker processes, N trials per case:
+
+1. sweepctl, whole system: a private redis-server, `sweepctl worker --gpus none
+   --concurrency 2` as a subprocess, the controller in this process (a thread), a
+   `method: random` sweep with `parallelism: 2` and `run_cap: N`, for
+   (a) a no-op `function:` objective, (b) a 10 ms `function:` objective and
+   (c) a no-op `program:` (a Python script printing `loss=0`). Timed from submit to
+   the sweep being done (terminal state, no active trial); the workers are up and
+   answering Celery pings before the clock starts.
+2. Idle gap, from the trial records of (a): per worker, trials sorted by started_at,
+   gap = next.started_at - previous.ended_at (started_at is Redis server time,
+   ended_at the worker's clock: the same machine here).
+3. Optuna with RDB storage (sqlite file), RandomSampler, 2 processes each running
+   study.optimize(objective, n_trials=N/2) on the same study; no-op and 10 ms.
+4. Raw Celery floor: sweepctl's Celery configuration (make_celery) on its own private
+   redis-server, 2 solo-pool worker processes, N no-op tasks each incrementing a Redis
+   counter; timed from the first send until the counter reaches N.
+
+Then the per-trial process cost of a `function:` trial (interpreter, guard,
+callable_entry, the git provenance lookup) is timed directly, 20 times each.
+
+    python benchmarks/dispatch.py [--trials 200] [--repeats 20] [--output benchmarks/results/dispatch.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sweepctl.embedded import EmbeddedRedis
+    from sweepctl.records import Trial
+    from sweepctl.settings import RedisSettings
+    from sweepctl.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "dispatch.md"
+WORKERS = 2
+SLEEP_10MS = 0.01
+COUNTER = "bench:done"
+READY = "bench:ready"
+
+OBJECTIVES_MODULE = '''
+import time
+
+
+def noop(params):
+    return 0.0
+
+
+def sleep10(params):
+    time.sleep(0.01)
+    return 0.0
+'''
+
+PROGRAM = 'print("loss=0")\n'
+
+CELERY_FLOOR_MODULE = f'''
+"""A no-op task on sweepctl's Celery configuration; each run increments a Redis counter."""
+import os
+
+from celery.signals import worker_ready
+
+from sweepctl.celery_app import make_celery
+from sweepctl.settings import RedisSettings
+
+settings = RedisSettings.from_url(os.environ["SWEEPCTL_REDIS_URL"])
+app = make_celery(settings)
+_redis = settings.client()
+
+
+@app.task(name="bench.noop", ignore_result=True)
+def noop():
+    _redis.incr("{COUNTER}")
+
+
+@worker_ready.connect
+def _ready(**kwargs):
+    _redis.incr("{READY}")
+'''
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def child_env(redis_url: str | None = None, pythonpath: Sequence[Path] = ()) -> dict[str, str]:
+    """Our environment without SWEEPCTL_* settings, the repository importable, the URL if given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPCTL_")}
+    paths = [str(p) for p in (*pythonpath, REPO)]
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if redis_url is not None:
+        env["SWEEPCTL_REDIS_URL"] = redis_url
+    return env
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def start_group(argv: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM the process group we started (warm shutdown), SIGKILL it if it lingers."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            # the leader is gone; make sure nothing of its group survives it
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100), as numpy's default."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def private_redis(folder: Path) -> EmbeddedRedis:
+    from sweepctl.embedded import EmbeddedRedis
+
+    return EmbeddedRedis(data_dir=folder, password=secrets.token_urlsafe(16)).start()
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. sweepctl, whole system
+
+
+@dataclass
+class SweepRun:
+    case: str
+    trials: int
+    seconds: float
+    states: dict[str, int]
+    gaps_ms: list[float] = field(default_factory=list)
+    durations_ms: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.trials / self.seconds
+
+
+def write_sweep_folder(folder: Path, name: str, n: int, *, function: str | None = None, program: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench_objectives.py").write_text(OBJECTIVES_MODULE)
+    (folder / "noop_program.py").write_text(PROGRAM)
+    target = f'function: "{function}"' if function else f"program: {program}"
+    path = folder / "sweep.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            name: {name}
+            method: random
+            metric: {{name: loss, goal: minimize}}
+            {target}
+            parameters:
+              x: {{distribution: uniform, min: 0.0, max: 1.0}}
+            run_cap: {n}
+            parallelism: {WORKERS}
+            max_failures: {n}
+            seed: 1
+            """
+        )
+    )
+    return path
+
+
+def idle_gaps(trials: Sequence[Trial]) -> tuple[list[float], list[float]]:
+    """(gaps, in-worker durations) in ms: per worker, next.started_at - previous.ended_at."""
+    by_worker: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for t in trials:
+        if t.worker and t.started_at is not None and t.ended_at is not None:
+            by_worker[t.worker].append((t.started_at, t.ended_at))
+    gaps: list[float] = []
+    durations: list[float] = []
+    for spans in by_worker.values():
+        spans.sort()
+        durations.extend((end - start) * 1000 for start, end in spans)
+        gaps.extend((nxt[0] - prev[1]) * 1000 for prev, nxt in pairwise(spans))
+    return gaps, durations
+
+
+def run_sweep(store: Store, settings: RedisSettings, path: Path, case: str, n: int, timeout: float) -> SweepRun:
+    from controller.loop import Controller
+    from sweepctl.celery_app import make_celery
+    from sweepctl.lifecycle import submit_sweep
+    from sweepctl.store import Store
+
+    controller_store = Store.connect(settings)  # its own connections: the poller below must not share them
+    controller = Controller(controller_store, make_celery(settings))
+    stop = threading.Event()
+    began = time.perf_counter()
+    sweep, _ = submit_sweep(store, path)
+    thread = threading.Thread(target=controller.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: store.sweep_state(sweep.id).is_terminal and not store.active_numbers(sweep.id),
+            timeout,
+            f"sweep {case} to finish",
+            interval=0.005,
+        )
+        elapsed = time.perf_counter() - began
+    finally:
+        thread.join(10)
+        stop.set()
+        thread.join(10)
+    trials = store.get_trials(sweep.id)
+    states: dict[str, int] = defaultdict(int)
+    for t in trials:
+        states[t.state.value] += 1
+    gaps, durations = idle_gaps(trials)
+    return SweepRun(case, len(trials), elapsed, dict(states), gaps, durations)
+
+
+def bench_sweepctl(tmp: Path, n: int) -> list[SweepRun]:
+    from sweepctl.celery_app import make_celery
+    from sweepctl.settings import RedisSettings
+    from sweepctl.store import Store
+
+    server = private_redis(tmp / "redis-sweepctl")
+    worker = None
+    try:
+        settings = RedisSettings.from_url(server.url)
+        store = Store.connect(settings)
+        worker = start_group(
+            [sys.executable, "-m", "sweepctl", "worker", "--gpus", "none", "--concurrency", str(WORKERS)],
+            env=child_env(server.url),
+            cwd=tmp,
+            log=tmp / "sweepctl-worker.log",
+        )
+        wait_for(lambda: len(store.workers()) >= WORKERS, 60, "the sweepctl workers to register")
+        # Registered means heartbeating; also wait until both Celery consumers answer.
+        pinger = make_celery(settings)
+        try:
+            wait_for(lambda: len(pinger.control.ping(timeout=1.0) or []) >= WORKERS, 60, "the Celery consumers to answer pings")
+        except RuntimeError:
+            time.sleep(3.0)
+        # A short untimed sweep: the controller's and workers' first-use costs are not counted.
+        run_sweep(store, settings, write_sweep_folder(tmp / "sweep-warmup", "warmup", 4, function="bench_objectives:noop"), "warm-up", 4, 120)
+        timeout = max(300.0, n * 2.0)
+        runs = [
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-a", "noop-fn", n, function="bench_objectives:noop"), "sweepctl function: no-op", n, timeout),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-b", "sleep10-fn", n, function="bench_objectives:sleep10"), "sweepctl function: 10 ms", n, timeout),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-c", "noop-program", n, program="noop_program.py"), "sweepctl program: no-op", n, timeout),
+        ]
+        return runs
+    finally:
+        if worker is not None:
+            stop_group(worker)
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Optuna with sqlite storage
+
+
+def _optuna_noop(trial: Any) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    return 0.0
+
+
+def _optuna_sleep10(trial: Any) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    time.sleep(SLEEP_10MS)
+    return 0.0
+
+
+def _optuna_process(storage: str, study_name: str, n_trials: int, sleep: bool, seed: int, barrier: Any, results: Any) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(seed=seed), load_if_exists=True
+    )
+    barrier.wait()
+    began = time.time()
+    study.optimize(_optuna_sleep10 if sleep else _optuna_noop, n_trials=n_trials)
+    results.put((began, time.time()))
+
+
+def bench_optuna(tmp: Path, n: int, sleep: bool) -> tuple[float, int]:
+    """(seconds from the first process starting optimize to the last one finishing, trials recorded)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = "sleep10" if sleep else "noop"
+    storage = f"sqlite:///{tmp / f'optuna-{name}.db'}"
+    optuna.create_study(study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    ctx = mp.get_context("spawn")  # no sqlite connection inherited through fork
+    barrier = ctx.Barrier(WORKERS)
+    results = ctx.Queue()
+    per_process = [n // WORKERS + (1 if i < n % WORKERS else 0) for i in range(WORKERS)]
+    procs = [
+        ctx.Process(target=_optuna_process, args=(storage, name, per_process[i], sleep, i + 1, barrier, results))
+        for i in range(WORKERS)
+    ]
+    for p in procs:
+        p.start()
+    spans = [results.get(timeout=max(300.0, n * 2.0)) for _ in procs]
+    for p in procs:
+        p.join(30)
+    done = len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
+    return max(e for _, e in spans) - min(b for b, _ in spans), done
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. raw Celery floor
+
+
+def bench_celery_floor(tmp: Path, n: int) -> float:
+    from sweepctl.celery_app import make_celery
+    from sweepctl.settings import RedisSettings
+
+    folder = tmp / "celery-floor"
+    folder.mkdir()
+    (folder / "floor_tasks.py").write_text(CELERY_FLOOR_MODULE)
+    server = private_redis(tmp / "redis-celery")
+    workers = []
+    try:
+        settings = RedisSettings.from_url(server.url)
+        client = settings.client()
+        env = child_env(server.url, pythonpath=[folder])
+        for i in range(WORKERS):
+            workers.append(
+                start_group(
+                    [sys.executable, "-m", "celery", "-A", "floor_tasks", "worker", "-P", "solo", "-c", "1", "-Q", "sweepctl",
+                     "-n", f"floor{i}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+                    env=env,
+                    cwd=folder,
+                    log=tmp / f"celery-floor-{i}.log",
+                )
+            )
+        wait_for(lambda: int(client.get(READY) or 0) >= WORKERS, 60, "the Celery floor workers to be ready")
+        app = make_celery(settings)
+        warmup = 4
+        for _ in range(warmup):
+            app.send_task("bench.noop", queue="sweepctl")
+        wait_for(lambda: int(client.get(COUNTER) or 0) >= warmup, 30, "the Celery warm-up tasks")
+        target = warmup + n
+        began = time.perf_counter()
+        for _ in range(n):
+            app.send_task("bench.noop", queue="sweepctl")
+        wait_for(lambda: int(client.get(COUNTER) or 0) >= target, max(120.0, n * 0.5), "the Celery floor tasks", interval=0.001)
+        return time.perf_counter() - began
+    finally:
+        for w in workers:
+            stop_group(w)
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# per-trial process cost of a function trial
+
+
+def time_command(argv: list[str], *, env: dict[str, str], cwd: Path, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        times.append((time.perf_counter() - began) * 1000)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr.decode(errors='replace')[-500:]}")
+    return times
+
+
+def time_call(fn: Callable[[], object], repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def process_costs(tmp: Path, repeats: int) -> list[tuple[str, list[float]]]:
+    from workers.provenance import code_version
+
+    folder = tmp / "sweep-a"  # has bench_objectives.py, as a trial's cwd
+    env = child_env()
+    env.update({"SWEEPCTL_PARAMS": '{"x": 0.5}', "SWEEPCTL_TRIAL_SEED": "1", "PYTHONUNBUFFERED": "1"})
+    py = sys.executable
+    entry = [py, "-m", "workers.callable_entry", "bench_objectives:noop", "loss"]
+    guard = [py, "-m", "workers.guard", "5", "--"]
+    rows = [
+        ("`python -c pass` (bare interpreter)", time_command([py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
+        ("`python -m workers.guard 5 -- /bin/true` (the guard alone)", time_command([*guard, "/bin/true"], env=env, cwd=folder, repeats=repeats)),
+        ("`python -m workers.guard 5 -- python -c pass`", time_command([*guard, py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
+        ("`python -m workers.callable_entry bench_objectives:noop loss`", time_command(entry, env=env, cwd=folder, repeats=repeats)),
+        ("guard + callable_entry (a function trial's processes)", time_command([*guard, *entry], env=env, cwd=folder, repeats=repeats)),
+        ("guard + `python noop_program.py` (a program trial's processes)", time_command([*guard, py, "noop_program.py"], env=env, cwd=folder, repeats=repeats)),
+        ("provenance.code_version(sweep folder), not a git tree (1 git call)", time_call(lambda: code_version(folder), repeats)),
+        ("provenance.code_version(repo folder), a git tree (3 git calls)", time_call(lambda: code_version(REPO), repeats)),
+    ]
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def other_load() -> list[str]:
+    """Other processes using CPU now (ps), so a shared machine is visible in the results."""
+    try:
+        out = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    busy = []
+    for line in out.splitlines()[1:]:
+        parts = line.split(None, 2)
+        if len(parts) == 3 and int(parts[0]) != os.getpid() and float(parts[1]) >= 20.0:
+            busy.append(f"{parts[1]}% {parts[2][:100]}")
+    return busy
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"x{value:.2f}"
+
+
+def build_report(
+    n: int,
+    runs: list[SweepRun],
+    optuna: dict[str, tuple[float, int]],
+    floor_seconds: float,
+    costs: list[tuple[str, list[float]]],
+    wall: float,
+    load_before: tuple[float, float, float],
+    busy_before: list[str],
+) -> str:
+    opt_rate = {k: done / secs for k, (secs, done) in optuna.items()}
+    floor_rate = n / floor_seconds
+    rows = []
+    for run in runs:
+        match = "sleep10" if "10 ms" in run.case else "noop"
+        rows.append((run.case, run.rate, run.rate / opt_rate[match], run.rate / floor_rate))
+    rows.append(("Optuna 5.0 sqlite, RandomSampler: no-op", opt_rate["noop"], 1.0, opt_rate["noop"] / floor_rate))
+    rows.append(("Optuna 5.0 sqlite, RandomSampler: 10 ms", opt_rate["sleep10"], 1.0, opt_rate["sleep10"] / floor_rate))
+    rows.append(("raw Celery floor (make_celery, solo pool): no-op task", floor_rate, floor_rate / opt_rate["noop"], 1.0))
+
+    a = runs[0]
+    lines = [
+        "# dispatch.py: trials per second on 2 worker processes",
+        "",
+        (
+            f"{n} trials per case, {WORKERS} worker processes each, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+            f"whole run {wall:.0f} s. Load average before the run: {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f}."
+        ),
+    ]
+    if busy_before:
+        lines.append("Other processes using CPU when the run started (figures taken while sharing the CPU): " + "; ".join(busy_before))
+    else:
+        lines.append("No other process was using CPU when the run started.")
+    lines += [
+        "",
+        "| case | trials/s | vs Optuna-sqlite (same objective) | vs Celery floor |",
+        "|---|---|---|---|",
+    ]
+    for case, rate, vs_opt, vs_floor in rows:
+        lines.append(f"| {case} | {rate:.1f} | {fmt_ratio(vs_opt)} | {fmt_ratio(vs_floor)} |")
+    lines += [
+        "",
+        "The ratio of the Celery floor row in the Optuna column is floor / Optuna no-op.",
+        "",
+        "Trial states: " + "; ".join(f"{r.case}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.states.items())) for r in runs)
+        + f"; Optuna trials recorded: no-op {optuna['noop'][1]}, 10 ms {optuna['sleep10'][1]}.",
+        "",
+        "## Idle gap per worker (next trial's started_at - previous trial's ended_at)",
+        "",
+        "| case | gaps | median | p90 | p99 | max | in-worker trial time (started->ended), median | per-worker cycle (2 / rate) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r.case} | {len(r.gaps_ms)} | {percentile(r.gaps_ms, 50):.1f} ms | {percentile(r.gaps_ms, 90):.1f} ms | "
+            f"{percentile(r.gaps_ms, 99):.1f} ms | {max(r.gaps_ms, default=float('nan')):.1f} ms | "
+            f"{percentile(r.durations_ms, 50):.1f} ms | {WORKERS / r.rate * 1000:.1f} ms |"
+        )
+    lines += [
+        "",
+        (
+            f"Acceptance: whole-system no-op dispatch >= 3x Optuna-sqlite: {a.rate / opt_rate['noop']:.2f}x "
+            f"({'met' if a.rate / opt_rate['noop'] >= 3 else 'NOT met'}); median idle gap < 20 ms: "
+            f"{percentile(a.gaps_ms, 50):.1f} ms ({'met' if percentile(a.gaps_ms, 50) < 20 else 'NOT met'})."
+        ),
+        "",
+        f"## Per-trial process cost, timed directly ({len(costs[0][1])} runs each)",
+        "",
+        "| what | median | mean | min |",
+        "|---|---|---|---|",
+    ]
+    for what, times in costs:
+        lines.append(f"| {what} | {statistics.median(times):.1f} ms | {statistics.fmean(times):.1f} ms | {min(times):.1f} ms |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200, help="trials per case (default 200)")
+    parser.add_argument("--repeats", type=int, default=20, help="runs of each process-cost measurement (default 20)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown results file")
+    args = parser.parse_args(argv)
+    n = args.trials
+    if n < WORKERS * 2:
+        parser.error(f"--trials must be at least {WORKERS * 2}")
+
+    load_before = os.getloadavg()
+    busy_before = other_load()
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sweepctl-dispatch-") as name:
+        tmp = Path(name)
+        print(f"[dispatch] sweepctl whole system, {n} trials per case ...", file=sys.stderr, flush=True)
+        runs = bench_sweepctl(tmp, n)
+        for r in runs:
+            print(f"[dispatch]   {r.case}: {r.rate:.1f} trials/s ({r.seconds:.2f} s) {r.states}", file=sys.stderr, flush=True)
+        optuna: dict[str, tuple[float, int]] = {}
+        for key, sleep in (("noop", False), ("sleep10", True)):
+            print(f"[dispatch] Optuna sqlite, {key} ...", file=sys.stderr, flush=True)
+            optuna[key] = bench_optuna(tmp, n, sleep)
+            print(f"[dispatch]   {optuna[key][1] / optuna[key][0]:.1f} trials/s", file=sys.stderr, flush=True)
+        print("[dispatch] raw Celery floor ...", file=sys.stderr, flush=True)
+        floor = bench_celery_floor(tmp, n)
+        print(f"[dispatch]   {n / floor:.1f} tasks/s", file=sys.stderr, flush=True)
+        print("[dispatch] per-trial process costs ...", file=sys.stderr, flush=True)
+        costs = process_costs(tmp, args.repeats)
+        wall = time.perf_counter() - began
+    text = build_report(n, runs, optuna, floor, costs, wall, load_before, busy_before)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(f"[dispatch] written to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
