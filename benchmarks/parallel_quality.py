@@ -1,0 +1,515 @@
+"""Search quality under parallelism: sweepctl TPE (with and without the constant liar),
+Optuna's TPESampler (with and without its constant liar) and random search, at 1, 4 and 8
+concurrent workers, on closed-form problems (Branin, Hartmann6, Rosenbrock-10D).
+
+Workers are simulated, deterministically and without sleeping: every trial takes a duration
+drawn from U(10, 100) ms of simulated time (one stream per seed, indexed by trial number, so
+every engine and worker count sees the same durations). While fewer than W trials run, the
+engine is asked for the next one; otherwise the trial that finishes first (ties by number)
+is told to the engine. sweepctl engines get the running trials as `pending=`; Optuna keeps
+them in its study as RUNNING trials (ask/tell, not told yet), which is what its
+`constant_liar` looks at.
+
+Score of a run at budget N = share of the random-to-optimum gap closed:
+    (median best of random at N - best of the run at N) / (median best of random at N - optimum)
+1 = optimum found, 0 = as good as the typical random search, < 0 worse. The random median
+comes from `--baseline-seeds` independent runs of sweepctl's RandomSuggester (seeds from
+10000 on). A run goes to the largest budget once; the best at a smaller budget N is the best
+of trials 1..N, which is exactly what a run stopped at N would have tried (suggestion k
+depends only on what happened before trial k started).
+
+    python benchmarks/parallel_quality.py [--seeds 20] [--budgets 100,200] [--workers 1,4,8]
+        [--problems branin,hartmann6,rosenbrock10] [--engines sweepctl-tpe-liar,...] [--processes 2]
+
+Progress goes to stderr; the markdown report to stdout and to --output.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread per process: the pool already keeps every core busy.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+import datetime
+import heapq
+import logging
+import multiprocessing
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from controller.suggester import Observation
+from controller.suggesters.random import RandomSuggester
+from controller.suggesters.tpe import TpeSuggester
+from sweepctl.space import FlatAssignment, SearchSpace
+from sweepctl.sweepfile import parse_sweep
+
+DURATION_MS = (10.0, 100.0)
+_DURATION_STREAM = 7_000_001  # second SeedSequence word: durations never share a stream with suggestions
+BASELINE_SEED_BASE = 10_000
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "parallel_quality.md"
+PASS_RATIO = 0.95
+
+
+# ---------------------------------------------------------------- problems
+
+
+def branin(x: np.ndarray) -> float:
+    x1, x2 = x
+    b, c, t = 5.1 / (4 * np.pi**2), 5 / np.pi, 1 / (8 * np.pi)
+    return float((x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * np.cos(x1) + 10)
+
+
+_H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+_H6_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+
+
+def hartmann6(x: np.ndarray) -> float:
+    return float(-np.sum(_H6_ALPHA * np.exp(-np.sum(_H6_A * (x - _H6_P) ** 2, axis=1))))
+
+
+def rosenbrock(x: np.ndarray) -> float:
+    return float(np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    bounds: tuple[tuple[float, float], ...]
+    optimum: float
+    function: Callable[[np.ndarray], float]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f"x{i}" for i in range(len(self.bounds)))
+
+    def space(self) -> SearchSpace:
+        parameters = {n: {"min": float(lo), "max": float(hi)} for n, (lo, hi) in zip(self.names, self.bounds)}
+        return parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": parameters}).space
+
+    def evaluate(self, params: FlatAssignment) -> float:
+        return self.function(np.array([float(params[n]) for n in self.names]))  # type: ignore[arg-type]
+
+
+PROBLEMS = {
+    p.name: p
+    for p in (
+        Problem("branin", ((-5.0, 10.0), (0.0, 15.0)), 0.397887, branin),
+        Problem("hartmann6", ((0.0, 1.0),) * 6, -3.32237, hartmann6),
+        # The classic (De Jong) domain; the optimum is at (1, ..., 1).
+        Problem("rosenbrock10", ((-2.048, 2.048),) * 10, 0.0, rosenbrock),
+    )
+}
+
+
+# ---------------------------------------------------------------- engines
+
+
+class Engine(Protocol):
+    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment: ...
+
+    def tell(self, number: int, params: FlatAssignment, value: float) -> None: ...
+
+
+class SweepctlEngine:
+    """A sweepctl suggester driven the way the controller drives it."""
+
+    def __init__(self, suggester: TpeSuggester | RandomSuggester) -> None:
+        self.suggester = suggester
+
+    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
+        params = self.suggester.suggest(number, pending=list(pending))
+        assert params is not None
+        return params
+
+    def tell(self, number: int, params: FlatAssignment, value: float) -> None:
+        self.suggester.observe([Observation(number, params, value)])
+
+
+class OptunaEngine:
+    """Optuna's TPESampler through ask/tell; running trials stay RUNNING in the study."""
+
+    def __init__(self, problem: Problem, seed: int, constant_liar: bool) -> None:
+        import optuna
+
+        sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=constant_liar)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        self.bounds = dict(zip(problem.names, problem.bounds))
+        self.trials: dict[int, Any] = {}
+
+    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
+        trial = self.study.ask()
+        self.trials[number] = trial
+        return {name: trial.suggest_float(name, lo, hi) for name, (lo, hi) in self.bounds.items()}
+
+    def tell(self, number: int, params: FlatAssignment, value: float) -> None:
+        self.study.tell(self.trials.pop(number), value)
+
+
+ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
+    "sweepctl-tpe-liar": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=True)),
+    "sweepctl-tpe": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=False)),
+    "optuna-tpe-liar": lambda p, seed: OptunaEngine(p, seed, constant_liar=True),
+    "optuna-tpe": lambda p, seed: OptunaEngine(p, seed, constant_liar=False),
+    "random": lambda p, seed: SweepctlEngine(RandomSuggester(p.space(), seed)),
+}
+SWEEPCTL_TPE = ("sweepctl-tpe-liar", "sweepctl-tpe")
+
+
+# ---------------------------------------------------------------- simulation
+
+
+@dataclass(frozen=True)
+class Run:
+    problem: str
+    engine: str
+    workers: int
+    seed: int
+    budget: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run: Run
+    values: tuple[float, ...]  # objective of trial 1..budget, by trial number
+    seconds: float  # CPU wall time of the whole run (engine + objective)
+
+
+def simulate(run: Run) -> RunResult:
+    """Run `run.budget` trials with `run.workers` asynchronous simulated workers."""
+    began = time.perf_counter()
+    problem = PROBLEMS[run.problem]
+    engine = ENGINES[run.engine](problem, run.seed)
+    durations = np.random.default_rng([run.seed, _DURATION_STREAM]).uniform(*DURATION_MS, size=run.budget)
+    running: list[tuple[float, int]] = []  # heap of (simulated finish time, trial number)
+    params_of: dict[int, FlatAssignment] = {}
+    values = [float("nan")] * run.budget
+    now, next_number = 0.0, 1
+    while next_number <= run.budget or running:
+        while len(running) < run.workers and next_number <= run.budget:
+            pending = [params_of[n] for n in sorted(n for _, n in running)]
+            params_of[next_number] = engine.ask(next_number, pending)
+            heapq.heappush(running, (now + durations[next_number - 1], next_number))
+            next_number += 1
+        now, number = heapq.heappop(running)
+        values[number - 1] = problem.evaluate(params_of[number])
+        engine.tell(number, params_of[number], values[number - 1])
+    return RunResult(run, tuple(values), time.perf_counter() - began)
+
+
+def _quiet_worker() -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in ("hyperopt", "controller"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.simplefilter("ignore")
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    except ImportError:
+        pass
+
+
+def run_all(runs: Sequence[Run], processes: int) -> list[RunResult]:
+    """Every run through a process pool, slowest kinds first; progress to stderr."""
+    cost = {"rosenbrock10": 3, "hartmann6": 2, "branin": 1}
+    ordered = sorted(runs, key=lambda r: (r.engine == "random", -cost[r.problem] * r.budget, r.engine, r.workers, r.seed))
+    results: list[RunResult] = []
+    began = time.perf_counter()
+    with multiprocessing.Pool(processes, initializer=_quiet_worker) as pool:
+        for i, result in enumerate(pool.imap_unordered(simulate, ordered, chunksize=1), 1):
+            results.append(result)
+            elapsed = time.perf_counter() - began
+            r = result.run
+            if r.seed >= BASELINE_SEED_BASE and i % 50 and i != len(ordered):
+                continue  # baseline random runs are many and quick: report them in batches
+            print(
+                f"[{i}/{len(ordered)}] {r.problem} {r.engine} w={r.workers} seed={r.seed}: {result.seconds:.1f} s"
+                f" (elapsed {elapsed / 60:.1f} min)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return results
+
+
+# ---------------------------------------------------------------- scoring and report
+
+
+Key = tuple[str, str, int, int]  # (problem, engine, workers, budget)
+Cells = Sequence[tuple[str, int]]  # (problem, budget) pairs pooled into one ratio
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every run reduced to scores, the random baselines behind them, and timings."""
+
+    baseline: dict[tuple[str, int], float]  # median best of random search, by (problem, budget)
+    best: dict[Key, np.ndarray]  # best value found, one per seed
+    score: dict[Key, np.ndarray]  # share of the random-to-optimum gap closed, one per seed
+    ms_per_trial: dict[str, float]  # engine -> mean wall ms per simulated trial
+
+    @classmethod
+    def of(cls, results: Sequence[RunResult], budgets: Sequence[int], seeds: int) -> Scores:
+        baseline_runs: dict[str, list[RunResult]] = {}
+        by_cell: dict[tuple[str, str, int], dict[int, RunResult]] = {}
+        seconds: dict[str, list[float]] = {}
+        for res in results:
+            r = res.run
+            if r.seed >= BASELINE_SEED_BASE:
+                baseline_runs.setdefault(r.problem, []).append(res)
+            else:
+                by_cell.setdefault((r.problem, r.engine, r.workers), {})[r.seed] = res
+                seconds.setdefault(r.engine, []).append(res.seconds / r.budget)
+        baseline = {
+            (problem, b): float(np.median([min(res.values[:b]) for res in runs]))
+            for problem, runs in baseline_runs.items()
+            for b in budgets
+        }
+        best, score = {}, {}
+        for (problem, engine, w), per_seed in by_cell.items():
+            for b in budgets:
+                found = np.array([min(per_seed[s].values[:b]) for s in range(seeds)])
+                gap = baseline[problem, b] - PROBLEMS[problem].optimum
+                best[problem, engine, w, b] = found
+                score[problem, engine, w, b] = (baseline[problem, b] - found) / gap
+        ms = {engine: 1000 * float(np.mean(s)) for engine, s in seconds.items()}
+        return cls(baseline, best, score, ms)
+
+    def pooled(self, keys: Sequence[Key], seeds: np.ndarray | None = None) -> float:
+        """Mean over `keys` of each cell's median score (one cell: its median), on the seeds picked."""
+        return float(np.mean([np.median(self.score[k] if seeds is None else self.score[k][seeds]) for k in keys]))
+
+    def bootstrap_ratio(
+        self, num: Sequence[Key], den: Sequence[Key], rng: np.random.Generator, rounds: int = 2000
+    ) -> tuple[float, float]:
+        """90% interval of pooled(num) / pooled(den), resampling seeds (paired: seed i is run i everywhere)."""
+        n = len(self.score[num[0]])
+        ratios = []
+        for _ in range(rounds):
+            seeds = rng.integers(n, size=n)
+            d = self.pooled(den, seeds)
+            if d > 0:
+                ratios.append(self.pooled(num, seeds) / d)
+        if not ratios:
+            return float("nan"), float("nan")
+        lo, hi = np.percentile(ratios, [5, 95])
+        return float(lo), float(hi)
+
+    def ratio(self, cells: Cells, num: tuple[str, int], den: tuple[str, int], rng: np.random.Generator) -> tuple[str, float | None]:
+        """pooled score of engine@workers `num` over `den` on `cells`, as text and value (None: undefined)."""
+        num_keys = [(p, num[0], num[1], b) for p, b in cells]
+        den_keys = [(p, den[0], den[1], b) for p, b in cells]
+        if any(k not in self.score for k in num_keys + den_keys):
+            return "n/a (not run)", None
+        d = self.pooled(den_keys)
+        if d <= 0:
+            return f"n/a (denominator {d:.2f})", None
+        value = self.pooled(num_keys) / d
+        lo, hi = self.bootstrap_ratio(num_keys, den_keys, rng)
+        return f"{value:.3f} [{lo:.2f}–{hi:.2f}]", value
+
+    def best_sweepctl(self, cells: Cells, workers: int) -> str:
+        """The sweepctl TPE engine with the higher pooled score at `workers` on `cells`."""
+        present = [e for e in SWEEPCTL_TPE if all((p, e, workers, b) in self.score for p, b in cells)]
+        if not present:
+            return SWEEPCTL_TPE[0]
+        return max(present, key=lambda e: self.pooled([(p, e, workers, b) for p, b in cells]))
+
+
+def header_lines(args: argparse.Namespace, wall: float) -> list[str]:
+    return [
+        "# parallel_quality.py: search quality under parallelism",
+        "",
+        f"- Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        (
+            f"- Machine: {platform.node() or '?'}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores,"
+            f" {platform.system()} {platform.release()}; pool of {args.processes} processes"
+        ),
+        (
+            f"- Versions: Python {platform.python_version()}, hyperopt {version('hyperopt')}, optuna {_optuna_version()},"
+            f" numpy {version('numpy')}, scipy {version('scipy')}"
+        ),
+        f"- Command: `{' '.join(['python', *sys.argv])}`",
+        (
+            f"- Seeds: {args.seeds} per cell (0..{args.seeds - 1}); random baseline: {args.baseline_seeds} seeds;"
+            f" trial durations U{DURATION_MS} ms, simulated; wall time {wall / 60:.1f} min"
+        ),
+        (
+            "- Engines: sweepctl TPE = hyperopt `tpe.suggest`, n_startup_jobs=20, lie = worst loss seen;"
+            " Optuna TPESampler with its defaults (multivariate TPE for one objective in Optuna 5,"
+            " n_startup_trials=10), `constant_liar` True/False; random = sweepctl RandomSuggester."
+        ),
+        "",
+    ]
+
+
+def score_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
+    workers, top = args.workers, max(args.workers)
+
+    def cell(key: Key) -> str:
+        if key not in scores.score:
+            return "—"
+        q1, med, q3 = np.percentile(scores.score[key], [25, 50, 75])
+        return f"{med:.2f} ({q1:.2f}–{q3:.2f})"
+
+    def median_best(key: Key) -> str:
+        return f"{float(np.median(scores.best[key])):.4g}" if key in scores.best else "—"
+
+    lines = [
+        (
+            "Score = share of the random-to-optimum gap closed (1 = optimum, 0 = median random search):"
+            " median over seeds, interquartile range in brackets."
+        ),
+        "",
+        "| problem | budget | engine | " + " | ".join(f"{w} worker{'s' if w > 1 else ''}" for w in workers) + " |",
+        "|---|---|---|" + "---|" * len(workers),
+    ]
+    for problem in args.problems:
+        for b in args.budgets:
+            for engine in args.engines:
+                cells = " | ".join(cell((problem, engine, w, b)) for w in workers)
+                lines.append(f"| {problem} | {b} | {engine} | {cells} |")
+    lines += [
+        "",
+        f"Median best value found at {top} workers (optimum and random-search median for scale):",
+        "",
+        "| problem | budget | optimum | random median | " + " | ".join(args.engines) + " |",
+        "|---|---|---|---|" + "---|" * len(args.engines),
+    ]
+    for problem in args.problems:
+        for b in args.budgets:
+            row = " | ".join(median_best((problem, e, top, b)) for e in args.engines)
+            lines.append(f"| {problem} | {b} | {PROBLEMS[problem].optimum:.6g} | {scores.baseline[problem, b]:.4g} | {row} |")
+    return lines
+
+
+def ratio_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
+    rng = np.random.default_rng(0)
+    hi, lo = max(args.workers), min(args.workers)
+    lines = [
+        "",
+        (
+            "Ratios of median scores, 90% bootstrap interval over seeds in brackets; the last row pools every"
+            " problem and budget (mean of the cells' median scores). Pass: sweepctl TPE with the liar keeps"
+            f" ≥ {PASS_RATIO} of its sequential score at {hi} workers. \"best sweepctl\" is whichever of its"
+            f" two TPE engines scored higher at {hi} workers in that row."
+        ),
+        "",
+        (
+            f"| problem | budget | sweepctl liar {hi}/{lo} | pass | sweepctl no liar {hi}/{lo} | optuna liar {hi}/{lo}"
+            f" | optuna no liar {hi}/{lo} | best sweepctl @{hi} / optuna liar @{hi} | sweepctl / optuna @{lo} |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [(problem, str(b), [(problem, b)]) for problem in args.problems for b in args.budgets]
+    rows.append(("all", ",".join(map(str, args.budgets)), [(p, b) for p in args.problems for b in args.budgets]))
+    for label, budget_label, cells in rows:
+        liar_text, liar_value = scores.ratio(cells, ("sweepctl-tpe-liar", hi), ("sweepctl-tpe-liar", lo), rng)
+        verdict = "n/a" if liar_value is None else ("PASS" if liar_value >= PASS_RATIO else "FAIL")
+        best = scores.best_sweepctl(cells, hi)
+        versus_optuna, versus_value = scores.ratio(cells, (best, hi), ("optuna-tpe-liar", hi), rng)
+        columns = [
+            liar_text,
+            verdict,
+            scores.ratio(cells, ("sweepctl-tpe", hi), ("sweepctl-tpe", lo), rng)[0],
+            scores.ratio(cells, ("optuna-tpe-liar", hi), ("optuna-tpe-liar", lo), rng)[0],
+            scores.ratio(cells, ("optuna-tpe", hi), ("optuna-tpe", lo), rng)[0],
+            versus_optuna + (f" ({best})" if versus_value is not None else ""),
+            scores.ratio(cells, ("sweepctl-tpe-liar", lo), ("optuna-tpe-liar", lo), rng)[0],
+        ]
+        lines.append(f"| {label} | {budget_label} | " + " | ".join(columns) + " |")
+    lines += ["", "Mean wall time per simulated trial (engine + objective, one process):", ""]
+    lines += ["| engine | ms/trial |", "|---|---|"]
+    lines += [f"| {e} | {scores.ms_per_trial[e]:.1f} |" for e in args.engines if e in scores.ms_per_trial]
+    return lines
+
+
+def report(args: argparse.Namespace, results: Sequence[RunResult], wall: float) -> str:
+    """The markdown report: header, score tables, ratios."""
+    scores = Scores.of(results, args.budgets, args.seeds)
+    return "\n".join(header_lines(args, wall) + score_lines(args, scores) + ratio_lines(args, scores)) + "\n"
+
+
+def _optuna_version() -> str:
+    try:
+        return version("optuna")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = [x for x in text.split(",") if x]
+        unknown = [n for n in names if n not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {','.join(choices)}")
+        return names
+
+    return parse
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--budgets", type=_int_list, default=[100, 200])
+    parser.add_argument("--workers", type=_int_list, default=[1, 4, 8])
+    parser.add_argument("--problems", type=_name_list(list(PROBLEMS)), default=list(PROBLEMS))
+    parser.add_argument("--engines", type=_name_list(list(ENGINES)), default=list(ENGINES))
+    parser.add_argument("--baseline-seeds", type=int, default=200, help="random-search runs behind the score's baseline")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    args.budgets, args.workers = sorted(args.budgets), sorted(args.workers)
+    top = max(args.budgets)
+    runs = [
+        Run(problem, engine, w, seed, top)
+        for problem in args.problems
+        for engine in args.engines
+        for w in args.workers
+        for seed in range(args.seeds)
+    ]
+    runs += [
+        Run(problem, "random", 1, BASELINE_SEED_BASE + i, top) for problem in args.problems for i in range(args.baseline_seeds)
+    ]
+    began = time.perf_counter()
+    results = run_all(runs, args.processes)
+    wall = time.perf_counter() - began
+    markdown = report(args, results, wall)
+    print(markdown)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(markdown)
+    print(f"wrote {args.output} ({wall / 60:.1f} min)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
