@@ -29,17 +29,17 @@ from kombu.exceptions import OperationalError
 
 from controller.curves import Curves, stop_early
 from controller.early_stopping import StoppingPolicy, parse_policy
-from controller.scheduling import Plan, Snapshot, plan, trial_seed
+from controller.scheduling import Snapshot, plan, trial_seed
 from controller.suggester import Observation, Suggester, make_suggester
 from sweepctl.celery_app import RUN_TRIAL_TASK
+from sweepctl.errors import UnknownSweepError
 from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import Method, SweepSpec
-from sweepctl.errors import UnknownSweepError
 from sweepctl.store import Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
-from sweepctl.telemetry import record_suggestion
+from sweepctl.telemetry import WORKER_UP_SECONDS, record_suggestion
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 OWNER_LEASE_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 5.0
-LIVE_WORKER_SECONDS = 15.0  # three missed worker heartbeats
 MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
 MAX_DUPLICATE_RETRIES = 100
 WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
@@ -63,7 +62,6 @@ class SweepContext:
     fallback: Suggester  # random draws when the engine keeps repeating parameter sets already taken
     finished_seen: int = 0  # position in the sweep's finished list already observed
     exhausted: bool = False
-    last_plan: Plan = field(default_factory=Plan)
     unsent: dict[int, Trial] = field(default_factory=dict)  # recorded, but the broker was down
     pending: dict[int, FlatAssignment] = field(default_factory=dict)  # queued or running: TPE's constant liar
     policy: StoppingPolicy | None = None  # early_terminate
@@ -257,28 +255,26 @@ class Controller:
             ctx.just_finished = []
             if stopped:
                 log.info("sweep %s: stopping trials %s early", sweep_id, stopped)
-        state = self.store.sweep_state(sweep_id)
-        if state is SweepState.CANCELLED:
-            cancel_queued_trials(self.store, sweep_id)
-        active = len(self.store.active_numbers(sweep_id))
-        if state.is_terminal:
+        progress = self.store.sweep_progress(sweep_id, ctx.spec.metric.goal, WORKER_UP_SECONDS)
+        active = progress.active
+        if progress.state is SweepState.CANCELLED and cancel_queued_trials(self.store, sweep_id):
+            active = len(self.store.active_numbers(sweep_id))
+        if progress.state.is_terminal:
             if active == 0:
                 self.store.retire_sweep(sweep_id)
                 self._contexts.pop(sweep_id, None)
                 self._release(sweep_id)
             return False
-        counts = self.store.counts(sweep_id)
         snap = Snapshot(
-            state=state,
-            created=self.store.trial_count(sweep_id),
+            state=progress.state,
+            created=progress.created,
             active=active,
-            trial_failures=sum(n for s, n in counts.items() if s.is_trial_failure),
-            best_objective=self.store.best_objective(sweep_id, ctx.spec.metric.goal),
+            trial_failures=sum(n for s, n in progress.counts.items() if s.is_trial_failure),
+            best_objective=progress.best_objective,
             exhausted=ctx.exhausted,
-            live_workers=len(self.store.workers(max_age=LIVE_WORKER_SECONDS)),
+            live_workers=progress.live_workers,
         )
         decision = plan(ctx.spec, snap)
-        ctx.last_plan = decision
         if decision.create:
             created = self._create_trials(ctx, snap.created + 1, decision.create)
             return created > 0 or ctx.exhausted

@@ -12,6 +12,7 @@ import math
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -63,6 +64,18 @@ class Outcome(str, Enum):
     DUPLICATE = "duplicate"  # create of a parameter set the sweep already has
     INVALID = "invalid"  # a metric payload that breaks the rules (names, numbers, size): nothing written
     SWEEP_NOT_RUNNING = "sweep_not_running"
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """What the controller needs to plan a sweep's next step, read in one round trip."""
+
+    state: SweepState
+    active: int  # queued or running
+    created: int
+    counts: dict[TrialState, int]
+    best_objective: float | None
+    live_workers: int  # worker processes that sent a heartbeat within the asked window
 
 
 class Requeue(str, Enum):
@@ -150,6 +163,27 @@ class Store:
         if raw is None:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return SweepState(codec.loads(raw))
+
+    def sweep_progress(self, sweep_id: str, goal: Goal, live_worker_seconds: float) -> SweepProgress:
+        """State, trial counts, best objective and live workers of a sweep, pipelined."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(keys.sweep_key(sweep_id), "state")
+        pipe.scard(keys.active_key(sweep_id))
+        pipe.zcard(keys.trials_key(sweep_id))
+        pipe.hgetall(keys.counts_key(sweep_id))
+        pipe.zrange(keys.objective_key(sweep_id), 0, 0, withscores=True, desc=goal is Goal.MAXIMIZE)
+        pipe.zcount(keys.WORKERS, time.time() - live_worker_seconds, "+inf")
+        state, active, created, counts, best, workers = pipe.execute()
+        if state is None:
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return SweepProgress(
+            state=SweepState(codec.loads(state)),
+            active=int(active),
+            created=int(created),
+            counts={s: int(counts.get(s.value, 0)) for s in TrialState},
+            best_objective=float(best[0][1]) if best else None,
+            live_workers=int(workers),
+        )
 
     def sweep_ids(self) -> list[str]:
         """Every sweep, oldest first."""
