@@ -4,7 +4,8 @@ Side by side in one run, each on 2 worker processes, N trials per case:
 
 1. sweepctl, whole system: a private redis-server, `sweepctl worker --gpus none
    --concurrency 2` as a subprocess, the controller in this process (a thread), a
-   `method: random` sweep with `parallelism: 2` and `run_cap: N`, for
+   `method: random` sweep with `run_cap: N` and the default parallelism (one trial
+   running and one queued per live worker), for
    (a) a no-op `function:` objective, (b) a 10 ms `function:` objective and
    (c) a no-op `program:` (a Python script printing `loss=0`). Timed from submit to
    the sweep being done (terminal state, no active trial); the workers are up and
@@ -18,8 +19,8 @@ Side by side in one run, each on 2 worker processes, N trials per case:
    redis-server, 2 solo-pool worker processes, N no-op tasks each incrementing a Redis
    counter; timed from the first send until the counter reaches N.
 
-Then the per-trial process cost of a `function:` trial (interpreter, guard,
-callable_entry, the git provenance lookup) is timed directly, 20 times each.
+Then the per-trial process cost (a trial forked by the slot's launcher, a program
+exec'd from it, the git provenance lookup) is timed directly, 20 times each.
 
     python benchmarks/dispatch.py [--trials 200] [--repeats 20] [--output benchmarks/results/dispatch.md]
 """
@@ -200,7 +201,6 @@ def write_sweep_folder(folder: Path, name: str, n: int, *, function: str | None 
             parameters:
               x: {{distribution: uniform, min: 0.0, max: 1.0}}
             run_cap: {n}
-            parallelism: {WORKERS}
             max_failures: {n}
             seed: 1
             """
@@ -417,25 +417,43 @@ def time_call(fn: Callable[[], object], repeats: int) -> list[float]:
     return times
 
 
+def time_trial(launcher: Any, argv: list[str], *, env: dict[str, str], cwd: Path, function: str | None, repeats: int) -> list[float]:
+    """Start a trial through the slot's launcher and wait until it ended and its output is drained."""
+    from workers.trial_process import TrialProcess
+
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        process = TrialProcess(launcher, argv, env=env, cwd=str(cwd), on_stdout_line=lambda line: None, function=function, metric="loss")
+        code = process.wait(None)
+        process.finish_output()
+        times.append((time.perf_counter() - began) * 1000)
+        if code != 0:
+            raise RuntimeError(f"{function or argv} exited {code}: {process.stderr.text()[-500:]}")
+    return times
+
+
 def process_costs(tmp: Path, repeats: int) -> list[tuple[str, list[float]]]:
     from workers.provenance import code_version
+    from workers.trial_process import Launcher
 
     folder = tmp / "sweep-a"  # has bench_objectives.py, as a trial's cwd
     env = child_env()
     env.update({"SWEEPCTL_PARAMS": '{"x": 0.5}', "SWEEPCTL_TRIAL_SEED": "1", "PYTHONUNBUFFERED": "1"})
     py = sys.executable
-    entry = [py, "-m", "workers.callable_entry", "bench_objectives:noop", "loss"]
-    guard = [py, "-m", "workers.guard", "5", "--"]
-    rows = [
-        ("`python -c pass` (bare interpreter)", time_command([py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
-        ("`python -m workers.guard 5 -- /bin/true` (the guard alone)", time_command([*guard, "/bin/true"], env=env, cwd=folder, repeats=repeats)),
-        ("`python -m workers.guard 5 -- python -c pass`", time_command([*guard, py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
-        ("`python -m workers.callable_entry bench_objectives:noop loss`", time_command(entry, env=env, cwd=folder, repeats=repeats)),
-        ("guard + callable_entry (a function trial's processes)", time_command([*guard, *entry], env=env, cwd=folder, repeats=repeats)),
-        ("guard + `python noop_program.py` (a program trial's processes)", time_command([*guard, py, "noop_program.py"], env=env, cwd=folder, repeats=repeats)),
-        ("provenance.code_version(sweep folder), not a git tree (1 git call)", time_call(lambda: code_version(folder), repeats)),
-        ("provenance.code_version(repo folder), a git tree (3 git calls)", time_call(lambda: code_version(REPO), repeats)),
-    ]
+    launcher = Launcher(5.0)
+    try:
+        time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=1)  # the launcher's own start
+        rows = [
+            ("`python -c pass` (a bare interpreter start, for scale)", time_command([py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
+            ("`function:` no-op trial forked by the launcher", time_trial(launcher, [], env=env, cwd=folder, function="bench_objectives:noop", repeats=repeats)),
+            ("`/bin/true` as a `program:` trial (fork + exec)", time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=repeats)),
+            ("`python noop_program.py` as a `program:` trial", time_trial(launcher, [py, "noop_program.py"], env=env, cwd=folder, function=None, repeats=repeats)),
+            ("provenance.code_version(sweep folder), not a git tree (no git call)", time_call(lambda: code_version(folder), repeats)),
+            ("provenance.code_version(repo folder), a git tree (1 git call)", time_call(lambda: code_version(REPO), repeats)),
+        ]
+    finally:
+        launcher.close()
     return rows
 
 
@@ -542,10 +560,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=200, help="trials per case (default 200)")
     parser.add_argument("--repeats", type=int, default=20, help="runs of each process-cost measurement (default 20)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown results file")
+    parser.add_argument("--sweepctl-only", action="store_true", help="only sweepctl's cases, printed, no report (while working on it)")
     args = parser.parse_args(argv)
     n = args.trials
     if n < WORKERS * 2:
         parser.error(f"--trials must be at least {WORKERS * 2}")
+    if args.sweepctl_only:
+        with tempfile.TemporaryDirectory(prefix="sweepctl-dispatch-") as name:
+            for r in bench_sweepctl(Path(name), n):
+                print(
+                    f"{r.case}: {r.rate:.1f} trials/s, idle gap median {percentile(r.gaps_ms, 50):.1f} ms "
+                    f"p99 {percentile(r.gaps_ms, 99):.1f} ms, in-worker trial median {percentile(r.durations_ms, 50):.1f} ms {r.states}"
+                )
+        return 0
 
     load_before = os.getloadavg()
     busy_before = other_load()

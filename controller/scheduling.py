@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from sweepctl.records import SweepState
-from sweepctl.spec import SweepSpec
+from sweepctl.spec import Method, SweepSpec
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,21 @@ def parallelism(spec: SweepSpec, snap: Snapshot) -> int:
     """How many trials may be queued or running at once.
 
     Without `parallelism` in the sweep file, every live worker gets one trial,
-    as with W&B agents; queueing more would only let early workers hoard them.
+    as with W&B agents: a model-based method (TPE) suggests each trial as late
+    as it can, knowing as many results as possible. Random and grid search
+    learn nothing from results, so each worker also gets its next trial queued
+    behind the running one: a worker that finishes takes it from the broker at
+    once instead of waiting for the controller. No worker can hoard them:
+    with late acks and a prefetch of one, a busy worker reserves no second
+    message; the queued trials go to whichever worker frees first.
     """
-    return spec.parallelism if spec.parallelism is not None else max(1, snap.live_workers)
+    if spec.parallelism is not None:
+        return spec.parallelism
+    workers = max(1, snap.live_workers)
+    return workers if spec.method in _MODEL_BASED else 2 * workers
+
+
+_MODEL_BASED = frozenset({Method.TPE})
 
 
 def _why_ending(spec: SweepSpec, snap: Snapshot) -> tuple[SweepState, str] | None:

@@ -67,7 +67,7 @@ class SweepSpec:
     function: str | None = None
     command: tuple[str, ...] = DEFAULT_COMMAND
     run_cap: int | None = None
-    parallelism: int | None = None  # None: as many as there are live workers (W&B: one per agent)
+    parallelism: int | None = None  # None: per live worker, one (TPE) or two (random, grid): controller.scheduling
     max_failures: int | None = None
     max_retries: int = DEFAULT_MAX_RETRIES  # re-queues of a trial whose worker was lost
     trial_timeout: float | None = None

@@ -1,6 +1,4 @@
-"""Runs a `function: "module:callable"` trial in its own process (so timeouts and cancel can kill it).
-
-Usage: python -m workers.callable_entry MODULE:CALLABLE METRIC
+"""Runs a `function: "module:callable"` trial, in the process the launcher forked for it.
 
 The callable gets the trial's nested parameters as one dict. It may report
 along the way with `sweepctl.report(...)` and may return a number (the value
@@ -30,8 +28,8 @@ def load_callable(target: str) -> Any:
     return fn
 
 
-def main(argv: list[str]) -> int:
-    target, metric = argv[1], argv[2]
+def run_callable(target: str, metric: str) -> int:
+    """Call the trial's function with its parameters and report what it returned; the exit code."""
     result = load_callable(target)(params())
     if result is None:
         return 0
@@ -42,7 +40,3 @@ def main(argv: list[str]) -> int:
         values["step"] = int(values["step"])
     report(**values)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

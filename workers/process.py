@@ -81,6 +81,7 @@ def main() -> int:
         )
     finally:
         stop.set()
+        runner.launcher.close()  # stops a trial still running, if Celery's shutdown left one
         try:
             store.remove_worker(identity.worker_id)
         except Exception:

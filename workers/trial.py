@@ -36,11 +36,10 @@ from sweepctl.sweepfile import parse_sweep
 from workers import provenance
 from workers.backoff import until_done
 from workers.outcome import judge
-from workers.trial_process import TrialProcess
+from workers.trial_process import Launcher, TrialProcess
 
 log = logging.getLogger(__name__)
 
-CALLABLE_ENTRY = "workers.callable_entry"
 MAX_BUFFERED_POINTS = 10_000
 HANDED_BACK = "handed_back"
 
@@ -57,7 +56,7 @@ class WorkerIdentity:
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    poll_interval: float = 0.05  # how fast a finished trial is noticed: this bounds the GPU idle gap
+    poll_interval: float = 0.05  # longest wait between checks of shutdown; a trial's end is seen at once
     flush_interval: float = 0.5  # how often metrics reach Redis while a trial runs
     control_interval: float = 0.5  # how often the sweep is checked for cancellation
     kill_grace: float = 5.0  # SIGTERM -> SIGKILL
@@ -167,6 +166,7 @@ class TrialRunner:
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
         self._stop_request: dict[str, object] | None = None
+        self.launcher = Launcher(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -204,7 +204,7 @@ class TrialRunner:
 
     def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path) -> tuple[str, ...]:
         if spec.function is not None:
-            return (sys.executable, "-m", CALLABLE_ENTRY, spec.function, spec.metric.name)
+            return ()  # called in the forked trial process: no command runs
         args_file = scratch / "params.json"
         args_file.write_text(args_json_text(trial.params))
         return build_argv(
@@ -244,7 +244,13 @@ class TrialRunner:
         )
         metrics = MetricBuffer(spec.metric.name)
         process = TrialProcess(
-            argv, env=self._environment(trial), cwd=cwd, on_stdout_line=metrics.feed, grace=self.settings.kill_grace
+            self.launcher,
+            argv,
+            env=self._environment(trial),
+            cwd=cwd,
+            on_stdout_line=metrics.feed,
+            function=spec.function,
+            metric=spec.metric.name,
         )
         returncode, ending = self._supervise(spec, trial, attempt, process, metrics)
         process.kill_leftovers()
@@ -301,7 +307,7 @@ class TrialRunner:
         next_renew = started + s.lease_seconds / 3
         stop_seen: float | None = None
         while True:
-            returncode = process.poll()
+            returncode = process.wait(s.poll_interval)
             if returncode is not None:
                 return returncode, Ending.EXITED
             now = time.monotonic()
@@ -342,7 +348,6 @@ class TrialRunner:
                 stop_seen = stop_seen or now
                 if now - stop_seen >= s.shutdown_grace:
                     return process.stop(s.kill_grace), self._hand_back(spec, trial, attempt)
-            time.sleep(s.poll_interval)
 
     def _hand_back(self, spec: SweepSpec, trial: Trial, attempt: int) -> Ending:
         """Worker shutting down: return the trial to the queue as a new attempt (not a loss)."""

@@ -1,25 +1,33 @@
-"""The one module that starts trial processes: argv lists (never a shell), own process group.
+"""The one module that starts trial processes: through the slot's launcher, argv lists (never a shell).
 
-A trial runs under its guard in a new session, so guard, program and
-everything the program spawns form one process group that `stop()` signals as
-a whole: SIGTERM, a grace period, then SIGKILL. Output is read by two threads;
-stdout lines also go to a callback (the metric parser) as they arrive.
+Each trial is forked by the slot's long-lived launcher (`workers.launcher`) and
+leads its own process group, which `stop()` signals as a whole: SIGTERM, a
+grace period, then SIGKILL. Output is read by two threads; stdout lines also go
+to a callback (the metric parser) as they arrive. The runner learns that a trial
+ended from the launcher's message the moment it is reaped, without polling.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO
+from typing import IO, Any
+
+from sweepctl.errors import SweepError
+from sweepctl.settings import REDIS_URL_ENV
 
 TAIL_LINES = 200
 TAIL_CHARS = 8192
+_MAX_MESSAGE = 1 << 16
 
 
 class OutputTail:
@@ -45,71 +53,180 @@ class OutputTail:
         return ""
 
 
+class Launcher:
+    """The runner's handle on its slot's launcher process: started on first use, restarted if it died."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._exited: dict[int, int] = {}
+
+    def _channel(self) -> socket.socket:
+        if self._sock is not None and self._process is not None and self._process.poll() is None:
+            return self._sock
+        self.close()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The launcher holds no Redis credentials: trials report through stdout.
+        env = {k: v for k, v in os.environ.items() if k != REDIS_URL_ENV}
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "workers.launcher", str(theirs.fileno()), str(self.grace)],
+                pass_fds=[theirs.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C at the worker's terminal is the worker's to handle
+            )
+        self._sock = ours
+        self._exited.clear()
+        return ours
+
+    def start(
+        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, function: str | None, metric: str
+    ) -> tuple[int, int, int]:
+        """Start a trial: (pid, stdout read fd, stderr read fd)."""
+        sock = self._channel()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric}
+        try:
+            socket.send_fds(sock, [json.dumps(request).encode()], [out_w, err_w])
+            reply = self._next_reply()
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        if "started" not in reply:
+            os.close(out_r)
+            os.close(err_r)
+            raise SweepError(f"the launcher could not start the trial: {reply.get('error', reply)}")
+        return int(reply["started"]), out_r, err_r
+
+    def _next_reply(self) -> dict[str, Any]:
+        while True:
+            message = self._receive(None)
+            if message is None:
+                self.close()
+                raise SweepError("the launcher exited while starting a trial")
+            if "exited" not in message:
+                return message
+
+    def _receive(self, timeout: float | None) -> dict[str, Any] | None:
+        """The next message ({} when none came in time), or None when the launcher is gone.
+
+        Exit messages are remembered for `wait`, whatever else is being waited for.
+        """
+        sock = self._sock
+        if sock is None:
+            return None
+        ready, _, _ = select.select([sock], [], [], timeout)
+        if not ready:
+            return {}
+        try:
+            data = sock.recv(_MAX_MESSAGE)
+        except OSError:
+            data = b""
+        if not data:
+            return None
+        message: dict[str, Any] = json.loads(data)
+        if "exited" in message:
+            self._exited[int(message["exited"])] = int(message["code"])
+        return message
+
+    def wait(self, pid: int, timeout: float | None) -> int | None:
+        """The trial's return code once it has ended, waiting up to `timeout` seconds (None: no limit)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pid not in self._exited:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left < 0:
+                return None
+            if self._receive(left) is None:
+                # The launcher died, and with it (PR_SET_PDEATHSIG) the trial.
+                self.close()
+                return -signal.SIGKILL
+        return self._exited.pop(pid)
+
+    def reap_adopted(self) -> None:
+        """Have the launcher kill processes a trial left behind outside its group (double-forked daemons)."""
+        if self._sock is not None:
+            try:
+                self._sock.send(json.dumps({"op": "reap"}).encode())
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Stop the launcher (it stops any trial still running) and forget it."""
+        if self._sock is not None:
+            self._sock.close()  # the launcher sees EOF and stops
+            self._sock = None
+        if self._process is not None:
+            try:
+                self._process.wait(self.grace + 5.0)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
 class TrialProcess:
-    """A running trial program."""
+    """A running trial, forked by the slot's launcher."""
 
     def __init__(
         self,
+        launcher: Launcher,
         argv: Sequence[str],
         *,
         env: Mapping[str, str],
-        cwd: str | None,
+        cwd: str,
         on_stdout_line: Callable[[str], None],
-        grace: float,
+        function: str | None = None,
+        metric: str = "",
     ) -> None:
         self.argv = tuple(argv)
         self.stdout = OutputTail()
         self.stderr = OutputTail()
+        self._launcher = launcher
         self._on_stdout_line = on_stdout_line
-        # The guard (workers/guard.py) leads the group and takes it down if this worker dies.
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "workers.guard", str(grace), "--", *self.argv],
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            text=True,
-            errors="replace",
-            bufsize=1,
-        )
+        self.pid, out_fd, err_fd = launcher.start(argv, env=env, cwd=cwd, function=function, metric=metric)
+        self.returncode: int | None = None
         self._readers = [
-            threading.Thread(target=self._pump, args=(self.popen.stdout, self.stdout, True), daemon=True),
-            threading.Thread(target=self._pump, args=(self.popen.stderr, self.stderr, False), daemon=True),
+            threading.Thread(target=self._pump, args=(out_fd, self.stdout, True), daemon=True),
+            threading.Thread(target=self._pump, args=(err_fd, self.stderr, False), daemon=True),
         ]
         for reader in self._readers:
             reader.start()
 
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
+    def _pump(self, fd: int, tail: OutputTail, parse: bool) -> None:
+        stream: IO[str]
+        with open(fd, encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                tail.add(line)
+                if parse:
+                    self._on_stdout_line(line)
 
-    def _pump(self, stream: IO[str] | None, tail: OutputTail, parse: bool) -> None:
-        assert stream is not None
-        for line in stream:
-            tail.add(line)
-            if parse:
-                self._on_stdout_line(line)
-        stream.close()
-
-    def poll(self) -> int | None:
-        return self.popen.poll()
+    def wait(self, timeout: float | None) -> int | None:
+        """The return code once the trial ended, waiting up to `timeout` seconds; None if still running."""
+        if self.returncode is None:
+            self.returncode = self._launcher.wait(self.pid, timeout)
+        return self.returncode
 
     def stop(self, grace: float) -> int:
-        """SIGTERM the whole process group, SIGKILL it after `grace` seconds; returns the exit code."""
+        """SIGTERM the whole process group, SIGKILL it after `grace` seconds; returns the return code."""
         self._signal_group(signal.SIGTERM)
-        try:
-            self.popen.wait(grace + 1.0)  # the guard's own grace comes first
-        except subprocess.TimeoutExpired:
-            pass
+        self.wait(grace)
         # The leader may be gone while children it spawned linger: always finish the group.
         self._signal_group(signal.SIGKILL)
-        return self.popen.wait()
+        self._launcher.reap_adopted()
+        code = self.wait(None)
+        assert code is not None
+        return code
 
     def _signal_group(self, sig: signal.Signals) -> None:
         try:
-            os.killpg(self.popen.pid, sig)
+            os.killpg(self.pid, sig)
         except ProcessLookupError:
             pass
 

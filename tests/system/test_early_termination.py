@@ -21,8 +21,11 @@ pytestmark = pytest.mark.system
 def test_hyperband_stops_the_worst_trials_and_their_processes_die_within_a_second(
     tmp_path: Path, procs: Processes, store: Store
 ) -> None:
-    # Given six trials with curves a + 1/step (a = 1..6) running at once under hyperband (min_iter 2, eta 3)
+    # Given six trials with curves a + 1/step (a = 1..6) running at once under hyperband (min_iter 2, eta 3),
+    # on six worker slots that are all up before the sweep starts
     run_log = tmp_path / "runs.jsonl"
+    procs.start("worker", "--gpus", "none", "--concurrency", "6", env={"RUN_LOG": str(run_log)})
+    wait_for(lambda: len(store.workers()) >= 6, 60, "six worker slots")
     sweep_id = submit(
         procs,
         write_sweep(
@@ -40,18 +43,26 @@ def test_hyperband_stops_the_worst_trials_and_their_processes_die_within_a_secon
         ),
     )
     procs.start("controller")
-    procs.start("worker", "--gpus", "none", "--concurrency", "6", env={"RUN_LOG": str(run_log)})
 
     # When the sweep runs
     wait_until_done(store, sweep_id, timeout=90)
 
-    # Then the best trial completed, some of the worst were stopped early with their last value,
-    # and each stopped trial's process group was gone within a second of the decision
+    # Then the best trial completed and the worst was stopped early; every stop is what the rule
+    # says for the curves (which peers had reached a band when it was judged is timing, so the
+    # exact set is shown by the pure tests); each stopped trial's process group was gone within
+    # a second of the decision and it kept its last value
     assert store.get_sweep(sweep_id).state is SweepState.FINISHED
     trials = {t.params["a"]: t for t in store.get_trials(sweep_id)}
     assert trials[1].state is TrialState.COMPLETED
+    assert trials[6].state is TrialState.STOPPED
     stopped = [t for t in trials.values() if t.state is TrialState.STOPPED]
-    assert stopped and all(t.params["a"] >= 3 for t in stopped), [(t.params["a"], t.state) for t in trials.values()]
+    for t in stopped:
+        decision = t.stop_requested
+        assert decision is not None
+        band, a = int(decision["band"]), t.params["a"]
+        assert decision["value"] == pytest.approx(a + 1 / band)  # its curve at the band
+        peers_better = [b for b in range(1, a) if decision["threshold"] == pytest.approx(b + 1 / band)]
+        assert peers_better, f"the cut {decision['threshold']} at step {band} is a better trial's value"
     groups = {r["number"]: r["pgid"] for r in read_run_log(run_log)}
     for t in stopped:
         assert t.stop_requested is not None and t.error and t.error.startswith("stopped early")

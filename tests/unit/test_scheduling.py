@@ -43,6 +43,21 @@ def test_only_free_parallel_slots_get_new_trials(active: int, expected: int) -> 
     assert plan(spec(parallelism=4), snap(created=active, active=active)) == Plan(create=expected)
 
 
+@pytest.mark.parametrize(
+    ("method", "live_workers", "expected"),
+    [("tpe", 3, 3), ("tpe", 0, 1), ("random", 3, 6), ("grid", 3, 6), ("random", 0, 2)],
+)
+def test_without_parallelism_tpe_gets_one_trial_per_live_worker_and_random_or_grid_one_queued_behind_it(
+    method: str, live_workers: int, expected: int
+) -> None:
+    # Given no `parallelism` key: TPE suggests as late as it can; non-learning methods keep
+    # each worker's next trial waiting in the broker
+    s = spec(method=method, run_cap=100, parameters={"x": {"values": list(range(50))}})
+    assert plan(s, snap(live_workers=live_workers)) == Plan(create=expected)
+    # and the explicit key always wins
+    assert plan(replace(s, parallelism=1), snap(live_workers=live_workers)) == Plan(create=1)
+
+
 def test_more_active_trials_than_parallelism_creates_none() -> None:
     # Given parallelism lowered below what is already running / Then nothing new, and no negative count
     assert plan(spec(parallelism=2), snap(created=5, active=5)) == Plan(create=0)

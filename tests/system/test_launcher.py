@@ -1,0 +1,230 @@
+"""The slot's launcher forks every trial: function trials run in the fork, programs are exec'd from it.
+
+Real processes, no Redis: what a trial sees (env, cwd, argv, fresh code, fresh random
+state), how it ends (exit codes, exceptions, missing programs), and that nothing of
+a trial outlives a stop, the launcher, or the runner that owns the launcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import pids_in_group, wait_for
+from workers.linux import live_processes
+from workers.trial_process import Launcher, TrialProcess
+
+pytestmark = pytest.mark.system
+
+REPO = Path(__file__).resolve().parents[2]
+
+OBJECTIVES = """
+import json, os, random, sys
+
+from sweepctl.report import params, report
+
+
+def value(p):
+    return p["x"] * 2
+
+
+def describe(p):
+    print(json.dumps({"cwd": os.getcwd(), "env": os.environ.get("MARK"), "argv": sys.argv,
+                      "path0": sys.path[0], "random": random.random(), "pgid": os.getpgid(0), "pid": os.getpid()}))
+    report(step=1, loss=0.5)
+    return {"loss": 0.25, "acc": 1}
+
+
+def boom(p):
+    raise ValueError("objective exploded")
+
+
+def leave(p):
+    raise SystemExit(p.get("code", "a message"))
+"""
+
+
+@pytest.fixture
+def launcher() -> Iterator[Launcher]:
+    handle = Launcher(grace=1.0)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "objectives.py").write_text(OBJECTIVES)
+    return tmp_path
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "SWEEPCTL_PARAMS": json.dumps({"x": 3})}
+    return {**base, **extra}
+
+
+def run(launcher: Launcher, folder: Path, *, function: str | None = None, argv: list[str] | None = None, **extra: str) -> TrialProcess:
+    lines: list[str] = []
+    process = TrialProcess(launcher, argv or [], env=env(**extra), cwd=str(folder), on_stdout_line=lines.append, function=function, metric="loss")
+    process.wait(30)
+    process.finish_output()
+    return process
+
+
+def test_a_function_trial_runs_in_a_fork_with_its_own_env_cwd_group_and_random_state(launcher: Launcher, folder: Path) -> None:
+    # When the same function runs twice as two trials
+    first = run(launcher, folder, function="objectives:describe", MARK="one")
+    second = run(launcher, folder, function="objectives:describe", MARK="two")
+
+    # Then each ran with its trial's environment and folder, as leader of its own process group,
+    # reported along the way and what it returned, and drew different random numbers
+    seen = []
+    for process, mark in ((first, "one"), (second, "two")):
+        assert process.returncode == 0, process.stderr.text()
+        out = process.stdout.text().splitlines()
+        info = json.loads(out[0])
+        assert (info["cwd"], info["env"], info["path0"], info["argv"]) == (str(folder), mark, str(folder), ["objectives:describe"])
+        assert info["pgid"] == info["pid"] == process.pid
+        assert out[1:] == ["step=1 loss=0.5", "loss=0.25 acc=1.0"]
+        seen.append(info["random"])
+    assert seen[0] != seen[1]
+
+
+def test_code_edited_between_trials_is_picked_up(launcher: Launcher, folder: Path) -> None:
+    assert run(launcher, folder, function="objectives:value").stdout.text() == "loss=6.0\n"
+    (folder / "objectives.py").write_text(OBJECTIVES.replace('p["x"] * 2', 'p["x"] * 10'))
+    assert run(launcher, folder, function="objectives:value").stdout.text() == "loss=30.0\n"
+
+
+@pytest.mark.parametrize(
+    ("function", "params", "code", "stderr"),
+    [
+        ("objectives:boom", {}, 1, "ValueError: objective exploded"),
+        ("objectives:leave", {}, 1, "a message"),
+        ("objectives:leave", {"code": 3}, 3, ""),
+        ("objectives:missing", {}, 1, "'objectives:missing' is not a callable"),
+        ("no_such_module:f", {}, 1, "ModuleNotFoundError"),
+    ],
+)
+def test_a_function_trial_ends_as_an_interpreter_would(
+    launcher: Launcher, folder: Path, function: str, params: dict[str, int], code: int, stderr: str
+) -> None:
+    process = run(launcher, folder, function=function, SWEEPCTL_PARAMS=json.dumps(params))
+    assert process.returncode == code
+    assert stderr in process.stderr.text()
+    # and the launcher is unharmed: the next trial runs
+    assert run(launcher, folder, function="objectives:value").returncode == 0
+
+
+def test_programs_are_exec_d_with_literal_arguments_and_a_missing_one_is_a_clear_127(launcher: Launcher, folder: Path) -> None:
+    echo = run(launcher, folder, argv=[sys.executable, "-c", "import sys; print(sys.argv[1:])", "; touch x", "$(id)"])
+    assert echo.returncode == 0 and echo.stdout.text() == "['; touch x', '$(id)']\n"
+    assert not (folder / "x").exists()
+    missing = run(launcher, folder, argv=["no-such-program-here", "--flag"])
+    assert missing.returncode == 127
+    assert "cannot start 'no-such-program-here'" in missing.stderr.text()
+
+
+def _start(launcher: Launcher, folder: Path, script: str) -> TrialProcess:
+    return TrialProcess(launcher, [sys.executable, "-c", textwrap.dedent(script)], env=env(), cwd=str(folder), on_stdout_line=lambda line: None)
+
+
+SPAWNS_A_CHILD = """
+    import signal, subprocess, sys, time
+    if sys.argv[1:] != []:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: Launcher, folder: Path) -> None:
+    # Given a trial with a child of its own
+    polite = _start(launcher, folder, SPAWNS_A_CHILD)
+    wait_for(lambda: len(pids_in_group(polite.pid)) == 2, 10, "the trial and its child")
+    began = time.monotonic()
+    assert polite.stop(grace=5.0) == -signal.SIGTERM
+    assert time.monotonic() - began < 1.0
+    wait_for(lambda: not pids_in_group(polite.pid), 5, "the group to be gone")
+
+    # And one that ignores SIGTERM: it gets the grace, then SIGKILL
+    stubborn = TrialProcess(
+        launcher,
+        [sys.executable, "-c", textwrap.dedent(SPAWNS_A_CHILD), "ignore-term"],
+        env=env(),
+        cwd=str(folder),
+        on_stdout_line=lambda line: None,
+    )
+    wait_for(lambda: len(pids_in_group(stubborn.pid)) == 2, 10, "the stubborn trial and its child")
+    began = time.monotonic()
+    assert stubborn.stop(grace=0.5) == -signal.SIGKILL
+    assert 0.4 < time.monotonic() - began < 3.0
+    wait_for(lambda: not pids_in_group(stubborn.pid), 5, "the stubborn group to be gone")
+
+
+def test_a_double_forked_daemon_is_adopted_and_killed_when_the_trial_is_stopped(launcher: Launcher, folder: Path) -> None:
+    # Given a trial whose grandchild left the group (new session) and was orphaned
+    marker = folder / "daemon.pid"
+    script = f"""
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                open({str(marker)!r}, "w").write(str(os.getpid()))
+                time.sleep(60)
+            os._exit(0)
+        time.sleep(60)
+    """
+    trial = _start(launcher, folder, script)
+    wait_for(lambda: marker.exists() and marker.read_text(), 10, "the daemon to start")
+    daemon = int(marker.read_text())
+    wait_for(lambda: any(p == daemon and parent != trial.pid for p, parent, _ in live_processes()), 10, "the daemon to be orphaned")
+
+    # When the trial is stopped, Then the daemon is gone as well
+    trial.stop(grace=1.0)
+    wait_for(lambda: all(p != daemon for p, _, _ in live_processes()), 5, "the adopted daemon to be killed")
+
+
+def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launcher: Launcher, folder: Path) -> None:
+    trial = _start(launcher, folder, "import time; time.sleep(60)")
+    launcher_pid = next(parent for p, parent, _ in live_processes() if p == trial.pid)
+    os.kill(launcher_pid, signal.SIGKILL)
+    assert trial.wait(10) == -signal.SIGKILL
+    wait_for(lambda: all(p != trial.pid for p, _, _ in live_processes()), 5, "the trial to die with its launcher")
+    assert run(launcher, folder, function="objectives:value").returncode == 0
+
+
+RUNNER = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from workers.trial_process import Launcher, TrialProcess
+launcher = Launcher(grace=1.0)
+trial = TrialProcess(launcher, [sys.executable, "-c", {script!r}], env={{"PATH": "/usr/bin:/bin"}}, cwd={cwd!r}, on_stdout_line=lambda line: None)
+print(trial.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_when_the_runner_is_killed_the_launcher_takes_every_trial_process_down(folder: Path) -> None:
+    # Given a runner process whose trial has a child, both ignoring SIGTERM
+    script = textwrap.dedent(SPAWNS_A_CHILD).replace("if sys.argv[1:] != []:", "if True:")
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER.format(repo=str(REPO), script=script, cwd=str(folder))], stdout=subprocess.PIPE, text=True
+    )
+    assert runner.stdout is not None
+    pgid = int(runner.stdout.readline())
+    wait_for(lambda: len(pids_in_group(pgid)) == 2, 10, "the trial and its child")
+
+    # When the runner dies by SIGKILL, Then the launcher stops the group: SIGTERM, its grace, SIGKILL
+    runner.kill()
+    runner.wait()
+    wait_for(lambda: not pids_in_group(pgid), 10, "the trial group to be gone")
