@@ -179,10 +179,60 @@ class SweepRun:
     states: dict[str, int]
     gaps_ms: list[float] = field(default_factory=list)
     durations_ms: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # component -> CPU ms per trial
 
     @property
     def rate(self) -> float:
         return self.trials / self.seconds
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int, *, reaped_children: bool = False) -> float:
+    """CPU seconds a process used so far (user + system), plus its reaped children's if asked."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / _TICK
+
+
+def component_pids(root: int) -> dict[str, list[int]]:
+    """The worker's processes by role: supervisor, slot workers, launchers (their trials are reaped children)."""
+    from workers.linux import live_processes
+
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, parent, _ in live_processes():
+        children[parent].append(pid)
+    roles: dict[str, list[int]] = defaultdict(list)
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "workers.launcher" in cmdline:
+            roles["launchers + the trials they fork"].append(pid)
+            continue  # trial processes are counted through the launcher's reaped-children time
+        roles["worker slot processes (Celery + trial runner)" if "workers.process" in cmdline else "worker supervisor"].append(pid)
+        stack.extend(children.get(pid, []))
+    return roles
+
+
+def cpu_snapshot(worker_root: int, redis_pid: int | None) -> dict[str, float]:
+    snapshot = {
+        role: sum(process_cpu(pid, reaped_children=role.startswith("launchers")) for pid in pids)
+        for role, pids in component_pids(worker_root).items()
+    }
+    if redis_pid is not None:
+        snapshot["redis-server"] = process_cpu(redis_pid)
+    snapshot["controller (a thread of this process)"] = time.process_time()
+    return snapshot
 
 
 def write_sweep_folder(folder: Path, name: str, n: int, *, function: str | None = None, program: str | None = None) -> Path:
@@ -224,7 +274,9 @@ def idle_gaps(trials: Sequence[Trial]) -> tuple[list[float], list[float]]:
     return gaps, durations
 
 
-def run_sweep(store: Store, settings: RedisSettings, path: Path, case: str, n: int, timeout: float) -> SweepRun:
+def run_sweep(
+    store: Store, settings: RedisSettings, path: Path, case: str, n: int, timeout: float, *, worker_root: int | None = None, redis_pid: int | None = None
+) -> SweepRun:
     from controller.loop import Controller
     from sweepctl.celery_app import make_celery
     from sweepctl.lifecycle import submit_sweep
@@ -233,20 +285,20 @@ def run_sweep(store: Store, settings: RedisSettings, path: Path, case: str, n: i
     controller_store = Store.connect(settings)  # its own connections: the poller below must not share them
     controller = Controller(controller_store, make_celery(settings))
     stop = threading.Event()
+    cpu_before = cpu_snapshot(worker_root, redis_pid) if worker_root is not None else {}
     began = time.perf_counter()
     sweep, _ = submit_sweep(store, path)
     thread = threading.Thread(target=controller.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
     thread.start()
     try:
-        wait_for(
-            lambda: store.sweep_state(sweep.id).is_terminal and not store.active_numbers(sweep.id),
-            timeout,
-            f"sweep {case} to finish",
-            interval=0.005,
-        )
+        # The controller returns once the sweep is over (terminal, nothing active, retired):
+        # joining it measures that without a poller taking CPU from the system under test.
+        thread.join(timeout)
         elapsed = time.perf_counter() - began
+        cpu_after = cpu_snapshot(worker_root, redis_pid) if worker_root is not None else {}
+        if thread.is_alive() or not store.sweep_state(sweep.id).is_terminal or store.active_numbers(sweep.id):
+            raise RuntimeError(f"sweep {case} did not finish within {timeout:.0f} s")
     finally:
-        thread.join(10)
         stop.set()
         thread.join(10)
     trials = store.get_trials(sweep.id)
@@ -254,7 +306,8 @@ def run_sweep(store: Store, settings: RedisSettings, path: Path, case: str, n: i
     for t in trials:
         states[t.state.value] += 1
     gaps, durations = idle_gaps(trials)
-    return SweepRun(case, len(trials), elapsed, dict(states), gaps, durations)
+    cpu = {k: (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / len(trials) for k in cpu_after}
+    return SweepRun(case, len(trials), elapsed, dict(states), gaps, durations, cpu)
 
 
 def bench_sweepctl(tmp: Path, n: int) -> list[SweepRun]:
@@ -283,10 +336,11 @@ def bench_sweepctl(tmp: Path, n: int) -> list[SweepRun]:
         # A short untimed sweep: the controller's and workers' first-use costs are not counted.
         run_sweep(store, settings, write_sweep_folder(tmp / "sweep-warmup", "warmup", 4, function="bench_objectives:noop"), "warm-up", 4, 120)
         timeout = max(300.0, n * 2.0)
+        measured = {"worker_root": worker.pid, "redis_pid": server.process.pid if server.process else None}
         runs = [
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-a", "noop-fn", n, function="bench_objectives:noop"), "sweepctl function: no-op", n, timeout),
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-b", "sleep10-fn", n, function="bench_objectives:sleep10"), "sweepctl function: 10 ms", n, timeout),
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-c", "noop-program", n, program="noop_program.py"), "sweepctl program: no-op", n, timeout),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-a", "noop-fn", n, function="bench_objectives:noop"), "sweepctl function: no-op", n, timeout, **measured),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-b", "sleep10-fn", n, function="bench_objectives:sleep10"), "sweepctl function: 10 ms", n, timeout, **measured),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-c", "noop-program", n, program="noop_program.py"), "sweepctl program: no-op", n, timeout, **measured),
         ]
         return runs
     finally:
@@ -537,6 +591,19 @@ def build_report(
             f"{percentile(r.gaps_ms, 99):.1f} ms | {max(r.gaps_ms, default=float('nan')):.1f} ms | "
             f"{percentile(r.durations_ms, 50):.1f} ms | {WORKERS / r.rate * 1000:.1f} ms |"
         )
+    roles = sorted({role for r in runs for role in r.cpu_ms})
+    if roles:
+        lines += [
+            "",
+            "## CPU per trial by component (ms of CPU time, user + system, per trial)",
+            "",
+            "| case | " + " | ".join(roles) + " | total |",
+            "|---|" + "---|" * (len(roles) + 1),
+        ]
+        for r in runs:
+            cells = [f"{r.cpu_ms.get(role, 0.0):.2f}" for role in roles]
+            lines.append(f"| {r.case} | " + " | ".join(cells) + f" | {sum(r.cpu_ms.values()):.2f} |")
+        lines.append(f"With {os.cpu_count()} CPUs, a total of T ms per trial caps the rate at {os.cpu_count()} x 1000 / T trials/s.")
     lines += [
         "",
         (
@@ -572,6 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{r.case}: {r.rate:.1f} trials/s, idle gap median {percentile(r.gaps_ms, 50):.1f} ms "
                     f"p99 {percentile(r.gaps_ms, 99):.1f} ms, in-worker trial median {percentile(r.durations_ms, 50):.1f} ms {r.states}"
                 )
+                print("    CPU ms per trial: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu_ms.items())))
         return 0
 
     load_before = os.getloadavg()

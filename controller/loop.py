@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError
 
 from controller.curves import Curves, stop_early
 from controller.early_stopping import StoppingPolicy, parse_policy
-from controller.scheduling import Snapshot, plan, trial_seed
+from controller.scheduling import Snapshot, learns_from_results, plan, trial_seed
 from controller.suggester import Observation, Suggester, make_suggester
 from sweepctl.celery_app import RUN_TRIAL_TASK
 from sweepctl.errors import UnknownSweepError
@@ -39,7 +39,7 @@ from sweepctl.space import FlatAssignment
 from sweepctl.spec import Method, SweepSpec
 from sweepctl.store import Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
-from sweepctl.telemetry import WORKER_UP_SECONDS, record_suggestion
+from sweepctl.telemetry import WORKER_UP_SECONDS, record_suggestions
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 OWNER_LEASE_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 5.0
+REAP_SECONDS = 0.5  # how often expired worker leases are looked for (recovery waits this much longer at most)
 MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
 MAX_DUPLICATE_RETRIES = 100
 WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
@@ -67,6 +68,7 @@ class SweepContext:
     policy: StoppingPolicy | None = None  # early_terminate
     curves: Curves | None = None
     just_finished: list[int] = field(default_factory=list)  # finished since the last early-stopping pass
+    suggest_seconds: list[float] = field(default_factory=list)  # latencies not yet written to the sweep's stats
 
 
 
@@ -91,6 +93,8 @@ class Controller:
         self.owner_lease = owner_lease
         self.id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._contexts: dict[str, SweepContext] = {}
+        self._owned_at: dict[str, float] = {}  # sweep -> when our ownership lease was last renewed (monotonic)
+        self._next_reap = 0.0
 
     # ---- one sweep ---------------------------------------------------------
     def _context(self, sweep_id: str) -> SweepContext:
@@ -155,6 +159,8 @@ class Controller:
             ctx.pending.pop(number, None)
         if ctx.curves is not None:
             ctx.just_finished.extend(numbers)
+        if not learns_from_results(ctx.spec):
+            return  # random and grid: nothing to read back
         space = ctx.spec.space
         observations = [
             Observation(number=t.number, params=space.flatten(t.params), loss=observed_loss(t, ctx.spec))
@@ -165,7 +171,11 @@ class Controller:
         ctx.suggester.observe(observations)
 
     def _send(self, ctx: SweepContext, trial: Trial) -> None:
-        """Hand a trial attempt to Celery; if the broker is unreachable, try again next pass."""
+        """Hand a trial attempt to Celery and record that it was sent; if the broker is unreachable, try again next pass."""
+        if self._publish(ctx, trial):
+            self.store.mark_sent(trial.sweep_id, [trial.number], time.time())
+
+    def _publish(self, ctx: SweepContext, trial: Trial) -> bool:
         try:
             self.celery.send_task(
                 RUN_TRIAL_TASK,
@@ -176,20 +186,27 @@ class Controller:
         except (OperationalError, redis.ConnectionError) as exc:
             log.warning("could not send trial %s/%s: %s; will retry", trial.sweep_id, trial.number, exc)
             ctx.unsent[trial.number] = trial
-            return
+            return False
         ctx.unsent.pop(trial.number, None)
-        self.store.update_trial(trial.sweep_id, trial.number, sent_at=time.time())
+        return True
 
     def _create_trials(self, ctx: SweepContext, first_number: int, count: int) -> int:
-        created = 0
-        for number in range(first_number, first_number + count):
-            trial = self._create_one(ctx, number)
-            if trial is None:
-                break
-            ctx.pending[number] = ctx.spec.space.flatten(trial.params)
-            self._send(ctx, trial)
-            created += 1
-        return created
+        sent: list[int] = []
+        try:
+            for number in range(first_number, first_number + count):
+                trial = self._create_one(ctx, number)
+                if trial is None:
+                    break
+                ctx.pending[number] = ctx.spec.space.flatten(trial.params)
+                if self._publish(ctx, trial):
+                    sent.append(number)
+        finally:
+            # Bookkeeping for the whole batch in one round trip: a trial without sent_at is
+            # only re-sent by a controller that restarts, and the worker refuses a duplicate.
+            self.store.mark_sent(ctx.sweep.id, sent, time.time())
+            record_suggestions(self.store, ctx.sweep.id, ctx.suggest_seconds)
+            ctx.suggest_seconds.clear()
+        return len(sent)
 
     def _create_one(self, ctx: SweepContext, number: int) -> Trial | None:
         """Suggest and record trial `number`, re-drawing while the suggestion duplicates a
@@ -204,7 +221,7 @@ class Controller:
                 # The sweep's engine first; one stuck on points already taken gets random draws instead.
                 suggester = ctx.suggester if retry < MODEL_RETRIES else ctx.fallback
                 flat = suggester.suggest(number, pending, retry)
-            record_suggestion(self.store, sid, time.perf_counter() - began)
+            ctx.suggest_seconds.append(time.perf_counter() - began)
             if flat is None:
                 ctx.exhausted = True
                 return None
@@ -329,13 +346,24 @@ class Controller:
     def _pass(self, live: list[str]) -> bool:
         """One round over the live sweeps: own what is free, reap, step what we own."""
         owned = []
+        now = time.monotonic()
         for sweep_id in live:
-            if self.store.own_sweep(sweep_id, self.id, self.owner_lease):
+            renewed = self._owned_at.get(sweep_id)
+            # Renewed a third into the lease: a stall longer than the lease is always
+            # noticed here (the renewal fails) before we act on the sweep again.
+            if renewed is not None and now - renewed < self.owner_lease / 3:
                 owned.append(sweep_id)
-            elif sweep_id in self._contexts:
+            elif self.store.own_sweep(sweep_id, self.id, self.owner_lease):
+                self._owned_at[sweep_id] = now
+                owned.append(sweep_id)
+            else:
+                self._owned_at.pop(sweep_id, None)
                 # Another controller took it (we stalled past our lease): forget our copy.
-                self._contexts.pop(sweep_id)
-        busy = self.reap(owned) > 0
+                self._contexts.pop(sweep_id, None)
+        busy = False
+        if now >= self._next_reap:
+            self._next_reap = now + REAP_SECONDS
+            busy = self.reap(owned) > 0
         for sweep_id in owned:
             try:
                 busy = self.step(sweep_id) or busy
@@ -347,6 +375,7 @@ class Controller:
         return busy
 
     def _release(self, sweep_id: str) -> None:
+        self._owned_at.pop(sweep_id, None)
         try:
             self.store.disown_sweep(sweep_id, self.id)
         except redis.RedisError:

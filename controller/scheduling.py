@@ -48,7 +48,10 @@ def plan(spec: SweepSpec, snap: Snapshot) -> Plan:
         return Plan(end=state, reason=reason) if snap.active == 0 else Plan()
     room = parallelism(spec, snap) - snap.active
     left = spec.budget - snap.created
-    return Plan(create=int(max(0, min(room, left))))
+    create = int(max(0, min(room, left)))
+    if create < min(refill_batch(spec, snap), left):
+        return Plan()  # not a whole batch of room yet: the queue still holds work
+    return Plan(create=create)
 
 
 def parallelism(spec: SweepSpec, snap: Snapshot) -> int:
@@ -57,16 +60,34 @@ def parallelism(spec: SweepSpec, snap: Snapshot) -> int:
     Without `parallelism` in the sweep file, every live worker gets one trial,
     as with W&B agents: a model-based method (TPE) suggests each trial as late
     as it can, knowing as many results as possible. Random and grid search
-    learn nothing from results, so each worker also gets its next trial queued
-    behind the running one: a worker that finishes takes it from the broker at
-    once instead of waiting for the controller. No worker can hoard them:
-    with late acks and a prefetch of one, a busy worker reserves no second
-    message; the queued trials go to whichever worker frees first.
+    learn nothing from results, so each worker also gets its next one or two
+    trials queued behind the running one: a worker that finishes takes the next
+    from the broker at once instead of waiting for the controller. No worker can
+    hoard them: with late acks and a prefetch of one, a busy worker reserves no
+    second message; queued trials go to whichever worker frees first.
     """
     if spec.parallelism is not None:
         return spec.parallelism
     workers = max(1, snap.live_workers)
-    return workers if spec.method in _MODEL_BASED else 2 * workers
+    return workers if learns_from_results(spec) else 3 * workers
+
+
+def refill_batch(spec: SweepSpec, snap: Snapshot) -> int:
+    """The fewest trials worth creating in one pass.
+
+    Random and grid (default parallelism) refill a worker's worth at a time, so
+    the controller's per-pass reads are paid once per batch, not per trial: the
+    queue then holds between one and two trials per worker. Otherwise every
+    free place is filled at once.
+    """
+    if spec.parallelism is not None or learns_from_results(spec):
+        return 1
+    return max(1, snap.live_workers)
+
+
+def learns_from_results(spec: SweepSpec) -> bool:
+    """Whether the sweep's method models finished trials (so each suggestion should come late)."""
+    return spec.method in _MODEL_BASED
 
 
 _MODEL_BASED = frozenset({Method.TPE})

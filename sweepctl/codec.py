@@ -38,8 +38,12 @@ def decode_values(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: decode_number(v) for k, v in values.items()}
 
 
+# One encoder for every write: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def loads(raw: str) -> Any:

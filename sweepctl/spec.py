@@ -67,7 +67,7 @@ class SweepSpec:
     function: str | None = None
     command: tuple[str, ...] = DEFAULT_COMMAND
     run_cap: int | None = None
-    parallelism: int | None = None  # None: per live worker, one (TPE) or two (random, grid): controller.scheduling
+    parallelism: int | None = None  # None: per live worker, 1 (TPE) or up to 3 (random, grid): controller.scheduling
     max_failures: int | None = None
     max_retries: int = DEFAULT_MAX_RETRIES  # re-queues of a trial whose worker was lost
     trial_timeout: float | None = None

@@ -235,6 +235,15 @@ class Store:
         """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent`)."""
         self.redis.hset(keys.trial_key(sweep_id, number), mapping=codec.encode_fields(fields))
 
+    def mark_sent(self, sweep_id: str, numbers: Sequence[int], at: float) -> None:
+        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip."""
+        if not numbers:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for n in numbers:
+            pipe.hset(keys.trial_key(sweep_id, n), mapping=codec.encode_fields({"sent_at": at}))
+        pipe.execute()
+
     def trial_field(self, sweep_id: str, number: int, name: str) -> Any:
         raw = self.redis.hget(keys.trial_key(sweep_id, number), name)
         return None if raw is None else codec.loads(raw)
@@ -431,7 +440,15 @@ class Store:
 
     # ---- wake-ups and workers -------------------------------------------------
     def wait_for_event(self, timeout: float) -> str | None:
-        """Block up to `timeout` seconds for a sweep id whose trials changed."""
+        """Block up to `timeout` seconds for a sweep id whose trials changed.
+
+        Events that piled up while the caller was busy are taken all at once: the
+        pass that follows reads the sweeps afresh and covers every one of them, so
+        a burst of finished trials costs one controller pass, not one per trial.
+        """
+        piled = self.redis.lpop(keys.EVENTS, keys.EVENTS_MAX)
+        if piled:
+            return str(piled[-1])
         found = self.redis.blpop([keys.EVENTS], timeout=timeout)
         return None if found is None else str(found[1])
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sweepctl import codec, keys
@@ -62,13 +64,16 @@ def publish_gpu_sample(store: Store, sample: GpuSample, ttl: float) -> None:
     pipe.execute()
 
 
-def record_suggestion(store: Store, sweep_id: str, seconds: float) -> None:
-    """Count one suggestion's latency into the sweep's histogram."""
+def record_suggestions(store: Store, sweep_id: str, latencies: Sequence[float]) -> None:
+    """Count suggestions' latencies into the sweep's histogram, in one round trip."""
+    if not latencies:
+        return
     stats = keys.stats_key(sweep_id)
     pipe = store.redis.pipeline(transaction=False)
-    pipe.hincrby(stats, f"suggest_b{bucket_index(seconds, SUGGESTION_BUCKETS)}", 1)
-    pipe.hincrby(stats, "suggest_count", 1)
-    pipe.hincrbyfloat(stats, "suggest_sum", seconds)
+    for bucket, count in Counter(bucket_index(s, SUGGESTION_BUCKETS) for s in latencies).items():
+        pipe.hincrby(stats, f"suggest_b{bucket}", count)
+    pipe.hincrby(stats, "suggest_count", len(latencies))
+    pipe.hincrbyfloat(stats, "suggest_sum", sum(latencies))
     pipe.execute()
 
 

@@ -21,7 +21,7 @@ Each trial leads its own process group (the launcher has no terminal: it runs
 in a session of its own), so the runner stops a whole trial with one killpg.
 
 Protocol over a SOCK_SEQPACKET pair, one JSON object per message:
-  runner -> launcher  {"op": "start", "argv", "env", "cwd", "function", "metric"}
+  runner -> launcher  {"op": "start", "argv", "env" (set on top of the launcher's own), "cwd", "function", "metric"}
                       with two file descriptors: the trial's stdout and stderr
                       {"op": "reap"}: SIGKILL every adopted process that is not a running trial
   launcher -> runner  {"started": pid} or {"error": text}, in order of the starts;
@@ -186,15 +186,14 @@ class _Launcher:
         os.dup2(err, 2)
         for fd in (devnull, out, err):
             os.close(fd)
-        env: dict[str, str] = request["env"]
+        env = {**os.environ, **request["env"]}  # the trial's variables on top of the worker's
         try:
             os.chdir(request["cwd"])
         except OSError as exc:
             os.write(2, f"sweepctl: cannot enter {request['cwd']!r}: {exc.strerror or exc}\n".encode())
             return EXIT_CANNOT_START
         if request.get("function"):
-            os.environ.clear()
-            os.environ.update(env)
+            os.environ.update(request["env"])
             return _call(request["function"], request["metric"])
         argv: list[str] = request["argv"]
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as subprocess's restore_signals does

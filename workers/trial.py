@@ -19,17 +19,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 import redis
 
-from sweepctl.command import args_json_text, build_argv
+from sweepctl.command import Macro, args_json_text, build_argv
+from sweepctl.errors import StoreError
 from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
-from sweepctl.settings import REDIS_URL_ENV
 from sweepctl.spec import SweepSpec
 from sweepctl.store import DEFAULT_LEASE_SECONDS, Outcome, Requeue, Store
 from sweepctl.sweepfile import parse_sweep
@@ -177,71 +177,76 @@ class TrialRunner:
     def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:
         """Run the attempt if it is still ours to run; the final state, or None when not recorded here."""
         spec, workdir = self._spec(sweep_id)
-        claimed = self.store.claim_trial(
-            sweep_id,
-            number,
-            attempt,
-            lease_seconds=self.settings.lease_seconds,
-            worker=self.identity.worker_id,
-            host=self.identity.host,
-            gpu=self.identity.gpu,
-        )
-        if claimed is Outcome.CANCELLED:
-            self.store.finish_trial(sweep_id, number, attempt, TrialState.CANCELLED, error="the sweep was cancelled", ended_at=time.time())
-            return TrialState.CANCELLED
-        if claimed is not Outcome.OK:
-            log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed.value)
-            return None
-        trial = self.store.get_trial(sweep_id, number)
         cwd = workdir if workdir and os.path.isdir(workdir) else os.getcwd()
-        scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-"))
-        self.current = (sweep_id, number)
         try:
-            return self._execute(spec, trial, attempt, cwd, scratch)
+            trial: Trial | None = self.store.get_trial(sweep_id, number)
+        except StoreError:
+            trial = None  # the claim below refuses it, and counts the refusal
+        needs_file = trial is not None and spec.function is None and Macro.ARGS_JSON_FILE.token in spec.command
+        scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-")) if needs_file else None
+        try:
+            # What the attempt will run is recorded by the claim itself: one round trip.
+            argv = () if trial is None else self._argv(spec, trial, scratch)
+            started = {} if trial is None else self._provenance(spec, argv, cwd)
+            claimed = self.store.claim_trial(
+                sweep_id,
+                number,
+                attempt,
+                lease_seconds=self.settings.lease_seconds,
+                worker=self.identity.worker_id,
+                host=self.identity.host,
+                gpu=self.identity.gpu,
+                **started,
+            )
+            if claimed is Outcome.CANCELLED:
+                self.store.finish_trial(sweep_id, number, attempt, TrialState.CANCELLED, error="the sweep was cancelled", ended_at=time.time())
+                return TrialState.CANCELLED
+            if claimed is not Outcome.OK or trial is None:
+                log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed.value)
+                return None
+            self.current = (sweep_id, number)
+            return self._execute(spec, replace(trial, attempt=attempt), argv, cwd)
         finally:
             self.current = None
-            shutil.rmtree(scratch, ignore_errors=True)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
 
-    def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path) -> tuple[str, ...]:
+    def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None) -> tuple[str, ...]:
         if spec.function is not None:
             return ()  # called in the forked trial process: no command runs
-        args_file = scratch / "params.json"
-        args_file.write_text(args_json_text(trial.params))
+        args_file = None
+        if scratch is not None:
+            args_file = scratch / "params.json"
+            args_file.write_text(args_json_text(trial.params))
         return build_argv(
             spec.command,
             program=spec.program,
             params=trial.params,
             interpreter=sys.executable,
-            args_json_file=str(args_file),
+            args_json_file=None if args_file is None else str(args_file),
         )
+
+    def _provenance(self, spec: SweepSpec, argv: tuple[str, ...], cwd: str) -> dict[str, object]:
+        code_path = Path(cwd) / spec.program if spec.program else Path(cwd)
+        return {
+            "argv": argv,
+            "code": provenance.code_version(code_path),
+            "data": provenance.data_fingerprints(spec.data, Path(cwd)),
+        }
 
     def _environment(self, trial: Trial) -> dict[str, str]:
-        # The trial gets no Redis credentials: it reports through stdout.
-        env = {k: v for k, v in os.environ.items() if k != REDIS_URL_ENV}
-        env.update(
-            {
-                PARAMS_ENV: json.dumps(trial.params),
-                SEED_ENV: str(trial.seed),
-                "SWEEPCTL_SWEEP_ID": trial.sweep_id,
-                "SWEEPCTL_TRIAL_NUMBER": str(trial.number),
-                "SWEEPCTL_TRIAL_ATTEMPT": str(trial.attempt),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        return env
+        """What the trial's environment adds to the worker's (the launcher already dropped the Redis URL)."""
+        return {
+            PARAMS_ENV: json.dumps(trial.params),
+            SEED_ENV: str(trial.seed),
+            "SWEEPCTL_SWEEP_ID": trial.sweep_id,
+            "SWEEPCTL_TRIAL_NUMBER": str(trial.number),
+            "SWEEPCTL_TRIAL_ATTEMPT": str(trial.attempt),
+            "PYTHONUNBUFFERED": "1",
+        }
 
-    def _execute(self, spec: SweepSpec, trial: Trial, attempt: int, cwd: str, scratch: Path) -> TrialState | None:
-        sid, n = trial.sweep_id, trial.number
-        argv = self._argv(spec, trial, scratch)
-        code_path = Path(cwd) / spec.program if spec.program else Path(cwd)
-        self.store.record_progress(
-            sid,
-            n,
-            attempt,
-            argv=argv,
-            code=provenance.code_version(code_path),
-            data=provenance.data_fingerprints(spec.data, Path(cwd)),
-        )
+    def _execute(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], cwd: str) -> TrialState | None:
+        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
         metrics = MetricBuffer(spec.metric.name)
         process = TrialProcess(
             self.launcher,
@@ -270,7 +275,9 @@ class TrialRunner:
             stderr_last_line=process.stderr.last_line(),
             stopped=self._stop_request if ending is Ending.STOPPED else None,
         )
-        until_done(lambda: self.store.record_progress(sid, n, attempt, metrics.drain()), "writing the last metrics")
+        last_points = metrics.drain()  # drained once: a retry after an outage must write these same points
+        if last_points:
+            until_done(lambda: self.store.record_progress(sid, n, attempt, last_points), "writing the last metrics")
         ended_at = time.time()
         result = until_done(
             lambda: self.store.finish_trial(

@@ -84,7 +84,11 @@ class Launcher:
     def start(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, function: str | None, metric: str
     ) -> tuple[int, int, int]:
-        """Start a trial: (pid, stdout read fd, stderr read fd)."""
+        """Start a trial: (pid, stdout read fd, stderr read fd).
+
+        `env` is set on top of the environment the launcher started with: the
+        worker's, without the Redis URL.
+        """
         sock = self._channel()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()

@@ -95,6 +95,20 @@ def test_a_created_sweep_reads_back_and_is_live(store: Store) -> None:
     assert store.wait_for_event(timeout=1) == SID
 
 
+def test_events_that_piled_up_wake_the_controller_once(store: Store) -> None:
+    # Given three notifications that arrived while the controller was busy
+    for sweep_id in ("a", "b", "c"):
+        store.notify(sweep_id)
+    # Then one wait takes them all (the pass that follows covers every sweep), and the next one waits
+    assert store.wait_for_event(timeout=1) == "c"
+    began = time.monotonic()
+    assert store.wait_for_event(timeout=1) is None
+    assert time.monotonic() - began >= 0.9
+    # and a notification during a wait still wakes it
+    store.notify("d")
+    assert store.wait_for_event(timeout=1) == "d"
+
+
 def test_an_unknown_sweep_is_an_error(store: Store) -> None:
     with pytest.raises(UnknownSweepError):
         store.get_sweep("nope")

@@ -45,17 +45,39 @@ def test_only_free_parallel_slots_get_new_trials(active: int, expected: int) -> 
 
 @pytest.mark.parametrize(
     ("method", "live_workers", "expected"),
-    [("tpe", 3, 3), ("tpe", 0, 1), ("random", 3, 6), ("grid", 3, 6), ("random", 0, 2)],
+    [("tpe", 3, 3), ("tpe", 0, 1), ("random", 3, 9), ("grid", 3, 9), ("random", 0, 3)],
 )
-def test_without_parallelism_tpe_gets_one_trial_per_live_worker_and_random_or_grid_one_queued_behind_it(
+def test_without_parallelism_tpe_gets_one_trial_per_live_worker_and_random_or_grid_queue_more(
     method: str, live_workers: int, expected: int
 ) -> None:
     # Given no `parallelism` key: TPE suggests as late as it can; non-learning methods keep
-    # each worker's next trial waiting in the broker
+    # each worker's next trials waiting in the broker
     s = spec(method=method, run_cap=100, parameters={"x": {"values": list(range(50))}})
     assert plan(s, snap(live_workers=live_workers)) == Plan(create=expected)
     # and the explicit key always wins
     assert plan(replace(s, parallelism=1), snap(live_workers=live_workers)) == Plan(create=1)
+
+
+@pytest.mark.parametrize(
+    ("active", "created", "expected"),
+    [
+        (12, 12, 0),  # full: one running and two queued per worker
+        (11, 13, 0),  # one place free: less than a worker's worth, the queue still holds work
+        (8, 14, 4),  # a worker's worth free: refill it all in one pass
+        (5, 15, 7),  # more than that: fill every place
+        (11, 97, 1),  # the budget's last trial is created even though it is not a whole batch
+        (8, 100, 0),  # budget used up (and trials active: the sweep ends later)
+    ],
+)
+def test_random_search_refills_a_workers_worth_at_a_time(active: int, created: int, expected: int) -> None:
+    # Given a random sweep on 4 live workers with the default parallelism (3 per worker)
+    s = spec(method="random", run_cap=98)
+    assert plan(s, snap(live_workers=4, active=active, created=created)) == Plan(create=expected)
+
+
+def test_tpe_and_an_explicit_parallelism_fill_each_free_place_at_once() -> None:
+    assert plan(spec(method="tpe"), snap(live_workers=4, active=3, created=3)) == Plan(create=1)
+    assert plan(spec(method="random", parallelism=12), snap(live_workers=4, active=11, created=11)) == Plan(create=1)
 
 
 def test_more_active_trials_than_parallelism_creates_none() -> None:
