@@ -32,6 +32,7 @@ Protocol over a SOCK_SEQPACKET pair, one JSON object per message:
 from __future__ import annotations
 
 import atexit
+import gc
 import io
 import json
 import os
@@ -267,6 +268,9 @@ def main(argv: list[str]) -> int:
     if not die_with_parent(signal.SIGTERM):
         return EXIT_CANNOT_START  # the worker died before we could ask: start nothing
     become_subreaper()
+    # Everything imported so far is shared with every fork: keep the collector off it, so a
+    # trial's collections do not touch (and copy) the launcher's pages.
+    gc.freeze()
     sock = socket.socket(fileno=fd)
     sock.set_inheritable(False)  # trials must not hold the runner's channel open
     _Launcher(sock, grace).serve()
