@@ -60,6 +60,68 @@ def test_tpe_is_random_until_startup_jobs_are_observed() -> None:
     assert early.suggest(11) != late.suggest(11)
 
 
+def test_pending_trials_count_toward_the_startup_phase_with_the_liar() -> None:
+    # Given 4 observed trials of a 5-trial start-up, and 3 trials still running
+    history = [Observation(n, {"x": n / 10, "y": -n / 10}, float(n)) for n in range(1, 5)]
+    pending = [{"x": 1.0, "y": 1.0}, {"x": -1.0, "y": 2.0}, {"x": 3.0, "y": -3.0}]
+    liar = TpeSuggester(PLANE, 1, n_startup_jobs=5)
+    honest = TpeSuggester(PLANE, 1, n_startup_jobs=5, constant_liar=False)
+    liar.observe(history)
+    honest.observe(history)
+    startup_draw = TpeSuggester(PLANE, 1).suggest(8)
+    # When the next trial is suggested with nothing pending, it is still a start-up draw
+    assert liar.suggest(8) == startup_draw
+    # But with the liar, the 3 running trials count as suggestions made: TPE models already
+    # (as in hyperopt's own asynchronous mode; counting only results would add random draws)
+    assert liar.suggest(8, pending=pending) != startup_draw
+    # And without the liar, pending trials are not told, so they do not count
+    assert honest.suggest(8, pending=pending) == startup_draw
+
+
+def test_the_liar_moves_the_next_suggestion_off_a_pending_trial() -> None:
+    # Given TPE past its start-up, and for several seeds the point it would suggest next
+    moved, ignored = [], []
+    for seed in range(6):
+        liar = TpeSuggester(PLANE, seed, n_startup_jobs=10)
+        honest = TpeSuggester(PLANE, seed, n_startup_jobs=10, constant_liar=False)
+        history = []
+        for number in range(1, 31):
+            params = liar.suggest(number)
+            assert params is not None
+            history.append(Observation(number, params, quadratic(params)))
+            liar.observe(history[-1:])
+        honest.observe(history)
+        first = liar.suggest(31)
+        assert first is not None
+        # When that very point is pending while the same draw is asked for again
+        moved.append(liar.suggest(31, pending=[first]) != first)
+        ignored.append(honest.suggest(31, pending=[first]) == first)
+    # Then the liar steers away from it, and without the liar pending trials change nothing
+    assert all(moved), moved
+    assert all(ignored), ignored
+
+
+def test_a_mean_lie_suggests_what_a_worst_lie_does() -> None:
+    # Given 30 trials of a quadratic (losses not skewed) and 3 trials pending
+    history = []
+    explorer = TpeSuggester(PLANE, 5, n_startup_jobs=10)
+    for number in range(1, 31):
+        params = explorer.suggest(number)
+        assert params is not None
+        history.append(Observation(number, params, quadratic(params)))
+        explorer.observe(history[-1:])
+    pending = [p for p in map(explorer.suggest, (31, 32, 33)) if p is not None]
+    suggestions = {}
+    for lie in ("worst", "mean", "best"):
+        tpe = TpeSuggester(PLANE, 5, n_startup_jobs=10, lie=lie)
+        tpe.observe(history)
+        suggestions[lie] = [tpe.suggest(number, pending=pending) for number in range(34, 44)]
+    # Then "mean" and "worst" agree: TPE reads a lie only through its rank, and both rank
+    # among the bad trials; "best" ranks among the good ones and so suggests otherwise
+    assert suggestions["mean"] == suggestions["worst"]
+    assert suggestions["best"] != suggestions["worst"]
+
+
 CHOICES = SearchSpace(
     (
         Parameter(("layers",), D.CATEGORICAL, values=([64, 32], {"act": "relu", "n": 2}, None, True, False, 1, "wide")),
