@@ -1,6 +1,7 @@
-"""Search quality under parallelism: sweepctl TPE (with and without the constant liar),
-Optuna's TPESampler (with and without its constant liar) and random search, at 1, 4 and 8
-concurrent workers, on closed-form problems (Branin, Hartmann6, Rosenbrock-10D).
+"""Search quality under parallelism: sweepctl TPE (hyperopt engine with and without the constant
+liar; Optuna engine with each way of accounting for pending trials), Optuna's own TPESampler (with
+and without its constant liar) and random search, at 1, 4 and 8 concurrent workers, on
+closed-form problems (Branin, Hartmann6, Rosenbrock-10D).
 
 Workers are simulated, deterministically and without sleeping: every trial takes a duration
 drawn from U(10, 100) ms of simulated time (one stream per seed, indexed by trial number, so
@@ -18,7 +19,7 @@ comes from `--baseline-seeds` independent runs of sweepctl's RandomSuggester (se
 of trials 1..N, which is exactly what a run stopped at N would have tried (suggestion k
 depends only on what happened before trial k started).
 
-    python benchmarks/parallel_quality.py [--seeds 20] [--budgets 100,200] [--workers 1,4,8]
+    python benchmarks/parallel_quality.py [--seeds 20] [--first-seed 0] [--budgets 100,200] [--workers 1,4,8]
         [--problems branin,hartmann6,rosenbrock10] [--engines sweepctl-tpe-liar,...] [--processes 2]
 
 Progress goes to stderr; the markdown report to stdout and to --output.
@@ -33,8 +34,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+import dataclasses
 import datetime
 import heapq
+import json
 import logging
 import multiprocessing
 import platform
@@ -49,10 +52,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from controller.suggester import Observation
+from controller.suggester import Observation, Suggester, make_suggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
+from sweepctl.spec import Method, TpeEngine
 from sweepctl.sweepfile import parse_sweep
 
 DURATION_MS = (10.0, 100.0)
@@ -140,7 +144,7 @@ class Engine(Protocol):
 class SweepctlEngine:
     """A sweepctl suggester driven the way the controller drives it."""
 
-    def __init__(self, suggester: TpeSuggester | RandomSuggester) -> None:
+    def __init__(self, suggester: Suggester) -> None:
         self.suggester = suggester
 
     def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
@@ -172,14 +176,26 @@ class OptunaEngine:
         self.study.tell(self.trials.pop(number), value)
 
 
+def sweepctl_optuna(**options: object) -> Callable[[Problem, int], Engine]:
+    """sweepctl's Optuna-backed TPE engine, built as the controller builds it from a `tpe:` block."""
+    return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, engine=TpeEngine.OPTUNA, **options))
+
+
 ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
     "sweepctl-tpe-liar": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=True)),
     "sweepctl-tpe": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=False)),
+    # tpe: {engine: optuna} with its defaults (lie: running), and the other ways of accounting for pending trials.
+    "sweepctl-optuna": sweepctl_optuna(),
+    "sweepctl-optuna-ignore": sweepctl_optuna(constant_liar=False),
+    "sweepctl-optuna-worst": sweepctl_optuna(constant_liar=True, lie="worst"),
+    "sweepctl-optuna-mean": sweepctl_optuna(constant_liar=True, lie="mean"),
+    "sweepctl-optuna-best": sweepctl_optuna(constant_liar=True, lie="best"),
     "optuna-tpe-liar": lambda p, seed: OptunaEngine(p, seed, constant_liar=True),
     "optuna-tpe": lambda p, seed: OptunaEngine(p, seed, constant_liar=False),
     "random": lambda p, seed: SweepctlEngine(RandomSuggester(p.space(), seed)),
 }
-SWEEPCTL_TPE = ("sweepctl-tpe-liar", "sweepctl-tpe")
+SWEEPCTL_TPE = tuple(e for e in ENGINES if e.startswith("sweepctl-"))
+SWEEPCTL_OPTUNA = "sweepctl-optuna"  # the Optuna engine as `tpe: {engine: optuna}` gives it
 
 
 # ---------------------------------------------------------------- simulation
@@ -275,7 +291,7 @@ class Scores:
     ms_per_trial: dict[str, float]  # engine -> mean wall ms per simulated trial
 
     @classmethod
-    def of(cls, results: Sequence[RunResult], budgets: Sequence[int], seeds: int) -> Scores:
+    def of(cls, results: Sequence[RunResult], budgets: Sequence[int], seeds: Sequence[int]) -> Scores:
         baseline_runs: dict[str, list[RunResult]] = {}
         by_cell: dict[tuple[str, str, int], dict[int, RunResult]] = {}
         seconds: dict[str, list[float]] = {}
@@ -294,7 +310,7 @@ class Scores:
         best, score = {}, {}
         for (problem, engine, w), per_seed in by_cell.items():
             for b in budgets:
-                found = np.array([min(per_seed[s].values[:b]) for s in range(seeds)])
+                found = np.array([min(per_seed[s].values[:b]) for s in seeds])
                 gap = baseline[problem, b] - PROBLEMS[problem].optimum
                 best[problem, engine, w, b] = found
                 score[problem, engine, w, b] = (baseline[problem, b] - found) / gap
@@ -357,12 +373,15 @@ def header_lines(args: argparse.Namespace, wall: float) -> list[str]:
         ),
         f"- Command: `{' '.join(['python', *sys.argv])}`",
         (
-            f"- Seeds: {args.seeds} per cell (0..{args.seeds - 1}); random baseline: {args.baseline_seeds} seeds;"
+            f"- Seeds: {args.seeds} per cell ({args.first_seed}..{args.first_seed + args.seeds - 1}); random baseline: {args.baseline_seeds} seeds;"
             f" trial durations U{DURATION_MS} ms, simulated; wall time {wall / 60:.1f} min"
         ),
         (
-            "- Engines: sweepctl TPE = hyperopt `tpe.suggest`, n_startup_jobs=20, lie = worst loss seen;"
-            " Optuna TPESampler with its defaults (multivariate TPE for one objective in Optuna 5,"
+            "- Engines: sweepctl-tpe = hyperopt `tpe.suggest`, n_startup_jobs=20, lie = worst loss seen;"
+            " sweepctl-optuna = `tpe: {engine: optuna}` with its defaults (Optuna's multivariate TPESampler via"
+            " ask/tell, n_startup_jobs=10, pending trials left RUNNING for its constant liar),"
+            " -ignore = constant_liar false, -worst/-mean/-best = told COMPLETE with that lie;"
+            " optuna-tpe = Optuna TPESampler with its defaults (multivariate TPE for one objective in Optuna 5,"
             " n_startup_trials=10), `constant_liar` True/False; random = sweepctl RandomSuggester."
         ),
         "",
@@ -417,15 +436,18 @@ def ratio_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
         (
             "Ratios of median scores, 90% bootstrap interval over seeds in brackets; the last row pools every"
             " problem and budget (mean of the cells' median scores). Pass: sweepctl TPE with the liar keeps"
-            f" ≥ {PASS_RATIO} of its sequential score at {hi} workers. \"best sweepctl\" is whichever of its"
-            f" two TPE engines scored higher at {hi} workers in that row."
+            f" ≥ {PASS_RATIO} of its sequential score at {hi} workers. \"best sweepctl\" is whichever"
+            f" sweepctl TPE engine run scored higher at {hi} workers in that row (a pick among several is"
+            " flattered by noise: the next columns show the Optuna engine with its defaults, as a sweep file"
+            " with `tpe: {engine: optuna}` gets it)."
         ),
         "",
         (
             f"| problem | budget | sweepctl liar {hi}/{lo} | pass | sweepctl no liar {hi}/{lo} | optuna liar {hi}/{lo}"
-            f" | optuna no liar {hi}/{lo} | best sweepctl @{hi} / optuna liar @{hi} | sweepctl / optuna @{lo} |"
+            f" | optuna no liar {hi}/{lo} | best sweepctl @{hi} / optuna liar @{hi} | sweepctl / optuna @{lo}"
+            f" | sweepctl-optuna @{hi} / optuna liar @{hi} | sweepctl-optuna / optuna liar @{lo} |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [(problem, str(b), [(problem, b)]) for problem in args.problems for b in args.budgets]
     rows.append(("all", ",".join(map(str, args.budgets)), [(p, b) for p in args.problems for b in args.budgets]))
@@ -442,6 +464,8 @@ def ratio_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
             scores.ratio(cells, ("optuna-tpe", hi), ("optuna-tpe", lo), rng)[0],
             versus_optuna + (f" ({best})" if versus_value is not None else ""),
             scores.ratio(cells, ("sweepctl-tpe-liar", lo), ("optuna-tpe-liar", lo), rng)[0],
+            scores.ratio(cells, (SWEEPCTL_OPTUNA, hi), ("optuna-tpe-liar", hi), rng)[0],
+            scores.ratio(cells, (SWEEPCTL_OPTUNA, lo), ("optuna-tpe-liar", lo), rng)[0],
         ]
         lines.append(f"| {label} | {budget_label} | " + " | ".join(columns) + " |")
     lines += ["", "Mean wall time per simulated trial (engine + objective, one process):", ""]
@@ -452,7 +476,7 @@ def ratio_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
 
 def report(args: argparse.Namespace, results: Sequence[RunResult], wall: float) -> str:
     """The markdown report: header, score tables, ratios."""
-    scores = Scores.of(results, args.budgets, args.seeds)
+    scores = Scores.of(results, args.budgets, range(args.first_seed, args.first_seed + args.seeds))
     return "\n".join(header_lines(args, wall) + score_lines(args, scores) + ratio_lines(args, scores)) + "\n"
 
 
@@ -481,6 +505,7 @@ def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ... (fresh seeds confirm a choice)")
     parser.add_argument("--budgets", type=_int_list, default=[100, 200])
     parser.add_argument("--workers", type=_int_list, default=[1, 4, 8])
     parser.add_argument("--problems", type=_name_list(list(PROBLEMS)), default=list(PROBLEMS))
@@ -488,15 +513,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--baseline-seeds", type=int, default=200, help="random-search runs behind the score's baseline")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--runs-json", type=Path, help="also write every run's values here, for analyses the report lacks")
     args = parser.parse_args(argv)
     args.budgets, args.workers = sorted(args.budgets), sorted(args.workers)
+    if not 0 <= args.first_seed <= BASELINE_SEED_BASE - args.seeds:
+        parser.error(f"seeds must lie in 0..{BASELINE_SEED_BASE - 1}: the random baseline uses those from {BASELINE_SEED_BASE}")
     top = max(args.budgets)
     runs = [
         Run(problem, engine, w, seed, top)
         for problem in args.problems
         for engine in args.engines
         for w in args.workers
-        for seed in range(args.seeds)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
     ]
     runs += [
         Run(problem, "random", 1, BASELINE_SEED_BASE + i, top) for problem in args.problems for i in range(args.baseline_seeds)
@@ -508,6 +536,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(markdown)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown)
+    if args.runs_json is not None:
+        args.runs_json.write_text(json.dumps([{**dataclasses.asdict(r.run), "values": r.values, "seconds": r.seconds} for r in results]))
     print(f"wrote {args.output} ({wall / 60:.1f} min)", file=sys.stderr)
 
 

@@ -68,7 +68,7 @@ def time_optuna(n: int, steps: int) -> float | None:
     except ImportError:
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dists = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(DIMS)}
+    dists: dict[str, optuna.distributions.BaseDistribution] = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(DIMS)}
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, constant_liar=True))
     study.add_trials([optuna.trial.create_trial(params=p, distributions=dists, value=objective(p)) for p in random_points(n)])
     began = time.perf_counter()

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sweepctl.errors import SpecError
 from sweepctl.space import FlatAssignment, SearchSpace
-from sweepctl.spec import Method
+from sweepctl.spec import Method, TpeEngine
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,14 @@ class Suggester(ABC):
 
 
 def make_suggester(method: Method, space: SearchSpace, seed: int | None, **options: object) -> Suggester:
-    """The suggester for a sweep's `method`.
+    """The suggester for a sweep's `method`; for TPE, `options` are the sweep file's `tpe` block.
 
-    Raises `SpecError` for grid search over a space with a continuous parameter.
+    `engine` (a `TpeEngine` or its name, default hyperopt) picks the TPE library;
+    the other options go to its suggester. Raises `SpecError` for grid search over
+    a space with a continuous parameter, and when the engine asked for is not
+    installed here (or cannot model the space).
     """
-    # Imported here so that random and grid sweeps never import hyperopt.
+    # Imported here so that random and grid sweeps never import hyperopt or optuna.
     if method is Method.RANDOM:
         from controller.suggesters.random import RandomSuggester
 
@@ -125,6 +129,17 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None, **optio
 
         return GridSuggester(space, seed)
     if method is Method.TPE:
+        engine = options.pop("engine", TpeEngine.HYPEROPT)
+        if not isinstance(engine, str):
+            raise TypeError(f"engine must be a TpeEngine or its name, got {engine!r}")
+        if TpeEngine(engine) is TpeEngine.OPTUNA:
+            try:
+                from controller.suggesters.optuna_tpe import OptunaTpeSuggester
+            except ImportError as exc:
+                raise SpecError(
+                    "method: tpe", [("tpe.engine", f"optuna cannot be imported here ({exc}): install sweepctl[optuna]")]
+                ) from exc
+            return OptunaTpeSuggester(space, seed, **options)  # type: ignore[arg-type]
         from controller.suggesters.tpe import TpeSuggester
 
         return TpeSuggester(space, seed, **options)  # type: ignore[arg-type]

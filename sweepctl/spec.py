@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sweepctl.space import SearchSpace
+from sweepctl.space import Distribution, SearchSpace
 
 
 class Method(str, Enum):
@@ -17,6 +18,27 @@ class Method(str, Enum):
     TPE = "tpe"
     RANDOM = "random"
     GRID = "grid"
+
+
+class TpeEngine(str, Enum):
+    """The library behind method tpe, chosen with `tpe: {engine: ...}`; hyperopt is the default.
+
+    hyperopt is a dependency of sweepctl; optuna is the optional extra `sweepctl[optuna]`.
+    """
+
+    HYPEROPT = "hyperopt"
+    OPTUNA = "optuna"
+
+    def supports(self, distribution: Distribution) -> bool:
+        """Whether the engine can model `distribution` (Optuna has no normal distributions)."""
+        return self is TpeEngine.HYPEROPT or not distribution.is_normal
+
+    def is_installed(self) -> bool:
+        """Whether the engine's library can be imported here, checked without importing it."""
+        try:
+            return importlib.util.find_spec(self.value) is not None
+        except ValueError:  # a module whose entry in sys.modules is None (blocked) has no spec
+            return False
 
 
 class Goal(str, Enum):
@@ -76,8 +98,8 @@ class SweepSpec:
     data: tuple[str, ...] = ()
     early_terminate: Mapping[str, Any] | None = None
     warm_points: tuple[dict[str, Any], ...] = ()  # given parameter sets (nested) run first, as trials 1..k
-    warm_sweeps: tuple[str, ...] = ()
-    tpe: Mapping[str, Any] = field(default_factory=dict)  # TPE engine options: constant_liar, lie, n_startup_jobs  # earlier sweeps on the same space whose finished trials the engine learns from
+    warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
+    tpe: Mapping[str, Any] = field(default_factory=dict)  # TPE options as given: engine (a TpeEngine), constant_liar, lie, n_startup_jobs
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -21,6 +21,7 @@ import yaml
 
 from sweepctl import _validate as v
 from sweepctl._parameters import parse_parameters
+from sweepctl._tpe_options import check_engine, parse_tpe_options
 from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import Macro, macro_problem
 from sweepctl.errors import SpecError
@@ -96,7 +97,8 @@ def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
 
     `.json` files are read as JSON, anything else as YAML. Raises SpecError
     naming the file when it cannot be read, is not well-formed (with line
-    and column) or does not describe a valid sweep.
+    and column) or does not describe a valid sweep that can run from here
+    (its TPE engine installed).
     """
     source = os.fspath(path)
     try:
@@ -114,14 +116,17 @@ def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
             doc = yaml.load(text, Loader=_SweepLoader)
         except yaml.YAMLError as exc:
             raise SpecError(source, [("<yaml>", _yaml_message(exc))]) from exc
-    return parse_sweep(doc, source=source)
+    return parse_sweep(doc, source=source, check_installed=True)
 
 
-def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
+def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = False) -> SweepSpec:
     """Validate a decoded sweep file and build its `SweepSpec`.
 
     Raises one SpecError carrying every problem found; `source` names the
     file in its message. `raw` of the result is a deep copy of `doc`.
+    With `check_installed`, a TPE engine that cannot be imported here is a
+    problem too: files are checked so where they are validated and submitted,
+    while workers, which re-parse stored sweeps, need no TPE engine at all.
     """
     problems = v.Problems()
     if not isinstance(doc, Mapping):
@@ -139,7 +144,9 @@ def parse_sweep(doc: Any, source: str = "<sweep>") -> SweepSpec:
     program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
     early_terminate = _early_terminate(problems, get("early_terminate"))
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
-    tpe_options = _tpe_options(problems, get("tpe"))
+    tpe_options = parse_tpe_options(problems, get("tpe"))
+    if method is Method.TPE:
+        check_engine(problems, tpe_options, parameters, installed=check_installed)
     for key in ("project", "entity", "description"):
         if key in doc and not isinstance(doc[key], str):
             problems.add(key, f"expected a string, got {v.describe(doc[key])}")
@@ -269,33 +276,6 @@ def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
     if "min_iter" not in doc and not ("max_iter" in doc and "s" in doc):
         problems.add("early_terminate", "hyperband needs min_iter, or max_iter and s")
     return dict(doc)
-
-
-_LIES = ("worst", "mean", "best")
-
-
-def _tpe_options(problems: v.Problems, raw: Any) -> dict[str, Any]:
-    """`tpe: {constant_liar: bool, lie: worst|mean|best, n_startup_jobs: int}` (sweepctl extension)."""
-    if raw is v.MISSING:
-        return {}
-    if not isinstance(raw, dict):
-        problems.add("tpe", f"expected a mapping of TPE options, got {v.describe(raw)}")
-        return {}
-    v.check_keys(problems, "tpe", raw, ("constant_liar", "lie", "n_startup_jobs"))
-    options: dict[str, Any] = {}
-    if "constant_liar" in raw:
-        if isinstance(raw["constant_liar"], bool):
-            options["constant_liar"] = raw["constant_liar"]
-        else:
-            problems.add("tpe.constant_liar", f"expected true or false, got {v.describe(raw['constant_liar'])}")
-    if "lie" in raw:
-        if raw["lie"] in _LIES:
-            options["lie"] = raw["lie"]
-        else:
-            problems.add("tpe.lie", f"expected one of {', '.join(_LIES)}, got {raw['lie']!r}")
-    if "n_startup_jobs" in raw and (n := v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1)) is not None:
-        options["n_startup_jobs"] = n
-    return options
 
 
 def _data(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:

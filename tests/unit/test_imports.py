@@ -1,10 +1,10 @@
-"""The architecture as a check: which package may import which, and who may touch celery, hyperopt, pynvml.
+"""The architecture as a check: which package may import which, and who may touch celery, hyperopt, optuna, pynvml.
 
 Rules (STYLE.md, "The tree is the architecture"):
   (a) the core (`sweepctl`) imports no role: not anywhere, except that commands in
       `sweepctl/cli/` may import a role lazily, inside the function that starts it;
   (b) roles (`controller`, `workers`, `metrics`) do not import each other;
-  (c) one module owns each heavy dependency: hyperopt, pynvml, celery;
+  (c) one module owns each heavy dependency: hyperopt, optuna, pynvml, celery;
   (d) nothing uses pickle or a shell.
 """
 
@@ -27,6 +27,7 @@ LAZY_ROLE_IMPORTS_ALLOWED_UNDER = "sweepctl/cli/"
 # Third-party modules with exactly one (or a few) owners: module -> files allowed to import it.
 OWNERS: dict[str, frozenset[str]] = {
     "hyperopt": frozenset({"controller/suggesters/tpe.py"}),
+    "optuna": frozenset({"controller/suggesters/optuna_tpe.py"}),
     "pynvml": frozenset({"sweepctl/nvml.py"}),
     "celery": frozenset({"sweepctl/celery_app.py", "workers/app.py", "controller/loop.py"}),
 }

@@ -1,6 +1,7 @@
-"""The contract every Suggester keeps, run against random, grid and TPE search.
+"""The contract every Suggester keeps, run against random, grid and TPE search (both engines).
 
-Given a space using every distribution (grid: every discrete one), each test
+Given a space using every distribution (grid: every discrete one; the Optuna
+engine: every one but the normal family, which it refuses), each test
 drives a suggester through a short sweep and checks what the controller relies
 on: complete, in-range, correctly typed suggestions, determinism in (seed,
 number, observations) and idempotent replay of observations.
@@ -16,10 +17,11 @@ import pytest
 
 from controller.suggester import Observation, Suggester, make_suggester
 from controller.suggesters.grid import GridSuggester
+from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
-from sweepctl.spec import Method
+from sweepctl.spec import Method, TpeEngine
 
 D = Distribution
 
@@ -43,7 +45,9 @@ CONTINUOUS = (
 )
 EVERY_DISTRIBUTION = SearchSpace(DISCRETE + CONTINUOUS)
 DISCRETE_SPACE = SearchSpace(DISCRETE)
+BOUNDED_SPACE = SearchSpace(tuple(p for p in EVERY_DISTRIBUTION.parameters if not p.distribution.is_normal))
 assert {p.distribution for p in EVERY_DISTRIBUTION.parameters} == set(Distribution)
+assert {p.distribution for p in BOUNDED_SPACE.parameters} == {d for d in Distribution if TpeEngine.OPTUNA.supports(d)}
 
 Factory = Callable[[int | None], Suggester]
 # n_startup_jobs=5 so that a 30-trial story exercises TPE proper, not only its random start.
@@ -51,6 +55,7 @@ IMPLEMENTATIONS: dict[str, tuple[SearchSpace, Factory]] = {
     "random": (EVERY_DISTRIBUTION, lambda seed: RandomSuggester(EVERY_DISTRIBUTION, seed)),
     "grid": (DISCRETE_SPACE, lambda seed: GridSuggester(DISCRETE_SPACE, seed)),
     "tpe": (EVERY_DISTRIBUTION, lambda seed: TpeSuggester(EVERY_DISTRIBUTION, seed, n_startup_jobs=5)),
+    "tpe-optuna": (BOUNDED_SPACE, lambda seed: OptunaTpeSuggester(BOUNDED_SPACE, seed, n_startup_jobs=5)),
 }
 
 
@@ -192,3 +197,16 @@ def test_make_suggester_picks_the_method(method: Method, expected: type[Suggeste
     suggester = make_suggester(method, DISCRETE_SPACE, 4)
     assert type(suggester) is expected
     assert suggester.seed == 4
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"),
+    [(TpeEngine.HYPEROPT, TpeSuggester), ("hyperopt", TpeSuggester), (TpeEngine.OPTUNA, OptunaTpeSuggester), ("optuna", OptunaTpeSuggester)],
+)
+def test_make_suggester_picks_the_tpe_engine_and_passes_its_options(engine: object, expected: type[Suggester]) -> None:
+    # Given a sweep file's tpe block, as the controller passes it
+    suggester = make_suggester(Method.TPE, DISCRETE_SPACE, 4, engine=engine, n_startup_jobs=3, lie="mean")
+    # Then the engine's suggester gets the other options
+    assert type(suggester) is expected
+    assert isinstance(suggester, (TpeSuggester, OptunaTpeSuggester))
+    assert (suggester.seed, suggester.n_startup_jobs, suggester.lie) == (4, 3, "mean")

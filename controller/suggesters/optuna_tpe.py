@@ -1,0 +1,296 @@
+"""TPE search through Optuna's TPESampler: the only module of sweepctl that imports optuna.
+
+Chosen in a sweep file with `tpe: {engine: optuna}` (the extra `sweepctl[optuna]`).
+Optuna is driven through its ask/tell API on an in-memory study holding the
+observed trials in trial-number order: TPE weighs older trials less, so their
+order must follow the trial numbers, never the order results arrived in. Every
+suggestion asks a new TPESampler (multivariate, as Optuna's defaults are for one
+objective) seeded from `trial_rng(seed, number, retry)`, so a suggestion depends
+only on the seed, the number and the set of observations.
+
+Mapping to Optuna (parameters that cannot vary stay out and are added back):
+  uniform -> FloatDistribution; log_uniform[_values] -> FloatDistribution(log=True)
+  over the values (the exponents' exp for log_uniform); int_uniform ->
+  IntDistribution; q_uniform -> IntDistribution over the multiples k of q in
+  range (the program receives k * q); q_log_uniform[_values] -> the same with
+  log=True; categorical -> CategoricalDistribution over value indices.
+  The normal family has no Optuna counterpart; sweep-file validation refuses it
+  for this engine (`TpeEngine.supports`). Optuna's prior over choices is
+  uniform: categorical `probabilities` shape the start-up draws only. A
+  quantized parameter with no multiple of q in range is drawn from its prior.
+
+Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
+space, every parameter is drawn from its prior exactly as random search draws
+it (W&B rounding, probabilities); Optuna's own random start-up is off.
+
+Failed trials (loss None or NaN) are told as COMPLETE with an infinite loss,
+not as FAIL, which Optuna's TPE ignores: ranked below every success, they keep
+TPE away from regions where the program crashes, as the hyperopt engine does.
+(Trials whose worker was lost are re-queued by the controller, not observed as
+failures, so a failure seen here is the program's own.)
+Observations that do not fit the space are skipped with a warning and listed in
+`skipped`, as with the hyperopt engine.
+
+Trials still running (`pending`) are accounted for by `lie`:
+  "running" (the default): left RUNNING in the study for TPESampler's own
+  `constant_liar`, which puts them in the "bad" group without a loss;
+  "worst", "mean", "best": told as COMPLETE with that loss among those seen so
+  far (the constant liar of Ginsbourger et al., as in the hyperopt engine).
+With `constant_liar=False` they are ignored and parallel suggestions differ only
+through their seeds. At 8 concurrent workers in benchmarks/parallel_quality.py
+(40 seeds, Branin, Hartmann6, Rosenbrock-10D; see benchmarks/README.md)
+"running" and ignoring scored alike and best, "worst" and "mean" a little lower,
+"best" far lower (it pulls concurrent trials together). "running" is the default:
+it is Optuna's own, and unlike ignoring it keeps concurrent suggestions apart
+where TPE's draws would coincide (few distinct values, many workers).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from controller.suggester import Observation, Suggester, trial_rng
+from controller.suggesters.observed import Choices, number_in_range
+from controller.suggesters.random import received_value, sample_parameter, value_range
+from sweepctl.errors import SpecError
+from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
+from sweepctl.spec import TpeEngine
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_N_STARTUP_JOBS = 10  # Optuna's own n_startup_trials
+DEFAULT_CONSTANT_LIAR = True
+DEFAULT_LIE = "running"  # measured: see the module docstring
+LIES = ("worst", "mean", "best", "running")
+_SEED_BOUND = 2**31 - 1
+_STUDY_NAME = "sweepctl"
+# How far an observed value / q may be from a whole number and still be a multiple of q.
+_MULTIPLE_SLACK = 1e-6
+
+OptunaValue = Any  # what Optuna's distributions hold: int, float, or a choice index
+
+
+@dataclass(frozen=True)
+class _Modelled:
+    """A parameter TPE models: its Optuna distribution and the value translation both ways."""
+
+    p: Parameter
+    distribution: BaseDistribution
+    choices: Choices | None = None
+
+    def to_optuna(self, value: JSON) -> OptunaValue | None:
+        """Optuna's value for a received `value`, or None when it does not fit the space."""
+        if self.choices is not None:
+            return self.choices.index(value)
+        x = number_in_range(self.p, value)
+        if x is None:
+            return None
+        if self.p.distribution is Distribution.INT_UNIFORM:
+            return int(x) if x.is_integer() else None
+        if self.p.distribution.is_quantized:
+            k = x / self.p.q
+            return round(k) if abs(k - round(k)) <= _MULTIPLE_SLACK else None
+        return x
+
+    def from_optuna(self, raw: OptunaValue) -> JSON:
+        """The value the program receives for Optuna's `raw`."""
+        if self.choices is not None:
+            return copy.deepcopy(self.p.values[int(raw)])
+        if self.p.distribution.is_quantized:
+            return received_value(self.p, raw * self.p.q)
+        return received_value(self.p, raw)
+
+
+def _modelled(p: Parameter) -> _Modelled | None:
+    """How TPE models `p`, or None when it can take one value only or no multiple of q fits."""
+    d = p.distribution
+    if d is Distribution.CONSTANT:
+        return None
+    if d is Distribution.CATEGORICAL:
+        if len(p.values) == 1:
+            return None
+        return _Modelled(p, CategoricalDistribution(tuple(range(len(p.values)))), Choices(p))
+    bounds = value_range(p)
+    if bounds is None or bounds[0] == bounds[1]:
+        return None
+    lo, hi = bounds
+    if d is Distribution.INT_UNIFORM:
+        return _Modelled(p, IntDistribution(int(lo), int(hi)))
+    if d.is_quantized:
+        return _Modelled(p, IntDistribution(round(lo / p.q), round(hi / p.q), log=d.is_log))
+    return _Modelled(p, FloatDistribution(lo, hi, log=d.is_log))
+
+
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's INFO lines (one per study created) and experimental warnings, here only."""
+    optuna_logger = logging.getLogger("optuna")
+    level = optuna_logger.level
+    optuna_logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna_logger.setLevel(level)
+
+
+def _new_study(trials: Sequence[FrozenTrial]) -> optuna.Study:
+    with _quiet_optuna():
+        study = optuna.create_study(
+            storage=optuna.storages.InMemoryStorage(), study_name=_STUDY_NAME, direction="minimize"
+        )
+    study.add_trials(trials)
+    return study
+
+
+class OptunaTpeSuggester(Suggester):
+    """Tree-structured Parzen Estimator search (Optuna's multivariate `TPESampler`).
+
+    The first `n_startup_jobs` observed trials (failed ones included) are
+    followed by draws from the prior, after which TPE models good and bad regions.
+    Cost per suggestion grows linearly with the number of observations.
+    Raises `SpecError` for a space with a distribution Optuna cannot model.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int | None,
+        *,
+        n_startup_jobs: int = DEFAULT_N_STARTUP_JOBS,
+        constant_liar: bool = DEFAULT_CONSTANT_LIAR,
+        lie: str = DEFAULT_LIE,
+    ) -> None:
+        super().__init__(space, seed)
+        if lie not in LIES:
+            raise ValueError(f"lie must be one of {LIES}, got {lie!r}")
+        unsupported = [
+            (p.name, f"distribution {p.distribution.value} is not supported by tpe engine optuna")
+            for p in space.parameters
+            if not TpeEngine.OPTUNA.supports(p.distribution)
+        ]
+        if unsupported:
+            raise SpecError("tpe engine optuna", unsupported)
+        self.n_startup_jobs = n_startup_jobs
+        self.constant_liar = constant_liar
+        self.lie = lie
+        self._modelled = {p.name: m for p in space.parameters if (m := _modelled(p)) is not None}
+        self._distributions = {name: m.distribution for name, m in self._modelled.items()}
+        self._fitting: dict[int, FrozenTrial] = {}  # observed trials that fit the space, by number
+        self._skipped: list[int] = []
+        # The fitting trials as a study, in number order, plus FAIL scratch trials TPE
+        # does not see. Grown while results arrive in number order, else rebuilt.
+        self._study: optuna.Study | None = None
+        self._scratch = 0  # FAIL trials in the study, which every suggestion still scans
+
+    @property
+    def skipped(self) -> tuple[int, ...]:
+        """Numbers of observed trials left out because their params do not fit the space."""
+        return tuple(sorted(self._skipped))
+
+    def _learn(self, new: Sequence[Observation]) -> None:
+        top = max(self._fitting, default=0)
+        added: list[int] = []
+        for obs in new:
+            trial = self._frozen(obs.params, math.inf if obs.failed else obs.loss)
+            if trial is None:
+                logger.warning("trial %d: parameters do not fit the search space; TPE ignores it", obs.number)
+                self._skipped.append(obs.number)
+                continue
+            self._fitting[obs.number] = trial
+            added.append(obs.number)
+        if self._study is None or not added:
+            return
+        if min(added) > top:
+            self._study.add_trials([self._fitting[n] for n in sorted(added)])
+        else:
+            self._study = None
+
+    def _frozen(self, params: FlatAssignment, loss: float | None) -> FrozenTrial | None:
+        """`params` as an Optuna trial, COMPLETE with `loss` (RUNNING when None); None when they do not fit."""
+        values: dict[str, OptunaValue] = {}
+        for name, m in self._modelled.items():
+            if name not in params:
+                return None
+            value = m.to_optuna(params[name])
+            if value is None:
+                return None
+            values[name] = value
+        if loss is None:
+            return create_trial(params=values, distributions=self._distributions, state=TrialState.RUNNING)
+        return create_trial(params=values, distributions=self._distributions, value=loss)
+
+    def _lie_value(self) -> float | None:
+        losses = [t.value for t in self._fitting.values() if t.value is not None and math.isfinite(t.value)]
+        if not losses:
+            return None
+        if self.lie == "worst":
+            return max(losses)
+        if self.lie == "best":
+            return min(losses)
+        return sum(losses) / len(losses)
+
+    def _observed_study(self) -> optuna.Study:
+        # Rebuilt too once scratch trials outnumber the real ones, which TPE has to filter out.
+        if self._study is None or self._scratch > len(self._fitting):
+            self._study = _new_study([self._fitting[n] for n in sorted(self._fitting)])
+            self._scratch = 0
+        return self._study
+
+    def _study_with_lies(self, pending: Sequence[FlatAssignment]) -> optuna.Study | None:
+        """The observed trials plus the pending ones told as COMPLETE with the lie; None: nothing to tell.
+
+        A study of its own, as COMPLETE trials cannot be taken back.
+        """
+        lie = self._lie_value()
+        if lie is None or not pending:
+            return None
+        told = [t for t in (self._frozen(params, lie) for params in pending) if t is not None]
+        return _new_study([self._fitting[n] for n in sorted(self._fitting)] + told)
+
+    def _ask(self, optuna_seed: int, pending: Sequence[FlatAssignment]) -> dict[str, OptunaValue]:
+        """TPE's draw for the modelled parameters, pending trials accounted for by `lie`."""
+        running = self.constant_liar and self.lie == "running"
+        lying = self._study_with_lies(pending) if self.constant_liar and not running else None
+        study = self._observed_study() if lying is None else lying
+        scratch = [t for t in (self._frozen(params, None) for params in pending) if t is not None] if running else []
+        study.add_trials(scratch)
+        with _quiet_optuna():
+            study.sampler = optuna.samplers.TPESampler(
+                seed=optuna_seed, n_startup_trials=0, multivariate=True, constant_liar=running
+            )
+            asked = study.ask(self._distributions)
+            # Scratch trials end as FAIL, which TPE and the search space ignore: the
+            # observed study serves the next suggestion as if they had never been there.
+            for number in range(asked.number - len(scratch), asked.number + 1):
+                study.tell(number, state=TrialState.FAIL)
+        if study is self._study:
+            self._scratch += len(scratch) + 1
+        return asked.params
+
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
+        rng = trial_rng(self.seed, number, retry)
+        optuna_seed = int(rng.integers(_SEED_BOUND))
+        drawn: dict[str, JSON] = {}
+        if self._modelled and len(self._fitting) >= self.n_startup_jobs:
+            raw = self._ask(optuna_seed, pending)
+            drawn = {name: m.from_optuna(raw[name]) for name, m in self._modelled.items()}
+        return {p.name: drawn[p.name] if p.name in drawn else sample_parameter(p, rng) for p in self.space.parameters}
+

@@ -1,0 +1,62 @@
+"""The `tpe` block of a sweep file (a sweepctl extension): which engine runs TPE, and its options.
+
+`tpe: {engine: hyperopt|optuna, constant_liar: bool, lie: worst|mean|best|running,
+n_startup_jobs: int}`. Every option applies to both engines; what is not given
+is left to the engine's own default (`controller.suggesters.tpe` and
+`controller.suggesters.optuna_tpe` document theirs). The engine is checked
+against the space here, so that a sweep the engine cannot run is refused when
+it is validated, never when the controller starts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sweepctl import _validate as v
+from sweepctl._parameters import field_path
+from sweepctl.space import Parameter
+from sweepctl.spec import TpeEngine
+
+LIES = ("worst", "mean", "best", "running")
+_ENGINES = tuple(e.value for e in TpeEngine)
+# Lies only some engines can tell: "running" leaves pending trials RUNNING in an Optuna study.
+_LIE_ENGINES = {"running": TpeEngine.OPTUNA}
+
+
+def parse_tpe_options(problems: v.Problems, raw: Any) -> dict[str, Any]:
+    """The options given, checked one by one; `engine` becomes a `TpeEngine`."""
+    if raw is v.MISSING:
+        return {}
+    if not isinstance(raw, dict):
+        problems.add("tpe", f"expected a mapping of TPE options, got {v.describe(raw)}")
+        return {}
+    v.check_keys(problems, "tpe", raw, ("engine", "constant_liar", "lie", "n_startup_jobs"))
+    options: dict[str, Any] = {}
+    if "engine" in raw and (engine := v.choice(problems, "tpe.engine", raw["engine"], _ENGINES, "engine")) is not None:
+        options["engine"] = TpeEngine(engine)
+    if "constant_liar" in raw and (liar := v.boolean(problems, "tpe.constant_liar", raw["constant_liar"])) is not None:
+        options["constant_liar"] = liar
+    if "lie" in raw and (lie := v.choice(problems, "tpe.lie", raw["lie"], LIES, "lie")) is not None:
+        options["lie"] = lie
+    if "n_startup_jobs" in raw and (n := v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1)) is not None:
+        options["n_startup_jobs"] = n
+    return options
+
+
+def check_engine(
+    problems: v.Problems, options: dict[str, Any], parameters: tuple[Parameter, ...] | None, *, installed: bool
+) -> None:
+    """Report what the chosen engine cannot do: a distribution, a lie, or (`installed`) not being importable here."""
+    engine = options.get("engine", TpeEngine.HYPEROPT)
+    lie = options.get("lie")
+    if lie in _LIE_ENGINES and engine is not _LIE_ENGINES[lie]:
+        problems.add("tpe.lie", f"lie {lie} needs engine: {_LIE_ENGINES[lie].value}, got engine {engine.value}")
+    for p in parameters or ():
+        if not engine.supports(p.distribution):
+            problems.add(
+                v.child(field_path(p.path), "distribution"),
+                f"{p.distribution.value} is not supported by tpe engine {engine.value}; use a bounded distribution"
+                f" or engine: {TpeEngine.HYPEROPT.value}",
+            )
+    if installed and not engine.is_installed():
+        problems.add("tpe.engine", f"{engine.value} is not installed here: pip install 'sweepctl[{engine.value}]'")
