@@ -1,7 +1,8 @@
-"""The Optuna engine's own behaviour: it learns, steers away from failures, spreads pending trials, keeps quiet.
+"""The Optuna engine's own behaviour: it steers away from failures, spreads pending trials, keeps quiet.
 
 The contract every suggester keeps (determinism, replay, every bounded
-distribution) is in test_suggester_contract.py.
+distribution) is in test_suggester_contract.py; learning and the start-up
+phase, shared with the hyperopt engine, in test_tpe_suggester.py.
 """
 
 from __future__ import annotations
@@ -15,38 +16,16 @@ from typing import Any
 
 import pytest
 
-from controller.suggester import Observation, Suggester, make_suggester
+from controller.suggester import Observation, make_suggester
 from controller.suggesters.optuna_tpe import OptunaTpeSuggester
-from controller.suggesters.random import RandomSuggester
 from sweepctl.errors import SpecError
 from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
 from sweepctl.spec import Method
+from tests.unit.controller.plane import PLANE, quadratic
 
 D = Distribution
 
-PLANE = SearchSpace(
-    (
-        Parameter(("x",), D.UNIFORM, min=-5.0, max=5.0),
-        Parameter(("y",), D.UNIFORM, min=-5.0, max=5.0),
-    )
-)
 LIARS = [{}, *({"constant_liar": True, "lie": lie} for lie in ("running", "worst", "mean"))]  # {}: the defaults
-
-
-def quadratic(params: FlatAssignment) -> float:
-    return float((params["x"] - 1.5) ** 2 + (params["y"] + 2.0) ** 2)
-
-
-def best_after(suggester: Suggester, trials: int) -> float:
-    """Run a sequential sweep, observing each trial before the next is suggested."""
-    best = float("inf")
-    for number in range(1, trials + 1):
-        params = suggester.suggest(number)
-        assert params is not None
-        loss = quadratic(params)
-        best = min(best, loss)
-        suggester.observe([Observation(number, params, loss)])
-    return best
 
 
 def plane_history(trials: int) -> list[Observation]:
@@ -59,27 +38,6 @@ def plane_history(trials: int) -> list[Observation]:
         history.append(Observation(number, params, quadratic(params)))
         suggester.observe(history[-1:])
     return history
-
-
-def test_tpe_uses_observations_to_beat_random_search() -> None:
-    # Given 8 seeds and a 60-trial sequential sweep on a 2-D quadratic
-    seeds = range(8)
-    # When the Optuna engine and random search run with the same seeds
-    tpe_best = statistics.median(best_after(OptunaTpeSuggester(PLANE, s), 60) for s in seeds)
-    random_best = statistics.median(best_after(RandomSuggester(PLANE, s), 60) for s in seeds)
-    # Then its median best is clearly better: it really learns from what it observes
-    assert tpe_best < random_best / 2, (tpe_best, random_best)
-
-
-def test_draws_come_from_the_prior_until_startup_jobs_are_observed() -> None:
-    # Given the same history, suggesters that differ only in n_startup_jobs
-    history = [Observation(n, {"x": n / 10, "y": -n / 10}, float(n)) for n in range(1, 11)]
-    early, late = OptunaTpeSuggester(PLANE, 1, n_startup_jobs=5), OptunaTpeSuggester(PLANE, 1, n_startup_jobs=20)
-    early.observe(history)
-    late.observe(history)
-    # Then the one still in its start-up phase draws like an empty one, the other does not
-    assert late.suggest(11) == OptunaTpeSuggester(PLANE, 1).suggest(11)
-    assert early.suggest(11) != late.suggest(11)
 
 
 def test_a_region_where_trials_fail_is_avoided() -> None:
@@ -327,6 +285,7 @@ def test_optuna_is_imported_only_by_sweeps_that_ask_for_it() -> None:
 import sys
 from controller.suggester import make_suggester
 from sweepctl.spec import Method
+from tests.unit.controller.plane import PLANE, quadratic
 from sweepctl.sweepfile import parse_sweep
 doc = {"metric": {"name": "l"}, "function": "m:f", "tpe": {"engine": "optuna"}, "parameters": {"k": {"min": 1, "max": 4}}}
 space = parse_sweep(doc, check_installed=True).space

@@ -9,54 +9,37 @@ from typing import Any
 import pytest
 
 from controller.suggester import Observation, Suggester
+from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
-from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
+from sweepctl.space import Distribution, Parameter, SearchSpace
+from tests.unit.controller.plane import PLANE, best_after, quadratic
 
 D = Distribution
 
-PLANE = SearchSpace(
-    (
-        Parameter(("x",), D.UNIFORM, min=-5.0, max=5.0),
-        Parameter(("y",), D.UNIFORM, min=-5.0, max=5.0),
-    )
-)
+ENGINES = [TpeSuggester, OptunaTpeSuggester]  # hyperopt (the default) and `engine: optuna`
 
 
-def quadratic(params: FlatAssignment) -> float:
-    return float((params["x"] - 1.5) ** 2 + (params["y"] + 2.0) ** 2)
-
-
-def best_after(suggester: Suggester, trials: int) -> float:
-    """Run a sequential sweep, observing each trial before the next is suggested."""
-    best = float("inf")
-    for number in range(1, trials + 1):
-        params = suggester.suggest(number)
-        assert params is not None
-        loss = quadratic(params)
-        best = min(best, loss)
-        suggester.observe([Observation(number, params, loss)])
-    return best
-
-
-def test_tpe_uses_observations_to_beat_random_search() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tpe_uses_observations_to_beat_random_search(engine: type[Suggester]) -> None:
     # Given 8 seeds and a 60-trial sequential sweep on a 2-D quadratic
     seeds = range(8)
     # When TPE and random search run with the same seeds
-    tpe_best = statistics.median(best_after(TpeSuggester(PLANE, s), 60) for s in seeds)
+    tpe_best = statistics.median(best_after(engine(PLANE, s), 60) for s in seeds)
     random_best = statistics.median(best_after(RandomSuggester(PLANE, s), 60) for s in seeds)
     # Then TPE's median best is clearly better: it really learns from what it observes
     assert tpe_best < random_best / 2, (tpe_best, random_best)
 
 
-def test_tpe_is_random_until_startup_jobs_are_observed() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tpe_draws_from_the_prior_until_startup_jobs_are_observed(engine: type[Any]) -> None:
     # Given the same history, suggesters that differ only in n_startup_jobs
     history = [Observation(n, {"x": n / 10, "y": -n / 10}, float(n)) for n in range(1, 11)]
-    early, late = TpeSuggester(PLANE, 1, n_startup_jobs=5), TpeSuggester(PLANE, 1, n_startup_jobs=20)
+    early, late = engine(PLANE, 1, n_startup_jobs=5), engine(PLANE, 1, n_startup_jobs=20)
     early.observe(history)
     late.observe(history)
     # Then the one still in its start-up phase draws like an empty one, the other does not
-    assert late.suggest(11) == TpeSuggester(PLANE, 1).suggest(11)
+    assert late.suggest(11) == engine(PLANE, 1).suggest(11)
     assert early.suggest(11) != late.suggest(11)
 
 
