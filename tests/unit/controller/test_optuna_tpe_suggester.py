@@ -177,26 +177,6 @@ NUMBERS = SearchSpace(
 )
 
 
-def test_observations_outside_the_space_are_skipped_without_effect() -> None:
-    # Given one valid observation, and others that do not fit the space
-    valid = Observation(1, {"layers": None, "fixed": {"only": "one"}, "lr": 0.01, "epochs": 3}, 0.5)
-    misfits = [
-        Observation(2, {**valid.params, "layers": "not a choice"}, 0.1),
-        Observation(3, {"layers": None}, 0.1),  # lr missing
-        Observation(4, {**valid.params, "lr": 5.0}, 0.1),  # above max
-        Observation(5, {**valid.params, "lr": "0.01"}, 0.1),  # not a number
-        Observation(6, {**valid.params, "lr": True}, 0.1),  # bool is not a number here
-    ]
-    # When the Optuna engine observes them all
-    tpe = OptunaTpeSuggester(CHOICES, 0, n_startup_jobs=1)
-    tpe.observe([valid, *misfits])
-    only_valid = OptunaTpeSuggester(CHOICES, 0, n_startup_jobs=1)
-    only_valid.observe([valid])
-    # Then the misfits are listed and change nothing
-    assert tpe.skipped == (2, 3, 4, 5, 6)
-    assert tpe.suggest(7) == only_valid.suggest(7)
-
-
 @pytest.mark.parametrize(
     ("params", "fits"),
     [

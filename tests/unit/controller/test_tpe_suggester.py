@@ -146,7 +146,8 @@ def test_dict_values_match_whatever_their_key_order() -> None:
     assert tpe.skipped == ()
 
 
-def test_observations_outside_the_space_are_skipped_without_effect() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_observations_outside_the_space_are_skipped_without_effect(engine: type[Any]) -> None:
     # Given one valid observation, and others that do not fit the space
     valid = Observation(1, {"layers": None, "fixed": {"only": "one"}, "lr": 0.01, "epochs": 3}, 0.5)
     misfits = [
@@ -156,10 +157,10 @@ def test_observations_outside_the_space_are_skipped_without_effect() -> None:
         Observation(5, {**valid.params, "lr": "0.01"}, 0.1),  # not a number
         Observation(6, {**valid.params, "lr": True}, 0.1),  # bool is not a number here
     ]
-    # When a TPE suggester observes them all
-    tpe = TpeSuggester(CHOICES, 0, n_startup_jobs=1)
+    # When a TPE suggester (either engine) observes them all
+    tpe = engine(CHOICES, 0, n_startup_jobs=1)
     tpe.observe([valid, *misfits])
-    only_valid = TpeSuggester(CHOICES, 0, n_startup_jobs=1)
+    only_valid = engine(CHOICES, 0, n_startup_jobs=1)
     only_valid.observe([valid])
     # Then the misfits are listed and change nothing
     assert tpe.skipped == (2, 3, 4, 5, 6)
