@@ -31,9 +31,11 @@ class GridSuggester(Suggester):
                 continuous.append(
                     (
                         f"parameters.{p.name}",
-                        f"grid search needs discrete values, got continuous distribution "
-                        f"{p.distribution.value!r}; use constant, categorical, int_uniform "
-                        f"or q_uniform",
+                        (
+                            f"grid search needs discrete values, got continuous distribution "
+                            f"{p.distribution.value!r}; use constant, categorical, int_uniform "
+                            f"or q_uniform"
+                        ),
                     )
                 )
             else:

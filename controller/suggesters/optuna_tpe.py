@@ -67,6 +67,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from controller.suggester import Observation, Suggester, trial_rng
+from controller.suggesters.liar import TOLD_LIES, check_lie, lie_value
 from controller.suggesters.observed import Choices, number_in_range
 from controller.suggesters.random import received_value, sample_parameter, value_range
 from sweepctl.errors import SpecError
@@ -78,7 +79,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_N_STARTUP_JOBS = 10  # Optuna's own n_startup_trials
 DEFAULT_CONSTANT_LIAR = True
 DEFAULT_LIE = "running"  # measured: see the module docstring
-LIES = ("worst", "mean", "best", "running")
+LIES = (*TOLD_LIES, "running")
 _SEED_BOUND = 2**31 - 1
 _STUDY_NAME = "sweepctl"
 # How far an observed value / q may be from a whole number and still be a multiple of q.
@@ -180,8 +181,7 @@ class OptunaTpeSuggester(Suggester):
         lie: str = DEFAULT_LIE,
     ) -> None:
         super().__init__(space, seed)
-        if lie not in LIES:
-            raise ValueError(f"lie must be one of {LIES}, got {lie!r}")
+        check_lie(lie, LIES)
         unsupported = [
             (p.name, f"distribution {p.distribution.value} is not supported by tpe engine optuna")
             for p in space.parameters
@@ -238,16 +238,6 @@ class OptunaTpeSuggester(Suggester):
             return create_trial(params=values, distributions=self._distributions, state=TrialState.RUNNING)
         return create_trial(params=values, distributions=self._distributions, value=loss)
 
-    def _lie_value(self) -> float | None:
-        losses = [t.value for t in self._fitting.values() if t.value is not None and math.isfinite(t.value)]
-        if not losses:
-            return None
-        if self.lie == "worst":
-            return max(losses)
-        if self.lie == "best":
-            return min(losses)
-        return sum(losses) / len(losses)
-
     def _observed_study(self) -> optuna.Study:
         # Rebuilt too once scratch trials outnumber the real ones, which TPE has to filter out.
         if self._study is None or self._scratch > len(self._fitting):
@@ -260,7 +250,7 @@ class OptunaTpeSuggester(Suggester):
 
         A study of its own, as COMPLETE trials cannot be taken back.
         """
-        lie = self._lie_value()
+        lie = lie_value(self.lie, (t.value for t in self._fitting.values() if t.value is not None))
         if lie is None or not pending:
             return None
         told = [t for t in (self._frozen(params, lie) for params in pending) if t is not None]

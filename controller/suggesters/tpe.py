@@ -41,7 +41,6 @@ and clearly worse at 32 (Branin @200: median score 0.51 against 0.68).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -52,23 +51,21 @@ from hyperopt import Domain, Trials, hp, tpe
 from hyperopt.base import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
 from controller.suggester import Observation, Suggester, trial_rng
+from controller.suggesters.liar import TOLD_LIES, check_lie, lie_value
+from controller.suggesters.observed import Choices, number_in_range
 from controller.suggesters.random import (
     log_space_bounds,
     received_value,
     sample_parameter,
-    value_range,
 )
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_N_STARTUP_JOBS = 20  # hyperopt's own default: random draws before TPE takes over
-LIES = ("worst", "mean", "best")
+LIES = TOLD_LIES
 _LIE_TID_BASE = 10**12  # made-up trial ids for pending trials, far above any real trial number
 _SEED_BOUND = 2**31 - 1
-# Relative slack when checking an observed number against the bounds: values
-# we suggested were clamped, but may have travelled through JSON and back.
-_RANGE_SLACK = 1e-9
 
 
 def _is_fixed(p: Parameter) -> bool:
@@ -109,44 +106,19 @@ def _hyperopt_node(p: Parameter) -> Any:
     return normal_nodes[d]()
 
 
-def _json_key(value: JSON) -> str:
-    """Equality key for categorical values: tuples equal lists, dict key order is ignored."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 class _Encoder:
     """Translates one parameter's received values to hyperopt's internal values and back."""
 
     def __init__(self, p: Parameter) -> None:
         self.p = p
-        self.index_of: dict[str, int] = {}
-        for i, value in enumerate(p.values):
-            self.index_of.setdefault(_json_key(value), i)
-        self.bounds = value_range(p)
+        self.choices = Choices(p) if p.distribution is Distribution.CATEGORICAL else None
 
     def to_internal(self, value: JSON) -> float | None:
         """hyperopt's value for `value` (index for categoricals), or None if not in the space."""
-        p = self.p
-        if p.distribution is Distribution.CATEGORICAL:
-            index = self.index_of.get(_json_key(value))
-            if index is None and _is_number(value):
-                # 1 and 1.0 differ as JSON text but are the same choice.
-                index = next((i for i, v in enumerate(p.values) if _is_number(v) and v == value), None)
+        if self.choices is not None:
+            index = self.choices.index(value)
             return None if index is None else float(index)
-        if not _is_number(value) or not math.isfinite(value):
-            return None
-        if p.distribution.is_log and value <= 0:
-            return None
-        if self.bounds is not None:
-            lo, hi = self.bounds
-            slack = _RANGE_SLACK * max(1.0, abs(lo), abs(hi))
-            if not lo - slack <= value <= hi + slack:
-                return None
-        return float(value)
+        return number_in_range(self.p, value)
 
     def from_internal(self, raw: float) -> JSON:
         """The value a program receives for hyperopt's `raw`."""
@@ -178,8 +150,7 @@ class TpeSuggester(Suggester):
         lie: str = "worst",
     ) -> None:
         super().__init__(space, seed)
-        if lie not in LIES:
-            raise ValueError(f"lie must be one of {LIES}, got {lie!r}")
+        check_lie(lie, LIES)
         self.n_startup_jobs = n_startup_jobs
         self.constant_liar = constant_liar
         self.lie = lie
@@ -242,19 +213,9 @@ class TpeSuggester(Suggester):
         doc["state"] = JOB_STATE_DONE
         return doc
 
-    def _lie_value(self) -> float | None:
-        losses = [o.loss for o in self._observations.values() if not o.failed and o.loss is not None]
-        if not losses:
-            return None
-        if self.lie == "worst":
-            return max(losses)
-        if self.lie == "best":
-            return min(losses)
-        return sum(losses) / len(losses)
-
     def _trials_with_lies(self, pending: Sequence[FlatAssignment]) -> Trials:
         """The observed trials plus each pending one as if it had finished with the lie."""
-        lie = self._lie_value()
+        lie = lie_value(self.lie, (o.loss for o in self._observations.values() if o.loss is not None))
         if not self.constant_liar or not pending or lie is None:
             return self._trials
         lies = []
