@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from sweepctl.embedded import EmbeddedRedis, find_redis_server, free_port
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
+from tests.support.exporter import scrape
 from tests.support.processes import (
     REPO,
     Processes,
@@ -374,18 +373,9 @@ def _worker_pids(store: Store) -> set[int]:
     return {int(wid.rsplit("/", 1)[1]) for wid in store.workers()}  # host/slot/pid
 
 
-def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    series: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return series
-
-
 def _scrape_when_up(port: int) -> dict[str, list[tuple[dict[str, str], float]]] | None:
     try:
-        return _scrape(port)
+        return scrape(port, timeout=5)
     except OSError:
         return None
 
@@ -435,7 +425,7 @@ def run_sweepctl_services(compose: dict[str, Any], tmp_path: Path, url_of: Mappi
                 raise AssertionError(f"{name}: {exc}\n--- {name} log ---\n{log}") from None
 
         # And the exporter sees the controller and the workers that just came up
-        series = _scrape(exporter_port)
+        series = scrape(exporter_port, timeout=5)
         assert series["sweepctl_controllers_alive"][0][1] >= 1
         assert any(value == 1.0 for _, value in series["sweepctl_worker_up"]), series["sweepctl_worker_up"]
     finally:

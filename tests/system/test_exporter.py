@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import urllib.request
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.catalog import exported_series_names
 from sweepctl.embedded import free_port
 from sweepctl.store import Store
 from tests.faults.support import running_trials, send, worker_pid
+from tests.support.exporter import scrape
 from tests.support.processes import Processes, child_env, wait_for
 from tests.system.helpers import submit, write_sweep
 
@@ -26,16 +25,6 @@ GPUS = [
      "util": 90 + i, "temp": 60 + i, "xid": 0}
     for i in range(2)
 ]
-
-
-def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Series name -> [(labels, value)] from the exporter's /metrics."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    series: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return series
 
 
 def gpu_env(procs: Processes, **extra: str) -> dict[str, str]:
