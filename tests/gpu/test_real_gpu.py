@@ -5,16 +5,21 @@ These run on the GPU machines some tasks are lent (see the notes); CI has no GPU
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sweepctl.nvml import list_gpus
+from tests.support.exporter import Series, scrape
 
 GPUS = list_gpus()
 pytestmark = pytest.mark.skipif(not GPUS, reason="no GPU visible through NVML on this machine")
@@ -47,7 +52,7 @@ def test_run_with_all_gpus_pins_each_trial_to_its_gpu(tmp_path: Path) -> None:
     # When it runs on the embedded default with a worker per GPU
     done = subprocess.run(
         [sys.executable, "-m", "sweepctl", "run", "sweep.yaml", "--gpus", "all", "--format", "json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     best = json.loads(done.stdout)
@@ -86,44 +91,89 @@ def test_nvml_reader_reads_real_values() -> None:
     reader.close()
 
 
-def test_exporter_publishes_real_gpu_series_during_a_sweep(tmp_path: Path) -> None:
-    import socket
-    import time
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
+@contextlib.contextmanager
+def sweep_with_exporter(tmp_path: Path, program: str, sweep_yaml: str) -> Iterator[tuple[str, int]]:
+    """(sweep id, exporter port) while an exporter, a controller and a worker on every GPU serve the sweep."""
     from sweepctl.embedded import EmbeddedRedis, free_port
 
-    shutil.copy(Path(__file__).with_name("gpu_program.py"), tmp_path / "gpu_program.py")
-    (tmp_path / "sweep.yaml").write_text(
-        "method: random\nmetric: {name: loss}\nprogram: gpu_program.py\nparameters:\n  scale: {min: 0.5, max: 2.0}\nrun_cap: 200\n"
-    )
+    shutil.copy(Path(__file__).with_name(program), tmp_path / program)
+    (tmp_path / "sweep.yaml").write_text(sweep_yaml)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPCTL_")}
     port = free_port()
     with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
         env.update({"SWEEPCTL_REDIS_URL": server.url, "SWEEPCTL_GPU_SAMPLE_SECONDS": "0.5"})
-        run = lambda *a: subprocess.Popen([sys.executable, "-m", "sweepctl", *a], cwd=tmp_path, env=env, start_new_session=True)
-        sweep_id = subprocess.run([sys.executable, "-m", "sweepctl", "submit", "sweep.yaml"], cwd=tmp_path, env=env,
+        sweepctl = [sys.executable, "-m", "sweepctl"]
+        sweep_id = subprocess.run([*sweepctl, "submit", "sweep.yaml"], cwd=tmp_path, env=env,
                                   capture_output=True, text=True, check=True).stdout.strip()
-        procs = [run("exporter", "--port", str(port)), run("controller"), run("worker", "--gpus", "all")]
+        procs = [
+            subprocess.Popen([*sweepctl, *args], cwd=tmp_path, env=env, start_new_session=True)
+            for args in (("exporter", "--port", str(port)), ("controller",), ("worker", "--gpus", "all"))
+        ]
         try:
-            deadline, series = time.monotonic() + 60, {}
-            while time.monotonic() < deadline:
-                try:
-                    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-                except OSError:
-                    time.sleep(0.5)
-                    continue
-                series = {s.name: s for f in text_string_to_metric_families(text) for s in f.samples}
-                if "sweepctl_gpu_trial_info" in series:
-                    break
-                time.sleep(0.5)
-            print("exported", {k: (v.labels, v.value) for k, v in series.items() if k.startswith(("DCGM", "sweepctl_gpu"))})
-            util = series["DCGM_FI_DEV_GPU_UTIL"]
-            assert util.labels["UUID"] in {g.uuid for g in GPUS} and util.labels["Hostname"] == socket.gethostname()
-            assert series["DCGM_FI_DEV_FB_TOTAL"].value > 1000 and series["DCGM_FI_DEV_POWER_USAGE"].value > 0
-            assert series["sweepctl_gpu_trial_info"].labels["sweep"] == sweep_id
+            yield sweep_id, port
         finally:
             for p in procs:
                 os.killpg(p.pid, 9)
+
+
+def scrape_when_up(port: int) -> Series | None:
+    try:
+        return scrape(port, timeout=5)
+    except OSError:
+        return None
+
+
+def test_exporter_publishes_real_gpu_series_during_a_sweep(tmp_path: Path) -> None:
+    sweep = "method: random\nmetric: {name: loss}\nprogram: gpu_program.py\nparameters:\n  scale: {min: 0.5, max: 2.0}\nrun_cap: 200\n"
+    with sweep_with_exporter(tmp_path, "gpu_program.py", sweep) as (sweep_id, port):
+        deadline, series = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:
+            series = {name: samples[0] for name, samples in (scrape_when_up(port) or {}).items()}
+            if "sweepctl_gpu_trial_info" in series:
+                break
+            time.sleep(0.5)
+        print("exported", {k: v for k, v in series.items() if k.startswith(("DCGM", "sweepctl_gpu"))})
+        util_labels = series["DCGM_FI_DEV_GPU_UTIL"][0]
+        assert util_labels["UUID"] in {g.uuid for g in GPUS} and util_labels["Hostname"] == socket.gethostname()
+        assert series["DCGM_FI_DEV_FB_TOTAL"][1] > 1000 and series["DCGM_FI_DEV_POWER_USAGE"][1] > 0
+        assert series["sweepctl_gpu_trial_info"][0]["sweep"] == sweep_id
+
+
+def test_a_busy_trial_shows_on_its_gpu_series_and_the_gpu_goes_idle_after(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    sweep = "method: grid\nmetric: {name: loss}\nprogram: gpu_busy_program.py\nparameters:\n  seconds: {value: 12}\n"
+    uuids = {g.uuid for g in GPUS}
+    with sweep_with_exporter(tmp_path, "gpu_busy_program.py", sweep) as (sweep_id, port):
+        # While the trial runs: its GPU reports real load, joined to the trial.
+        busy: list[dict[str, float]] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(busy) < 3:
+            series = scrape_when_up(port) or {}
+            info = [labels for labels, _ in series.get("sweepctl_gpu_trial_info", []) if labels.get("sweep") == sweep_id]
+            if info:
+                uuid = info[0]["UUID"]
+                value = {name: next(v for labels, v in series[name] if labels["UUID"] == uuid)
+                         for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_POWER_USAGE", "sweepctl_gpu_busy")}
+                print("during the trial", info[0], value)
+                assert uuid in uuids and info[0]["trial"] == "1"
+                if value["DCGM_FI_DEV_GPU_UTIL"] > 50:
+                    busy.append(value)
+            time.sleep(0.5)
+        assert len(busy) >= 3, "the trial's GPU never showed load above 50% in the exporter"
+        assert all(v["sweepctl_gpu_busy"] == 1 and v["DCGM_FI_DEV_FB_USED"] > 2048 for v in busy)
+        # After it: no trial attached, the GPU idle and its memory given back.
+        deadline = time.monotonic() + 90
+        idle: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            series = scrape_when_up(port) or {}
+            attached = [labels for labels, _ in series.get("sweepctl_gpu_trial_info", []) if labels.get("sweep") == sweep_id]
+            flags = [v for labels, v in series.get("sweepctl_gpu_busy", []) if labels["UUID"] in uuids]
+            if not attached and flags and all(v == 0 for v in flags):
+                idle = {name: max(v for labels, v in series[name] if labels["UUID"] in uuids)
+                        for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED")}
+                if idle["DCGM_FI_DEV_GPU_UTIL"] < 20:
+                    break
+            time.sleep(0.5)
+        print("after the trial", idle)
+        assert idle and idle["DCGM_FI_DEV_GPU_UTIL"] < 20
+        assert idle["DCGM_FI_DEV_FB_USED"] < min(v["DCGM_FI_DEV_FB_USED"] for v in busy) - 1024
