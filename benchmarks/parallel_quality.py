@@ -197,7 +197,7 @@ ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
 SWEEPCTL_TPE = tuple(e for e in ENGINES if e.startswith("sweepctl-"))
 SWEEPCTL_OPTUNA = "sweepctl-optuna"  # the Optuna engine as `tpe: {engine: optuna}` gives it
 # The Optuna engine's other pending strategies are measured on demand (--engines): each costs
-# about three times Optuna's own engine per trial.
+# more per trial than Optuna's own engine (a sampler per suggestion).
 DEFAULT_ENGINES = ("sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "optuna-tpe-liar", "optuna-tpe", "random")
 
 

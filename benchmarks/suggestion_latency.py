@@ -4,7 +4,8 @@ For each size n, every engine first gets n finished random trials of a 6-D
 uniform space (loaded, not run), then the next `--next` trials are timed one
 by one (suggest + learn the result). sweepctl's engine is timed with 8 trials
 pending (the constant liar on), as under 8 workers. Side by side in one run;
-prints ms per trial and the ratio to fmin.
+prints ms per trial and the ratio to fmin. The opt-in Optuna engine (`tpe: {engine: optuna}`)
+is timed the same way, in the last column.
 
     python benchmarks/suggestion_latency.py [--sizes 100,1000,5000] [--next 20]
 """
@@ -18,8 +19,8 @@ import time
 
 import numpy as np
 
-from controller.suggester import Observation
-from controller.suggesters.tpe import TpeSuggester
+from controller.suggester import Observation, make_suggester
+from sweepctl.spec import Method, TpeEngine
 from sweepctl.sweepfile import parse_sweep
 
 DIMS = 6
@@ -34,9 +35,12 @@ def random_points(n: int, seed: int = 0) -> list[dict[str, float]]:
     return [{f"x{i}": float(v) for i, v in enumerate(rng.random(DIMS))} for _ in range(n)]
 
 
-def time_sweepctl(n: int, steps: int) -> float:
+def time_sweepctl(n: int, steps: int, engine: TpeEngine = TpeEngine.HYPEROPT) -> float | None:
+    """sweepctl's TPE `engine` as the controller builds it (None: the engine is not installed)."""
+    if not engine.is_installed():
+        return None
     spec = parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": {f"x{i}": {"min": 0.0, "max": 1.0} for i in range(DIMS)}})
-    s = TpeSuggester(spec.space, 0)
+    s = make_suggester(Method.TPE, spec.space, 0, engine=engine)
     s.observe([Observation(i + 1, p, objective(p)) for i, p in enumerate(random_points(n))])
     pending = random_points(8, seed=1)
     began = time.perf_counter()
@@ -84,14 +88,20 @@ def main() -> None:
     parser.add_argument("--next", type=int, default=20)
     args = parser.parse_args()
     logging.getLogger("hyperopt").setLevel(logging.ERROR)
-    print("| finished trials | sweepctl TPE (8 pending) | hyperopt fmin | Optuna TPE | sweepctl / fmin |")
-    print("|---|---|---|---|---|")
+    print("| finished trials | sweepctl TPE (8 pending) | hyperopt fmin | Optuna TPE | sweepctl / fmin | sweepctl Optuna engine (8 pending) |")
+    print("|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         ours, fmin_cost, optuna_cost = time_sweepctl(n, args.next), time_fmin(n, args.next), time_optuna(n, args.next)
-        optuna_text = "-" if optuna_cost is None else f"{optuna_cost * 1000:.1f} ms"
-        print(f"| {n} | {ours * 1000:.1f} ms | {fmin_cost * 1000:.1f} ms | {optuna_text} | x{ours / fmin_cost:.2f} |", flush=True)
-        assert math.isfinite(ours)
+        our_optuna = time_sweepctl(n, args.next, TpeEngine.OPTUNA)
+        assert ours is not None and math.isfinite(ours)
+        print(
+            f"| {n} | {ours * 1000:.1f} ms | {fmin_cost * 1000:.1f} ms | {_ms(optuna_cost)} | x{ours / fmin_cost:.2f} | {_ms(our_optuna)} |",
+            flush=True,
+        )
 
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
 if __name__ == "__main__":
     main()

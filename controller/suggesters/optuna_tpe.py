@@ -153,6 +153,24 @@ def _quiet_optuna() -> Iterator[None]:
         optuna_logger.setLevel(level)
 
 
+class _KnownSpaceSampler(optuna.samplers.TPESampler):
+    """Optuna's TPESampler, told the search space instead of inferring it.
+
+    Every COMPLETE trial in our studies carries exactly the modelled distributions,
+    so the intersection Optuna computes over all trials is known in advance. A
+    sampler made for one suggestion has no cache of it: inferring it cost O(n)
+    distribution comparisons, ~40% of a suggestion at 5k trials.
+    """
+
+    def __init__(self, distributions: dict[str, BaseDistribution], **options: Any) -> None:
+        super().__init__(**options)
+        # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
+        self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return dict(self._known)
+
+
 def _new_study(trials: Sequence[FrozenTrial]) -> optuna.Study:
     with _quiet_optuna():
         study = optuna.create_study(
@@ -264,8 +282,8 @@ class OptunaTpeSuggester(Suggester):
         scratch = [t for t in (self._frozen(params, None) for params in pending) if t is not None] if running else []
         study.add_trials(scratch)
         with _quiet_optuna():
-            study.sampler = optuna.samplers.TPESampler(
-                seed=optuna_seed, n_startup_trials=0, multivariate=True, constant_liar=running
+            study.sampler = _KnownSpaceSampler(
+                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=True, constant_liar=running
             )
             asked = study.ask(self._distributions)
             # Scratch trials end as FAIL, which TPE and the search space ignore: the

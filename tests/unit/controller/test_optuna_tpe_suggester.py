@@ -210,6 +210,33 @@ def test_int_and_quantized_values_reach_both_ends_and_keep_their_type() -> None:
     assert all(w % 8 == 0 and 8 <= w <= 512 for w in seen["width"])
 
 
+def test_the_search_space_the_sampler_is_told_is_the_one_optuna_would_infer() -> None:
+    # Given a study the engine built; names out of alphabetical order and a range with no multiple of q
+    import optuna
+
+    from controller.suggesters.optuna_tpe import _KnownSpaceSampler
+
+    space = SearchSpace(
+        (
+            *NUMBERS.parameters,
+            Parameter(("one",), D.Q_UNIFORM, min=0.1, max=0.2, q=1),
+            Parameter(("c",), D.CATEGORICAL, values=("x", "y")),
+        )
+    )
+    tpe = OptunaTpeSuggester(space, 0, n_startup_jobs=3)
+    for number in range(1, 6):
+        params = tpe.suggest(number)
+        assert params is not None
+        tpe.observe([Observation(number, params, float(number))])
+    study = tpe._observed_study()
+    trial = study.ask()
+    # Then the space it is told equals what Optuna infers from the trials, order included
+    told = _KnownSpaceSampler(tpe._distributions).infer_relative_search_space(study, study.trials[-1])
+    inferred = optuna.samplers.TPESampler(multivariate=True).infer_relative_search_space(study, study.trials[-1])
+    assert list(told.items()) == list(inferred.items()) and "one" not in told
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
 def test_a_space_of_fixed_values_needs_no_study() -> None:
     space = SearchSpace(
         (
