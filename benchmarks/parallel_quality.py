@@ -196,9 +196,11 @@ ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
 }
 SWEEPCTL_TPE = tuple(e for e in ENGINES if e.startswith("sweepctl-"))
 SWEEPCTL_OPTUNA = "sweepctl-optuna"  # the Optuna engine as `tpe: {engine: optuna}` gives it
-# The Optuna engine's other pending strategies are measured on demand (--engines): each costs
-# more per trial than Optuna's own engine (a sampler per suggestion).
-DEFAULT_ENGINES = ("sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "optuna-tpe-liar", "optuna-tpe", "random")
+# Each of sweepctl's engines with and without its liar, Optuna's TPE with and without its own, and
+# random. The Optuna engine's other lies are measured on demand (--engines).
+DEFAULT_ENGINES = (
+    "sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "sweepctl-optuna-ignore", "optuna-tpe-liar", "optuna-tpe", "random",
+)
 
 
 # ---------------------------------------------------------------- simulation
