@@ -24,7 +24,19 @@ from sweepctl.errors import ConfigError
 from sweepctl.nvml import list_gpus
 from sweepctl.spec import DEFAULT_QUEUE
 
+PRELOAD_HELP = (
+    "Comma-separated libraries each worker process imports once, before it forks any trial"
+    " (e.g. torch): `function:` trials then skip importing them (SWEEPCTL_PRELOAD does the same)."
+)
 GPU_HELP = "Which GPUs get a worker process each: all, none, or indices/UUIDs like 0,1 (all falls back to CPU workers when there is none)."
+
+
+def _export_preload(modules: str | None) -> None:
+    """Hand --preload to the workers' launchers, which read it from the environment they inherit."""
+    from workers.launcher import PRELOAD_ENV
+
+    if modules is not None:
+        os.environ[PRELOAD_ENV] = modules
 
 
 def _log_setup(verbose: bool) -> None:
@@ -60,8 +72,11 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
     envvar="SWEEPCTL_SHUTDOWN_GRACE",
     help="On SIGTERM, seconds a running trial may take to finish before it is handed back to the queue [default: 60].",
 )
+@click.option("--preload", default=None, help=PRELOAD_HELP)
 @redis_option
-def worker(gpus: str, concurrency: int, queues: str, grace: float | None, redis_url: str | None, state_dir: str) -> None:
+def worker(
+    gpus: str, concurrency: int, queues: str, grace: float | None, preload: str | None, redis_url: str | None, state_dir: str
+) -> None:
     """Run workers on this machine: one process per GPU (pinned), or CPU-only processes.
 
     SIGTERM: each running trial gets --grace seconds to finish, then goes back
@@ -73,6 +88,7 @@ def worker(gpus: str, concurrency: int, queues: str, grace: float | None, redis_
     _log_setup(True)
     if grace is not None:
         os.environ["SWEEPCTL_SHUTDOWN_GRACE"] = str(grace)  # read by each worker process
+    _export_preload(preload)
     with open_store(redis_url, state_dir) as (_, settings):
         slots = plan_slots(gpus, list_gpus(), concurrency)
         raise SystemExit(supervise(slots, settings, [q for q in queues.split(",") if q]))
@@ -82,9 +98,10 @@ def worker(gpus: str, concurrency: int, queues: str, grace: float | None, redis_
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--workers", "n_workers", default=2, show_default=True, help="CPU worker processes (when not using GPUs).")
 @click.option("--gpus", default="none", show_default=True, help=GPU_HELP)
+@click.option("--preload", default=None, help=PRELOAD_HELP)
 @redis_option
 @format_option
-def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: str, fmt: str) -> None:
+def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: str | None, state_dir: str, fmt: str) -> None:
     """Run a whole sweep here: Redis (embedded unless --redis), controller and workers; print the best trial."""
     from controller.loop import Controller
     from sweepctl.celery_app import make_celery
@@ -92,6 +109,7 @@ def run(file: str, n_workers: int, gpus: str, redis_url: str | None, state_dir: 
     from workers.supervisor import spawn
 
     _log_setup(False)
+    _export_preload(preload)
     # SIGTERM ends a run like Ctrl-C: the sweep is cancelled, workers stopped, the store shut down cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     slots = plan_slots(gpus, list_gpus(), n_workers)

@@ -121,3 +121,29 @@ def test_a_sweep_ends_when_its_target_is_reached(tmp_path: Path, procs: Processe
     # Then it finished for the target after one trial, not at its run_cap
     sweep = store.get_sweep(sweep_id)
     assert sweep.reason == "target loss=-100 reached" and store.trial_count(sweep_id) == 1
+
+
+PRELOADED = """
+import sys
+
+
+def trial(params):
+    # 1 when the worker's launcher had imported the library before forking this trial
+    return 1.0 if "preloaded_lib" in sys.modules else 0.0
+"""
+
+
+def test_worker_preload_imports_a_library_before_any_trial_is_forked(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given a library on the workers' path and a function whose loss says whether it was already imported
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    (libs / "preloaded_lib.py").write_text("VALUE = 1\n")
+    (tmp_path / "check.py").write_text(PRELOADED)
+    path = write_sweep(tmp_path, 'method: random\nmetric: {name: loss}\nfunction: "check:trial"\nparameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 3\n')
+    pythonpath = {"PYTHONPATH": f"{libs}:{procs.env['PYTHONPATH']}"}
+    # When a worker started with --preload runs the sweep
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none", "--preload", "preloaded_lib", env=pythonpath)
+    sweep_id = procs.run("submit", str(path), "--wait", "--format", "json", timeout=60, check=True).stdout.split("\n", 1)[0]
+    # Then every trial found the library imported
+    assert [(t.state.value, t.objective) for t in store.get_trials(sweep_id)] == [("completed", 1.0)] * 3

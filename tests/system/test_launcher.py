@@ -104,6 +104,44 @@ def test_code_edited_between_trials_is_picked_up(launcher: Launcher, folder: Pat
     assert run(launcher, folder, function="objectives:value").stdout.text() == "loss=30.0\n"
 
 
+HEAVY_LIB = """
+import os
+with open(os.environ["HEAVY_LOG"], "a") as log:
+    log.write(f"{os.getpid()}\\n")
+"""
+
+USES_HEAVY = """
+import json, sys
+
+
+def trial(p):
+    already = "heavy_lib" in sys.modules
+    import heavy_lib
+    print(json.dumps({"already": already}))
+"""
+
+
+def test_preloaded_libraries_are_imported_once_in_the_launcher_and_a_bad_name_is_only_a_warning(
+    launcher: Launcher, folder: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Given a library that logs each import, preloaded by the launcher along with a name that does not exist
+    libs = folder / "libs"
+    libs.mkdir()
+    (libs / "heavy_lib.py").write_text(HEAVY_LIB)
+    (folder / "uses_heavy.py").write_text(USES_HEAVY)
+    log = folder / "imports.log"
+    monkeypatch.setenv("HEAVY_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", f"{libs}{os.pathsep}{REPO}")
+    monkeypatch.setenv("SWEEPCTL_PRELOAD", "heavy_lib, no_such_lib")
+    # When three function trials import it
+    trials = [run(launcher, folder, function="uses_heavy:trial", PYTHONPATH=f"{libs}{os.pathsep}{REPO}") for _ in range(3)]
+    # Then each found it imported already, it was imported once, by the launcher, and the bad name was reported
+    assert [t.returncode for t in trials] == [0, 0, 0], [t.stderr.text() for t in trials]
+    assert [json.loads(t.stdout.text()) for t in trials] == [{"already": True}] * 3
+    assert log.read_text().split() == [str(launcher._process.pid if launcher._process else None)]
+    assert "preload 'no_such_lib' failed" in capfd.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("function", "params", "code", "stderr"),
     [
