@@ -65,6 +65,7 @@ def main() -> int:
             target=publish_forever, args=(store, identity, lambda: runner.current, stop, interval), daemon=True
         ).start()
     queues = env.get("SWEEPCTL_QUEUES", "sweepctl")
+    runner.launcher.warm_up()  # imports its --preload libraries while Celery connects
     try:
         app.worker_main(
             [

@@ -81,6 +81,10 @@ class Launcher:
         self._exited.clear()
         return ours
 
+    def warm_up(self) -> None:
+        """Start the launcher process now, so its preloads are imported before the first trial arrives."""
+        self._channel()
+
     def start(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, function: str | None, metric: str
     ) -> tuple[int, int, int]:
