@@ -70,10 +70,21 @@ def prometheus(tmp_path: Path) -> tuple[int, int, subprocess.Popen[bytes]]:
         start_new_session=True,
     )
     try:
+        # Started, not yet listening: on a busy machine the server can take over a second to bind.
+        wait_for(lambda: proc.poll() is not None or _ready(port), 60, "Prometheus to be ready", interval=0.2)
+        assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
         yield exporter_port, port, proc
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def test_every_dashboard_query_returns_data_and_every_rule_evaluates(
