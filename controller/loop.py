@@ -48,6 +48,8 @@ HEARTBEAT_SECONDS = 5.0
 OWNER_LEASE_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 5.0
 REAP_SECONDS = 0.5  # how often expired worker leases are looked for (recovery waits this much longer at most)
+# A queued trial sent this long ago while its queue is empty lost its Celery message; it is sent again.
+LOST_MESSAGE_SECONDS = 30.0
 MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
 MAX_DUPLICATE_RETRIES = 100
 WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
@@ -87,10 +89,19 @@ def observed_loss(trial: Trial, spec: SweepSpec) -> float | None:
 class Controller:
     """Creates trials with the sweep's suggester and sends them to Celery workers."""
 
-    def __init__(self, store: Store, celery_app: Celery, *, owner_lease: float = OWNER_LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        celery_app: Celery,
+        *,
+        owner_lease: float = OWNER_LEASE_SECONDS,
+        lost_message_seconds: float = LOST_MESSAGE_SECONDS,
+    ) -> None:
         self.store = store
         self.celery = celery_app
         self.owner_lease = owner_lease
+        self.lost_message_seconds = lost_message_seconds
+        self._next_lost_check = 0.0
         self.id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._contexts: dict[str, SweepContext] = {}
         self._owned_at: dict[str, float] = {}  # sweep -> when our ownership lease was last renewed (monotonic)
@@ -261,6 +272,29 @@ class Controller:
             reaped += result in (Requeue.REQUEUED, Requeue.LOST)
         return reaped
 
+    def resend_lost(self, owned: Collection[str]) -> int:
+        """Send again the queued trials whose Celery message is gone; returns how many.
+
+        A message can vanish without its trial being claimed: Redis killed within
+        its AOF fsync second, or a worker that took the message and lost the broker
+        before its claim (the message then sits in kombu's unacked set until the
+        visibility timeout, 12 h). Such a trial stays queued while its queue is
+        empty, which a waiting message never is. Sending the same attempt again is
+        harmless: the worker's claim lets one delivery of an attempt run.
+        """
+        resent = 0
+        now = time.time()
+        for sweep_id in owned:
+            ctx = self._contexts.get(sweep_id)
+            if ctx is None or not ctx.pending or self.store.waiting_messages(ctx.spec.queue) > 0:
+                continue
+            for trial in self.store.get_trials(sweep_id, self.store.active_numbers(sweep_id)):
+                if trial.state is TrialState.QUEUED and trial.sent_at is not None and now - trial.sent_at > self.lost_message_seconds:
+                    log.warning("trial %s/%s: queued %.0f s with no message waiting; sending it again", sweep_id, trial.number, now - trial.sent_at)
+                    self._send(ctx, trial)
+                    resent += 1
+        return resent
+
     def step(self, sweep_id: str) -> bool:
         """Bring one sweep up to date; True when something changed and another step may do more."""
         ctx = self._context(sweep_id)
@@ -364,6 +398,9 @@ class Controller:
         if now >= self._next_reap:
             self._next_reap = now + REAP_SECONDS
             busy = self.reap(owned) > 0
+        if now >= self._next_lost_check:
+            self._next_lost_check = now + self.lost_message_seconds / 2
+            busy = self.resend_lost(owned) > 0 or busy
         for sweep_id in owned:
             try:
                 busy = self.step(sweep_id) or busy

@@ -111,5 +111,10 @@ def metrics_key(sweep_id: str, number: int) -> str:
     return f"{trial_key(sweep_id, number)}:metrics"
 
 
+def celery_queue_key(queue: str) -> str:
+    """The list kombu's Redis transport keeps a Celery queue's waiting messages in (no priorities)."""
+    return queue
+
+
 def worker_key(worker_id: str) -> str:
     return f"{PREFIX}:worker:{worker_id}"

@@ -263,6 +263,10 @@ class Store:
             pipe.hgetall(keys.trial_key(sweep_id, n))
         return [codec.decode_trial(raw) for raw in pipe.execute() if raw]
 
+    def waiting_messages(self, queue: str) -> int:
+        """Celery messages waiting in `queue` (delivered ones, reserved by a worker, are not counted)."""
+        return int(self.redis.llen(keys.celery_queue_key(queue)))
+
     def active_numbers(self, sweep_id: str) -> list[int]:
         return sorted(int(n) for n in self.redis.smembers(keys.active_key(sweep_id)))
 

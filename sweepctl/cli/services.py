@@ -50,7 +50,7 @@ def _log_setup(verbose: bool) -> None:
 @redis_option
 def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url: str | None, state_dir: str) -> None:
     """Run the controller: create trials for live sweeps and end sweeps that are done."""
-    from controller.loop import OWNER_LEASE_SECONDS, Controller
+    from controller.loop import LOST_MESSAGE_SECONDS, OWNER_LEASE_SECONDS, Controller
     from sweepctl.celery_app import make_celery
 
     _log_setup(verbose)
@@ -58,7 +58,10 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
         stop = stop_on_signals()
         click.echo(f"controller serving {settings.redacted}", err=True)
         owner_lease = float(os.environ.get("SWEEPCTL_OWNER_LEASE_SECONDS", OWNER_LEASE_SECONDS))
-        Controller(store, make_celery(settings), owner_lease=owner_lease).run(stop, only=set(only) or None, until_idle=until_idle)
+        lost_after = float(os.environ.get("SWEEPCTL_LOST_MESSAGE_SECONDS", LOST_MESSAGE_SECONDS))
+        Controller(store, make_celery(settings), owner_lease=owner_lease, lost_message_seconds=lost_after).run(
+            stop, only=set(only) or None, until_idle=until_idle
+        )
 
 
 @click.command()

@@ -73,13 +73,18 @@ def test_same_seed_gives_the_same_sequence_of_parameters(tmp_path: Path, procs: 
     assert len({p["x"] for p, _ in sequences[0]}) == 30
 
 
+def record_trial_one(tmp_path: Path, procs: Processes, store: Store) -> str:
+    """A 3-trial sweep with trial 1 recorded as a controller records it, before any controller runs."""
+    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP.replace("run_cap: 30", "run_cap: 3")))
+    created = store.get_sweep(sweep_id).created_at
+    one = Trial(sweep_id=sweep_id, number=1, state=TrialState.QUEUED, params={"x": 0.25, "sleep": 0}, seed=1, created_at=created)
+    assert store.create_trial(one) is Outcome.OK
+    return sweep_id
+
+
 def test_trial_recorded_but_never_sent_by_a_dead_controller_is_sent_by_the_next(tmp_path: Path, procs: Processes, store: Store) -> None:
     # Given a controller that died between recording trial 1 and handing it to Celery
-    sweep_file = write_sweep(tmp_path, SWEEP.replace("run_cap: 30", "run_cap: 3"))
-    sweep_id = submit(procs, sweep_file)
-    sweep = store.get_sweep(sweep_id)
-    orphan = Trial(sweep_id=sweep_id, number=1, state=TrialState.QUEUED, params={"x": 0.25, "sleep": 0}, seed=1, created_at=sweep.created_at)
-    assert store.create_trial(orphan) is Outcome.OK
+    sweep_id = record_trial_one(tmp_path, procs, store)
     run_log = tmp_path / "runs.jsonl"
 
     # When a new controller and a worker start
@@ -90,4 +95,22 @@ def test_trial_recorded_but_never_sent_by_a_dead_controller_is_sent_by_the_next(
     # Then the orphan ran once with its recorded parameters, and the budget counted it
     first = store.get_trial(sweep_id, 1)
     assert first.state is TrialState.COMPLETED and first.params == {"x": 0.25, "sleep": 0}
+    assert Counter(r["number"] for r in read_run_log(run_log)) == Counter([1, 2, 3])
+
+
+def test_a_queued_trial_whose_message_was_lost_is_sent_again_and_runs_once(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given trial 1 recorded as sent, but its Celery message gone (a Redis crash inside its
+    # AOF second, or a worker that took it and lost the broker before claiming it)
+    sweep_id = record_trial_one(tmp_path, procs, store)
+    store.mark_sent(sweep_id, [1], store.get_sweep(sweep_id).created_at)
+    run_log = tmp_path / "runs.jsonl"
+
+    # When a controller that treats 1 s without a waiting message as lost, and a worker, start
+    procs.start("controller", env={"SWEEPCTL_LOST_MESSAGE_SECONDS": "1"})
+    procs.start("worker", "--gpus", "none", env={"RUN_LOG": str(run_log)})
+    wait_until_done(store, sweep_id, timeout=60)
+
+    # Then trial 1 was sent again and ran exactly once, with its recorded parameters
+    first = store.get_trial(sweep_id, 1)
+    assert first.state is TrialState.COMPLETED and first.params == {"x": 0.25, "sleep": 0} and first.attempt == 1
     assert Counter(r["number"] for r in read_run_log(run_log)) == Counter([1, 2, 3])
