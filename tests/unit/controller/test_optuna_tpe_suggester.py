@@ -135,39 +135,6 @@ def test_suggestions_with_pending_trials_do_not_depend_on_observation_order_or_h
     assert incremental.suggest(26, pending=pending) == restarted.suggest(26, pending=pending)
 
 
-CHOICES = SearchSpace(
-    (
-        Parameter(("layers",), D.CATEGORICAL, values=([64, 32], {"act": "relu", "n": 2}, None, True, False, 1, "wide")),
-        Parameter(("fixed",), D.CATEGORICAL, values=({"only": "one"},)),
-        Parameter(("lr",), D.LOG_UNIFORM_VALUES, min=1e-4, max=1e-1),
-        Parameter(("epochs",), D.CONSTANT, value=3),
-    )
-)
-
-
-def _key(value: object) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-@pytest.mark.parametrize("good", [{"n": 2, "act": "relu"}, True, 1, [64, 32], None], ids=repr)
-def test_categorical_values_round_trip_through_json_and_steer_tpe(good: object) -> None:
-    # Given a sweep whose best categorical value is `good`, params stored as JSON in between
-    tpe = OptunaTpeSuggester(CHOICES, 2)
-    picked = []
-    for number in range(1, 41):
-        params = tpe.suggest(number)
-        assert params is not None
-        stored = json.loads(json.dumps(params))
-        picked.append(stored["layers"])
-        is_good = _key(stored["layers"]) == _key(good)  # True must not count as 1
-        tpe.observe([Observation(number, stored, 0.0 if is_good else 1.0)])
-    # Then every observation was understood (lists, dicts, None, bools, ints)
-    assert tpe.skipped == ()
-    # And TPE picks the good value far more often than 1 in 7 once it models the history
-    picks = [_key(v) for v in picked[10:]]
-    assert picks.count(_key(good)) >= 10, picks
-
-
 NUMBERS = SearchSpace(
     (
         Parameter(("k",), D.INT_UNIFORM, min=1, max=3),

@@ -117,10 +117,11 @@ def _key(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("good", [{"n": 2, "act": "relu"}, True, 1, [64, 32], None], ids=repr)
-def test_categorical_values_round_trip_through_json_and_steer_tpe(good: object) -> None:
+def test_categorical_values_round_trip_through_json_and_steer_tpe(engine: type[Any], good: object) -> None:
     # Given a sweep whose best categorical value is `good`, params stored as JSON in between
-    tpe = TpeSuggester(CHOICES, 2, n_startup_jobs=10)
+    tpe = engine(CHOICES, 2, n_startup_jobs=10)
     picked = []
     for number in range(1, 41):
         params = tpe.suggest(number)
