@@ -278,19 +278,29 @@ class Controller:
         A message can vanish without its trial being claimed: Redis killed within
         its AOF fsync second, or a worker that took the message and lost the broker
         before its claim (the message then sits in kombu's unacked set until the
-        visibility timeout, 12 h). Such a trial stays queued while its queue is
-        empty, which a waiting message never is. Sending the same attempt again is
+        visibility timeout, 12 h); or never be sent, when Redis died between applying
+        the trial's creation and replying. Such a trial stays queued while its queue
+        is empty, which a waiting message never is. Sending the same attempt again is
         harmless: the worker's claim lets one delivery of an attempt run.
         """
         resent = 0
         now = time.time()
         for sweep_id in owned:
             ctx = self._contexts.get(sweep_id)
-            if ctx is None or not ctx.pending or self.store.waiting_messages(ctx.spec.queue) > 0:
+            if ctx is None:
                 continue
-            for trial in self.store.get_trials(sweep_id, self.store.active_numbers(sweep_id)):
-                if trial.state is TrialState.QUEUED and trial.sent_at is not None and now - trial.sent_at > self.lost_message_seconds:
-                    log.warning("trial %s/%s: queued %.0f s with no message waiting; sending it again", sweep_id, trial.number, now - trial.sent_at)
+            active = self.store.active_numbers(sweep_id)
+            if not active or self.store.waiting_messages(ctx.spec.queue) > 0:
+                continue
+            for trial in self.store.get_trials(sweep_id, active):
+                # Never sent at all counts too: Redis can apply a create and lose the reply,
+                # so this controller never learnt the trial exists.
+                since = trial.sent_at if trial.sent_at is not None else trial.created_at
+                if trial.state is not TrialState.QUEUED or trial.number in ctx.unsent or since is None:
+                    continue
+                if now - since > self.lost_message_seconds:
+                    log.warning("trial %s/%s: queued %.0f s with no message waiting; sending it", sweep_id, trial.number, now - since)
+                    ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
                     self._send(ctx, trial)
                     resent += 1
         return resent

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sweepctl import keys
 from sweepctl.records import SweepState, Trial, TrialState
 from sweepctl.store import Outcome, Store
 from tests.support.processes import Processes, kill_group, wait_for
@@ -114,3 +115,18 @@ def test_a_queued_trial_whose_message_was_lost_is_sent_again_and_runs_once(tmp_p
     first = store.get_trial(sweep_id, 1)
     assert first.state is TrialState.COMPLETED and first.params == {"x": 0.25, "sleep": 0} and first.attempt == 1
     assert Counter(r["number"] for r in read_run_log(run_log)) == Counter([1, 2, 3])
+
+
+def test_trials_whose_messages_vanish_under_a_running_controller_are_sent_again(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given a running controller (1 s without a waiting message counts as lost) that has queued two trials
+    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP.replace("run_cap: 30", "run_cap: 4")))
+    procs.start("controller", env={"SWEEPCTL_LOST_MESSAGE_SECONDS": "1"})
+    wait_for(lambda: len(store.active_numbers(sweep_id)) == 2, 30, "two queued trials")
+    # When both messages vanish, and trial 2 looks never sent (Redis applied its creation, lost the reply)
+    store.redis.delete(keys.celery_queue_key("sweepctl"))
+    store.redis.hdel(keys.trial_key(sweep_id, 2), "sent_at")
+    run_log = tmp_path / "runs.jsonl"
+    procs.start("worker", "--gpus", "none", env={"RUN_LOG": str(run_log)})
+    wait_until_done(store, sweep_id, timeout=60)
+    # Then every trial ran, exactly once
+    assert Counter(r["number"] for r in read_run_log(run_log)) == Counter([1, 2, 3, 4])
