@@ -296,9 +296,7 @@ class Controller:
                 # Never sent at all counts too: Redis can apply a create and lose the reply,
                 # so this controller never learnt the trial exists.
                 since = trial.sent_at if trial.sent_at is not None else trial.created_at
-                if trial.state is not TrialState.QUEUED or trial.number in ctx.unsent or since is None:
-                    continue
-                if now - since > self.lost_message_seconds:
+                if trial.state is TrialState.QUEUED and trial.number not in ctx.unsent and now - since > self.lost_message_seconds:
                     log.warning("trial %s/%s: queued %.0f s with no message waiting; sending it", sweep_id, trial.number, now - since)
                     ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
                     self._send(ctx, trial)

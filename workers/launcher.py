@@ -272,7 +272,7 @@ def preload(names: str) -> None:
 
     Each fork then finds them in sys.modules: `import torch` took 4.6-6.7 s per
     trial on an H100 machine. Only libraries that start no threads and touch no
-    GPU at import belong here (torch, numpy, pandas do not): the trial's own
+    GPU at import belong here (torch, numpy and pandas qualify): the trial's own
     module is still imported in each child, so edits to it are picked up.
     """
     for name in filter(None, (n.strip() for n in names.split(","))):
