@@ -87,6 +87,7 @@ class SweepSpec:
     description: str | None = None
     program: str | None = None
     function: str | None = None
+    reuse_process: bool = False  # function trials of a slot run in one long-lived process (workers.launcher)
     command: tuple[str, ...] = DEFAULT_COMMAND
     run_cap: int | None = None
     parallelism: int | None = None  # None: per live worker, 1 (TPE) or up to 3 (random, grid): controller.scheduling

@@ -42,6 +42,7 @@ _TOP_KEYS = (
     "parameters",
     "program",
     "function",
+    "reuse_process",
     "command",
     "name",
     "description",
@@ -84,6 +85,7 @@ _SCALARS: dict[str, Callable[[v.Problems, str, Any], Any]] = {
         problems, path, raw, pattern=_QUEUE, shape="a queue name of letters, digits and _ . : -"
     ),
     "data": lambda problems, path, raw: _data(problems, raw),
+    "reuse_process": lambda problems, path, raw: v.boolean(problems, path, raw),
 }
 
 
@@ -151,6 +153,8 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
         if key in doc and not isinstance(doc[key], str):
             problems.add(key, f"expected a string, got {v.describe(doc[key])}")
     values = {key: check(problems, key, doc[key]) for key, check in _SCALARS.items() if key in doc}
+    if values.get("reuse_process") and program is not None:
+        problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
 
     if len(problems) or metric is None or parameters is None or method is None:
         raise SpecError(source, problems.items)
@@ -162,6 +166,7 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
         description=doc.get("description"),
         program=program,
         function=function,
+        reuse_process=bool(values.get("reuse_process", False)),
         command=command,
         run_cap=values.get("run_cap"),
         parallelism=values.get("parallelism"),

@@ -21,8 +21,16 @@ It keeps the promises the per-trial guard made:
 Each trial leads its own process group (the launcher has no terminal: it runs
 in a session of its own), so the runner stops a whole trial with one killpg.
 
+With `"reuse": true` (a sweep's `reuse_process: true`), `function:` trials do not
+get a fork each: they run one after another in one forked executor process per
+slot, which keeps its imports, CUDA context and module state between trials. It
+is the trial's process as far as the runner knows (pid, group, exit code): a
+stop, a timeout or a crash takes it down with its trial, and the next trial gets
+a fresh one; so does a trial of another function or folder. After each trial it
+joins the trial's non-daemon threads and kills the processes the trial left.
+
 Protocol over a SOCK_SEQPACKET pair, one JSON object per message:
-  runner -> launcher  {"op": "start", "argv", "env" (set on top of the launcher's own), "cwd", "function", "metric"}
+  runner -> launcher  {"op": "start", "argv", "env" (set on top of the launcher's own), "cwd", "function", "metric", "reuse"}
                       with two file descriptors: the trial's stdout and stderr
                       {"op": "reap"}: SIGKILL every adopted process that is not a running trial
   launcher -> runner  {"started": pid} or {"error": text}, in order of the starts;
@@ -45,12 +53,13 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from workers.callable_entry import run_callable
-from workers.linux import become_subreaper, children_of, die_with_parent
+from workers.linux import become_subreaper, children_of, die_with_parent, own_children
 
 EXIT_CANNOT_START = 127
 # Comma-separated modules the launcher imports once, before forking any trial (`sweepctl worker --preload`).
@@ -59,11 +68,22 @@ _HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
 MAX_MESSAGE = 1 << 20  # a start request carries the trial's environment
 
 
+@dataclass
+class _Executor:
+    """The launcher's view of the process that runs a slot's reused `function:` trials."""
+
+    pid: int
+    channel: socket.socket  # the launcher's end: requests out, {"done": code, "leftovers": bool} in
+    key: tuple[str, str]  # (function, cwd): a trial of another function or folder gets a fresh executor
+    busy: bool = False
+
+
 class _Launcher:
     def __init__(self, sock: socket.socket, grace: float) -> None:
         self.sock = sock
         self.grace = grace
         self.running: set[int] = set()
+        self.executor: _Executor | None = None
         self.stopping = False
         self.pid = os.getpid()
         self.wake_r, self.wake_w = os.pipe()
@@ -75,7 +95,12 @@ class _Launcher:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         while not self.stopping:
-            ready, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [])
+            executor = self.executor
+            watched = [self.sock.fileno(), self.wake_r] + ([executor.channel.fileno()] if executor else [])
+            ready, _, _ = select.select(watched, [], [])
+            # A finished trial's report first: its executor may be killed right after it.
+            if executor is not None and executor.channel.fileno() in ready:
+                self._executor_reported(executor)
             if self.wake_r in ready:
                 os.read(self.wake_r, 4096)
                 self._reap_exited()
@@ -110,6 +135,22 @@ class _Launcher:
             self._send({"error": "a start request needs the trial's stdout and stderr"})
             return
         out, err = fds
+        try:
+            if request.get("reuse") and request.get("function"):
+                pid = self._hand_to_executor(request, out, err)
+            else:
+                pid = self._fork(lambda: self._child(request, out, err))
+        except OSError as exc:
+            self._send({"error": f"cannot start the trial: {exc.strerror or exc}"})
+            return
+        finally:
+            os.close(out)
+            os.close(err)
+        self.running.add(pid)
+        self._send({"started": pid})
+
+    def _fork(self, become: Callable[[], int]) -> int:
+        """Fork a child that leads its own process group and runs `become` (its exit code)."""
         sys.stdout.flush()
         sys.stderr.flush()
         # Blocked across the fork, so that a stop sent the moment the trial starts is not
@@ -117,16 +158,13 @@ class _Launcher:
         signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
         try:
             pid = os.fork()
-        except OSError as exc:
+        except OSError:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
-            os.close(out)
-            os.close(err)
-            self._send({"error": f"cannot fork the trial: {exc.strerror or exc}"})
-            return
+            raise
         if pid == 0:
             code = EXIT_CANNOT_START
             try:
-                code = self._child(request, out, err)
+                code = become()
             finally:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
@@ -136,10 +174,55 @@ class _Launcher:
             os.setpgid(pid, pid)
         except OSError:
             pass
-        os.close(out)
-        os.close(err)
-        self.running.add(pid)
-        self._send({"started": pid})
+        return pid
+
+    def _hand_to_executor(self, request: dict[str, Any], out: int, err: int) -> int:
+        """Send a reused `function:` trial to the slot's executor, forking one if there is none; its pid."""
+        key = (str(request["function"]), str(request["cwd"]))
+        if self.executor is not None and (self.executor.key != key or self.executor.busy):
+            self._retire_executor()
+        if self.executor is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                pid = self._fork(lambda: self._executor_main(theirs, ours, inherited=(out, err)))
+            except OSError:
+                ours.close()
+                raise
+            finally:
+                theirs.close()
+            self.executor = _Executor(pid=pid, channel=ours, key=key)
+        executor = self.executor
+        try:
+            socket.send_fds(executor.channel, [json.dumps(request).encode()], [out, err])
+        except OSError:
+            self._retire_executor()  # it died between trials; the next request forks a new one
+            raise
+        executor.busy = True
+        return executor.pid
+
+    def _executor_reported(self, executor: _Executor) -> None:
+        """The executor finished a trial (or closed its channel, dying: reaping reports that)."""
+        try:
+            data = executor.channel.recv(MAX_MESSAGE)
+        except OSError:
+            data = b""
+        if not data:
+            self._retire_executor()
+            return
+        report = json.loads(data)
+        executor.busy = False
+        self.running.discard(executor.pid)
+        if report.get("leftovers"):
+            self._kill_adopted()  # what the trial's children left, re-parented to us when they were killed
+        self._send({"exited": executor.pid, "code": int(report["done"])})
+
+    def _retire_executor(self) -> None:
+        """Kill the executor's whole group; if it was running a trial, reaping reports that trial's end."""
+        executor, self.executor = self.executor, None
+        if executor is None:
+            return
+        executor.channel.close()
+        _killpg(executor.pid, signal.SIGKILL)
 
     def _reap_exited(self) -> None:
         while True:
@@ -149,13 +232,17 @@ class _Launcher:
                 return
             if pid == 0:
                 return
+            if self.executor is not None and pid == self.executor.pid:
+                self.executor.channel.close()  # it died between or during trials: the next one gets a new one
+                self.executor = None
             if pid in self.running:
                 self.running.discard(pid)
                 self._send({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
     def _kill_adopted(self) -> None:
+        spared = self.running | ({self.executor.pid} if self.executor else set())
         for pid in children_of(os.getpid()):
-            if pid not in self.running:
+            if pid not in spared:
                 _kill(pid, signal.SIGKILL)
         self._reap_exited()
 
@@ -172,8 +259,8 @@ class _Launcher:
         for pid in children_of(os.getpid()):
             _kill(pid, signal.SIGKILL)
 
-    def _child(self, request: dict[str, Any], out: int, err: int) -> int:
-        """In the forked child: become the trial. Returns the exit code (exec does not return)."""
+    def _leave_launcher(self) -> bool:
+        """In a forked child: drop the launcher's signal handling and channels. False: the launcher died."""
         os.setpgid(0, 0)
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGCHLD):
@@ -181,16 +268,22 @@ class _Launcher:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _HANDLED)
         if not die_with_parent(signal.SIGKILL) or os.getppid() != self.pid:
-            return EXIT_CANNOT_START  # the launcher died before we could ask
+            return False  # the launcher died before we could ask
         self.sock.close()
+        if self.executor is not None:
+            self.executor.channel.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        for fd in (devnull, out, err):
-            os.close(fd)
+        os.close(devnull)
+        return True
+
+    def _child(self, request: dict[str, Any], out: int, err: int) -> int:
+        """In the forked child: become the trial. Returns the exit code (exec does not return)."""
+        if not self._leave_launcher():
+            return EXIT_CANNOT_START
+        _redirect(out, err)
         env = {**os.environ, **request["env"]}  # the trial's variables on top of the worker's
         try:
             os.chdir(request["cwd"])
@@ -210,8 +303,65 @@ class _Launcher:
         return EXIT_CANNOT_START
 
 
+    def _executor_main(self, channel: socket.socket, launcher_end: socket.socket, inherited: tuple[int, int]) -> int:
+        """In the forked executor: run each trial the launcher sends, until it closes the channel."""
+        launcher_end.close()
+        for fd in inherited:  # the first trial's pipes, open in the launcher as it forked us: they come again by message
+            os.close(fd)
+        if not self._leave_launcher():
+            return EXIT_CANNOT_START
+        channel.set_inheritable(False)  # a trial's subprocesses must not hold it open
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        base_env, base_path, base_cwd = dict(os.environ), list(sys.path), os.getcwd()
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 2)
+            except OSError:
+                return 0
+            if not data or len(fds) != 2:
+                return 0  # the launcher is gone (or confused): so are we
+            request = json.loads(data)
+            _redirect(*fds)
+            os.environ.clear()
+            os.environ.update(base_env)  # each trial sees the worker's variables plus its own, no other trial's
+            os.environ.update(request["env"])
+            try:
+                os.chdir(request["cwd"])
+            except OSError as exc:
+                os.write(2, f"sweepctl: cannot enter {request['cwd']!r}: {exc.strerror or exc}\n".encode())
+                code = EXIT_CANNOT_START
+            else:
+                code = _run_function(request["function"], request["metric"], at_exit=False)
+            leftovers = _kill_own_children()
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            sys.path[:] = base_path
+            os.chdir(base_cwd)
+            # Our copies of the trial's pipes must close, or its output never ends for the runner.
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            if code < 0:
+                _die_by(-code)
+            channel.send(json.dumps({"done": code, "leftovers": leftovers}).encode())
+
+
+def _redirect(out: int, err: int) -> None:
+    """Make the trial's pipes this process's stdout and stderr."""
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.close(out)
+    os.close(err)
+
+
 def _call(target: str, metric: str) -> int:
     """Run a `function:` trial in this forked child and end it as an interpreter would."""
+    code = _run_function(target, metric, at_exit=True)
+    if code < 0:
+        _die_by(-code)
+    return code
+
+
+def _run_function(target: str, metric: str, *, at_exit: bool) -> int:
+    """Call the trial's function here; its exit code, as an interpreter running it would give it."""
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)  # reports reach the runner as they are written
@@ -227,17 +377,39 @@ def _call(target: str, metric: str) -> int:
     except BaseException:  # noqa: BLE001  # whatever the objective raises ends the trial, never the launcher
         traceback.print_exc()
         code = 1
-    # What interpreter shutdown would do before exiting: wait for non-daemon threads, run atexit.
+    # What interpreter shutdown would do before exiting: wait for non-daemon threads (and run
+    # atexit, unless the process goes on to run more trials).
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
-    atexit._run_exitfuncs()
+    if at_exit:
+        atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
-    if code < 0:  # die by the signal, as a Python killed by Ctrl-C does
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
     return code
+
+
+def _die_by(signum: int) -> None:
+    """Die by the signal, as a Python killed by Ctrl-C does."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _kill_own_children() -> bool:
+    """SIGKILL and reap whatever processes the trial started here; whether there were any.
+
+    Their own children are re-parented to the launcher (our subreaper), which kills them.
+    """
+    pids = own_children()
+    for pid in pids:
+        _kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return bool(pids)
 
 
 def _exit_code(value: object) -> int:

@@ -52,6 +52,14 @@ def children_of(pid: int) -> list[int]:
     return [p for p, parent, _ in live_processes() if parent == pid]
 
 
+def own_children() -> list[int]:
+    """Live or zombie direct children of this process: cheap, from /proc/self/task/*/children when the kernel has it."""
+    try:
+        return [int(pid) for task in Path(f"/proc/{os.getpid()}/task").iterdir() for pid in (task / "children").read_text().split()]
+    except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: scan every process
+        return children_of(os.getpid())
+
+
 def group_members(pgid: int) -> list[int]:
     """Live processes in process group `pgid`."""
     return [p for p, _, group in live_processes() if group == pgid]

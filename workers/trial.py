@@ -256,6 +256,7 @@ class TrialRunner:
             on_stdout_line=metrics.feed,
             function=spec.function,
             metric=spec.metric.name,
+            reuse=spec.reuse_process,
         )
         returncode, ending = self._supervise(spec, trial, attempt, process, metrics)
         process.kill_leftovers()

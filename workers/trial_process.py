@@ -86,17 +86,18 @@ class Launcher:
         self._channel()
 
     def start(
-        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, function: str | None, metric: str
+        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, function: str | None, metric: str, reuse: bool = False
     ) -> tuple[int, int, int]:
         """Start a trial: (pid, stdout read fd, stderr read fd).
 
         `env` is set on top of the environment the launcher started with: the
-        worker's, without the Redis URL.
+        worker's, without the Redis URL. With `reuse`, a `function:` trial runs in
+        the slot's long-lived executor process (the pid is the executor's).
         """
         sock = self._channel()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric}
+        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric, "reuse": reuse}
         try:
             socket.send_fds(sock, [json.dumps(request).encode()], [out_w, err_w])
             reply = self._next_reply()
@@ -192,13 +193,15 @@ class TrialProcess:
         on_stdout_line: Callable[[str], None],
         function: str | None = None,
         metric: str = "",
+        reuse: bool = False,
     ) -> None:
         self.argv = tuple(argv)
+        self._reused = reuse and function is not None
         self.stdout = OutputTail()
         self.stderr = OutputTail()
         self._launcher = launcher
         self._on_stdout_line = on_stdout_line
-        self.pid, out_fd, err_fd = launcher.start(argv, env=env, cwd=cwd, function=function, metric=metric)
+        self.pid, out_fd, err_fd = launcher.start(argv, env=env, cwd=cwd, function=function, metric=metric, reuse=reuse)
         self.returncode: int | None = None
         self._readers = [
             threading.Thread(target=self._pump, args=(out_fd, self.stdout, True), daemon=True),
@@ -245,5 +248,10 @@ class TrialProcess:
             reader.join(max(0.0, deadline - time.monotonic()))
 
     def kill_leftovers(self) -> None:
-        """After the leader exited: kill whatever it left behind in its group (no orphans)."""
-        self._signal_group(signal.SIGKILL)
+        """After the leader exited: kill whatever it left behind in its group (no orphans).
+
+        A reused executor's group leader lives on for the next trial: the executor
+        has already killed what the trial started.
+        """
+        if not self._reused:
+            self._signal_group(signal.SIGKILL)

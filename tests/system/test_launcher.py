@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,19 +50,6 @@ def boom(p):
 def leave(p):
     raise SystemExit(p.get("code", "a message"))
 """
-
-
-@pytest.fixture
-def launcher() -> Iterator[Launcher]:
-    handle = Launcher(grace=1.0)
-    yield handle
-    handle.close()
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    (tmp_path / "objectives.py").write_text(OBJECTIVES)
-    return tmp_path
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -65,16 +65,18 @@ def test_program_trials_fail_in_every_way_and_the_sweep_completes(tmp_path: Path
     assert store.best_trial(sweep_id, Goal.MINIMIZE).params["mode"] == "ok"
 
 
-def test_function_trials_that_raise_return_nan_or_hang(tmp_path: Path, procs: Processes, store: Store) -> None:
-    # Given a Python-function objective with the same misbehaviours
+@pytest.mark.parametrize("reuse", [False, True], ids=["fork-per-trial", "reuse_process"])
+def test_function_trials_that_raise_return_nan_or_hang(tmp_path: Path, procs: Processes, store: Store, reuse: bool) -> None:
+    # Given a Python-function objective with the same misbehaviours (its trials in a fork each, or in reused processes)
     sweep_file = write_sweep(
         tmp_path,
-        """
+        f"""
         method: grid
-        metric: {name: loss}
+        metric: {{name: loss}}
         function: objectives:by_mode
+        reuse_process: {str(reuse).lower()}
         parameters:
-          mode: {values: [ok, raise, nan, hang]}
+          mode: {{values: [ok, raise, nan, hang, ok2]}}
         trial_timeout: 2
         parallelism: 2
         """,
@@ -92,6 +94,7 @@ def test_function_trials_that_raise_return_nan_or_hang(tmp_path: Path, procs: Pr
     assert states["raise"].state is TrialState.FAILED and "ValueError: bad parameter combination" in states["raise"].error
     assert states["nan"].state is TrialState.NAN
     assert states["hang"].state is TrialState.TIMED_OUT
+    assert states["ok2"].state is TrialState.COMPLETED and states["ok2"].objective == 1.0
     assert store.get_sweep(sweep_id).state is SweepState.FINISHED
 
 

@@ -51,6 +51,7 @@ VALID = {
             "width": {"distribution": "q_uniform", "min": 32, "max": 256, "q": 32},
         },
         "parallelism": 4,
+        "reuse_process": True,
         "seed": 0,
         "data": "/data/cifar",
     },
@@ -93,6 +94,7 @@ INVALID = {
         "parameters": {"a": {"value": 1}},
     },
     "dotted parameter name": {**MINIMAL, "parameters": {"a.b": {"value": 1}}},
+    "reuse_process with a program": {**MINIMAL, "reuse_process": True},
     "unknown parameter key": {**MINIMAL, "parameters": {"a": {"value": 1, "values": [2]}}},
 }
 

@@ -233,6 +233,9 @@ def test_sweepctl_keys_parse() -> None:
 def test_a_function_sweep_has_no_program() -> None:
     spec = parse_sweep(sweep(program=None, function="mypkg.train:main", data=["a", "b"]))
     assert (spec.function, spec.program, spec.data) == ("mypkg.train:main", None, ("a", "b"))
+    assert spec.reuse_process is False
+    assert parse_sweep(sweep(program=None, function="m:f", reuse_process=True)).reuse_process is True
+    assert parse_sweep(sweep(reuse_process=False)).reuse_process is False  # a program sweep may say no
 
 
 def test_raw_is_an_unshared_copy_of_the_document() -> None:
@@ -331,6 +334,8 @@ def test_invalid_file_names_file_field_and_expectation(tmp_path: Path, body: str
         ({"command": "python train.py"}, "command", "expected a list of strings"),
         ({"project": 5}, "project", "expected a string"),
         ({"seed": -1}, "seed", "expected an integer >= 0"),
+        ({"reuse_process": True}, "reuse_process", "only with 'function'"),
+        ({"program": None, "function": "m:f", "reuse_process": "yes"}, "reuse_process", "expected true or false"),
     ],
 )
 def test_invalid_top_level_settings_name_their_field(
