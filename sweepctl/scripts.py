@@ -145,8 +145,9 @@ end
 """
 )
 
-# KEYS: trial, active, finished, counts, objective, events, leases, rejections, stats, host trials.
-# ARGV: number, attempt, new state (plain), objective or '', sweep id, lease member, field, value, ...
+# KEYS: trial, active, finished, counts, objective, events, leases, rejections, stats, host trials, metrics.
+# ARGV: number, attempt, new state (plain), objective or '', sweep id, lease member, number of points k,
+#       k metric points (the trial's last, appended in the same step), field, value, ...
 FINISH_TRIAL = (
     _PRELUDE
     + _ACCOUNT_FINISH
@@ -154,7 +155,12 @@ FINISH_TRIAL = (
 local state, refused = fenced(KEYS[1], ARGV[2], KEYS[8])
 if refused then return refused end
 if state ~= '{QUEUED}' and state ~= '{RUNNING}' then return refuse(KEYS[8], 'already_finished') end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+local points_end = 7 + tonumber(ARGV[7])
+if points_end > 7 then
+  redis.call('RPUSH', KEYS[11], unpack(ARGV, 8, points_end))
+  redis.call('LTRIM', KEYS[11], -{METRICS_MAX}, -1)
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, points_end + 1))
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], cjson.decode(state), -1)

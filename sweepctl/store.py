@@ -387,9 +387,8 @@ class Store:
         Points are checked first (metric names, float values, integer steps, at
         most MAX_POINT_BYTES each): one bad point refuses the whole write, counted.
         """
-        encoded = [codec.encode_point(p) for p in points if valid_point(p)]
-        if len(encoded) != len(points) or any(len(e) > MAX_POINT_BYTES for e in encoded):
-            self.count_rejections(sweep_id, {"invalid_metrics": 1})
+        encoded = self._encode_points(sweep_id, points)
+        if encoded is None:
             return Outcome.INVALID
         pairs = _pairs(fields)
         args = [codec.dumps(attempt), len(pairs) // 2, *pairs, *encoded]
@@ -398,13 +397,35 @@ class Store:
         )
         return Outcome(result)
 
+    def _encode_points(self, sweep_id: str, points: Sequence[MetricPoint]) -> list[str] | None:
+        """The points as stored; None (and the refusal counted) when any is invalid: one bad point refuses all."""
+        encoded = [codec.encode_point(p) for p in points if valid_point(p)]
+        if len(encoded) != len(points) or any(len(e) > MAX_POINT_BYTES for e in encoded):
+            self.count_rejections(sweep_id, {"invalid_metrics": 1})
+            return None
+        return encoded
+
     def finish_trial(
-        self, sweep_id: str, number: int, attempt: int, state: TrialState, objective: float | None = None, **fields: Any
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        state: TrialState,
+        objective: float | None = None,
+        *,
+        points: Sequence[MetricPoint] = (),
+        **fields: Any,
     ) -> Outcome:
-        """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers."""
+        """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers.
+
+        `points` (the trial's last metric points) are appended in the same atomic
+        step, so a retry after a lost reply cannot append them twice; invalid ones
+        are dropped and counted, as `record_progress` would refuse them.
+        """
         assert state.is_finished, state
         if objective is not None and not math.isfinite(objective):
             raise StoreError(f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})")
+        encoded = self._encode_points(sweep_id, points) or []
         fields = {"state": state, "objective": objective, **fields}
         result = self._finish(
             keys=[
@@ -418,6 +439,7 @@ class Store:
                 keys.rejections_key(sweep_id),
                 keys.stats_key(sweep_id),
                 keys.HOST_TRIALS,
+                keys.metrics_key(sweep_id, number),
             ],
             args=[
                 number,
@@ -426,6 +448,8 @@ class Store:
                 "" if objective is None else repr(objective),
                 sweep_id,
                 keys.lease_member(sweep_id, number),
+                len(encoded),
+                *encoded,
                 *_pairs(fields),
             ],
         )

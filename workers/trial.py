@@ -276,9 +276,8 @@ class TrialRunner:
             stderr_last_line=process.stderr.last_line(),
             stopped=self._stop_request if ending is Ending.STOPPED else None,
         )
-        last_points = metrics.drain()  # drained once: a retry after an outage must write these same points
-        if last_points:
-            until_done(lambda: self.store.record_progress(sid, n, attempt, last_points), "writing the last metrics")
+        # Drained once: a retry after an outage writes these same points, in the same step as the result.
+        last_points = metrics.drain()
         ended_at = time.time()
         result = until_done(
             lambda: self.store.finish_trial(
@@ -287,6 +286,7 @@ class TrialRunner:
                 attempt,
                 outcome.state,
                 outcome.objective,
+                points=last_points,
                 error=outcome.error,
                 exit_code=returncode,
                 ended_at=ended_at,

@@ -302,11 +302,29 @@ def test_a_second_finish_is_refused_and_changes_nothing(store: Store) -> None:
     assert everything(store) == before
 
 
+def test_the_last_metric_points_are_appended_with_the_result_once_and_invalid_ones_only_counted(store: Store) -> None:
+    # Given two running trials, one with a point already recorded
+    a_sweep(store)
+    running(store, 0, 1)
+    early, last = MetricPoint(1.0, 1, {"loss": 0.5}), [MetricPoint(2.0, 2, {"loss": 0.4}), MetricPoint(3.0, None, {"loss": 0.3})]
+    assert store.record_progress(SID, 0, 1, [early]) is Outcome.OK
+    # When the first finishes with its last points, and the result is sent again (a retry after a lost reply)
+    assert store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.3, points=last, ended_at=5.0) is Outcome.OK
+    assert store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.3, points=last, ended_at=5.0) is Outcome.ALREADY_FINISHED
+    # Then its history holds each point once, in order
+    assert store.metric_history(SID, 0) == [early, *last]
+    # And a result whose points are invalid is recorded without them, the refusal counted
+    assert store.finish_trial(SID, 1, 1, TrialState.COMPLETED, 0.2, points=[MetricPoint(1.0, 1, {"bad name!": 1.0})]) is Outcome.OK
+    assert store.get_trial(SID, 1).state is TrialState.COMPLETED
+    assert store.metric_history(SID, 1) == []
+    assert store.rejections(SID).get("invalid_metrics") == 1
+
+
 def test_finishing_with_a_stale_attempt_is_refused(store: Store) -> None:
     a_sweep(store)
     running(store, 0)
     before = everything(store)
-    assert store.finish_trial(SID, 0, 7, TrialState.COMPLETED, 0.1) is Outcome.STALE
+    assert store.finish_trial(SID, 0, 7, TrialState.COMPLETED, 0.1, points=[MetricPoint(1.0, 1, {"loss": 0.1})]) is Outcome.STALE
     assert everything(store) == before
 
 
