@@ -58,6 +58,7 @@ if str(REPO) not in sys.path:
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "dispatch.md"
 WORKERS = 2
+REUSED_NOOP = "sweepctl function: no-op, reuse_process"
 SLEEP_10MS = 0.01
 COUNTER = "bench:done"
 READY = "bench:ready"
@@ -235,11 +236,15 @@ def cpu_snapshot(worker_root: int, redis_pid: int | None) -> dict[str, float]:
     return snapshot
 
 
-def write_sweep_folder(folder: Path, name: str, n: int, *, function: str | None = None, program: str | None = None) -> Path:
+def write_sweep_folder(
+    folder: Path, name: str, n: int, *, function: str | None = None, program: str | None = None, reuse: bool = False
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench_objectives.py").write_text(OBJECTIVES_MODULE)
     (folder / "noop_program.py").write_text(PROGRAM)
     target = f'function: "{function}"' if function else f"program: {program}"
+    if reuse:
+        target += "\n            reuse_process: true"
     path = folder / "sweep.yaml"
     path.write_text(
         textwrap.dedent(
@@ -310,7 +315,17 @@ def run_sweep(
     return SweepRun(case, len(trials), elapsed, dict(states), gaps, durations, cpu)
 
 
-def bench_sweepctl(tmp: Path, n: int) -> list[SweepRun]:
+@dataclass(frozen=True)
+class Round:
+    """One round of the paired no-op cases, run back to back so that they share the machine's state."""
+
+    fork: float  # sweepctl, a fork per trial: trials/s
+    reused: float  # sweepctl, reuse_process: trials/s
+    optuna: float  # Optuna-sqlite: trials/s
+
+
+def bench_sweepctl(tmp: Path, n: int, rounds: int = 0) -> tuple[list[SweepRun], list[Round]]:
+    """The sweepctl cases; then `rounds` rounds of fork / reuse_process / Optuna no-op, back to back."""
     from sweepctl.celery_app import make_celery
     from sweepctl.settings import RedisSettings
     from sweepctl.store import Store
@@ -341,8 +356,17 @@ def bench_sweepctl(tmp: Path, n: int) -> list[SweepRun]:
             run_sweep(store, settings, write_sweep_folder(tmp / "sweep-a", "noop-fn", n, function="bench_objectives:noop"), "sweepctl function: no-op", n, timeout, **measured),
             run_sweep(store, settings, write_sweep_folder(tmp / "sweep-b", "sleep10-fn", n, function="bench_objectives:sleep10"), "sweepctl function: 10 ms", n, timeout, **measured),
             run_sweep(store, settings, write_sweep_folder(tmp / "sweep-c", "noop-program", n, program="noop_program.py"), "sweepctl program: no-op", n, timeout, **measured),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-d", "noop-fn-reused", n, function="bench_objectives:noop", reuse=True), REUSED_NOOP, n, timeout, **measured),
+            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-e", "sleep10-fn-reused", n, function="bench_objectives:sleep10", reuse=True), "sweepctl function: 10 ms, reuse_process", n, timeout, **measured),
         ]
-        return runs
+        paired = []
+        for r in range(rounds):
+            print(f"[dispatch] paired no-op round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
+            fork = run_sweep(store, settings, write_sweep_folder(tmp / f"round-{r}-fork", f"round-{r}-fork", n, function="bench_objectives:noop"), "round", n, timeout)
+            reused = run_sweep(store, settings, write_sweep_folder(tmp / f"round-{r}-reused", f"round-{r}-reused", n, function="bench_objectives:noop", reuse=True), "round", n, timeout)
+            seconds, done = bench_optuna(tmp, n, False, tag=f"-round-{r}")
+            paired.append(Round(fork=fork.rate, reused=reused.rate, optuna=done / seconds))
+        return runs, paired
     finally:
         if worker is not None:
             stop_group(worker)
@@ -377,12 +401,12 @@ def _optuna_process(storage: str, study_name: str, n_trials: int, sleep: bool, s
     results.put((began, time.time()))
 
 
-def bench_optuna(tmp: Path, n: int, sleep: bool) -> tuple[float, int]:
+def bench_optuna(tmp: Path, n: int, sleep: bool, tag: str = "") -> tuple[float, int]:
     """(seconds from the first process starting optimize to the last one finishing, trials recorded)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = "sleep10" if sleep else "noop"
+    name = ("sleep10" if sleep else "noop") + tag
     storage = f"sqlite:///{tmp / f'optuna-{name}.db'}"
     optuna.create_study(study_name=name, storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
     ctx = mp.get_context("spawn")  # no sqlite connection inherited through fork
@@ -471,15 +495,20 @@ def time_call(fn: Callable[[], object], repeats: int) -> list[float]:
     return times
 
 
-def time_trial(launcher: Any, argv: list[str], *, env: dict[str, str], cwd: Path, function: str | None, repeats: int) -> list[float]:
+def time_trial(
+    launcher: Any, argv: list[str], *, env: dict[str, str], cwd: Path, function: str | None, repeats: int, reuse: bool = False
+) -> list[float]:
     """Start a trial through the slot's launcher and wait until it ended and its output is drained."""
     from workers.trial_process import TrialProcess
 
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
-        process = TrialProcess(launcher, argv, env=env, cwd=str(cwd), on_stdout_line=lambda line: None, function=function, metric="loss")
+        process = TrialProcess(
+            launcher, argv, env=env, cwd=str(cwd), on_stdout_line=lambda line: None, function=function, metric="loss", reuse=reuse
+        )
         code = process.wait(None)
+        process.kill_leftovers()
         process.finish_output()
         times.append((time.perf_counter() - began) * 1000)
         if code != 0:
@@ -501,6 +530,10 @@ def process_costs(tmp: Path, repeats: int) -> list[tuple[str, list[float]]]:
         rows = [
             ("`python -c pass` (a bare interpreter start, for scale)", time_command([py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
             ("`function:` no-op trial forked by the launcher", time_trial(launcher, [], env=env, cwd=folder, function="bench_objectives:noop", repeats=repeats)),
+            (
+                "`function:` no-op trial in the slot's reused process (`reuse_process: true`)",
+                time_trial(launcher, [], env=env, cwd=folder, function="bench_objectives:noop", repeats=repeats, reuse=True),
+            ),
             ("`/bin/true` as a `program:` trial (fork + exec)", time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=repeats)),
             ("`python noop_program.py` as a `program:` trial", time_trial(launcher, [py, "noop_program.py"], env=env, cwd=folder, function=None, repeats=repeats)),
             ("provenance.code_version(sweep folder), not a git tree (no git call)", time_call(lambda: code_version(folder), repeats)),
@@ -533,9 +566,28 @@ def fmt_ratio(value: float | None) -> str:
     return "—" if value is None else f"x{value:.2f}"
 
 
+def paired_rounds(rounds: Sequence[Round]) -> list[str]:
+    """The report's lines on the back-to-back rounds: each round's ratios, and their medians."""
+    if not rounds:
+        return []
+    lines = [
+        f"## No-op ratios in {len(rounds)} more rounds, each case back to back (this machine's speed drifts by ±20% between minutes)",
+        "",
+        "| round | fork per trial | reuse_process | Optuna-sqlite | fork / Optuna | reuse_process / Optuna |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(rounds, 1):
+        lines.append(f"| {i} | {r.fork:.1f} | {r.reused:.1f} | {r.optuna:.1f} | x{r.fork / r.optuna:.2f} | x{r.reused / r.optuna:.2f} |")
+    fork = statistics.median(r.fork / r.optuna for r in rounds)
+    reused = statistics.median(r.reused / r.optuna for r in rounds)
+    lines += ["", f"Median ratio over the rounds: fork per trial x{fork:.2f}, reuse_process x{reused:.2f}.", ""]
+    return lines
+
+
 def build_report(
     n: int,
     runs: list[SweepRun],
+    rounds: list[Round],
     optuna: dict[str, tuple[float, int]],
     floor_seconds: float,
     costs: list[tuple[str, list[float]]],
@@ -554,6 +606,7 @@ def build_report(
     rows.append(("raw Celery floor (make_celery, solo pool): no-op task", floor_rate, floor_rate / opt_rate["noop"], 1.0))
 
     a = runs[0]
+    reused = next(r for r in runs if r.case == REUSED_NOOP)
     lines = [
         "# dispatch.py: trials per second on 2 worker processes",
         "",
@@ -611,7 +664,13 @@ def build_report(
             f"({'met' if a.rate / opt_rate['noop'] >= 3 else 'NOT met'}); median idle gap < 20 ms: "
             f"{percentile(a.gaps_ms, 50):.1f} ms ({'met' if percentile(a.gaps_ms, 50) < 20 else 'NOT met'})."
         ),
+        (
+            f"With `reuse_process: true` (opt-in: one process runs a slot's trials one after another): "
+            f"{reused.rate / opt_rate['noop']:.2f}x ({'met' if reused.rate / opt_rate['noop'] >= 3 else 'NOT met'}); "
+            f"median idle gap {percentile(reused.gaps_ms, 50):.1f} ms."
+        ),
         "",
+        *paired_rounds(rounds),
         f"## Per-trial process cost, timed directly ({len(costs[0][1])} runs each)",
         "",
         "| what | median | mean | min |",
@@ -626,6 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200, help="trials per case (default 200)")
     parser.add_argument("--repeats", type=int, default=20, help="runs of each process-cost measurement (default 20)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="extra back-to-back rounds of the no-op cases vs Optuna, for the ratio's spread (default 3)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown results file")
     parser.add_argument("--sweepctl-only", action="store_true", help="only sweepctl's cases, printed, no report (while working on it)")
     args = parser.parse_args(argv)
@@ -634,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--trials must be at least {WORKERS * 2}")
     if args.sweepctl_only:
         with tempfile.TemporaryDirectory(prefix="sweepctl-dispatch-") as name:
-            for r in bench_sweepctl(Path(name), n):
+            for r in bench_sweepctl(Path(name), n)[0]:
                 print(
                     f"{r.case}: {r.rate:.1f} trials/s, idle gap median {percentile(r.gaps_ms, 50):.1f} ms "
                     f"p99 {percentile(r.gaps_ms, 99):.1f} ms, in-worker trial median {percentile(r.durations_ms, 50):.1f} ms {r.states}"
@@ -648,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sweepctl-dispatch-") as name:
         tmp = Path(name)
         print(f"[dispatch] sweepctl whole system, {n} trials per case ...", file=sys.stderr, flush=True)
-        runs = bench_sweepctl(tmp, n)
+        runs, rounds = bench_sweepctl(tmp, n, args.rounds)
         for r in runs:
             print(f"[dispatch]   {r.case}: {r.rate:.1f} trials/s ({r.seconds:.2f} s) {r.states}", file=sys.stderr, flush=True)
         optuna: dict[str, tuple[float, int]] = {}
@@ -662,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("[dispatch] per-trial process costs ...", file=sys.stderr, flush=True)
         costs = process_costs(tmp, args.repeats)
         wall = time.perf_counter() - began
-    text = build_report(n, runs, optuna, floor, costs, wall, load_before, busy_before)
+    text = build_report(n, runs, rounds, optuna, floor, costs, wall, load_before, busy_before)
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
