@@ -190,16 +190,20 @@ ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
     "sweepctl-optuna-worst": sweepctl_optuna(constant_liar=True, lie="worst"),
     "sweepctl-optuna-mean": sweepctl_optuna(constant_liar=True, lie="mean"),
     "sweepctl-optuna-best": sweepctl_optuna(constant_liar=True, lie="best"),
+    # tpe: {local_search: 0.5}: every second suggestion a local draw around the best trial (after 50 trials).
+    "sweepctl-optuna-local": sweepctl_optuna(local_search=0.5),
+    "sweepctl-tpe-local": lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, local_search=0.5)),
     "optuna-tpe-liar": lambda p, seed: OptunaEngine(p, seed, constant_liar=True),
     "optuna-tpe": lambda p, seed: OptunaEngine(p, seed, constant_liar=False),
     "random": lambda p, seed: SweepctlEngine(RandomSuggester(p.space(), seed)),
 }
 SWEEPCTL_TPE = tuple(e for e in ENGINES if e.startswith("sweepctl-"))
 SWEEPCTL_OPTUNA = "sweepctl-optuna"  # the Optuna engine as `tpe: {engine: optuna}` gives it
-# Each of sweepctl's engines with and without its liar, Optuna's TPE with and without its own, and
-# random. The Optuna engine's other lies are measured on demand (--engines).
+# Each of sweepctl's engines with and without its liar, the Optuna engine with local search (the best
+# found), Optuna's TPE with and without its own liar, and random. Other variants on demand (--engines).
 DEFAULT_ENGINES = (
-    "sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "sweepctl-optuna-ignore", "optuna-tpe-liar", "optuna-tpe", "random",
+    "sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "sweepctl-optuna-ignore", "sweepctl-optuna-local",
+    "optuna-tpe-liar", "optuna-tpe", "random",
 )
 
 

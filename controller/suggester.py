@@ -115,7 +115,8 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None, **optio
     """The suggester for a sweep's `method`; for TPE, `options` are the sweep file's `tpe` block.
 
     `engine` (a `TpeEngine` or its name, default hyperopt) picks the TPE library;
-    the other options go to its suggester. Raises `SpecError` for grid search over
+    `local_search` (a share) interleaves local draws around the best trial
+    (`controller.suggesters.local`); the other options go to the engine's suggester. Raises `SpecError` for grid search over
     a space with a continuous parameter, and when the engine asked for is not
     installed here (or cannot model the space).
     """
@@ -129,6 +130,11 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None, **optio
 
         return GridSuggester(space, seed)
     if method is Method.TPE:
+        share = options.pop("local_search", None)
+        if share is not None:
+            from controller.suggesters.local import LocalSearch
+
+            return LocalSearch(make_suggester(method, space, seed, **options), float(share))  # type: ignore[arg-type]
         engine = options.pop("engine", TpeEngine.HYPEROPT)
         if not isinstance(engine, str):
             raise TypeError(f"engine must be a TpeEngine or its name, got {engine!r}")

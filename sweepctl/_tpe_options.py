@@ -1,7 +1,7 @@
 """The `tpe` block of a sweep file (a sweepctl extension): which engine runs TPE, and its options.
 
 `tpe: {engine: hyperopt|optuna, constant_liar: bool, lie: worst|mean|best|running,
-n_startup_jobs: int}`. Every option applies to both engines; what is not given
+n_startup_jobs: int, local_search: share}`. Every option applies to both engines; what is not given
 is left to the engine's own default (`controller.suggesters.tpe` and
 `controller.suggesters.optuna_tpe` document theirs). The engine is checked
 against the space here, so that a sweep the engine cannot run is refused when
@@ -30,7 +30,7 @@ def parse_tpe_options(problems: v.Problems, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         problems.add("tpe", f"expected a mapping of TPE options, got {v.describe(raw)}")
         return {}
-    v.check_keys(problems, "tpe", raw, ("engine", "constant_liar", "lie", "n_startup_jobs"))
+    v.check_keys(problems, "tpe", raw, ("engine", "constant_liar", "lie", "n_startup_jobs", "local_search"))
     options: dict[str, Any] = {}
     if "engine" in raw and (engine := v.choice(problems, "tpe.engine", raw["engine"], _ENGINES, "engine")) is not None:
         options["engine"] = TpeEngine(engine)
@@ -40,6 +40,11 @@ def parse_tpe_options(problems: v.Problems, raw: Any) -> dict[str, Any]:
         options["lie"] = lie
     if "n_startup_jobs" in raw and (n := v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1)) is not None:
         options["n_startup_jobs"] = n
+    if "local_search" in raw and (share := v.number(problems, "tpe.local_search", raw["local_search"], ge=0)) is not None:
+        if share >= 1:
+            problems.add("tpe.local_search", f"expected the share of suggestions made locally, >= 0 and < 1, got {share}")
+        elif share > 0:
+            options["local_search"] = float(share)  # 0 turns it off, as leaving it out does
     return options
 
 

@@ -43,6 +43,8 @@ def test_the_engine_is_left_to_the_default_unless_named() -> None:
     assert parse_sweep(sweep({"engine": "hyperopt"})).tpe["engine"] is TpeEngine.HYPEROPT
     options = parse_sweep(sweep({"engine": "optuna", "constant_liar": True, "lie": "running", "n_startup_jobs": 4})).tpe
     assert dict(options) == {"engine": TpeEngine.OPTUNA, "constant_liar": True, "lie": "running", "n_startup_jobs": 4}
+    assert parse_sweep(sweep({"engine": "optuna", "local_search": 0.5})).tpe["local_search"] == 0.5
+    assert "local_search" not in parse_sweep(sweep({"local_search": 0})).tpe  # 0 is off, as leaving it out
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,9 @@ def test_the_engine_is_left_to_the_default_unless_named() -> None:
         ({"constant_liar": "yes"}, "tpe.constant_liar"),
         ({"n_startup_jobs": 0}, "tpe.n_startup_jobs"),
         ({"engine": "optuna", "pending": "ignore"}, "tpe.pending"),
+        ({"local_search": 1}, "tpe.local_search"),
+        ({"local_search": -0.1}, "tpe.local_search"),
+        ({"local_search": "half"}, "tpe.local_search"),
     ],
 )
 def test_bad_options_name_their_field_in_parser_and_schema(
@@ -66,7 +71,15 @@ def test_bad_options_name_their_field_in_parser_and_schema(
 
 
 @pytest.mark.parametrize(
-    "tpe", [{"engine": "optuna"}, {"engine": "optuna", "lie": "running"}, {"engine": "hyperopt", "lie": "best"}], ids=repr
+    "tpe",
+    [
+        {"engine": "optuna"},
+        {"engine": "optuna", "lie": "running"},
+        {"engine": "hyperopt", "lie": "best"},
+        {"engine": "optuna", "local_search": 0.5},
+        {"local_search": 0},
+    ],
+    ids=repr,
 )
 def test_good_options_pass_parser_and_schema(validator: Draft202012Validator, tpe: dict[str, Any]) -> None:
     assert [e.message for e in validator.iter_errors(sweep(tpe))] == []

@@ -17,6 +17,7 @@ import pytest
 
 from controller.suggester import Observation, Suggester, make_suggester
 from controller.suggesters.grid import GridSuggester
+from controller.suggesters.local import LocalSearch
 from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
@@ -56,6 +57,11 @@ IMPLEMENTATIONS: dict[str, tuple[SearchSpace, Factory]] = {
     "grid": (DISCRETE_SPACE, lambda seed: GridSuggester(DISCRETE_SPACE, seed)),
     "tpe": (EVERY_DISTRIBUTION, lambda seed: TpeSuggester(EVERY_DISTRIBUTION, seed, n_startup_jobs=5)),
     "tpe-optuna": (BOUNDED_SPACE, lambda seed: OptunaTpeSuggester(BOUNDED_SPACE, seed, n_startup_jobs=5)),
+    # local_search from the 8th finished trial, so that the stories below include local draws
+    "tpe-local": (EVERY_DISTRIBUTION, lambda seed: LocalSearch(TpeSuggester(EVERY_DISTRIBUTION, seed, n_startup_jobs=5), 0.5, after=8)),
+    "tpe-optuna-local": (
+        BOUNDED_SPACE, lambda seed: LocalSearch(OptunaTpeSuggester(BOUNDED_SPACE, seed, n_startup_jobs=5), 0.5, after=8)
+    ),
 }
 
 
