@@ -181,24 +181,31 @@ class _Launcher:
         key = (str(request["function"]), str(request["cwd"]))
         if self.executor is not None and (self.executor.key != key or self.executor.busy):
             self._retire_executor()
-        if self.executor is None:
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        message = json.dumps(request).encode()
+        for fresh in (self.executor is None, True):
+            executor = self.executor or self._fork_executor(key, out, err)
             try:
-                pid = self._fork(lambda: self._executor_main(theirs, ours, inherited=(out, err)))
+                socket.send_fds(executor.channel, [message], [out, err])
             except OSError:
-                ours.close()
-                raise
-            finally:
-                theirs.close()
-            self.executor = _Executor(pid=pid, channel=ours, key=key)
-        executor = self.executor
+                self._retire_executor()  # it died since its last trial, its exit not yet reaped
+                if fresh:
+                    raise
+                continue
+            executor.busy = True
+            return executor.pid
+        raise AssertionError("unreachable: the second try runs on a fresh executor")
+
+    def _fork_executor(self, key: tuple[str, str], out: int, err: int) -> _Executor:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            socket.send_fds(executor.channel, [json.dumps(request).encode()], [out, err])
+            pid = self._fork(lambda: self._executor_main(theirs, ours, inherited=(out, err)))
         except OSError:
-            self._retire_executor()  # it died between trials; the next request forks a new one
+            ours.close()
             raise
-        executor.busy = True
-        return executor.pid
+        finally:
+            theirs.close()
+        self.executor = _Executor(pid=pid, channel=ours, key=key)
+        return self.executor
 
     def _executor_reported(self, executor: _Executor) -> None:
         """The executor finished a trial (or closed its channel, dying: reaping reports that)."""

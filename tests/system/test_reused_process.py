@@ -59,6 +59,8 @@ def act(p):
         os._exit(5)
     if p["do"] == "spawn":
         spawn()
+    if p["do"] == "exit_later":  # the process dies after the trial ended, between trials
+        threading.Thread(target=lambda: (time.sleep(0.2), os._exit(7)), daemon=True).start()
     if p["do"] == "hang":
         print("ready", flush=True)
         time.sleep(60)
@@ -138,6 +140,15 @@ def test_a_trial_ends_as_an_interpreter_would_and_the_next_one_runs(
     # an exception or SystemExit leaves the executor running; os._exit ends it and the next trial gets a new one
     assert process.pid == first.pid
     assert (after.pid == first.pid) is survives
+
+
+def test_an_executor_that_dies_between_trials_is_replaced_for_the_next_one(launcher: Launcher, folder: Path) -> None:
+    first = run(launcher, folder, "objectives:act", {"do": "exit_later"})
+    assert first.returncode == 0
+    wait_for(lambda: not alive(first.pid), 5, "the executor to die after its trial")
+    after = run(launcher, folder, "objectives:act", {"do": "return"})
+    assert after.returncode == 0 and after.stdout.text().splitlines()[1] == "loss=1.0"
+    assert after.pid != first.pid
 
 
 def test_a_function_that_is_not_there_fails_its_trial_only(launcher: Launcher, folder: Path) -> None:
