@@ -182,18 +182,22 @@ class _Launcher:
         if self.executor is not None and (self.executor.key != key or self.executor.busy):
             self._retire_executor()
         message = json.dumps(request).encode()
-        for fresh in (self.executor is None, True):
-            executor = self.executor or self._fork_executor(key, out, err)
+        if self.executor is not None:
             try:
-                socket.send_fds(executor.channel, [message], [out, err])
+                return self._give(self.executor, message, out, err)
             except OSError:
-                self._retire_executor()  # it died since its last trial, its exit not yet reaped
-                if fresh:
-                    raise
-                continue
-            executor.busy = True
-            return executor.pid
-        raise AssertionError("unreachable: the second try runs on a fresh executor")
+                pass  # it died since its last trial, its exit not yet reaped: a fresh one takes the trial
+        return self._give(self._fork_executor(key, out, err), message, out, err)
+
+    def _give(self, executor: _Executor, message: bytes, out: int, err: int) -> int:
+        """Send the trial and its pipes to `executor`; its pid. A send that fails retires it."""
+        try:
+            socket.send_fds(executor.channel, [message], [out, err])
+        except OSError:
+            self._retire_executor()
+            raise
+        executor.busy = True
+        return executor.pid
 
     def _fork_executor(self, key: tuple[str, str], out: int, err: int) -> _Executor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
