@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from sweepctl.celery_app import make_celery
+from sweepctl.celery_app import RedisTransport, make_celery
 from sweepctl.errors import ConfigError
 from sweepctl.settings import REDIS_URL_ENV, RedisSettings, redact
 
@@ -150,6 +150,16 @@ def test_celery_over_rediss_gets_broker_use_ssl() -> None:
     conf = make_celery(RedisSettings.from_url("rediss://:pw@host:6380/0?ssl_cert_reqs=optional&ssl_ca_certs=/ca.pem")).conf
     assert conf.broker_use_ssl == {"ssl_cert_reqs": ssl.CERT_OPTIONAL, "ssl_ca_certs": "/ca.pem"}
     assert conf.broker_url == "rediss://:pw@host:6380/0"
+
+
+@pytest.mark.parametrize("url", ["redis://:pw@host:6379/0", "rediss://:pw@host:6380/0?ssl_cert_reqs=required"])
+def test_both_schemes_use_our_redis_transport_and_tls_stays_on(url: str) -> None:
+    # Given a plaintext or a TLS URL / When Celery opens its broker connection (not yet connecting)
+    connection = make_celery(RedisSettings.from_url(url)).connection_for_write()
+    # Then the transport is kombu's Redis transport with one client per pool, and TLS is as asked
+    assert isinstance(connection.transport, RedisTransport)
+    assert bool(connection.ssl) == url.startswith("rediss:")
+    assert (connection.hostname, connection.password) == ("host", "pw")
 
 
 def test_the_visibility_timeout_reaches_the_broker_transport() -> None:
