@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -47,6 +47,7 @@ WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 OWNER_LEASE_SECONDS = 15.0
 MAX_BACKOFF_SECONDS = 5.0
+STATS_SECONDS = 1.0  # how often suggestion latencies are written
 REAP_SECONDS = 0.5  # how often expired worker leases are looked for (recovery waits this much longer at most)
 # A queued trial sent this long ago while its queue is empty lost its Celery message; it is sent again.
 LOST_MESSAGE_SECONDS = 30.0
@@ -71,6 +72,7 @@ class SweepContext:
     curves: Curves | None = None
     just_finished: list[int] = field(default_factory=list)  # finished since the last early-stopping pass
     suggest_seconds: list[float] = field(default_factory=list)  # latencies not yet written to the sweep's stats
+    stats_due: float = 0.0  # monotonic time when suggest_seconds are next written
 
 
 
@@ -160,9 +162,9 @@ class Controller:
                 log.info("re-sending trial %s/%s", sid, trial.number)
                 self._send(ctx, trial)
 
-    def _observe_finished(self, ctx: SweepContext) -> None:
+    def _observe_finished(self, ctx: SweepContext, numbers: Sequence[int]) -> None:
+        """Learn from trials that finished since the last step (`numbers`, read from ctx.finished_seen on)."""
         sid = ctx.sweep.id
-        numbers = self.store.finished_numbers(sid, ctx.finished_seen)
         if not numbers:
             return
         ctx.finished_seen += len(numbers)
@@ -215,9 +217,16 @@ class Controller:
             # Bookkeeping for the whole batch in one round trip: a trial without sent_at is
             # only re-sent by a controller that restarts, and the worker refuses a duplicate.
             self.store.mark_sent(ctx.sweep.id, sent, time.time())
-            record_suggestions(self.store, ctx.sweep.id, ctx.suggest_seconds)
-            ctx.suggest_seconds.clear()
+            if time.monotonic() >= ctx.stats_due:
+                self._write_stats(ctx)
         return len(sent)
+
+    def _write_stats(self, ctx: SweepContext) -> None:
+        """Suggestion latencies into the sweep's histogram: at most once a second (the exporter
+        is scraped every 15 s), not a round trip per trial; and when the sweep is let go."""
+        record_suggestions(self.store, ctx.sweep.id, ctx.suggest_seconds)
+        ctx.suggest_seconds.clear()
+        ctx.stats_due = time.monotonic() + STATS_SECONDS
 
     def _create_one(self, ctx: SweepContext, number: int) -> Trial | None:
         """Suggest and record trial `number`, re-drawing while the suggestion duplicates a
@@ -308,18 +317,22 @@ class Controller:
         ctx = self._context(sweep_id)
         for trial in list(ctx.unsent.values()):
             self._send(ctx, trial)
-        self._observe_finished(ctx)
+        # One round trip for what this step reads. A trial finishing between the pipeline's
+        # reads is in the counts but not yet in `finished`: the liar keeps it as pending
+        # until the next step, whose event its end already sent.
+        progress = self.store.sweep_progress(sweep_id, ctx.spec.metric.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        self._observe_finished(ctx, progress.finished)
         if ctx.policy is not None and ctx.curves is not None:
             stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
             ctx.just_finished = []
             if stopped:
                 log.info("sweep %s: stopping trials %s early", sweep_id, stopped)
-        progress = self.store.sweep_progress(sweep_id, ctx.spec.metric.goal, WORKER_UP_SECONDS)
         active = progress.active
         if progress.state is SweepState.CANCELLED and cancel_queued_trials(self.store, sweep_id):
             active = len(self.store.active_numbers(sweep_id))
         if progress.state.is_terminal:
             if active == 0:
+                self._write_stats(ctx)
                 self.store.retire_sweep(sweep_id)
                 self._contexts.pop(sweep_id, None)
                 self._release(sweep_id)
@@ -336,7 +349,9 @@ class Controller:
         decision = plan(ctx.spec, snap)
         if decision.create:
             created = self._create_trials(ctx, snap.created + 1, decision.create)
-            return created > 0 or ctx.exhausted
+            # All that was planned went out: nothing changes until a trial ends, and its
+            # event wakes the controller. A pass now would only re-read the same state.
+            return ctx.exhausted or 0 < created < decision.create
         if decision.end is not None:
             ended = self.store.transition_sweep(
                 sweep_id, decision.end, [SweepState.RUNNING, SweepState.STOPPING], reason=decision.reason, ended_at=time.time()
@@ -421,7 +436,10 @@ class Controller:
 
     def _release(self, sweep_id: str) -> None:
         self._owned_at.pop(sweep_id, None)
+        ctx = self._contexts.get(sweep_id)
         try:
+            if ctx is not None and ctx.suggest_seconds:
+                self._write_stats(ctx)
             self.store.disown_sweep(sweep_id, self.id)
         except redis.RedisError:
             pass

@@ -76,6 +76,7 @@ class SweepProgress:
     counts: dict[TrialState, int]
     best_objective: float | None
     live_workers: int  # worker processes that sent a heartbeat within the asked window
+    finished: tuple[int, ...] = ()  # trials finished from the asked position of the finished list on, in order
 
 
 class Requeue(str, Enum):
@@ -164,16 +165,18 @@ class Store:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return SweepState(codec.loads(raw))
 
-    def sweep_progress(self, sweep_id: str, goal: Goal, live_worker_seconds: float) -> SweepProgress:
-        """State, trial counts, best objective and live workers of a sweep, pipelined."""
+    def sweep_progress(self, sweep_id: str, goal: Goal, live_worker_seconds: float, finished_from: int = 0) -> SweepProgress:
+        """State, trial counts, best objective, live workers and the trials finished from
+        position `finished_from` on (as `finished_numbers`) of a sweep, pipelined."""
         pipe = self.redis.pipeline(transaction=False)
+        pipe.lrange(keys.finished_key(sweep_id), finished_from, -1)
         pipe.hget(keys.sweep_key(sweep_id), "state")
         pipe.scard(keys.active_key(sweep_id))
         pipe.zcard(keys.trials_key(sweep_id))
         pipe.hgetall(keys.counts_key(sweep_id))
         pipe.zrange(keys.objective_key(sweep_id), 0, 0, withscores=True, desc=goal is Goal.MAXIMIZE)
         pipe.zcount(keys.WORKERS, time.time() - live_worker_seconds, "+inf")
-        state, active, created, counts, best, workers = pipe.execute()
+        finished, state, active, created, counts, best, workers = pipe.execute()
         if state is None:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return SweepProgress(
@@ -183,6 +186,7 @@ class Store:
             counts={s: int(counts.get(s.value, 0)) for s in TrialState},
             best_objective=float(best[0][1]) if best else None,
             live_workers=int(workers),
+            finished=tuple(int(n) for n in finished),
         )
 
     def sweep_ids(self) -> list[str]:

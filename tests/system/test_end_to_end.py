@@ -11,6 +11,7 @@ import pytest
 
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
+from sweepctl.telemetry import read_snapshot
 from tests.support.processes import Processes
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
@@ -77,3 +78,8 @@ def test_thirty_trials_through_controller_and_two_workers(tmp_path: Path, procs:
     status = json.loads(procs.run("status", sweep_id, "--format", "json", check=True).stdout)
     assert status["state"] == "finished" and status["trials"] == {"completed": 30}
     assert math.isclose(status["best"]["objective"], best["objective"])
+
+    # And the suggestion latency histogram counts each of the 30 suggestions (written at most once
+    # a second while the sweep runs, and the rest when it ends)
+    stats = next(s.stats for s in read_snapshot(store, keep_finished=3600).sweeps if s.sweep.id == sweep_id)
+    assert stats["suggest_count"] == 30 and stats["suggest_sum"] > 0
