@@ -108,6 +108,27 @@ def test_the_step_follows_the_spread_of_the_best_trials() -> None:
     assert steps[0.3] <= 1.5 * MAX_STEP * 10
 
 
+def _x_step(local: LocalSearch, best_x: float, first: int) -> float:
+    """Spread of local draws' x around the best's, over 30 local numbers from `first` (two retries each)."""
+    return float(np.std([local.suggest(n, retry=r)["x"] - best_x for n in range(first, first + 60, 2) for r in (0, 1)]))  # type: ignore[index]
+
+
+def test_local_draws_that_fail_to_beat_the_best_shrink_the_step_and_a_new_best_resets_it() -> None:
+    # Given 60 trials around BEST and then the best of all as trial 61
+    observed = history(60, 0.05) + [Observation(61, dict(BEST), -1.0)]
+    fresh = suggester()
+    fresh.observe(observed)
+    # And the same followed by 24 worse trials (62-85: 12 of them local draws, 4 per numeric dimension)
+    failed = suggester()
+    failed.observe(observed + [Observation(n, dict(BEST, x=-4.0), 10.0) for n in range(62, 86)])
+    # Then the steps are a quarter as large (halved per 2 failed draws per dimension; same draws, scaled)
+    assert _x_step(failed, BEST["x"], 86) / _x_step(fresh, BEST["x"], 86) == pytest.approx(0.25, rel=0.05)
+    # And when trial 86 beats the best, the next steps are as large as before the failures
+    better = dict(BEST, x=1.49)
+    failed.observe([Observation(86, better, -2.0)])
+    assert _x_step(failed, better["x"], 88) / _x_step(fresh, BEST["x"], 88) == pytest.approx(1.0, rel=0.1)
+
+
 def test_draws_are_deterministic_in_seed_number_retry_and_observations() -> None:
     observed = history(60, 0.05)
     a, b = suggester(), suggester()
