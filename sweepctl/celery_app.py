@@ -70,20 +70,20 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = N
     if visibility_timeout is None:
         visibility_timeout = float(os.environ.get(VISIBILITY_TIMEOUT_ENV, DEFAULT_VISIBILITY_TIMEOUT))
     app = Celery("sweepctl", set_as_current=False)
-    conf: dict[str, Any] = dict(
-        broker_url=settings.celery_broker_url(),
-        result_backend=None,
-        task_ignore_result=True,
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        event_serializer="json",
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={
+    conf: dict[str, Any] = {
+        "broker_url": settings.celery_broker_url(),
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
             "visibility_timeout": visibility_timeout,
             # Sweep for unacked messages often enough for the timeout to mean what it says;
             # a re-delivery is harmless (the claim refuses it), a stuck message is not.
@@ -92,11 +92,11 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = N
             "socket_timeout": SOCKET_TIMEOUT_SECONDS,
             "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
         },
-        task_default_queue="sweepctl",
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        enable_utc=True,
-    )
+        "task_default_queue": "sweepctl",
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "enable_utc": True,
+    }
     ssl_options = settings.celery_ssl_options()
     if ssl_options is not None:
         conf["broker_use_ssl"] = ssl_options

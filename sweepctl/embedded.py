@@ -18,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from sweepctl.errors import EmbeddedRedisError
 
@@ -84,7 +85,7 @@ class EmbeddedRedis:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+    def start(self, timeout: float = 10.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         conf = self.data_dir / "redis.conf"
@@ -148,7 +149,7 @@ class EmbeddedRedis:
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
 
-    def __enter__(self) -> EmbeddedRedis:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

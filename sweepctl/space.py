@@ -135,7 +135,7 @@ class Parameter:
     def coerce(self, raw: float) -> JSON:
         """Turn an engine's numeric draw into the value a program receives."""
         if self.distribution is Distribution.INT_UNIFORM:
-            return int(round(raw))
+            return round(raw)  # an int for Python and numpy floats alike
         if self.distribution.is_quantized:
             return _clean_float(round(raw / self.q) * self.q)
         return float(raw)

@@ -16,6 +16,8 @@ import socket
 import sys
 import threading
 
+import redis
+
 from sweepctl.records import GpuRef
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
@@ -42,7 +44,7 @@ def _heartbeat(store: Store, identity: WorkerIdentity, stop: threading.Event) ->
     while not stop.is_set():
         try:
             store.heartbeat_worker(identity.worker_id, info)
-        except Exception as exc:  # a Redis outage must not kill the worker; the next beat retries
+        except Exception as exc:  # noqa: BLE001  # nothing may end the beat: a dead beat reads as a dead worker
             logging.getLogger(__name__).warning("heartbeat failed: %s", exc)
         stop.wait(HEARTBEAT_INTERVAL)
 
@@ -85,8 +87,8 @@ def main() -> int:
         runner.launcher.close()  # stops a trial still running, if Celery's shutdown left one
         try:
             store.remove_worker(identity.worker_id)
-        except Exception:
-            pass
+        except redis.RedisError as exc:  # its registration expires on its own (WORKER_TTL_SECONDS)
+            logging.getLogger(__name__).warning("could not remove worker registration: %s", exc)
     return 0
 
 
