@@ -49,6 +49,12 @@ def boom(p):
 
 def leave(p):
     raise SystemExit(p.get("code", "a message"))
+
+
+def flood(p):
+    for i in range(20000):
+        print(f"step={i} loss={i}")
+        print(f"warning {i}: " + "x" * 100, file=sys.stderr)
 """
 
 
@@ -82,6 +88,19 @@ def test_a_function_trial_runs_in_a_fork_with_its_own_env_cwd_group_and_random_s
         assert out[1:] == ["step=1 loss=0.5", "loss=0.25 acc=1.0"]
         seen.append(info["random"])
     assert seen[0] != seen[1]
+
+
+def test_output_far_beyond_the_pipe_buffers_on_both_streams_is_read_whole(launcher: Launcher, folder: Path) -> None:
+    # Given a trial writing 20,000 lines to stdout and 2 MB to stderr, interleaved (pipes hold 64 KB)
+    lines: list[str] = []
+    process = TrialProcess(launcher, [], env=env(), cwd=str(folder), on_stdout_line=lines.append, function="objectives:flood", metric="loss")
+    # When it runs to its end
+    assert process.wait(60) == 0, process.stderr.text()
+    process.finish_output()
+    # Then every stdout line reached the parser in order, and both tails end with the last lines
+    assert len(lines) == 20000 and lines[0] == "step=0 loss=0\n" and lines[-1] == "step=19999 loss=19999\n"
+    assert process.stdout.text().endswith("step=19999 loss=19999\n")
+    assert process.stderr.last_line() == "warning 19999: " + "x" * 100
 
 
 def test_code_edited_between_trials_is_picked_up(launcher: Launcher, folder: Path) -> None:
