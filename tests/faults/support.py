@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
-from sweepctl.records import TrialState
+from sweepctl.records import Trial, TrialState
 from sweepctl.store import Store
 from tests.support.processes import pids_in_group
 
@@ -19,8 +20,31 @@ def worker_pid(worker_id: str) -> int:
     return int(worker_id.rsplit("/", 1)[1])
 
 
-def running_trials(store: Store, sweep_id: str) -> list:
+def running_trials(store: Store, sweep_id: str) -> list[Trial]:
     return [t for t in store.get_trials(sweep_id, store.active_numbers(sweep_id)) if t.state is TrialState.RUNNING and t.worker]
+
+
+def kill_mid_trial(store: Store, sweep_id: str, trial: Trial) -> bool:
+    """SIGKILL the worker process running `trial`, if it still is once frozen; else leave it be.
+
+    A snapshot of running trials is already old when the signal goes out: the trial may have
+    ended in between, and its worker moved on or gone idle, so the kill would not hit it (a
+    soak run in CI once failed that way). A trial whose worker was killed earlier still reads
+    as running until its lease runs out; its worker is gone, so there is nothing to freeze.
+    Freezing the worker first (SIGSTOP) stops it from recording an end or taking more work;
+    the pause lets a write it sent just before the freeze reach Redis before we look.
+    """
+    pid = worker_pid(trial.worker)
+    if not send(pid, signal.SIGSTOP):
+        return False
+    hit = False
+    try:
+        time.sleep(0.05)
+        now = store.get_trial(sweep_id, trial.number)
+        hit = now.state is TrialState.RUNNING and now.worker == trial.worker and now.attempt == trial.attempt
+    finally:  # never leave a worker frozen, even if the read fails
+        send(pid, signal.SIGKILL if hit else signal.SIGCONT)
+    return hit
 
 
 def send(pid: int, sig: signal.Signals) -> bool:
