@@ -14,6 +14,11 @@ from tests.support.processes import pids_in_group
 # Short leases and a short reaper handover so faults are noticed in seconds, not minutes.
 FAST = {"SWEEPCTL_LEASE_SECONDS": "2", "SWEEPCTL_KILL_GRACE": "1", "SWEEPCTL_OWNER_LEASE_SECONDS": "2"}
 
+# appendfsync everysec may hold writes back from the AOF for up to 2 s while an fsync is slow
+# (redis aof.c, flushAppendOnlyFile), so a Redis SIGKILLed sooner than this after a write can
+# come back without it. A test that needs a write to survive its crash waits this long first.
+AOF_HOLDBACK_SECONDS = 3.0
+
 
 def worker_pid(worker_id: str) -> int:
     """The Celery worker process of a trial's `worker` field ("host/slot/pid")."""

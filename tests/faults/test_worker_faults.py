@@ -25,6 +25,7 @@ from sweepctl.embedded import EmbeddedRedis
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.faults.support import (
+    AOF_HOLDBACK_SECONDS,
     FAST,
     kill_mid_trial,
     no_orphans,
@@ -40,7 +41,6 @@ pytestmark = pytest.mark.system
 T = TypeVar("T")
 SOAK_TRIALS = 100
 SOAK_KILLS = 10
-AOF_HOLDBACK_SECONDS = 3.0
 
 
 def sweep_text(run_cap: int, sleep: float, parallelism: int, max_retries: int = 3) -> str:
@@ -85,10 +85,8 @@ def test_worker_sigkill_ten_times_and_a_redis_restart_in_a_hundred_trial_sweep_l
             continue
         kills.append((time.time(), victim.worker, victim.number))
         if len(kills) == SOAK_KILLS // 2:
-            # appendfsync everysec may hold writes back from the AOF for up to 2 s while an fsync is
-            # slow (redis aof.c, flushAppendOnlyFile), so a crash right after this kill could take
-            # the victim's claim with it, and then no lost attempt would be there to check. Crash
-            # once that claim is past the hold-back.
+            # A crash right after this kill could take the victim's claim with it (AOF hold-back),
+            # and then no lost attempt would be there to check.
             time.sleep(AOF_HOLDBACK_SECONDS)
             server.kill()
             server = EmbeddedRedis(data_dir=server.data_dir, password=server.password, port=server.port).start()
@@ -162,6 +160,8 @@ def test_frozen_worker_loses_its_trial_and_its_late_result_is_rejected(tmp_path:
     procs.start("controller", env=env)
     procs.start("worker", "--gpus", "none", env=env)
     first = wait_for(lambda: running_trials(store, sweep_id), 30, "the trial to run")[0]
+    # Claimed is not yet started: frozen in between, A would start attempt 1 only after thawing
+    wait_for(lambda: read_run_log(run_log), 30, "attempt 1's program to start")
     frozen = worker_pid(first.worker)
     procs.start("worker", "--gpus", "none", env=env)
 

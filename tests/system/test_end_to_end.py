@@ -12,7 +12,7 @@ import pytest
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from sweepctl.telemetry import read_snapshot
-from tests.support.processes import Processes
+from tests.support.processes import Processes, wait_for
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
 pytestmark = pytest.mark.system
@@ -37,9 +37,11 @@ def test_thirty_trials_through_controller_and_two_workers(tmp_path: Path, procs:
     run_log = tmp_path / "runs.jsonl"
     env = {"RUN_LOG": str(run_log)}
     sweep_id = submit(procs, sweep_file)
-    procs.start("controller", log=tmp_path / "controller.log", env=env)
     procs.start("worker", "--gpus", "none", log=tmp_path / "worker-a.log", env=env)
     procs.start("worker", "--gpus", "none", log=tmp_path / "worker-b.log", env=env)
+    # (both up before any trial exists, or the first one up could run all 30 short trials)
+    wait_for(lambda: len(store.workers()) == 2, 30, "both workers to register")
+    procs.start("controller", log=tmp_path / "controller.log", env=env)
 
     # When the sweep runs to its run_cap
     wait_until_done(store, sweep_id, timeout=120)

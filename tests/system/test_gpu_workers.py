@@ -12,7 +12,7 @@ import pytest
 
 from sweepctl.records import TrialState
 from sweepctl.store import Store
-from tests.support.processes import Processes, child_env
+from tests.support.processes import Processes, child_env, wait_for
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
 pytestmark = pytest.mark.system
@@ -43,8 +43,10 @@ def test_one_pinned_worker_per_selected_gpu_and_the_gpu_is_recorded_on_each_tria
         """,
     )
     sweep_id = submit(procs, sweep_file)
-    procs.start("controller")
     procs.start("worker", "--gpus", "0,2", env={**gpu_env, "RUN_LOG": str(run_log)})
+    # (both slots up before any trial exists, or the first one up could run all 12)
+    wait_for(lambda: len(store.workers()) == 2, 30, "both slots to register")
+    procs.start("controller")
 
     # When the sweep runs
     wait_until_done(store, sweep_id, timeout=60)

@@ -196,7 +196,7 @@ def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: L
     wait_for(lambda: len(pids_in_group(polite.pid)) == 2, 10, "the trial and its child")
     began = time.monotonic()
     assert polite.stop(grace=5.0) == -signal.SIGTERM
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 2.5  # the SIGTERM did it, well before the 5 s grace (room for a loaded box)
     wait_for(lambda: not pids_in_group(polite.pid), 5, "the group to be gone")
 
     # And one that ignores SIGTERM: it gets the grace, then SIGKILL

@@ -178,7 +178,7 @@ def test_a_stopped_trial_takes_the_executor_down_and_the_next_trial_gets_a_fresh
     wait_for(lambda: "ready" in hanging.stdout.text(), 10, "the trial to start")
     began = time.monotonic()
     assert hanging.stop(grace=5.0) == -signal.SIGTERM
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 2.5  # the SIGTERM did it, well before the 5 s grace (room for a loaded box)
     wait_for(lambda: not alive(first.pid), 5, "the executor to be gone")
     after = run(launcher, folder, "objectives:act", {"do": "return"})
     assert after.returncode == 0 and after.pid != first.pid

@@ -74,10 +74,9 @@ def test_cancel_kills_running_trials_and_their_children(tmp_path: Path, procs: P
     procs.start("controller")
     procs.start("worker", "--gpus", "none", "--concurrency", "2", env={"RUN_LOG": str(run_log)})
     wait_for(lambda: _running(store, sweep_id, 2) and len(read_run_log(run_log)) >= 2, 30, "two running trials")
-    time.sleep(0.5)  # let the grandchildren start
     groups = [r["pgid"] for r in read_run_log(run_log)]
     assert all(r["pgid"] == r["pid"] for r in read_run_log(run_log))  # each program leads its own group
-    assert all(len(pids_in_group(g)) >= 2 for g in groups), "program and grandchild in each group"
+    wait_for(lambda: all(len(pids_in_group(g)) >= 2 for g in groups), 10, "program and grandchild in each group")
 
     # When the sweep is cancelled
     started = time.monotonic()
