@@ -33,8 +33,8 @@ def kill_mid_trial(store: Store, sweep_id: str, trial: Trial) -> bool:
     """SIGKILL the worker process running `trial`, if it still is once frozen; else leave it be.
 
     A snapshot of running trials is already old when the signal goes out: the trial may have
-    ended in between, and its worker moved on or gone idle, so the kill would not hit it (a
-    soak run in CI once failed that way). A trial whose worker was killed earlier still reads
+    ended in between, and its worker moved on or gone idle, so the kill would not hit it (the
+    likely cause of one soak failure in CI). A trial whose worker was killed earlier still reads
     as running until its lease runs out; its worker is gone, so there is nothing to freeze.
     Freezing the worker first (SIGSTOP) stops it from recording an end or taking more work;
     the pause lets a write it sent just before the freeze reach Redis before we look.
