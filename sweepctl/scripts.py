@@ -25,7 +25,8 @@ SWEEP_RUNNING, SWEEP_CANCELLED = _j(SweepState.RUNNING.value), _j(SweepState.CAN
 
 # Shared preamble: the current server time, and refusing a write by counting it.
 # replicate_commands() lets Redis 6 scripts call TIME before writing (Redis 7 does so always).
-_PRELUDE = """
+_PRELUDE = f"""
+local METRICS_MAX = {METRICS_MAX}
 pcall(redis.replicate_commands)
 local function now()
   local t = redis.call('TIME')
@@ -41,6 +42,28 @@ local function fenced(trial, attempt, rejections)
   if not state then return nil, refuse(rejections, 'unknown') end
   if redis.call('HGET', trial, 'attempt') ~= attempt then return nil, refuse(rejections, 'stale') end
   return state
+end
+-- Append ARGV[first..#ARGV] (metric points) to `metrics`. Lua's unpack() fails past a few thousand
+-- values, and a script that fails keeps what it wrote before the error, so the points go in slices.
+-- Points numbered by their attempt (`numbered_from`: the number of the first, '' when unnumbered)
+-- below the attempt's `points_written` were written by an earlier try of this same write (its reply
+-- was lost): they are skipped, so a retried write appends nothing twice.
+local function append_points(trial, metrics, numbered_from, first)
+  local count = #ARGV - first + 1
+  local skip, written = 0, 0
+  if numbered_from ~= '' then
+    written = tonumber(redis.call('HGET', trial, 'points_written') or '0')
+    skip = math.max(0, written - tonumber(numbered_from))
+  end
+  if count > skip then
+    for i = first + skip, #ARGV, 1000 do
+      redis.call('RPUSH', metrics, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+    end
+    redis.call('LTRIM', metrics, -METRICS_MAX, -1)
+  end
+  if numbered_from ~= '' then
+    redis.call('HSET', trial, 'points_written', tostring(math.max(written, tonumber(numbered_from) + count)))
+  end
 end
 """
 
@@ -68,7 +91,7 @@ if state ~= '{QUEUED}' then return refuse(KEYS[5], 'not_queued') end
 if redis.call('HGET', KEYS[3], 'state') == '{SWEEP_CANCELLED}' then return 'cancelled' end
 local t = now()
 local expires = t + tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'state', '{RUNNING}', 'started_at', tostring(t), 'lease_expires', tostring(expires), unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], 'state', '{RUNNING}', 'started_at', tostring(t), 'lease_expires', tostring(expires), 'points_written', '0', unpack(ARGV, 4))
 redis.call('ZADD', KEYS[4], expires, ARGV[3])
 redis.call('HINCRBY', KEYS[2], '{TrialState.QUEUED.value}', -1)
 redis.call('HINCRBY', KEYS[2], '{TrialState.RUNNING.value}', 1)
@@ -102,19 +125,18 @@ return 'ok'
 """
 )
 
-# KEYS: trial, metrics, rejections. ARGV: attempt, number of field pairs, field, value, ..., point, ...
+# KEYS: trial, metrics, rejections.
+# ARGV: attempt, number of the first point or '' (see append_points), number of field pairs k, k field/value pairs, points...
+# The points are appended before the fields are set: nothing after the first write can fail.
 RECORD_PROGRESS = (
     _PRELUDE
     + f"""
 local state, refused = fenced(KEYS[1], ARGV[1], KEYS[3])
 if refused then return refused end
 if state ~= '{RUNNING}' then return refuse(KEYS[3], 'not_running') end
-local pairs_end = 2 + 2 * tonumber(ARGV[2])
-if pairs_end > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, pairs_end)) end
-if #ARGV > pairs_end then
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, pairs_end + 1))
-  redis.call('LTRIM', KEYS[2], -{METRICS_MAX}, -1)
-end
+local pairs_end = 3 + 2 * tonumber(ARGV[3])
+append_points(KEYS[1], KEYS[2], ARGV[2], pairs_end + 1)
+if pairs_end > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4, pairs_end)) end
 return 'ok'
 """
 )
@@ -146,8 +168,8 @@ end
 )
 
 # KEYS: trial, active, finished, counts, objective, events, leases, rejections, stats, host trials, metrics.
-# ARGV: number, attempt, new state (plain), objective or '', sweep id, lease member, number of points k,
-#       k metric points (the trial's last, appended in the same step), field, value, ...
+# ARGV: number, attempt, new state (plain), objective or '', sweep id, lease member, number of the first point or '',
+#       number of field pairs k, k field/value pairs, metric points (the trial's last, appended in the same step)...
 FINISH_TRIAL = (
     _PRELUDE
     + _ACCOUNT_FINISH
@@ -155,12 +177,9 @@ FINISH_TRIAL = (
 local state, refused = fenced(KEYS[1], ARGV[2], KEYS[8])
 if refused then return refused end
 if state ~= '{QUEUED}' and state ~= '{RUNNING}' then return refuse(KEYS[8], 'already_finished') end
-local points_end = 7 + tonumber(ARGV[7])
-if points_end > 7 then
-  redis.call('RPUSH', KEYS[11], unpack(ARGV, 8, points_end))
-  redis.call('LTRIM', KEYS[11], -{METRICS_MAX}, -1)
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, points_end + 1))
+local pairs_end = 8 + 2 * tonumber(ARGV[8])
+append_points(KEYS[1], KEYS[11], ARGV[7], pairs_end + 1)
+redis.call('HSET', KEYS[1], unpack(ARGV, 9, pairs_end))
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], cjson.decode(state), -1)

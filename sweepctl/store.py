@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 import redis
+from redis.exceptions import OutOfMemoryError  # type: ignore[attr-defined]  # types-redis 4.6 predates it
 
 from sweepctl import codec, keys, scripts
 from sweepctl.errors import StoreError, UnknownSweepError
@@ -30,7 +31,35 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 # so a lost worker's trial is re-queued within this long, and a GC pause or a short Redis
 # blip of less than two thirds of it costs nothing.
 DEFAULT_LEASE_SECONDS = 30.0
+# Workers and controllers beat every 5 s: one silent for three beats is not alive (`status`, `submit --wait`).
+ALIVE_SECONDS = 15.0
 MAX_POINT_BYTES = 16_384  # one metric point, encoded
+# A write of metric points is split into atomic steps of at most this many points and bytes, so that
+# no volume of reports makes one script call too large to run (Lua's unpack, argument buffers).
+WRITE_CHUNK_POINTS = 1000
+WRITE_CHUNK_BYTES = 1 << 20
+
+
+# Errors that mean "Redis cannot take this now", not "this write is wrong": unreachable, frozen past the
+# socket timeout, loading its data, or out of memory under `maxmemory-policy noeviction` (which refuses
+# writes until memory is freed). Callers wait and retry them; nothing is recorded as the trial's fault.
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OutOfMemoryError)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is Redis refusing a write because it reached `maxmemory`."""
+    return isinstance(exc, OutOfMemoryError)
+
+
+class StoreTrouble(str, Enum):
+    """Why Redis is not taking writes just now (one of the UNAVAILABLE errors)."""
+
+    UNAVAILABLE = "unavailable"  # unreachable, frozen past the socket timeout, or loading
+    OUT_OF_MEMORY = "out of memory"  # at maxmemory under noeviction: reads work, writes are refused
+
+    @classmethod
+    def of(cls, exc: BaseException) -> StoreTrouble:
+        return cls.OUT_OF_MEMORY if is_out_of_memory(exc) else cls.UNAVAILABLE
 
 
 def params_hash(params: Mapping[str, Any]) -> str:
@@ -99,6 +128,19 @@ def _pairs(fields: Mapping[str, Any]) -> list[str]:
     for name, value in codec.encode_fields(fields).items():
         flat += [name, value]
     return flat
+
+
+def _chunks(encoded: Sequence[str]) -> list[list[str]]:
+    """`encoded` points in order, cut into chunks of at most WRITE_CHUNK_POINTS points and WRITE_CHUNK_BYTES."""
+    chunks: list[list[str]] = []
+    size = 0
+    for point in encoded:
+        if not chunks or len(chunks[-1]) >= WRITE_CHUNK_POINTS or size + len(point) > WRITE_CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(point)
+        size += len(point)
+    return chunks
 
 
 def _tls_hint(settings: RedisSettings, exc: BaseException) -> str:
@@ -384,22 +426,50 @@ class Store:
         self._disown(keys=[keys.owner_key(sweep_id)], args=[controller_id])
 
     def record_progress(
-        self, sweep_id: str, number: int, attempt: int, points: Sequence[MetricPoint] = (), **fields: Any
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        points: Sequence[MetricPoint] = (),
+        *,
+        first_point: int | None = None,
+        **fields: Any,
     ) -> Outcome:
         """Append metric points and update fields of a RUNNING trial, fenced by attempt.
 
         Points are checked first (metric names, float values, integer steps, at
         most MAX_POINT_BYTES each): one bad point refuses the whole write, counted.
+        Any number of points may be given: they are written in chunks of at most
+        WRITE_CHUNK_POINTS points (WRITE_CHUNK_BYTES), each one atomic step, the
+        fields with the last. With `first_point`, the attempt's number of the first
+        point (0, 1, ... as the trial reported them), a write retried after a lost
+        reply skips the points already written: nothing is appended twice.
         """
         encoded = self._encode_points(sweep_id, points)
         if encoded is None:
             return Outcome.INVALID
-        pairs = _pairs(fields)
-        args = [codec.dumps(attempt), len(pairs) // 2, *pairs, *encoded]
-        result = self._progress(
-            keys=[keys.trial_key(sweep_id, number), keys.metrics_key(sweep_id, number), keys.rejections_key(sweep_id)], args=args
-        )
-        return Outcome(result)
+        return self._append_progress(sweep_id, number, attempt, encoded, first_point, _pairs(fields), keep_last=False)[0]
+
+    def _append_progress(
+        self, sweep_id: str, number: int, attempt: int, encoded: list[str], first_point: int | None, pairs: list[str], *, keep_last: bool
+    ) -> tuple[Outcome, list[str], int | None]:
+        """Write the points chunk by chunk (fields with the last); with `keep_last`, the last chunk is
+        returned unwritten for the caller's own atomic step. (outcome, points left, number of the first left)."""
+        chunks = _chunks(encoded)
+        if keep_last:
+            chunks, left = chunks[:-1], (chunks[-1] if chunks else [])
+        else:
+            chunks, left = chunks or [[]], []
+        trial_keys = [keys.trial_key(sweep_id, number), keys.metrics_key(sweep_id, number), keys.rejections_key(sweep_id)]
+        for i, chunk in enumerate(chunks):
+            written = pairs if not keep_last and i == len(chunks) - 1 else []
+            numbered = "" if first_point is None else first_point
+            result = self._progress(keys=trial_keys, args=[codec.dumps(attempt), numbered, len(written) // 2, *written, *chunk])
+            if result != Outcome.OK.value:
+                return Outcome(result), [], first_point
+            if first_point is not None:
+                first_point += len(chunk)
+        return Outcome.OK, left, first_point
 
     def _encode_points(self, sweep_id: str, points: Sequence[MetricPoint]) -> list[str] | None:
         """The points as stored; None (and the refusal counted) when any is invalid: one bad point refuses all."""
@@ -418,19 +488,27 @@ class Store:
         objective: float | None = None,
         *,
         points: Sequence[MetricPoint] = (),
+        first_point: int | None = None,
         **fields: Any,
     ) -> Outcome:
         """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers.
 
         `points` (the trial's last metric points) are appended in the same atomic
-        step, so a retry after a lost reply cannot append them twice; invalid ones
-        are dropped and counted, as `record_progress` would refuse them.
+        step as the result; invalid ones are dropped and counted, as
+        `record_progress` would refuse them. More than one chunk of points (see
+        `record_progress`) goes first as progress of the running trial, the last
+        chunk with the result. With `first_point` (as in `record_progress`) a
+        retry after a lost reply appends none of them twice.
         """
         assert state.is_finished, state
         if objective is not None and not math.isfinite(objective):
             raise StoreError(f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})")
-        encoded = self._encode_points(sweep_id, points) or []
-        fields = {"state": state, "objective": objective, **fields}
+        outcome, encoded, first_point = self._append_progress(
+            sweep_id, number, attempt, self._encode_points(sweep_id, points) or [], first_point, [], keep_last=True
+        )
+        if outcome is not Outcome.OK:
+            return outcome
+        pairs = _pairs({"state": state, "objective": objective, **fields})
         result = self._finish(
             keys=[
                 keys.trial_key(sweep_id, number),
@@ -452,9 +530,10 @@ class Store:
                 "" if objective is None else repr(objective),
                 sweep_id,
                 keys.lease_member(sweep_id, number),
-                len(encoded),
+                "" if first_point is None else first_point,
+                len(pairs) // 2,
+                *pairs,
                 *encoded,
-                *_pairs(fields),
             ],
         )
         return Outcome(result)
@@ -494,14 +573,14 @@ class Store:
         pipe.expire(keys.worker_key(worker_id), keys.WORKER_TTL_SECONDS)
         pipe.execute()
 
-    def workers(self, max_age: float = keys.WORKER_TTL_SECONDS) -> dict[str, float]:
+    def workers(self, max_age: float = ALIVE_SECONDS) -> dict[str, float]:
         """Worker id -> last heartbeat, for workers seen within `max_age` seconds."""
         return dict(self.redis.zrangebyscore(keys.WORKERS, time.time() - max_age, "+inf", withscores=True))
 
     def heartbeat_controller(self, controller_id: str) -> None:
         self.redis.zadd(keys.CONTROLLERS, {controller_id: time.time()})
 
-    def controllers(self, max_age: float = keys.WORKER_TTL_SECONDS) -> dict[str, float]:
+    def controllers(self, max_age: float = ALIVE_SECONDS) -> dict[str, float]:
         """Controller id -> last heartbeat, for controllers seen within `max_age` seconds."""
         return dict(self.redis.zrangebyscore(keys.CONTROLLERS, time.time() - max_age, "+inf", withscores=True))
 
