@@ -1,4 +1,14 @@
-"""How a finished trial process is judged (pure): the final state, objective and error."""
+"""How a finished trial process is judged (pure): the final state, objective and error.
+
+Who is to blame decides the state. What sweepctl did (cancel, early stop,
+timeout) comes first. A signal sweepctl did not send is the trial's own failure
+(FAILED, shown to TPE, counted towards max_failures): a crash signal its own
+code raised (SIGSEGV, SIGABRT from os.abort(), SIGBUS, SIGFPE, SIGILL, ...) or
+any other signal, unless an out-of-memory kill explains it: only a SIGKILL while
+the kernel's OOM killer struck, or while the OOM count could not be read, is
+KILLED, the infrastructure's doing (never shown to TPE, never counted against
+the parameters).
+"""
 
 from __future__ import annotations
 
@@ -26,12 +36,15 @@ def judge(
     timeout: float | None = None,
     stderr_last_line: str = "",
     stopped: dict[str, object] | None = None,
+    oom_killed: bool | None = None,
 ) -> Outcome:
     """The outcome of a trial whose process ended with `returncode`.
 
     What sweepctl did to the process (cancel, timeout) wins over how it ended;
     then signals (KILLED), non-zero exits (FAILED), and only a clean exit is
     judged by its objective: the last value reported for `metric`.
+    `oom_killed` says whether the kernel's OOM killer struck while the trial ran
+    (None: unknown), which is what can make a SIGKILL the machine's fault.
     """
     finite = last_value if last_value is not None and math.isfinite(last_value) else None
     if cancelled:
@@ -42,11 +55,7 @@ def judge(
         limit = "" if timeout is None else f" ({timeout:g}s)"
         return Outcome(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")
     if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return Outcome(TrialState.KILLED, None, f"killed by {name}")
+        return _signalled(-returncode, oom_killed)
     if returncode > 0:
         detail = f": {stderr_last_line}" if stderr_last_line else ""
         return Outcome(TrialState.FAILED, None, f"exited with status {returncode}{detail}")
@@ -55,3 +64,24 @@ def judge(
     if finite is None:
         return Outcome(TrialState.NAN, None, f"metric {metric!r} is {last_value}")
     return Outcome(TrialState.COMPLETED, finite, None)
+
+
+# Signals a process gets from its own code: a fault, or abort() from a failed assertion or a C++ terminate.
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT, signal.SIGSYS, signal.SIGTRAP})
+
+
+def _signalled(signum: int, oom_killed: bool | None) -> Outcome:
+    """A trial ended by a signal sweepctl did not send: its own failure unless an OOM kill explains it."""
+    try:
+        sig = signal.Signals(signum)
+    except ValueError:
+        return Outcome(TrialState.FAILED, None, f"killed by signal {signum}, {_UNEXPLAINED}")
+    if sig in CRASH_SIGNALS:
+        return Outcome(TrialState.FAILED, None, f"crashed: killed by {sig.name}")
+    if sig is signal.SIGKILL and oom_killed is not False:
+        why = "the kernel's OOM killer struck while it ran" if oom_killed else "the kernel's OOM kill count cannot be read here"
+        return Outcome(TrialState.KILLED, None, f"killed by {sig.name} ({why})")
+    return Outcome(TrialState.FAILED, None, f"killed by {sig.name}, {_UNEXPLAINED}")
+
+
+_UNEXPLAINED = "which sweepctl did not send and no out-of-memory kill explains"

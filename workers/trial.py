@@ -10,6 +10,7 @@ metrics wait in a bounded buffer, and the result is written once Redis is back.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -18,29 +19,34 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-import redis
-
 from sweepctl.command import Macro, args_json_text, build_argv
-from sweepctl.errors import StoreError
+from sweepctl.errors import StoreError, SweepError
+from sweepctl.keys import METRICS_MAX
 from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
-from sweepctl.store import DEFAULT_LEASE_SECONDS, Outcome, Requeue, Store
+from sweepctl.store import DEFAULT_LEASE_SECONDS, UNAVAILABLE, Outcome, Requeue, Store, is_out_of_memory
 from sweepctl.sweepfile import parse_sweep
+from workers import outcome as judging
 from workers import provenance
 from workers.backoff import until_done
-from workers.outcome import judge
+from workers.oom import oom_kill_between, oom_kills
 from workers.trial_process import Launcher, TrialProcess
 
 log = logging.getLogger(__name__)
 
-MAX_BUFFERED_POINTS = 10_000
+# Metric points a running trial may have waiting for Redis (an outage, a full Redis): as many as a
+# trial's history keeps (keys.METRICS_MAX), so no outage shorter than the whole history loses a point.
+MAX_BUFFERED_POINTS = METRICS_MAX
+# Distinct metric names one trial may report; a report adding a name past it is rejected (counted in
+# rejected_reports as too_many_metric_names), so `last_metrics` stays small whatever a trial prints.
+MAX_METRIC_NAMES = 1000
 HANDED_BACK = "handed_back"
 
 
@@ -64,13 +70,15 @@ class RunnerSettings:
     kill_grace: float = 5.0  # SIGTERM -> SIGKILL
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     shutdown_grace: float = 60.0  # on SIGTERM, how long a running trial may take before it is handed back
+    data_hash_seconds: float = provenance.HASH_SECONDS  # all of one trial's `data:` fingerprints
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> RunnerSettings:
+    def from_env(cls, env: Mapping[str, str]) -> RunnerSettings:
         return cls(
             lease_seconds=float(env.get("SWEEPCTL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
             shutdown_grace=float(env.get("SWEEPCTL_SHUTDOWN_GRACE", 60.0)),
             kill_grace=float(env.get("SWEEPCTL_KILL_GRACE", 5.0)),
+            data_hash_seconds=float(env.get(provenance.HASH_SECONDS_ENV, provenance.HASH_SECONDS)),
         )
 
 
@@ -88,12 +96,15 @@ class Ending(str, Enum):
 class MetricBuffer:
     """Reports parsed from stdout, collected by the reader thread and drained by the runner.
 
-    Bounded: during a long Redis outage the oldest points are dropped (and counted).
+    Each accepted point gets the attempt's next number (0, 1, ...), which the
+    store uses to append a retried write only once. Bounded: during an outage
+    longer than MAX_BUFFERED_POINTS points the oldest are dropped (and counted).
     """
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
-        self._points: list[MetricPoint] = []
+        self._points: collections.deque[MetricPoint] = collections.deque()
+        self._first = 0  # the number of _points[0]
         self._lock = threading.Lock()
         self.last_value: float | None = None
         self.last_values: dict[str, float] = {}
@@ -108,12 +119,14 @@ class MetricBuffer:
             return
         with self._lock:
             if isinstance(report, RejectedReport):
-                self.rejected[report.reason] = self.rejected.get(report.reason, 0) + 1
+                self._reject(report.reason)
+                return
+            new_names = report.values.keys() - self.last_values.keys()
+            if new_names and len(self.last_values) + len(new_names) > MAX_METRIC_NAMES:
+                self._reject("too_many_metric_names")
                 return
             self._points.append(MetricPoint(time=time.time(), step=report.step, values=report.values))
-            if len(self._points) > MAX_BUFFERED_POINTS:
-                del self._points[0]
-                self.dropped += 1
+            self._drop_excess()
             self.last_values.update(report.values)
             if report.step is not None:
                 self.last_step = report.step
@@ -121,19 +134,29 @@ class MetricBuffer:
                 self.last_value = report.values[self.metric]
             self.count += 1
 
-    def drain(self) -> list[MetricPoint]:
-        with self._lock:
-            points, self._points = self._points, []
-            return points
+    def _reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
-    def put_back(self, points: list[MetricPoint]) -> None:
-        """Return points whose write failed, ahead of newer ones."""
+    def _drop_excess(self) -> None:
+        while len(self._points) > MAX_BUFFERED_POINTS:
+            self._points.popleft()
+            self._first += 1
+            self.dropped += 1
+
+    def drain(self) -> tuple[int, list[MetricPoint]]:
+        """The waiting points and the number of the first."""
         with self._lock:
-            self._points[:0] = points
-            excess = len(self._points) - MAX_BUFFERED_POINTS
-            if excess > 0:
-                del self._points[:excess]
-                self.dropped += excess
+            first, points = self._first, list(self._points)
+            self._points.clear()
+            self._first += len(points)
+            return first, points
+
+    def put_back(self, first: int, points: list[MetricPoint]) -> None:
+        """Return points whose write failed (numbered from `first`), ahead of newer ones."""
+        with self._lock:
+            self._points.extendleft(reversed(points))
+            self._first = first
+            self._drop_excess()
 
     def summary(self) -> dict[str, object]:
         with self._lock:
@@ -178,40 +201,79 @@ class TrialRunner:
 
     def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:
         """Run the attempt if it is still ours to run; the final state, or None when not recorded here."""
-        spec, workdir = self._spec(sweep_id)
-        cwd = workdir if workdir and os.path.isdir(workdir) else os.getcwd()
-        try:
-            trial: Trial | None = self.store.get_trial(sweep_id, number)
-        except StoreError:
-            trial = None  # the claim below refuses it, and counts the refusal
+        found = until_done(lambda: self._spec(sweep_id), "reading the sweep")
+        assert found is not None  # until_done gives up only when asked to
+        spec, workdir = found
+        folder = _trial_folder(workdir)
+        trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial")
         needs_file = trial is not None and spec.function is None and Macro.ARGS_JSON_FILE.token in spec.command
         scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-")) if needs_file else None
         try:
             # What the attempt will run is recorded by the claim itself: one round trip.
-            argv = () if trial is None else self._argv(spec, trial, scratch)
-            started = {} if trial is None else self._provenance(spec, argv, cwd)
-            claimed = self.store.claim_trial(
-                sweep_id,
-                number,
-                attempt,
-                lease_seconds=self.settings.lease_seconds,
-                worker=self.identity.worker_id,
-                host=self.identity.host,
-                gpu=self.identity.gpu,
-                **started,
-            )
+            try:
+                argv = () if trial is None else self._argv(spec, trial, scratch)
+                started = {} if trial is None else self._provenance(spec, argv, folder)
+            except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
+                return self._fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
+            claimed = self._claim(sweep_id, number, attempt, **started)
             if claimed is Outcome.CANCELLED:
-                self.store.finish_trial(sweep_id, number, attempt, TrialState.CANCELLED, error="the sweep was cancelled", ended_at=time.time())
+                self._finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
                 return TrialState.CANCELLED
             if claimed is not Outcome.OK or trial is None:
-                log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed.value)
+                log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
                 return None
             self.current = (sweep_id, number)
-            return self._execute(spec, replace(trial, attempt=attempt), argv, cwd)
+            hasher = provenance.DataHasher(spec.data, Path(folder), self.settings.data_hash_seconds) if spec.data else None
+            try:
+                return self._execute(spec, replace(trial, attempt=attempt), argv, folder, hasher)
+            finally:
+                if hasher is not None:
+                    hasher.cancel()
         finally:
             self.current = None
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+    def _read_trial(self, sweep_id: str, number: int) -> Trial | None:
+        try:
+            return self.store.get_trial(sweep_id, number)
+        except StoreError:
+            return None  # the claim refuses it, and counts the refusal
+
+    def _claim(self, sweep_id: str, number: int, attempt: int, **fields: object) -> Outcome | None:
+        """QUEUED -> RUNNING for this attempt; waits out an outage or a full Redis rather than losing the message."""
+        identity = self.identity
+        return until_done(
+            lambda: self.store.claim_trial(
+                sweep_id,
+                number,
+                attempt,
+                lease_seconds=self.settings.lease_seconds,
+                worker=identity.worker_id,
+                host=identity.host,
+                gpu=identity.gpu,
+                **fields,
+            ),
+            "claiming the trial",
+        )
+
+    def _finish_unstarted(self, sweep_id: str, number: int, attempt: int, state: TrialState, error: str) -> Outcome | None:
+        return until_done(
+            lambda: self.store.finish_trial(sweep_id, number, attempt, state, error=error, ended_at=time.time()),
+            "recording the result",
+        )
+
+    def _fail_unstarted(self, sweep_id: str, number: int, attempt: int, error: str) -> TrialState | None:
+        """A trial that cannot even start fails (its own fault: it would fail the same way anywhere).
+
+        It is claimed first, so that a trial another delivery of the same attempt
+        is running is never touched; otherwise it would stay queued and be re-sent forever.
+        """
+        log.error("trial %s/%s attempt %s: %s", sweep_id, number, attempt, error)
+        if self._claim(sweep_id, number, attempt) is not Outcome.OK:
+            return None
+        self._finish_unstarted(sweep_id, number, attempt, TrialState.FAILED, error)
+        return TrialState.FAILED
 
     def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None) -> tuple[str, ...]:
         if spec.function is not None:
@@ -228,13 +290,10 @@ class TrialRunner:
             args_json_file=None if args_file is None else str(args_file),
         )
 
-    def _provenance(self, spec: SweepSpec, argv: tuple[str, ...], cwd: str) -> dict[str, object]:
-        code_path = Path(cwd) / spec.program if spec.program else Path(cwd)
-        return {
-            "argv": argv,
-            "code": provenance.code_version(code_path),
-            "data": provenance.data_fingerprints(spec.data, Path(cwd)),
-        }
+    def _provenance(self, spec: SweepSpec, argv: tuple[str, ...], folder: str) -> dict[str, object]:
+        """What the claim records: the argv and the code's version. The data is hashed beside the trial."""
+        code_path = Path(folder) / spec.program if spec.program else Path(folder)
+        return {"argv": argv, "code": provenance.code_version(code_path)}
 
     def _environment(self, trial: Trial) -> dict[str, str]:
         """What the trial's environment adds to the worker's (the launcher already dropped the Redis URL)."""
@@ -247,28 +306,41 @@ class TrialRunner:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def _execute(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], cwd: str) -> TrialState | None:
-        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
+    def _execute(
+        self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, hasher: provenance.DataHasher | None
+    ) -> TrialState | None:
         metrics = MetricBuffer(spec.metric.name)
-        process = TrialProcess(
-            self.launcher,
-            argv,
-            env=self._environment(trial),
-            cwd=cwd,
-            on_stdout_line=metrics.feed,
-            function=spec.function,
-            metric=spec.metric.name,
-            reuse=spec.reuse_process,
-        )
-        returncode, ending = self._supervise(spec, trial, attempt, process, metrics)
-        process.kill_leftovers()
-        process.finish_output()
+        oom_before = oom_kills()
+        try:
+            process = TrialProcess(
+                self.launcher,
+                argv,
+                env=self._environment(trial),
+                cwd=folder,
+                on_stdout_line=metrics.feed,
+                function=spec.function,
+                metric=spec.metric.name,
+                reuse=spec.reuse_process,
+            )
+        except SweepError as exc:
+            failed = judging.Outcome(TrialState.FAILED, None, f"could not start the trial: {exc}")
+            return self._record(trial, failed, metrics, hasher, returncode=None)
+        try:
+            returncode, ending = self._supervise(spec, trial, process, metrics, hasher)
+        except BaseException:
+            # Whatever went wrong here, the trial must not run on unsupervised: its lease would
+            # lapse and a second attempt start beside it. Stopped now, it is re-run as a lost attempt.
+            process.stop(0.0)
+            raise
+        finally:
+            process.kill_leftovers()
+            process.finish_output()
         if ending is Ending.LEASE_LOST:
-            log.warning("trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded", sid, n, attempt)
+            log.warning("trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded", trial.sweep_id, trial.number, trial.attempt)
             return None
         if ending is Ending.HANDED_BACK:
             return None
-        outcome = judge(
+        outcome = judging.judge(
             returncode,
             metric=spec.metric.name,
             last_value=metrics.last_value,
@@ -277,9 +349,27 @@ class TrialRunner:
             timeout=spec.trial_timeout,
             stderr_last_line=process.stderr.last_line(),
             stopped=self._stop_request if ending is Ending.STOPPED else None,
+            oom_killed=oom_kill_between(oom_before, oom_kills()),
         )
-        # Drained once: a retry after an outage writes these same points, in the same step as the result.
-        last_points = metrics.drain()
+        tails = {"stdout_tail": process.stdout.text(), "stderr_tail": process.stderr.text()}
+        return self._record(trial, outcome, metrics, hasher, returncode=returncode, **tails)
+
+    def _record(
+        self,
+        trial: Trial,
+        outcome: judging.Outcome,
+        metrics: MetricBuffer,
+        hasher: provenance.DataHasher | None,
+        *,
+        returncode: int | None,
+        **fields: object,
+    ) -> TrialState | None:
+        """Write the result with the last metric points, in one atomic step, however long Redis takes to take it."""
+        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
+        if hasher is not None:
+            fields["data"] = hasher.result()
+        # Drained once: a retry after an outage writes these same points (numbered: never twice).
+        first, last_points = metrics.drain()
         ended_at = time.time()
         result = until_done(
             lambda: self.store.finish_trial(
@@ -289,12 +379,12 @@ class TrialRunner:
                 outcome.state,
                 outcome.objective,
                 points=last_points,
+                first_point=first,
                 error=outcome.error,
                 exit_code=returncode,
                 ended_at=ended_at,
-                stdout_tail=process.stdout.text(),
-                stderr_tail=process.stderr.text(),
                 dropped_points=metrics.dropped,
+                **fields,
                 **metrics.summary(),
             ),
             "recording the result",
@@ -306,16 +396,29 @@ class TrialRunner:
             until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports")
         return outcome.state
 
+    def _flush(self, trial: Trial, metrics: MetricBuffer, data: dict[str, str] | None) -> Outcome:
+        """Write the points reported since the last flush (and the data fingerprints once known)."""
+        first, points = metrics.drain()
+        fields: dict[str, object] = {} if data is None else {"data": data}
+        if not points and not fields:
+            return Outcome.OK
+        try:
+            return self.store.record_progress(trial.sweep_id, trial.number, trial.attempt, points, first_point=first, **fields, **metrics.summary())
+        except UNAVAILABLE:
+            metrics.put_back(first, points)
+            raise
+
     def _supervise(
-        self, spec: SweepSpec, trial: Trial, attempt: int, process: TrialProcess, metrics: MetricBuffer
+        self, spec: SweepSpec, trial: Trial, process: TrialProcess, metrics: MetricBuffer, hasher: provenance.DataHasher | None
     ) -> tuple[int, Ending]:
         """Wait for the process, renewing the lease, flushing metrics, obeying timeout, cancel and shutdown."""
         s = self.settings
-        sid, n = trial.sweep_id, trial.number
+        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
         started = time.monotonic()
         next_flush = next_control = started
         next_renew = started + s.lease_seconds / 3
         stop_seen: float | None = None
+        data_pending = hasher is not None
         while True:
             returncode = process.wait(s.poll_interval)
             if returncode is not None:
@@ -331,17 +434,13 @@ class TrialRunner:
                         return process.stop(0.0), Ending.LEASE_LOST
                 if now >= next_flush:
                     next_flush = now + s.flush_interval
-                    points = metrics.drain()
-                    if points:
-                        try:
-                            written = self.store.record_progress(sid, n, attempt, points, **metrics.summary())
-                        except redis.ConnectionError:
-                            metrics.put_back(points)
-                            raise
-                        if written is Outcome.INVALID:
-                            log.error("trial %s/%s: metric points refused by the store", sid, n)
-                        elif written is not Outcome.OK:
-                            return process.stop(0.0), Ending.LEASE_LOST
+                    data = hasher.result() if data_pending and hasher is not None and hasher.done else None
+                    written = self._flush(trial, metrics, data)
+                    data_pending = data_pending and data is None
+                    if written is Outcome.INVALID:
+                        log.error("trial %s/%s: metric points refused by the store", sid, n)
+                    elif written is not Outcome.OK:
+                        return process.stop(0.0), Ending.LEASE_LOST
                 if now >= next_control:
                     next_control = now + s.control_interval
                     sweep_state, stop = self.store.trial_control(sid, n)
@@ -350,9 +449,13 @@ class TrialRunner:
                     if stop is not None:
                         self._stop_request = stop
                         return process.stop(s.kill_grace), Ending.STOPPED
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                # Keep the trial running through an outage; the lease has room for it.
-                log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)
+            except UNAVAILABLE as exc:
+                # Keep the trial running through an outage or a full Redis; the lease has room for
+                # it, and the controller gives leases a fresh period once Redis takes writes again.
+                if is_out_of_memory(exc):
+                    log.error("Redis is out of memory during trial %s/%s: metrics wait here until memory is freed", sid, n)
+                else:
+                    log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)
                 next_renew = next_flush = next_control = now + 1.0
             if self._should_stop():
                 stop_seen = stop_seen or now
@@ -371,3 +474,18 @@ class TrialRunner:
             self.store.update_trial(sid, n, sent_at=time.time())
         log.warning("trial %s/%s attempt %s handed back on shutdown: %s", sid, n, attempt, result and result.value)
         return Ending.HANDED_BACK
+
+
+def _trial_folder(workdir: str) -> str:
+    """Where a sweep's trials run: the folder its file was submitted from.
+
+    Never the worker's own working directory when the sweep names one: if a trial
+    deleted that folder, the next trials fail clearly ("cannot enter ...") instead
+    of running elsewhere, and the worker (whose own folder may be gone too) lives on.
+    """
+    if workdir:
+        return workdir
+    try:
+        return os.getcwd()  # a sweep recorded before sweeps named their folder
+    except OSError:
+        return "/"

@@ -39,17 +39,43 @@ def test_a_timed_out_trial_is_timed_out_even_though_a_signal_killed_it(returncod
 
 
 @pytest.mark.parametrize(
-    ("sig", "name"), [(signal.SIGKILL, "SIGKILL"), (signal.SIGTERM, "SIGTERM"), (signal.SIGSEGV, "SIGSEGV")]
+    ("sig", "name"),
+    [(signal.SIGSEGV, "SIGSEGV"), (signal.SIGABRT, "SIGABRT"), (signal.SIGBUS, "SIGBUS"), (signal.SIGFPE, "SIGFPE"), (signal.SIGILL, "SIGILL")],
 )
-def test_a_process_killed_by_a_signal_is_killed_with_the_signal_named(sig: int, name: str) -> None:
-    # Given a process the OOM killer (or a segfault) ended / When judged
-    outcome = judged(-sig, last_value=0.1)
-    # Then it is KILLED and the error names the signal
-    assert outcome == Outcome(TrialState.KILLED, None, f"killed by {name}")
+@pytest.mark.parametrize("oom_killed", [None, True, False])
+def test_a_process_that_crashed_itself_failed_whatever_else_happened(sig: int, name: str, oom_killed: bool | None) -> None:
+    # Given a process its own code ended with a crash signal (a segfault, os.abort()) / When judged
+    outcome = judged(-sig, last_value=0.1, oom_killed=oom_killed)
+    # Then it is the trial's own failure, counted against its parameters, with the signal named
+    assert outcome == Outcome(TrialState.FAILED, None, f"crashed: killed by {name}")
+    assert outcome.state.is_trial_failure
+
+
+def test_a_sigkill_while_the_oom_killer_struck_is_the_infrastructures_doing() -> None:
+    # Given a SIGKILL sweepctl did not send, and the kernel's OOM count rose meanwhile / When judged
+    outcome = judged(-signal.SIGKILL, last_value=0.1, oom_killed=True)
+    # Then it is KILLED, not blamed on the parameters
+    assert outcome == Outcome(TrialState.KILLED, None, "killed by SIGKILL (the kernel's OOM killer struck while it ran)")
+    assert outcome.state.is_infrastructure_failure
+
+
+def test_a_sigkill_is_given_the_benefit_of_the_doubt_where_oom_kills_cannot_be_counted() -> None:
+    outcome = judged(-signal.SIGKILL, oom_killed=None)
+    assert outcome == Outcome(TrialState.KILLED, None, "killed by SIGKILL (the kernel's OOM kill count cannot be read here)")
+
+
+@pytest.mark.parametrize(("sig", "name"), [(signal.SIGKILL, "SIGKILL"), (signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")])
+def test_a_signal_no_oom_kill_explains_is_the_trials_own_failure(sig: int, name: str) -> None:
+    # Given a signal sweepctl did not send, while the OOM killer did nothing / When judged
+    outcome = judged(-sig, last_value=0.1, oom_killed=False)
+    # Then it FAILED (so max_failures can stop a sweep whose program kills itself), with the signal named
+    assert outcome == Outcome(TrialState.FAILED, None, f"killed by {name}, which sweepctl did not send and no out-of-memory kill explains")
 
 
 def test_an_unknown_signal_number_is_still_reported() -> None:
-    assert judged(-200) == Outcome(TrialState.KILLED, None, "killed by signal 200")
+    assert judged(-200) == Outcome(
+        TrialState.FAILED, None, "killed by signal 200, which sweepctl did not send and no out-of-memory kill explains"
+    )
 
 
 def test_a_non_zero_exit_fails_with_the_last_stderr_line() -> None:

@@ -1,0 +1,121 @@
+"""Trials that report a lot, fast, or through a frozen Redis: every point is kept, once, and no attempt is lost.
+
+A burst of reports used to fail the write that carried them (one Lua call with
+every buffered point, past what Lua's unpack() takes): the trial was left
+running unsupervised and ended `lost`. These run real workers against a real
+redis-server.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from sweepctl import keys
+from sweepctl.embedded import EmbeddedRedis
+from sweepctl.records import SweepState, TrialState
+from sweepctl.store import Store
+from tests.support.processes import Processes, sweepctl_argv, wait_for
+from tests.system.helpers import submit, wait_until_done, write_sweep
+from workers.trial import MAX_METRIC_NAMES
+
+pytestmark = pytest.mark.system
+
+BURST = """\
+import sys
+out = sys.stdout
+for i in range({lines}):
+    out.write(f"step={{i}} loss={{1 / (i + 1)!r}}\\n")
+"""
+
+STEADY = """\
+import sys, time
+# {rate} report lines a second for {seconds} s, each flushed as it is written
+for i in range({rate} * {seconds}):
+    print(f"step={{i}} loss={{1 / (i + 1)!r}}", flush=True)
+    time.sleep(1 / {rate})
+"""
+
+SWEEP = """
+method: random
+metric: {name: loss}
+program: chatty.py
+parameters:
+  x: {min: 0.0, max: 1.0}
+run_cap: 1
+"""
+
+
+def test_a_burst_of_100000_reports_is_recorded_whole_by_one_attempt(tmp_path: Path, procs: Processes, store: Store) -> None:
+    # Given a program that prints 100,000 report lines as fast as it can, then exits 0
+    (tmp_path / "chatty.py").write_text(BURST.format(lines=100_000))
+    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP))
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none", log=tmp_path / "worker.log")
+
+    # When it runs
+    wait_until_done(store, sweep_id, timeout=120)
+
+    # Then it completed on its first attempt, with every report in its history, in order
+    trial = store.get_trial(sweep_id, 1)
+    assert trial.state is TrialState.COMPLETED, (trial.error, (tmp_path / "worker.log").read_text()[-2000:])
+    assert trial.attempt == 1 and trial.lost_attempts == ()
+    assert trial.reports == 100_000 and trial.dropped_points == 0
+    history = store.metric_history(sweep_id, 1)
+    assert [p.step for p in history] == list(range(100_000))
+    assert trial.objective == 1 / 100_000 == history[-1].values["loss"]
+    assert store.rejections(sweep_id) == {}
+
+
+@pytest.mark.timeout(240)
+def test_a_30_second_redis_freeze_under_a_trial_reporting_500_lines_a_second_loses_no_point(
+    tmp_path: Path, procs: Processes, store: Store, redis_server: EmbeddedRedis
+) -> None:
+    # Given `sweepctl run` on a Redis of our own, with a trial reporting 500 lines a second for 45 s
+    (tmp_path / "chatty.py").write_text(STEADY.format(rate=500, seconds=45))
+    sweep_file = write_sweep(tmp_path, SWEEP)
+    run = procs.start("run", str(sweep_file), "--workers", "1", "--redis", redis_server.url, log=tmp_path / "run.log")
+    sweep_id = wait_for(lambda: store.sweep_ids(), 30, "the sweep to be submitted")[0]  # type: ignore[index]
+    wait_for(lambda: len(store.metric_history(sweep_id, 1)) > 2000, 60, "the trial to be reporting")
+
+    # When Redis is frozen (SIGSTOP) for 30 s in the middle of it, then thawed
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(30)
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+
+    # Then `sweepctl run` rode it out and finished, and the trial kept every point, once, on one attempt
+    assert run.wait(150) == 0, (tmp_path / "run.log").read_text()[-3000:]
+    trial = store.get_trial(sweep_id, 1)
+    assert store.get_sweep(sweep_id).state is SweepState.FINISHED
+    assert trial.state is TrialState.COMPLETED and trial.attempt == 1 and trial.lost_attempts == ()
+    assert trial.dropped_points == 0 and trial.reports == 500 * 45
+    assert [p.step for p in store.metric_history(sweep_id, 1)] == list(range(500 * 45))
+    assert "Traceback" not in (tmp_path / "run.log").read_text()
+
+
+def test_a_trial_inventing_500000_metric_names_keeps_the_first_thousand_and_counts_the_rest(
+    tmp_path: Path, procs: Processes, store: Store
+) -> None:
+    # Given a program that reports its loss, then 500,000 metrics each with a name of its own
+    (tmp_path / "chatty.py").write_text("print('loss=0.5')\nfor i in range(500_000):\n    print(f'metric_{i}=1')\n")
+    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP))
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none")
+
+    # When it runs
+    wait_until_done(store, sweep_id, timeout=120)
+
+    # Then it completed; names past the cap were rejected reports, and the trial record stays small
+    trial = store.get_trial(sweep_id, 1)
+    assert trial.state is TrialState.COMPLETED and trial.objective == 0.5
+    assert len(trial.last_metrics) == MAX_METRIC_NAMES
+    assert trial.reports == MAX_METRIC_NAMES
+    assert trial.rejected_reports == {"too_many_metric_names": 500_001 - MAX_METRIC_NAMES}
+    assert store.redis.hstrlen(keys.trial_key(sweep_id, 1), "last_metrics") < 50_000
