@@ -37,7 +37,7 @@ from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import Method, SweepSpec
-from sweepctl.store import Outcome, Requeue, Store
+from sweepctl.store import DEFAULT_LEASE_SECONDS, UNAVAILABLE, Outcome, Requeue, Store, StoreTrouble
 from sweepctl.sweepfile import parse_sweep
 from sweepctl.telemetry import WORKER_UP_SECONDS, record_suggestions
 
@@ -52,6 +52,10 @@ REAP_SECONDS = 0.5  # how often expired worker leases are looked for (recovery w
 # A queued trial sent this long ago while its queue is empty lost its Celery message; it is sent again.
 LOST_MESSAGE_SECONDS = 30.0
 MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
+# One sweep's share of a controller pass: at most this many trials created, or this long spent
+# creating them, before the other sweeps get their turn (a huge parallelism cannot starve them).
+MAX_CREATE_PER_STEP = 256
+MAX_CREATE_SECONDS = 0.5
 MAX_DUPLICATE_RETRIES = 100
 WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
 
@@ -98,11 +102,16 @@ class Controller:
         *,
         owner_lease: float = OWNER_LEASE_SECONDS,
         lost_message_seconds: float = LOST_MESSAGE_SECONDS,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.celery = celery_app
         self.owner_lease = owner_lease
         self.lost_message_seconds = lost_message_seconds
+        self.lease_seconds = lease_seconds  # the workers' trial lease: see _pass on reaping after an outage
+        self.store_trouble: StoreTrouble | None = None  # why Redis is not taking our writes now, for `run` to show
+        self._recovered = False  # Redis failed us since the last pass: the next one starts the leases' grace
+        self._reap_after = 0.0  # monotonic time before which no lease is reaped
         self._next_lost_check = 0.0
         self.id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._contexts: dict[str, SweepContext] = {}
@@ -196,7 +205,7 @@ class Controller:
                 queue=ctx.spec.queue,
                 task_id=f"{trial.sweep_id}.{trial.number}.{trial.attempt}",
             )
-        except (OperationalError, redis.ConnectionError) as exc:
+        except (OperationalError, *UNAVAILABLE) as exc:
             log.warning("could not send trial %s/%s: %s; will retry", trial.sweep_id, trial.number, exc)
             ctx.unsent[trial.number] = trial
             return False
@@ -205,8 +214,11 @@ class Controller:
 
     def _create_trials(self, ctx: SweepContext, first_number: int, count: int) -> int:
         sent: list[int] = []
+        deadline = time.monotonic() + MAX_CREATE_SECONDS
         try:
             for number in range(first_number, first_number + count):
+                if sent and time.monotonic() > deadline:
+                    break  # the rest next pass, after the other sweeps had their turn
                 trial = self._create_one(ctx, number)
                 if trial is None:
                     break
@@ -348,7 +360,7 @@ class Controller:
         )
         decision = plan(ctx.spec, snap)
         if decision.create:
-            created = self._create_trials(ctx, snap.created + 1, decision.create)
+            created = self._create_trials(ctx, snap.created + 1, min(decision.create, MAX_CREATE_PER_STEP))
             # All that was planned went out: nothing changes until a trial ends, and its
             # event wakes the controller. A pass now would only re-read the same state.
             return ctx.exhausted or 0 < created < decision.create
@@ -388,9 +400,10 @@ class Controller:
                     if not busy:
                         self.store.wait_for_event(WAIT_SECONDS)
                     backoff = 0.0
-                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OperationalError) as exc:
+                    self.store_trouble = None
+                except (*UNAVAILABLE, OperationalError) as exc:
                     backoff = min(MAX_BACKOFF_SECONDS, max(0.1, backoff * 2))
-                    log.warning("Redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                    self._store_failed(exc)
                     stop.wait(backoff)
         finally:
             for sweep_id in list(self._contexts):
@@ -399,6 +412,17 @@ class Controller:
                 self.store.remove_controller(self.id)
             except redis.RedisError:
                 pass
+
+    def _store_failed(self, exc: BaseException) -> None:
+        """Redis did not take a read or write: say so (once per episode, loudly when it is full)."""
+        trouble = StoreTrouble.of(exc)
+        if self.store_trouble is not trouble:
+            if trouble is StoreTrouble.OUT_OF_MEMORY:
+                log.error("Redis is out of memory (maxmemory) and refuses writes: no trial is created or reaped until memory is freed")
+            else:
+                log.warning("Redis unavailable (%s); retrying with backoff", exc)
+        self.store_trouble = trouble
+        self._recovered = True
 
     def _pass(self, live: list[str]) -> bool:
         """One round over the live sweeps: own what is free, reap, step what we own."""
@@ -418,7 +442,12 @@ class Controller:
                 # Another controller took it (we stalled past our lease): forget our copy.
                 self._contexts.pop(sweep_id, None)
         busy = False
-        if now >= self._next_reap:
+        if self._recovered:
+            # While Redis was down, frozen or full, workers could not renew their leases either:
+            # their trials run on. Give every lease one more full period before calling it lost.
+            self._recovered = False
+            self._reap_after = now + self.lease_seconds
+        if now >= self._next_reap and now >= self._reap_after:
             self._next_reap = now + REAP_SECONDS
             busy = self.reap(owned) > 0
         if now >= self._next_lost_check:
@@ -427,8 +456,8 @@ class Controller:
         for sweep_id in owned:
             try:
                 busy = self.step(sweep_id) or busy
-            except redis.ConnectionError:
-                raise
+            except UNAVAILABLE:
+                raise  # the run loop waits it out
             except Exception:
                 # One broken sweep must not starve the others; it is retried next pass.
                 log.exception("controller step failed for sweep %s", sweep_id)
