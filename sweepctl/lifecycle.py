@@ -56,3 +56,15 @@ def cancel_queued_trials(store: Store, sweep_id: str) -> int:
             )
             cancelled += outcome is Outcome.OK
     return cancelled
+
+
+def abandon_sweep(store: Store, sweep_id: str, reason: str) -> int:
+    """End a sweep whose run died with its workers: FAILED for `reason`, every trial still queued or
+    running CANCELLED with it (no worker is left to finish them), and no controller asked to serve it."""
+    store.transition_sweep(sweep_id, SweepState.FAILED, [SweepState.RUNNING, SweepState.STOPPING], reason=reason, ended_at=time.time())
+    ended = 0
+    for trial in store.get_trials(sweep_id, store.active_numbers(sweep_id)):
+        outcome = store.finish_trial(sweep_id, trial.number, trial.attempt, TrialState.CANCELLED, error=reason, ended_at=time.time())
+        ended += outcome is Outcome.OK
+    store.retire_sweep(sweep_id)
+    return ended

@@ -8,13 +8,7 @@ from typing import Any
 
 import click
 
-from sweepctl.embedded import (
-    close_local_server,
-    local_store_dir,
-    open_local_server,
-    running_server_url,
-)
-from sweepctl.errors import ConfigError
+from sweepctl.local_store import STATE_DIR_ENV, LocalServer, local_store_dir, serve_local_store
 from sweepctl.settings import REDIS_URL_ENV, RedisSettings
 from sweepctl.store import Store
 
@@ -22,10 +16,12 @@ from sweepctl.store import Store
 def redis_option(f: Any) -> Any:
     f = click.option(
         "--state-dir",
-        default=".sweepctl",
-        show_default=True,
-        envvar="SWEEPCTL_STATE_DIR",
-        help="Folder of the embedded Redis used when no Redis URL is given.",
+        default=None,
+        envvar=STATE_DIR_ENV,
+        help=(
+            "Folder of the embedded Redis used when no Redis URL is given "
+            "[default: one per working folder, under $XDG_STATE_HOME/sweepctl or ~/.local/state/sweepctl]."
+        ),
     )(f)
     return click.option(
         "--redis",
@@ -36,31 +32,28 @@ def redis_option(f: Any) -> Any:
 
 
 @contextmanager
-def open_store(redis_url: str | None, state_dir: str, *, create_local: bool = False) -> Iterator[tuple[Store, RedisSettings]]:
-    """The store for a command, and the settings to hand to processes it starts.
+def open_store(redis_url: str | None, state_dir: str | None, *, create_local: bool = False) -> Iterator[tuple[Store, RedisSettings]]:
+    """The store for a short command, and the settings to hand to processes it starts.
 
-    Without a URL, the embedded Redis in `state_dir` is used: the running one if
-    another sweepctl process has it open, else started for this command and
-    stopped after it (its data stays on disk).
+    Without a URL, the embedded Redis of this folder is used: the one another
+    sweepctl process serves, else started for this command and stopped after
+    it (its data stays on disk).
     """
+    with serve_store(redis_url, state_dir, create_local=create_local, long_running=False) as (store, settings, _):
+        yield store, settings
+
+
+@contextmanager
+def serve_store(
+    redis_url: str | None, state_dir: str | None, *, create_local: bool, long_running: bool
+) -> Iterator[tuple[Store, RedisSettings, LocalServer | None]]:
+    """As `open_store`, for any command; a `long_running` one must serve the embedded store itself
+    (it refuses one another process serves and will stop), and gets the server it started."""
     settings = RedisSettings.from_env(redis_url)
     if settings is not None:
-        yield Store.connect(settings), settings
+        yield Store.connect(settings), settings, None
         return
-    data_dir = local_store_dir(state_dir)
-    url = running_server_url(data_dir)
-    if url is not None:
-        settings = RedisSettings.from_url(url)
-        yield Store.connect(settings), settings
-        return
-    if not create_local and not (data_dir / "redis.conf").exists():
-        raise ConfigError(
-            f"no Redis given (--redis URL or {REDIS_URL_ENV}) and no local store in {data_dir}; "
-            "`sweepctl run FILE` runs a sweep on a private local Redis"
-        )
-    server = open_local_server(data_dir)
-    try:
-        settings = RedisSettings.from_url(server.url)
-        yield Store.connect(settings), settings
-    finally:
-        close_local_server(server)
+    command = click.get_current_context().info_name or "sweepctl"
+    with serve_local_store(local_store_dir(state_dir), command=command, long_running=long_running, create=create_local) as local:
+        settings = RedisSettings.from_url(local.url)
+        yield Store.connect(settings), settings, local

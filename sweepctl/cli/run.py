@@ -1,0 +1,198 @@
+"""`sweepctl run FILE`: a whole sweep on this machine (Redis embedded unless --redis, controller, workers).
+
+The run watches what it depends on and says what happened to it: Redis gone,
+frozen or full is waited out (trials keep running, their results wait in the
+workers); its own embedded Redis dying ends the run at once, non-zero, with the
+sweep recorded as failed; a Ctrl-C or SIGTERM cancels the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from types import FrameType
+
+import click
+
+from sweepctl import lifecycle
+from sweepctl.cli.connect import redis_option, serve_store
+from sweepctl.cli.output import format_option
+from sweepctl.cli.progress import follow, sweep_done
+from sweepctl.cli.sweeps import print_best
+from sweepctl.errors import ConfigError, EmbeddedRedisError
+from sweepctl.local_store import LocalServer, local_store_dir
+from sweepctl.nvml import list_gpus
+from sweepctl.store import DEFAULT_LEASE_SECONDS, UNAVAILABLE, Store, StoreTrouble
+
+GPU_HELP = "Which GPUs get a worker process each: all, none, or indices/UUIDs like 0,1 (all falls back to CPU workers when there is none)."
+PRELOAD_HELP = (
+    "Comma-separated libraries each worker process imports once, before it forks any trial"
+    " (e.g. torch): `function:` trials then skip importing them (SWEEPCTL_PRELOAD does the same)."
+)
+# A run's workers end with it: when it stops them, a trial still running (only after a cancel or a
+# failure of the run itself) gets this long, not a service's minute, to finish.
+RUN_SHUTDOWN_GRACE = "5"
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--workers", "n_workers", type=click.IntRange(min=1), default=2, show_default=True, help="CPU worker processes (when not using GPUs).")
+@click.option("--gpus", default="none", show_default=True, help=GPU_HELP)
+@click.option("--preload", default=None, help=PRELOAD_HELP)
+@redis_option
+@format_option
+def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
+    """Run a whole sweep here: Redis (embedded unless --redis), controller and workers; print the best trial."""
+    from controller.loop import Controller
+    from sweepctl.celery_app import make_celery
+    from workers.launcher import PRELOAD_ENV
+    from workers.slots import plan_slots
+    from workers.supervisor import spawn
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if preload is not None:
+        os.environ[PRELOAD_ENV] = preload  # read by the workers' launchers
+    os.environ.setdefault("SWEEPCTL_SHUTDOWN_GRACE", RUN_SHUTDOWN_GRACE)
+    # SIGTERM ends a run like Ctrl-C: the sweep is cancelled, workers stopped, the store shut down cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
+    slots = plan_slots(gpus, list_gpus(), n_workers)
+    with serve_store(redis_url, state_dir, create_local=True, long_running=True) as (store, settings, local):
+        sweep, spec = lifecycle.submit_sweep(store, file)
+        click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
+        if local is not None:
+            click.echo(f"store: {local.data_dir} (embedded Redis, pid {_pid(local)})", err=True)
+        logs = (local.data_dir if local is not None else local_store_dir(state_dir)) / "logs"
+        procs = [spawn(slot, settings, [spec.queue], log=logs / f"worker-{slot.name}.log") for slot in slots]
+        click.echo(f"worker logs: {logs}", err=True)
+        stop = threading.Event()
+        lease = float(os.environ.get("SWEEPCTL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+        ctl = Controller(store, make_celery(settings), lease_seconds=lease)
+        thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
+        thread.start()
+        watch = _Watch(store, lambda: ctl.store_trouble, local)
+        try:
+            workers_dead = lambda: all(p.poll() is not None for p in procs)
+            follow(
+                store,
+                sweep.id,
+                spec,
+                until=lambda: watch.server_died() or not thread.is_alive() or workers_dead() or sweep_done(store, sweep.id),
+                on_tick=watch.tick,
+            )
+            if watch.server_died():
+                stop.set()
+                _kill_workers(procs)
+                raise _end_after_server_death(local, sweep.id)
+            if workers_dead() and not sweep_done(store, sweep.id):
+                tail = (logs / f"worker-{slots[0].name}.log").read_text(errors="replace")[-2000:]
+                raise ConfigError(f"every worker process exited before sweep {sweep.id} was done; last log lines:\n{tail}")
+        except KeyboardInterrupt:
+            click.echo(f"\ncancelling sweep {sweep.id}", err=True)
+            try:
+                lifecycle.cancel_sweep(store, sweep.id)
+            except UNAVAILABLE as exc:
+                click.echo(f"error: could not cancel sweep {sweep.id}, Redis did not take it ({StoreTrouble.of(exc).value})", err=True)
+                raise
+            follow(store, sweep.id, spec, until=lambda: watch.server_died() or sweep_done(store, sweep.id))
+            raise
+        finally:
+            stop.set()
+            _stop_workers(procs)
+            thread.join(5)
+        final = store.get_sweep(sweep.id)
+        click.echo(f"sweep {sweep.id} {final.state.value}: {final.reason}", err=True)
+        print_best(store, sweep.id, fmt)
+        if not thread.is_alive() and not sweep_done(store, sweep.id):
+            raise ConfigError(f"the controller stopped before sweep {sweep.id} was done; see the log above")
+
+
+@dataclass
+class _Watch:
+    """What the run tells its user about its store: trouble as it starts and ends, and its server's death."""
+
+    store: Store
+    write_trouble: Callable[[], StoreTrouble | None]  # what the controller's writes meet (reads work in a full Redis)
+    local: LocalServer | None
+    said: StoreTrouble | None = field(default=None)
+
+    def server_died(self) -> bool:
+        return self.local is not None and self.local.process is not None and not self.local.process.running
+
+    def tick(self, read_trouble: StoreTrouble | None) -> None:
+        trouble = read_trouble or self.write_trouble()
+        if trouble is self.said:
+            return
+        if trouble is StoreTrouble.OUT_OF_MEMORY:
+            click.echo(f"\nerror: {_out_of_memory(self.store)}", err=True)
+        elif trouble is StoreTrouble.UNAVAILABLE:
+            click.echo("\nwarning: Redis is not answering; trials keep running and their results wait in the workers", err=True)
+        else:
+            click.echo("\nRedis takes writes again; the sweep goes on", err=True)
+        self.said = trouble
+
+
+def _out_of_memory(store: Store) -> str:
+    """The full-Redis message, with the figures when Redis gives them."""
+    from sweepctl.telemetry import read_memory
+
+    try:
+        memory = read_memory(store)
+        figures = f" (used {memory.used_bytes / 2**20:.1f} MiB of maxmemory {memory.max_bytes / 2**20:.1f} MiB)"
+    except UNAVAILABLE:
+        figures = ""
+    return (
+        f"Redis is out of memory{figures} and refuses every write: no trial is created, no result recorded. "
+        "Trials keep running and their results wait in the workers; nothing recorded is lost. "
+        "Free memory (delete keys of old sweeps) or raise maxmemory, and the sweep goes on; Ctrl-C cancels it."
+    )
+
+
+def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> EmbeddedRedisError:
+    """The embedded Redis died: say how, record the sweep as failed on a restarted server, and end the run."""
+    assert local is not None and local.process is not None
+    server = local.process
+    how = server.exit_description()
+    reason = f"the run's embedded Redis (pid {server.pid}) {how}; the run stopped its workers"
+    click.echo(f"\nerror: {reason}; its log is {local.data_dir / 'redis.log'}", err=True)
+    try:
+        from sweepctl.settings import RedisSettings
+
+        server.start()
+        lifecycle.abandon_sweep(Store.connect(RedisSettings.from_url(server.url)), sweep_id, reason)
+        note = f"sweep {sweep_id} is recorded as failed"
+    except Exception as exc:  # noqa: BLE001  # the run ends either way; say what could not be recorded
+        note = f"sweep {sweep_id} could not be recorded as failed ({exc})"
+    return EmbeddedRedisError(f"{reason}; {note}")
+
+
+def _pid(local: LocalServer) -> int | None:
+    return None if local.process is None else local.process.pid
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _kill_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    """At once: there is no store left to hand their trials back to (their launchers take the trials down)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _stop_workers(procs: list[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
