@@ -310,3 +310,13 @@ def test_the_shipped_acl_lets_exporter_and_controller_read_memory_and_without_in
     series = scrape(port)
     assert redis_up(series) == 1.0
     assert "sweepctl_redis_memory_used_bytes" not in series and "sweepctl_live_sweeps" in series
+
+
+def test_a_scrape_deadline_out_of_range_is_refused_by_name(procs: Processes) -> None:
+    # Given deadlines no scrape could use (0: every scrape would say Redis is down)
+    for deadline in ("0", "61"):
+        # When the exporter is started with one
+        done = procs.run("exporter", "--scrape-deadline", deadline, timeout=30)
+        # Then it refuses to start, naming the option and the range
+        assert done.returncode == 2, done
+        assert "--scrape-deadline" in done.stderr and "0.1<=x<=60.0" in done.stderr, done.stderr
