@@ -107,8 +107,26 @@ CATALOG: tuple[MetricDef, ...] = (
     MetricDef("sweepctl_worker_heartbeat_age_seconds", Kind.GAUGE, "Seconds since the worker slot's last heartbeat.", ("host", "slot")),
     MetricDef("sweepctl_host_trials", Kind.COUNTER, "Trials finished on a host, by final state.", ("host", "state")),
     MetricDef("sweepctl_controllers_alive", Kind.GAUGE, "Controllers that sent a heartbeat in the last 15 s.", ()),
+    # ---- Redis --------------------------------------------------------------------------
+    MetricDef(
+        "sweepctl_redis_memory_used_bytes",
+        Kind.GAUGE,
+        "Memory Redis counts against its maxmemory limit (used_memory less replica and AOF buffers).",
+        (),
+    ),
+    MetricDef(
+        "sweepctl_redis_memory_max_bytes",
+        Kind.GAUGE,
+        "Redis' maxmemory limit (0: none). With noeviction, writes are refused once used is within 64 KiB of it.",
+        (),
+    ),
     # ---- the exporter itself ------------------------------------------------------------
-    MetricDef("sweepctl_exporter_redis_up", Kind.GAUGE, "1 if the exporter could read Redis during this scrape.", ()),
+    MetricDef(
+        "sweepctl_exporter_redis_up",
+        Kind.GAUGE,
+        "1 if the exporter could read Redis during this scrape (within its --scrape-deadline).",
+        (),
+    ),
     MetricDef("sweepctl_exporter_scrape_duration_seconds", Kind.GAUGE, "Time the exporter took to read Redis for this scrape.", ()),
 )
 

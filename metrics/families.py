@@ -20,7 +20,7 @@ from prometheus_client.core import (
 from metrics.catalog import Kind, metric
 from sweepctl.buckets import DURATION_BUCKETS, SUGGESTION_BUCKETS, cumulative
 from sweepctl.records import GpuSample, TrialState
-from sweepctl.telemetry import WORKER_UP_SECONDS, Snapshot, SweepTelemetry
+from sweepctl.telemetry import WORKER_UP_SECONDS, RedisMemory, Snapshot, SweepTelemetry
 
 # GPU series: catalog name -> the GpuSample field it publishes.
 GPU_FIELDS = {
@@ -157,6 +157,14 @@ def snapshot_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from gpu_families(snapshot)
     yield from sweep_families(snapshot)
     yield from fleet_families(snapshot)
+
+
+def memory_families(memory: RedisMemory) -> Iterator[Metric]:
+    used, limit = new_family("sweepctl_redis_memory_used_bytes"), new_family("sweepctl_redis_memory_max_bytes")
+    used.add_metric([], memory.used_bytes)
+    limit.add_metric([], memory.max_bytes)
+    yield used
+    yield limit
 
 
 def health_families(redis_up: bool, seconds: float) -> Iterator[Metric]:

@@ -3,7 +3,9 @@
 Writes come from workers (GPU samples, with a TTL so a dead worker's GPUs
 disappear) and the controller (suggestion latencies). The exporter only reads,
 in a fixed number of pipelined round trips per scrape: its cost grows with
-sweeps, GPUs and running trials, never with finished trials.
+sweeps, GPUs and running trials, never with finished trials. `read_memory`
+tells how close Redis is to its `maxmemory` (one INFO call: the ACL user needs
+`+info`, see deploy/redis/redis.conf).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from sweepctl.store import Store
 
 WORKER_UP_SECONDS = 15.0  # three missed heartbeats
 FORGET_WORKERS_AFTER = 3600.0  # a dead worker slot stops being reported after this long
+# Free memory under `maxmemory` below which Redis refuses writes (see RedisMemory.full);
+# the SweepctlRedisOutOfMemory alert in deploy/prometheus/rules/sweepctl.yml uses the same number.
+FULL_HEADROOM_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,45 @@ class Snapshot:
     workers: tuple[WorkerBeat, ...]
     host_trials: dict[tuple[str, str], int]
     controllers_alive: int
+
+
+@dataclass(frozen=True)
+class RedisMemory:
+    """Redis' memory as its own `maxmemory` check counts it.
+
+    `used_bytes` leaves out what Redis does not count against the limit (replica
+    output buffers and the AOF buffer: INFO's `mem_not_counted_for_evict`), the way
+    its OOM check does (evict.c, getMaxmemoryState). `max_bytes` is 0 when there is
+    no limit.
+    """
+
+    used_bytes: int
+    max_bytes: int
+
+    @property
+    def full(self) -> bool:
+        """True while Redis refuses writes, as far as a reading between commands can tell.
+
+        With `noeviction`, Redis refuses a command that may add data when its memory
+        *while reading that command* is over the limit. That memory holds the writer's
+        query buffer (16 KiB and more) and the command's arguments, which are freed
+        again after it, so a Redis that refuses writes reads up to a few tens of KiB
+        below its limit in between: anything within FULL_HEADROOM_BYTES counts as full.
+        """
+        return self.max_bytes > 0 and self.used_bytes > self.max_bytes - FULL_HEADROOM_BYTES
+
+    @property
+    def ratio(self) -> float:
+        """Used memory as a share of the limit (about 1.0 when full); 0.0 without a limit."""
+        return self.used_bytes / self.max_bytes if self.max_bytes > 0 else 0.0
+
+
+def read_memory(store: Store) -> RedisMemory:
+    """Redis' memory use and limit, in one INFO call (raises redis' errors as the other readers do;
+    NoPermissionError when the ACL user lacks `+info`)."""
+    info = store.redis.info("memory")
+    reported, not_counted = int(info["used_memory"]), int(info.get("mem_not_counted_for_evict", 0))
+    return RedisMemory(used_bytes=max(0, reported - not_counted), max_bytes=int(info.get("maxmemory", 0)))
 
 
 def publish_gpu_sample(store: Store, sample: GpuSample, ttl: float) -> None:

@@ -143,7 +143,7 @@ def _out_of_memory(store: Store) -> str:
     try:
         memory = read_memory(store)
         figures = f" (used {memory.used_bytes / 2**20:.1f} MiB of maxmemory {memory.max_bytes / 2**20:.1f} MiB)"
-    except UNAVAILABLE:
+    except Exception:  # noqa: BLE001  # the figures are a courtesy: an ACL user without +info, a Redis gone since
         figures = ""
     return (
         f"Redis is out of memory{figures} and refuses every write: no trial is created, no result recorded. "

@@ -91,16 +91,24 @@ def worker(
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to serve /metrics on (loopback unless told).")
 @click.option("--port", default=9839, show_default=True, help="Port to serve /metrics on.")
 @click.option("--keep-finished-hours", default=24.0, show_default=True, help="How long ended sweeps stay in the metrics.")
+@click.option(
+    "--scrape-deadline",
+    type=click.FloatRange(min=0.1, max=60.0),
+    default=5.0,
+    show_default=True,
+    envvar="SWEEPCTL_SCRAPE_DEADLINE",
+    help="Seconds a scrape waits for Redis before it answers sweepctl_exporter_redis_up 0; keep it below Prometheus' scrape_timeout.",
+)
 @redis_option
-def exporter(bind: str, port: int, keep_finished_hours: float, redis_url: str | None, state_dir: str | None) -> None:
+def exporter(bind: str, port: int, keep_finished_hours: float, scrape_deadline: float, redis_url: str | None, state_dir: str | None) -> None:
     """Serve Prometheus metrics for GPUs, sweeps, trials and workers, read from Redis at scrape time."""
-    from metrics.exporter import serve
+    from metrics.exporter import exporter_store, serve
 
     _log_setup(True)
-    with serve_store(redis_url, state_dir, create_local=False, long_running=True) as (store, settings, _):
+    with serve_store(redis_url, state_dir, create_local=False, long_running=True) as (_, settings, _local):
         stop = stop_on_signals()
         click.echo(f"exporter serving http://{bind}:{port}/metrics from {settings.redacted}", err=True)
-        serve(store, bind, port, keep_finished_hours * 3600, stop)
+        serve(exporter_store(settings, scrape_deadline), bind, port, keep_finished_hours * 3600, stop, scrape_deadline)
 
 
 def stop_on_signals() -> threading.Event:

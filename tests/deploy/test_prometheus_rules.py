@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from metrics.catalog import CATALOG, Kind, exported_series_names
+from sweepctl.telemetry import FULL_HEADROOM_BYTES
 from tests.deploy.promql_names import selected_metric_names
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
@@ -160,6 +161,14 @@ def test_unit_tests_name_only_alerts_that_exist() -> None:
     alerts = {rule["alert"] for rule in alerts_in(RULES)}
     named = {case["alertname"] for case in _alert_cases(RULE_TESTS)}
     assert sorted(named - alerts) == []
+
+
+def test_redis_alerts_call_redis_full_where_sweepctl_status_does() -> None:
+    # Given the Redis memory alerts, and RedisMemory.full (what `sweepctl status` and `run` show)
+    exprs = {rule["alert"]: rule["expr"] for rule in alerts_in(RULES)}
+    # Then both take Redis as full (refusing writes) at the same free memory under its limit
+    for alert in ("SweepctlRedisOutOfMemory", "SweepctlRedisMemoryNearlyFull"):
+        assert re.findall(r"sweepctl_redis_memory_max_bytes\s*-\s*(\d+)", exprs[alert]) == [str(FULL_HEADROOM_BYTES)], alert
 
 
 # ---- house style ---------------------------------------------------------------------------

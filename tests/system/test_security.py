@@ -158,7 +158,7 @@ def test_shipped_acl_has_only_placeholder_passwords_and_the_default_user_off() -
         assert passwords == [f">CHANGE-ME-{role}-password"], role
     # And the exporter is read-only on sweepctl's keys
     assert {"-@all", "+@read", "+@connection", "-@dangerous", "~sweepctl:*"} <= set(users["exporter"])
-    assert not any(r.startswith("+") and r not in ("+@read", "+@connection") for r in users["exporter"])
+    assert not any(r.startswith("+") and r not in ("+@read", "+@connection", "+info") for r in users["exporter"])
 
 
 # ---- 2. TLS end to end -------------------------------------------------------------------------
