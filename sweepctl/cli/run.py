@@ -21,6 +21,7 @@ import click
 
 from sweepctl import lifecycle
 from sweepctl.cli.connect import redis_option, serve_store
+from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.output import format_option
 from sweepctl.cli.progress import follow, sweep_done
 from sweepctl.cli.sweeps import print_best
@@ -128,28 +129,12 @@ class _Watch:
         if trouble is self.said:
             return
         if trouble is StoreTrouble.OUT_OF_MEMORY:
-            click.echo(f"\nerror: {_out_of_memory(self.store)}", err=True)
+            click.echo(f"\nerror: {out_of_memory(redis_memory(self.store))} Ctrl-C cancels the sweep.", err=True)
         elif trouble is StoreTrouble.UNAVAILABLE:
             click.echo("\nwarning: Redis is not answering; trials keep running and their results wait in the workers", err=True)
         else:
             click.echo("\nRedis takes writes again; the sweep goes on", err=True)
         self.said = trouble
-
-
-def _out_of_memory(store: Store) -> str:
-    """The full-Redis message, with the figures when Redis gives them."""
-    from sweepctl.telemetry import read_memory
-
-    try:
-        memory = read_memory(store)
-        figures = f" (used {memory.used_bytes / 2**20:.1f} MiB of maxmemory {memory.max_bytes / 2**20:.1f} MiB)"
-    except Exception:  # noqa: BLE001  # the figures are a courtesy: an ACL user without +info, a Redis gone since
-        figures = ""
-    return (
-        f"Redis is out of memory{figures} and refuses every write: no trial is created, no result recorded. "
-        "Trials keep running and their results wait in the workers; nothing recorded is lost. "
-        "Free memory (delete keys of old sweeps) or raise maxmemory, and the sweep goes on; Ctrl-C cancels it."
-    )
 
 
 def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> EmbeddedRedisError:

@@ -6,6 +6,7 @@ import click
 
 from sweepctl import lifecycle
 from sweepctl.cli.connect import open_store, redis_option
+from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
 from sweepctl.cli.progress import follow
 from sweepctl.errors import StoreError
@@ -85,10 +86,15 @@ def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, f
             sweep = store.get_sweep(sid)
             goal = spec_of(store, sid).metric.goal
             records.append(sweep_record(sweep, store.counts(sid), store.best_trial(sid, goal)))
+        memory = redis_memory(store)
+        if memory is not None and memory.full:
+            click.echo(f"error: {out_of_memory(memory)}", err=True)
         if sweep_id:
             record = records[0]
             record["workers"] = sorted(store.workers())
             record["controllers"] = sorted(store.controllers())
+            if memory is not None:
+                record["redis_memory"] = {"used_bytes": memory.used_bytes, "max_bytes": memory.max_bytes, "full": memory.full}
             emit(record, fmt)
         else:
             emit(records, fmt, columns=("id", "name", "state", "method", "trials", "best", "reason"))
