@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,8 +22,9 @@ import redis
 
 from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery
 from sweepctl.embedded import EmbeddedRedis, find_redis_server, free_port, server_config
+from sweepctl.errors import StoreError
 from sweepctl.records import SweepState, TrialState
-from sweepctl.settings import RedisSettings
+from sweepctl.settings import SOCKET_TIMEOUT_SECONDS, RedisSettings
 from sweepctl.store import Store
 from tests.support.processes import (
     REPO,
@@ -212,6 +214,27 @@ def test_sweep_runs_over_tls_and_plaintext_or_an_unknown_ca_is_refused(tmp_path:
     assert f"cannot reach Redis at rediss://:***@127.0.0.1:{port}/0" in refused.stderr
     assert "certificate verify failed" in refused.stderr and "TLS server?" not in refused.stderr
     assert "Traceback" not in refused.stderr and password not in refused.stderr + refused.stdout
+
+
+def test_a_rediss_url_at_a_plaintext_port_is_told_so_within_seconds(tmp_path: Path, redis_server: EmbeddedRedis, procs: Processes) -> None:
+    # Given a plaintext redis-server, which waits for a newline that a TLS ClientHello never sends
+    url = f"rediss://:test-secret@127.0.0.1:{redis_server.port}/0"
+
+    # When the store connects to it over TLS
+    started = time.monotonic()
+    with pytest.raises(StoreError) as caught:
+        Store.connect(RedisSettings.from_url(url))
+    took = time.monotonic() - started
+
+    # Then it is told to use redis://, well before the 10 s socket timeout would have run out
+    hint = "the server did not answer the TLS handshake: is this a plaintext port? (then use a redis:// URL)"
+    assert hint in str(caught.value) and "test-secret" not in str(caught.value)
+    assert took < SOCKET_TIMEOUT_SECONDS * 0.8, took
+    # And a command says the same on one line, without a traceback
+    done = procs.run("status", "--redis", url, timeout=60)
+    shown = f"rediss://:***@127.0.0.1:{redis_server.port}/0"
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines() == [f"error: cannot reach Redis at {shown}: Timeout connecting to server; {hint}"]
 
 
 # ---- 3. pickle refused -------------------------------------------------------------------------
