@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -35,6 +36,7 @@ from tests.support.processes import (
     wait_for,
 )
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
+from tests.system.socket_redis import start_socket_redis
 
 # What an attacker with write access to Redis would send; the worker must refuse it.
 HOSTILE_SERIALIZER = "pickle"
@@ -235,6 +237,35 @@ def test_a_rediss_url_at_a_plaintext_port_is_told_so_within_seconds(tmp_path: Pa
     shown = f"rediss://:***@127.0.0.1:{redis_server.port}/0"
     assert done.returncode == 2, done
     assert done.stderr.splitlines() == [f"error: cannot reach Redis at {shown}: Timeout connecting to server; {hint}"]
+
+
+# ---- 2b. unix sockets ----------------------------------------------------------------------------
+
+
+def test_a_sweep_runs_over_a_unix_socket_with_a_password_and_a_db(tmp_path: Path, servers: Processes, started: Processes) -> None:
+    # Given a redis-server with no TCP port, only a unix socket, and a password that needs percent-encoding
+    password = "sock/" + secrets.token_hex(6) + "@#"
+    sock = start_socket_redis(servers, tmp_path / "redis", password)
+    url = f"unix://:{quote(password, safe='')}@{sock}?db=3"
+    env = {"SWEEPCTL_REDIS_URL": url}
+
+    # When a sweep is submitted and run by a controller and a worker over the socket
+    sweep_file = write_sweep(tmp_path, SMALL_SWEEP)
+    sweep_id = started.run("submit", str(sweep_file), check=True, env=env).stdout.strip()
+    started.start("controller", log=tmp_path / "controller.log", env=env)
+    started.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env={**env, "SWEEPCTL_LOG_LEVEL": "INFO"})
+    store = Store.connect(RedisSettings.from_url(url))
+    wait_until_done(store, sweep_id, timeout=30)
+
+    # Then every trial completed
+    trials = store.get_trials(sweep_id)
+    assert len(trials) == 3 and all(t.state is TrialState.COMPLETED for t in trials), [(t.state, t.error) for t in trials]
+    # And the store and Celery's queue both lived in database 3, none of it in database 0
+    raw = redis.Redis(unix_socket_path=str(sock), password=password, db=0)
+    assert raw.dbsize() == 0 and store.redis.exists(f"sweepctl:sweep:{{{sweep_id}}}")
+    # And the worker's log names the socket with the password hidden
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert f"redis+socket://:**@{sock}" in worker_log and password not in worker_log
 
 
 # ---- 3. pickle refused -------------------------------------------------------------------------
