@@ -50,19 +50,20 @@ AWKWARD_PASSWORD = "p@ss:w/rd?#%&+="
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Processes]:
-    manager = Processes(child_env(), cwd=tmp_path)
+def socket_server(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A redis-server on a loopback port and on a unix socket, wanting AWKWARD_PASSWORD: (socket, port)."""
+    servers = Processes(child_env(), cwd=tmp_path)
     try:
-        yield manager
+        port = free_port()
+        yield start_socket_redis(servers, tmp_path / "redis", AWKWARD_PASSWORD, port=port), port
     finally:
-        manager.close()
+        servers.close()
 
 
 @pytest.mark.parametrize("form", ["tcp", "unix"])
-def test_the_db_number_and_an_encoded_password_reach_the_store_and_the_broker(form: str, tmp_path: Path, servers: Processes) -> None:
+def test_the_db_number_and_an_encoded_password_reach_the_store_and_the_broker(form: str, socket_server: tuple[Path, int]) -> None:
     # Given a redis-server on a port and a socket, whose password needs percent-encoding in a URL
-    port = free_port()
-    sock = start_socket_redis(servers, tmp_path / "redis", AWKWARD_PASSWORD, port=port)
+    sock, port = socket_server
     encoded = quote(AWKWARD_PASSWORD, safe="")
     url, db = {"tcp": (f"redis://:{encoded}@127.0.0.1:{port}/3", 3), "unix": (f"unix://:{encoded}@{sock}?db=5", 5)}[form]
     settings = RedisSettings.from_url(url)
