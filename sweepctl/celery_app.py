@@ -51,7 +51,11 @@ class _Channel(kombu_redis.Channel):
 
 
 class RedisTransport(kombu_redis.Transport):
-    """kombu's Redis transport (redis:// and rediss:// alike) on the channel above."""
+    """kombu's Redis transport (redis://, rediss:// and redis+socket:// alike) on the channel above.
+
+    A `redis+socket://` URL picks this transport through the `redis` alias too: kombu
+    reads the part before '+' as the transport and the rest as a unix socket address.
+    """
 
     Channel = _Channel
 

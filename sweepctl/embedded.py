@@ -54,8 +54,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_config(*, port: int, data_dir: Path, password: str | None, bind: str = "127.0.0.1") -> str:
-    """redis.conf for a broker that must not lose acknowledged results or evict keys."""
+def server_config(
+    *, port: int, data_dir: Path, password: str | None, bind: str = "127.0.0.1", unixsocket: Path | None = None
+) -> str:
+    """redis.conf for a broker that must not lose acknowledged results or evict keys.
+
+    `unixsocket` adds a socket only this user may open (port 0 leaves it the only way in).
+    """
     lines = [
         f"port {port}",
         f"bind {bind}",
@@ -71,6 +76,8 @@ def server_config(*, port: int, data_dir: Path, password: str | None, bind: str 
     ]
     if password:
         lines.append(f"requirepass {password}")
+    if unixsocket is not None:
+        lines += [f'unixsocket "{unixsocket}"', "unixsocketperm 700"]
     return "\n".join(lines) + "\n"
 
 

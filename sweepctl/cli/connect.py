@@ -27,7 +27,7 @@ def redis_option(f: Any) -> Any:
         "--redis",
         "redis_url",
         envvar=REDIS_URL_ENV,
-        help=f"Redis URL (redis:// or rediss://, password allowed). Env: {REDIS_URL_ENV}.",
+        help=f"Redis URL (redis://, rediss:// or unix:///path/to/redis.sock; password allowed). Env: {REDIS_URL_ENV}.",
     )(f)
 
 

@@ -11,7 +11,7 @@ import yaml
 from sweepctl import keys
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
-from tests.support.processes import Processes
+from tests.support.processes import Processes, child_env
 from tests.system.helpers import write_sweep
 
 pytestmark = pytest.mark.system
@@ -147,3 +147,30 @@ def test_worker_preload_imports_a_library_before_any_trial_is_forked(tmp_path: P
     sweep_id = procs.run("submit", str(path), "--wait", "--format", "json", timeout=60, check=True).stdout.split("\n", 1)[0]
     # Then every trial found the library imported
     assert [(t.state.value, t.objective) for t in store.get_trials(sweep_id)] == [("completed", 1.0)] * 3
+
+
+# Each malformed Redis URL form (issue 12, item 17), with a password that must not be printed.
+MALFORMED_URLS = {
+    "port out of range": ("redis://:s3cret@localhost:99999/0", "bad port"),
+    "port not a number": ("redis://:s3cret@localhost:abc/0", "bad port"),
+    "unclosed IPv6 bracket": ("redis://:s3cret@[::1/0", "bad IPv6 address"),
+    "not IPv6 in brackets": ("redis://:s3cret@[zz]:6379", "bad IPv6 address"),
+    "unix with nothing": ("unix://", "has no socket path"),
+    "db not a number": ("redis://:s3cret@localhost/abc", "bad db number"),
+    "negative db": ("redis://:s3cret@localhost/-1", "bad db number"),
+    "db with extra path": ("redis://:s3cret@localhost/0/extra", "not a db number"),
+    "unknown query option": ("redis://:s3cret@localhost/0?foo=1", "unknown option 'foo'"),
+    "unencoded slash in the password": ("redis://:s3/cret@localhost/0", "percent-encode"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_URLS))
+def test_a_malformed_redis_url_is_one_error_line_and_exit_2(case: str, tmp_path: Path) -> None:
+    # Given a malformed Redis URL, as a flag and as the environment variable
+    url, problem = MALFORMED_URLS[case]
+    procs = Processes(child_env(), cwd=tmp_path)
+    for done in (procs.run("status", "--redis", url, timeout=30), procs.run("status", timeout=30, env={"SWEEPCTL_REDIS_URL": url})):
+        # Then the command prints one error line naming the problem, without the password or a traceback
+        assert done.returncode == 2, done
+        assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: Redis URL "), done.stderr
+        assert problem in done.stderr and "s3cret" not in done.stderr + done.stdout and done.stdout == ""

@@ -13,16 +13,19 @@ import secrets
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
 
 from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery
 from sweepctl.embedded import EmbeddedRedis, find_redis_server, free_port, server_config
+from sweepctl.errors import StoreError
 from sweepctl.records import SweepState, TrialState
-from sweepctl.settings import RedisSettings
+from sweepctl.settings import SOCKET_TIMEOUT_SECONDS, RedisSettings
 from sweepctl.store import Store
 from tests.support.processes import (
     REPO,
@@ -33,6 +36,7 @@ from tests.support.processes import (
     wait_for,
 )
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
+from tests.system.socket_redis import start_socket_redis
 
 # What an attacker with write access to Redis would send; the worker must refuse it.
 HOSTILE_SERIALIZER = "pickle"
@@ -212,6 +216,56 @@ def test_sweep_runs_over_tls_and_plaintext_or_an_unknown_ca_is_refused(tmp_path:
     assert f"cannot reach Redis at rediss://:***@127.0.0.1:{port}/0" in refused.stderr
     assert "certificate verify failed" in refused.stderr and "TLS server?" not in refused.stderr
     assert "Traceback" not in refused.stderr and password not in refused.stderr + refused.stdout
+
+
+def test_a_rediss_url_at_a_plaintext_port_is_told_so_within_seconds(tmp_path: Path, redis_server: EmbeddedRedis, procs: Processes) -> None:
+    # Given a plaintext redis-server, which waits for a newline that a TLS ClientHello never sends
+    url = f"rediss://:test-secret@127.0.0.1:{redis_server.port}/0"
+
+    # When the store connects to it over TLS
+    started = time.monotonic()
+    with pytest.raises(StoreError) as caught:
+        Store.connect(RedisSettings.from_url(url))
+    took = time.monotonic() - started
+
+    # Then it is told to use redis://, well before the 10 s socket timeout would have run out
+    hint = "the server did not answer the TLS handshake: is this a plaintext port? (then use a redis:// URL)"
+    assert hint in str(caught.value) and "test-secret" not in str(caught.value)
+    assert took < SOCKET_TIMEOUT_SECONDS * 0.8, took
+    # And a command says the same on one line, without a traceback
+    done = procs.run("status", "--redis", url, timeout=60)
+    shown = f"rediss://:***@127.0.0.1:{redis_server.port}/0"
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines() == [f"error: cannot reach Redis at {shown}: Timeout connecting to server; {hint}"]
+
+
+# ---- 2b. unix sockets ----------------------------------------------------------------------------
+
+
+def test_a_sweep_runs_over_a_unix_socket_with_a_password_and_a_db(tmp_path: Path, servers: Processes, started: Processes) -> None:
+    # Given a redis-server with no TCP port, only a unix socket, and a password that needs percent-encoding
+    password = "sock/" + secrets.token_hex(6) + "@#"
+    sock = start_socket_redis(servers, tmp_path / "redis", password)
+    url = f"unix://:{quote(password, safe='')}@{sock}?db=3"
+    env = {"SWEEPCTL_REDIS_URL": url}
+
+    # When a sweep is submitted and run by a controller and a worker over the socket
+    sweep_file = write_sweep(tmp_path, SMALL_SWEEP)
+    sweep_id = started.run("submit", str(sweep_file), check=True, env=env).stdout.strip()
+    started.start("controller", log=tmp_path / "controller.log", env=env)
+    started.start("worker", "--gpus", "none", log=tmp_path / "worker.log", env={**env, "SWEEPCTL_LOG_LEVEL": "INFO"})
+    store = Store.connect(RedisSettings.from_url(url))
+    wait_until_done(store, sweep_id, timeout=30)
+
+    # Then every trial completed
+    trials = store.get_trials(sweep_id)
+    assert len(trials) == 3 and all(t.state is TrialState.COMPLETED for t in trials), [(t.state, t.error) for t in trials]
+    # And the store and Celery's queue both lived in database 3, none of it in database 0
+    raw = redis.Redis(unix_socket_path=str(sock), password=password, db=0)
+    assert raw.dbsize() == 0 and store.redis.exists(f"sweepctl:sweep:{{{sweep_id}}}")
+    # And the worker's log names the socket with the password hidden
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert f"redis+socket://:**@{sock}" in worker_log and password not in worker_log
 
 
 # ---- 3. pickle refused -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 
 import pytest
 
@@ -94,10 +95,8 @@ def test_rediss_verifies_certificates_by_default() -> None:
 
 
 def test_tls_options_in_the_query_are_parsed_and_stripped_from_the_broker_url() -> None:
-    # Given a rediss URL carrying redis-py's TLS options and one other option
-    settings = RedisSettings.from_url(
-        "rediss://:pw@host:6380/0?ssl_cert_reqs=none&ssl_ca_certs=/x&ssl_certfile=/c&ssl_keyfile=/k&socket_timeout=5"
-    )
+    # Given a rediss URL carrying redis-py's TLS options
+    settings = RedisSettings.from_url("rediss://:pw@host:6380/0?ssl_cert_reqs=none&ssl_ca_certs=/x&ssl_certfile=/c&ssl_keyfile=/k")
     # Then Celery gets them as broker_use_ssl
     assert settings.celery_ssl_options() == {
         "ssl_cert_reqs": ssl.CERT_NONE,
@@ -105,8 +104,8 @@ def test_tls_options_in_the_query_are_parsed_and_stripped_from_the_broker_url() 
         "ssl_certfile": "/c",
         "ssl_keyfile": "/k",
     }
-    # And the broker URL keeps everything else but no ssl_ option
-    assert settings.celery_broker_url() == "rediss://:pw@host:6380/0?socket_timeout=5"
+    # And the broker URL has no ssl_ option
+    assert settings.celery_broker_url() == "rediss://:pw@host:6380/0"
 
 
 @pytest.mark.parametrize(("word", "reqs"), [("required", ssl.CERT_REQUIRED), ("OPTIONAL", ssl.CERT_OPTIONAL), ("none", ssl.CERT_NONE)])
@@ -165,3 +164,146 @@ def test_both_schemes_use_our_redis_transport_and_tls_stays_on(url: str) -> None
 def test_the_visibility_timeout_reaches_the_broker_transport() -> None:
     conf = make_celery(RedisSettings.from_url("redis://host/0"), visibility_timeout=123).conf
     assert conf.broker_transport_options["visibility_timeout"] == 123
+
+
+# --- malformed URLs (issue 12, item 17) -------------------------------------------------------------
+
+# Every URL carries the password "s3cret" where it can, to show that no message gives it away.
+MALFORMED = {
+    "port out of range": ("redis://:s3cret@localhost:99999/0", "bad port: expected a number from 1 to 65535"),
+    "port not a number": ("redis://:s3cret@localhost:abc/0", "bad port: expected a number from 1 to 65535"),
+    "port zero": ("redis://:s3cret@localhost:0/0", "bad port"),
+    "empty port": ("redis://:s3cret@localhost:/0", "bad port"),
+    "unclosed IPv6 bracket": ("redis://:s3cret@[::1/0", "bad IPv6 address: it goes in brackets"),
+    "not IPv6 in brackets": ("redis://:s3cret@[zz]:6379", "bad IPv6 address"),
+    "IPv6 without brackets": ("redis://:s3cret@::1:6379/0", "bad IPv6 address: it goes in brackets"),
+    "text after the bracket": ("redis://:s3cret@[::1]x:6379/0", "bad IPv6 address"),
+    "unix with nothing": ("unix://", "has no socket path"),
+    "unix with only a password": ("unix://:s3cret@", "has no socket path"),
+    "unix with a host": ("unix://:s3cret@localhost/run/redis.sock", "names a host"),
+    "unix socket path too long": ("unix://:s3cret@/" + "d" * 120 + "/redis.sock", "a unix socket path is at most 107 bytes"),
+    "unix db not a number": ("unix://:s3cret@/run/redis.sock?db=two", "bad db number in its db option"),
+    "db not a number": ("redis://:s3cret@host/abc", "bad db number in its path"),
+    "negative db": ("redis://:s3cret@host/-1", "bad db number in its path"),
+    "db too large": ("redis://:s3cret@host/99999999999", "bad db number"),
+    "db with extra path": ("redis://:s3cret@host/0/extra", "path that is not a db number"),
+    "db in the query of a TCP URL": ("redis://:s3cret@host/0?db=2", "the db number goes in the path"),
+    "unknown option": ("redis://:s3cret@host/0?socket_timeout=5", "unknown option 'socket_timeout'"),
+    "TLS option on plaintext": ("redis://:s3cret@host/0?ssl_ca_certs=/ca.pem", "TLS options need a rediss:// URL"),
+    "TLS option on a socket": ("unix://:s3cret@/run/redis.sock?ssl_cert_reqs=none", "TLS options need a rediss:// URL"),
+    "option without a value": ("rediss://:s3cret@host/0?ssl_ca_certs=", "without a value"),
+    "option given twice": ("rediss://:s3cret@host/0?ssl_ca_certs=/a&ssl_ca_certs=/b", "twice"),
+    "password with an unencoded slash": ("redis://:s3/cret@host/0", "percent-encode '/', '?' and '#' in a password"),
+    "password with an unencoded hash": ("redis://:s3#cret@host/0", "percent-encode '/', '?' and '#' in a password"),
+    "fragment": ("redis://:s3cret@host/0#frag", "'#' fragment"),
+    "carriage return from a .env file": ("redis://:s3cret@host:6379/0\r", "contains '\\r'"),
+    "space in the host": ("redis://:s3cret@my host:6379/0", "contains ' '"),
+    "celery's socket spelling": ("redis+socket://:s3cret@/run/redis.sock", "must start with redis://, rediss:// or unix://"),
+    "socket without slashes": ("unix:/run/redis.sock", "must start with redis://, rediss:// or unix://"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_url_is_refused_naming_the_problem_but_not_the_password(case: str) -> None:
+    # Given a malformed Redis URL
+    url, problem = MALFORMED[case]
+    # When settings are made from it
+    with pytest.raises(ConfigError) as caught:
+        RedisSettings.from_url(url)
+    # Then the error names the problem, and shows the URL with its password hidden
+    message = str(caught.value)
+    assert problem in message, message
+    assert message.startswith("Redis URL ") and "s3cret" not in message and "cret" not in message, message
+
+
+def test_an_absurdly_long_url_is_refused_quickly_with_a_short_message() -> None:
+    # Given a URL of a few megabytes (bigger than any environment variable may be)
+    url = "redis://:s3cret@host/0?" + "a=" + "b" * 4_000_000
+    # When settings are made from it / Then it is refused, and the message stays a line
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        RedisSettings.from_url(url)
+    assert time.monotonic() - started < 5
+    assert len(str(caught.value)) < 1000 and "unknown option 'a'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pa/ss@host:6379/0", "redis://:***@host:6379/0"),
+        ("redis://alice:pa?ss@host/0", "redis://alice:***@host/0"),
+        ("redis://:pa#ss@host/0", "redis://:***@host/0"),
+        ("unix://:s3cret@/run/redis.sock?db=2", "unix://:***@/run/redis.sock?db=2"),
+        ("alice:s3cret@host:6379", "alice:***@host:6379"),
+    ],
+)
+def test_redact_hides_a_password_the_url_parser_would_misread(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+def test_the_settings_repr_hides_the_password() -> None:
+    assert repr(RedisSettings.from_url("redis://:s3cret@host:6379/0")) == "RedisSettings('redis://:***@host:6379/0')"
+
+
+# --- what reaches the clients -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "db"),
+    [
+        ("redis://host", "host", 6379, 0),
+        ("redis://host/", "host", 6379, 0),
+        ("redis://host:6380/7", "host", 6380, 7),
+        ("REDIS://host:6380/1", "host", 6380, 1),
+        ("redis://[::1]:6381/2", "::1", 6381, 2),
+        ("redis://[fe80::1%25eth0]/3", "fe80::1%eth0", 6379, 3),
+    ],
+)
+def test_host_port_and_db_reach_redis_py_and_celery(url: str, host: str, port: int, db: int) -> None:
+    # Given a TCP URL / When both clients are made (neither connects yet)
+    settings = RedisSettings.from_url(url)
+    kwargs = settings.client().connection_pool.connection_kwargs
+    connection = make_celery(settings).connection_for_write()
+    # Then redis-py and Celery's broker get the same host, port and db
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == (host, port, db)
+    assert (connection.hostname, connection.port, int(connection.virtual_host)) == (host, port, db)
+
+
+def test_a_percent_encoded_password_reaches_both_clients_decoded() -> None:
+    # Given an ACL user and a password holding every character a URL reserves, percent-encoded
+    settings = RedisSettings.from_url("redis://al%40ice:p%40s%3As%2Fw%3Fo%23rd%25@host:6379/0")
+    # When both clients are made / Then both log in with the password as it really is
+    kwargs = settings.client().connection_pool.connection_kwargs
+    connection = make_celery(settings).connection_for_write()
+    assert (kwargs["username"], kwargs["password"]) == ("al@ice", "p@s:s/w?o#rd%")
+    assert (connection.userid, connection.password) == ("al@ice", "p@s:s/w?o#rd%")
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "db", "password", "broker_url"),
+    [
+        ("unix:///run/redis/redis.sock", "/run/redis/redis.sock", 0, None, "redis+socket:///run/redis/redis.sock?virtual_host=0"),
+        ("unix://:s3cret@/run/redis.sock?db=2", "/run/redis.sock", 2, "s3cret", "redis+socket://:s3cret@/run/redis.sock?virtual_host=2"),
+        (
+            "unix://bob:p%40ss@/run/my%20redis.sock?db=15",
+            "/run/my redis.sock",
+            15,
+            "p@ss",
+            "redis+socket://bob:p%40ss@/run/my%20redis.sock?virtual_host=15",
+        ),
+    ],
+)
+def test_a_unix_socket_url_reaches_redis_py_and_celery(url: str, path: str, db: int, password: str | None, broker_url: str) -> None:
+    # Given a unix socket URL / When both clients are made (neither connects yet)
+    settings = RedisSettings.from_url(url)
+    pool = settings.client().connection_pool
+    # Then redis-py connects to the socket, with the password and db
+    assert pool.connection_class.__name__ == "UnixDomainSocketConnection"
+    assert (pool.connection_kwargs["path"], pool.connection_kwargs["db"], pool.connection_kwargs["password"]) == (path, db, password)
+    # And Celery's broker gets kombu's spelling of the same socket (tests/system/test_broker.py uses it for real),
+    # on our transport, and shows it without the password
+    assert settings.celery_broker_url() == broker_url
+    connection = make_celery(settings).connection_for_write()
+    assert isinstance(connection.transport, RedisTransport)
+    assert password is None or password not in connection.as_uri()
+    assert not settings.uses_tls and settings.celery_ssl_options() is None
