@@ -191,6 +191,7 @@ class TrialRunner:
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
         self._stop_request: dict[str, object] | None = None
+        self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self.launcher = Launcher(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
@@ -201,11 +202,12 @@ class TrialRunner:
 
     def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:
         """Run the attempt if it is still ours to run; the final state, or None when not recorded here."""
-        found = until_done(lambda: self._spec(sweep_id), "reading the sweep")
-        assert found is not None  # until_done gives up only when asked to
+        found = until_done(lambda: self._spec(sweep_id), "reading the sweep", give_up=self._shutdown_overdue)
+        if found is None:
+            return None
         spec, workdir = found
         folder = _trial_folder(workdir)
-        trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial")
+        trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial", give_up=self._shutdown_overdue)
         needs_file = trial is not None and spec.function is None and Macro.ARGS_JSON_FILE.token in spec.command
         scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-")) if needs_file else None
         try:
@@ -234,6 +236,20 @@ class TrialRunner:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
 
+    def _shutdown_overdue(self) -> bool:
+        """Whether the worker was asked to stop `shutdown_grace` seconds ago or more.
+
+        A running trial is then handed back, and a write Redis has not taken by then
+        is abandoned (the trial's lease lapses and it runs again as a new attempt):
+        a worker whose Redis is gone for good (a killed `sweepctl run` took its
+        embedded one along) must end, not retry forever.
+        """
+        if not self._should_stop():
+            return False
+        if self._stop_seen is None:
+            self._stop_seen = time.monotonic()
+        return time.monotonic() - self._stop_seen >= self.settings.shutdown_grace
+
     def _read_trial(self, sweep_id: str, number: int) -> Trial | None:
         try:
             return self.store.get_trial(sweep_id, number)
@@ -255,12 +271,14 @@ class TrialRunner:
                 **fields,
             ),
             "claiming the trial",
+            give_up=self._shutdown_overdue,
         )
 
     def _finish_unstarted(self, sweep_id: str, number: int, attempt: int, state: TrialState, error: str) -> Outcome | None:
         return until_done(
             lambda: self.store.finish_trial(sweep_id, number, attempt, state, error=error, ended_at=time.time()),
             "recording the result",
+            give_up=self._shutdown_overdue,
         )
 
     def _fail_unstarted(self, sweep_id: str, number: int, attempt: int, error: str) -> TrialState | None:
@@ -388,12 +406,13 @@ class TrialRunner:
                 **metrics.summary(),
             ),
             "recording the result",
+            give_up=self._shutdown_overdue,
         )
         if result is not Outcome.OK:
             log.warning("result of trial %s/%s attempt %s rejected: %s", sid, n, attempt, result and result.value)
             return None
         if metrics.rejected:
-            until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports")
+            until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports", give_up=self._shutdown_overdue)
         return outcome.state
 
     def _flush(self, trial: Trial, metrics: MetricBuffer, data: dict[str, str] | None) -> Outcome:
@@ -417,7 +436,6 @@ class TrialRunner:
         started = time.monotonic()
         next_flush = next_control = started
         next_renew = started + s.lease_seconds / 3
-        stop_seen: float | None = None
         data_pending = hasher is not None
         while True:
             returncode = process.wait(s.poll_interval)
@@ -457,10 +475,8 @@ class TrialRunner:
                 else:
                     log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)
                 next_renew = next_flush = next_control = now + 1.0
-            if self._should_stop():
-                stop_seen = stop_seen or now
-                if now - stop_seen >= s.shutdown_grace:
-                    return process.stop(s.kill_grace), self._hand_back(spec, trial, attempt)
+            if self._shutdown_overdue():
+                return process.stop(s.kill_grace), self._hand_back(spec, trial, attempt)
 
     def _hand_back(self, spec: SweepSpec, trial: Trial, attempt: int) -> Ending:
         """Worker shutting down: return the trial to the queue as a new attempt (not a loss)."""
@@ -468,6 +484,7 @@ class TrialRunner:
         result = until_done(
             lambda: self.store.requeue_trial(sid, n, max_lost=spec.max_retries, reason=HANDED_BACK, attempt=attempt),
             "handing the trial back",
+            give_up=self._shutdown_overdue,
         )
         if result is Requeue.REQUEUED and self._resend is not None:
             self._resend(sid, n, attempt + 1, spec.queue)

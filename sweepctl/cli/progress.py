@@ -55,10 +55,13 @@ def follow(
                 if length:
                     bar.update(now_finished - finished)
                 finished = now_finished
-                over = done()
             except UNAVAILABLE as exc:
-                trouble, over = StoreTrouble.of(exc), False
+                trouble = StoreTrouble.of(exc)
                 bar.label = f"sweep {sweep_id} waiting for Redis ({trouble.value})"
+            try:
+                over = done()  # `until` may know without Redis (its caller's embedded server died)
+            except UNAVAILABLE:
+                over = False
             if not length or trouble is not None:
                 bar.render_progress()
             if on_tick is not None:

@@ -126,7 +126,7 @@ class _Watch:
 
     def tick(self, read_trouble: StoreTrouble | None) -> None:
         trouble = read_trouble or self.write_trouble()
-        if trouble is self.said:
+        if trouble is self.said or self.server_died():
             return
         if trouble is StoreTrouble.OUT_OF_MEMORY:
             click.echo(f"\nerror: {out_of_memory(redis_memory(self.store))} Ctrl-C cancels the sweep.", err=True)
@@ -138,12 +138,10 @@ class _Watch:
 
 
 def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> EmbeddedRedisError:
-    """The embedded Redis died: say how, record the sweep as failed on a restarted server, and end the run."""
+    """The embedded Redis died: record the sweep as failed on a restarted server, and say how it ended."""
     assert local is not None and local.process is not None
     server = local.process
-    how = server.exit_description()
-    reason = f"the run's embedded Redis (pid {server.pid}) {how}; the run stopped its workers"
-    click.echo(f"\nerror: {reason}; its log is {local.data_dir / 'redis.log'}", err=True)
+    reason = f"the run's embedded Redis (pid {server.pid}) {server.exit_description()}; the run stopped its workers"
     try:
         from sweepctl.settings import RedisSettings
 
@@ -152,7 +150,7 @@ def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> Embedde
         note = f"sweep {sweep_id} is recorded as failed"
     except Exception as exc:  # noqa: BLE001  # the run ends either way; say what could not be recorded
         note = f"sweep {sweep_id} could not be recorded as failed ({exc})"
-    return EmbeddedRedisError(f"{reason}; {note}")
+    return EmbeddedRedisError(f"{reason} and ended; {note}; Redis' log: {local.data_dir / 'redis.log'}")
 
 
 def _pid(local: LocalServer) -> int | None:
