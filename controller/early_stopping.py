@@ -8,14 +8,18 @@ the output is what to stop and which bands were passed now.
 Hyperband (`type: hyperband`, W&B's keys)
     Bands are steps at which trials are compared:
 
-    * `min_iter` given: `int(min_iter * eta**k)` for k = 0, 1, 2, ... (W&B
-      generates them without end; so do we, up to the largest reported step).
+    * `min_iter` given: `int(min_iter * eta**k)` for k = 0, 1, 2, ..., the
+      power taken by multiplying k times as W&B does (W&B's controller takes
+      k < 100; we go on up to the largest reported step, but never past
+      MAX_BANDS bands, the lowest ones).
       sweepctl additions: `s` with `min_iter` keeps only k < s (W&B ignores
       `s` there) and `max_iter` with `min_iter` drops bands above it.
     * `max_iter` and `s` given (without `min_iter`): `int(max_iter / eta**k)`
       for k = 1..s, stopping at the first below 1, sorted ascending: W&B's
       rule, e.g. max_iter=27, eta=3, s=3 gives 1, 3, 9.
-    * `eta` defaults to 3; duplicate bands (eta < 2 truncates) count once.
+    * `eta` defaults to 3 and is at least MIN_ETA (1.1; W&B takes any eta > 1);
+      duplicate bands (eta < 2 truncates) count once, and cost little: a run
+      of repeats is skipped with logarithms, not stepped through.
 
     A trial has *reached* band B when it reported at a step >= B; its *value
     at B* is its best value at steps <= B (`strict: false`, the default) or
@@ -79,12 +83,16 @@ import numpy as np
 
 from sweepctl.errors import SpecError
 from sweepctl.spec import Goal
+from sweepctl.sweepfile import MAX_BANDS, MIN_ETA
 
 DEFAULT_ETA = 3.0
 DEFAULT_MIN_TRIALS = 5
 _SOURCE = "<early_terminate>"
 # n / eta in floats can land a hair under an integer (11 / 1.1); never lose a survivor to rounding.
 _KEEP_SLACK = 1e-9
+# Steps of k taken one by one before the rest up to the next band is taken at once; with eta >= MIN_ETA
+# the next band is never more than 8 steps away, so validated sweeps always step W&B's way.
+_STEPS_PER_BAND = 64
 
 
 class PolicyType(str, Enum):
@@ -115,23 +123,43 @@ class Hyperband:
         return math.floor(peers / self.eta + _KEEP_SLACK)
 
     def bands(self, up_to: int) -> tuple[int, ...]:
-        """The bands <= `up_to`, ascending and distinct."""
+        """The bands <= `up_to`, ascending and distinct: at most MAX_BANDS, the lowest."""
         found: set[int] = set()
         if self.min_iter is None and self.max_iter is not None and self.s is not None:
             band = float(self.max_iter)
-            for _ in range(self.s):
+            for _ in range(min(self.s, MAX_BANDS)):
                 band /= self.eta
                 if band < 1:
                     break
                 found.add(int(band))
         elif self.min_iter is not None:
             ceiling = up_to if self.max_iter is None else min(up_to, self.max_iter)
-            band, k = float(self.min_iter), 0
-            while int(band) <= ceiling and (self.s is None or k < self.s):
-                found.add(int(band))
-                band, k = band * self.eta, k + 1
-        return tuple(sorted(b for b in found if b <= up_to))
+            found.update(self._rising_bands(self.min_iter, ceiling))
+        return tuple(sorted(b for b in found if b <= up_to))[:MAX_BANDS]
 
+    def _rising_bands(self, min_iter: int, ceiling: int) -> list[int]:
+        """int(band) <= ceiling for band = min_iter, then times eta (k < s): each distinct one once.
+
+        Multiplying step by step is W&B's rule, float rounding included (125 * 1.2**3
+        is 216 this way, 215 from a power). An eta just above 1 repeats each band
+        for very many steps: where the next distinct band is more than
+        _STEPS_PER_BAND steps away, the steps are taken at once, counted from
+        logarithms; so the cost is a few steps per distinct band, MAX_BANDS at most.
+        """
+        found: list[int] = []
+        log_eta = math.log1p(self.eta - 1)  # exact for eta near 1, where log(eta) loses digits
+        band, k = float(min_iter), 0
+        last_k = math.inf if self.s is None else self.s - 1
+        while k <= last_k and int(band) <= ceiling and len(found) < MAX_BANDS:
+            if not found or int(band) > found[-1]:
+                found.append(int(band))
+            # One step short of the next integer, so that float error can never skip a band.
+            skip = math.ceil(math.log((int(band) + 1) / band) / log_eta) - 1
+            if skip > _STEPS_PER_BAND:
+                band, k = band * self.eta**skip, k + skip
+            else:
+                band, k = band * self.eta, k + 1
+        return found
 
 @dataclass(frozen=True)
 class MedianStop:
@@ -200,8 +228,8 @@ def parse_policy(early_terminate: Mapping[str, Any] | None, goal: Goal) -> Stopp
         )
         if policy.min_iter is None and (policy.max_iter is None or policy.s is None):
             raise SpecError(_SOURCE, [("early_terminate", "hyperband needs min_iter, or max_iter and s")])
-        if policy.eta <= 1:
-            raise SpecError(_SOURCE, [("early_terminate.eta", f"expected a number > 1, got {policy.eta:g}")])
+        if not policy.eta >= MIN_ETA:  # `not` catches NaN
+            raise SpecError(_SOURCE, [("early_terminate.eta", f"expected a number >= {MIN_ETA:g}, got {policy.eta:g}")])
         return policy
     if kind == PolicyType.MEDIAN.value:
         if "min_iter" not in early_terminate:

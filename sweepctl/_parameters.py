@@ -18,6 +18,15 @@ from sweepctl.space import Distribution, Parameter
 MAX_PARAMETERS = 1000
 MAX_VALUES = 10_000
 MAX_GRID_POINTS = 1_000_000
+# Names in a leaf's path: W&B files nest two or three; the bound keeps every
+# recursive walk over a parameter set (programs, workers, Celery) shallow.
+MAX_PARAMETER_DEPTH = 10
+# The largest parameter set a trial can get, as JSON: it travels whole in
+# SWEEPCTL_PARAMS and in ${args_json} (one argv element, at most 128 KiB on
+# Linux), next to ${args}, in one launcher message of at most 1 MiB.
+MAX_SET_BYTES = 64 * 1024
+# The longest JSON spelling of a float (-2.2250738585072014e-308): numeric draws are never longer.
+_NUMBER_BYTES = 24
 
 _DISTRIBUTIONS = tuple(d.value for d in Distribution)
 # W&B's older spelling of a categorical with probabilities.
@@ -41,7 +50,35 @@ def parse_parameters(problems: v.Problems, raw: Any, *, grid: bool) -> tuple[Par
         problems.add("parameters", f"expected at most {MAX_PARAMETERS} parameters, got {len(leaves)}")
     elif grid:
         _check_grid(problems, leaves)
+    if len(problems) == before:
+        check_set_size(problems, "parameters", [(p.path, _largest_value_bytes(p)) for p in leaves])
     return tuple(leaves) if len(problems) == before else None
+
+
+def check_set_size(problems: v.Problems, path: str, leaves: list[tuple[tuple[str, ...], int]]) -> None:
+    """Report a parameter set over MAX_SET_BYTES; `leaves` are (parameter path, value bytes as JSON)."""
+    sizes = [(_leaf_bytes(names, size), names) for names, size in leaves]
+    total = sum(size for size, _ in sizes)
+    if total > MAX_SET_BYTES:
+        largest, names = max(sizes)
+        problems.add(
+            path,
+            f"expected a parameter set of at most {MAX_SET_BYTES:,} bytes as JSON ({MAX_SET_BYTES // 1024} KiB), got up to {total:,}"
+            f" (the largest part: {'.'.join(names)}, {largest:,} bytes)",
+        )
+
+
+def largest_set_bytes(leaves: tuple[Parameter, ...]) -> int:
+    """The most bytes a parameter set of these leaves can take as JSON (see `_leaf_bytes`)."""
+    return sum(_leaf_bytes(p.path, _largest_value_bytes(p)) for p in leaves)
+
+
+def _leaf_bytes(names: tuple[str, ...], value_bytes: int) -> int:
+    """A leaf's value plus each name in its path as a JSON key with its punctuation (`"name": {`, `}, `).
+
+    Never less than the leaf takes in SWEEPCTL_PARAMS, `${args_json}` or `--a.b=value`.
+    """
+    return sum(v.encoded_size(name) + 6 for name in names) + value_bytes
 
 
 def field_path(parameter_path: tuple[str, ...]) -> str:
@@ -52,6 +89,9 @@ def field_path(parameter_path: tuple[str, ...]) -> str:
 def _group(problems: v.Problems, path: str, raw: Any, prefix: tuple[str, ...], leaves: list[Parameter]) -> None:
     group = v.mapping(problems, path, raw, "a mapping of parameter names to parameter specs")
     if group is None:
+        return
+    if len(prefix) >= MAX_PARAMETER_DEPTH:
+        problems.add(path, f"expected parameter groups nested at most {MAX_PARAMETER_DEPTH} levels deep")
         return
     if not group:
         problems.add(path, "must not be empty")
@@ -208,6 +248,18 @@ def _quantum(problems: v.Problems, path: str, spec: Mapping[str, Any], distribut
 
 
 _FIELDS = {"constant": _constant, "categorical": _categorical, "bounded": _bounded, "normal": _normal}
+
+
+def _largest_value_bytes(leaf: Parameter) -> int:
+    """The longest value `leaf` can take, as JSON."""
+    if leaf.distribution is Distribution.CONSTANT:
+        return v.encoded_size(leaf.value)
+    if leaf.distribution is Distribution.CATEGORICAL:
+        return max(v.encoded_size(value) for value in leaf.values)
+    if leaf.distribution is Distribution.INT_UNIFORM:
+        assert leaf.min is not None and leaf.max is not None
+        return max(len(str(int(leaf.min))), len(str(int(leaf.max))), _NUMBER_BYTES)
+    return _NUMBER_BYTES
 
 
 def _check_grid(problems: v.Problems, leaves: list[Parameter]) -> None:

@@ -9,12 +9,28 @@ Messages say what was expected and what was found.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 MISSING: Any = object()  # marks an absent key, since null is a legitimate value
+
+# Every check below recurses over values, and workers and the controller re-parse
+# stored sweeps: a bound far above any real sweep file (parameter groups nest at
+# most 10 deep, values 16) keeps every walk far from Python's recursion limit.
+MAX_DOCUMENT_DEPTH = 64
+# The size of a document with its YAML aliases copied out, counted as the
+# characters of its scalars plus one per value (about its size as compact JSON).
+# Aliases are shared, not copied, when a file is read, but storing, validating
+# and sending the sweep copies them: a 300-byte "billion laughs" file expands to
+# gigabytes. Twice the file-size limit leaves room for anchors reused honestly.
+MAX_DOCUMENT_SIZE = 512 * 1024
+# Python refuses to print or parse integers of more digits (sys.get_int_max_str_digits),
+# so describing or storing one would raise far from the sweep file.
+MAX_INT_DIGITS = 4300
+_INT_LIMIT = 10**MAX_INT_DIGITS
 
 
 class Problems:
@@ -52,6 +68,8 @@ def describe(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
@@ -138,11 +156,19 @@ def number(
 
 
 def integer(problems: Problems, path: str, value: Any, *, ge: int | None = None, le: int | None = None) -> int | None:
-    bound = (f" >= {ge}" if ge is not None else "") + (f" and <= {le}" if le is not None else "")
+    limits = []
+    if ge is not None:
+        limits.append(f">= {ge}")
+    if le is not None:
+        limits.append(f"<= {le:,}")
+    bound = " " + " and ".join(limits) if limits else ""
     if value is MISSING:
         problems.add(path, "required")
     elif not is_int(value) or (ge is not None and value < ge) or (le is not None and value > le):
-        problems.add(path, f"expected an integer{bound}, got {describe(value)}")
+        # 1e20 and 4.0 read as floats in YAML and JSON alike; a bare "got 1e+20" hides why it is refused.
+        whole_float = isinstance(value, float) and value.is_integer()
+        why = " (a float: numbers written with '.' or an exponent are floats)" if whole_float else ""
+        problems.add(path, f"expected an integer{bound}, got {describe(value)}{why}")
     else:
         return value
     return None
@@ -178,15 +204,38 @@ def string(
 
 
 MAX_VALUE_CHARS = 4096
+# One parameter value reaches a program as one argv element (`--name=value`),
+# which Linux caps at 128 KiB (MAX_ARG_STRLEN), and again inside SWEEPCTL_PARAMS
+# and ${args_json}: a quarter of that cap leaves room for the name and the rest.
+MAX_VALUE_BYTES = 32 * 1024
+# Lists and mappings nested inside one value; configuration-like values need a few.
+MAX_VALUE_DEPTH = 16
 
 
 def json_problem(value: Any) -> str | None:
     """Why `value` cannot be a parameter value, or None.
 
     Values travel as strict JSON (the store keeps sweeps as JSON) and reach
-    programs literally, so NaN, macros and huge strings are refused here, with
-    the field path, rather than surprising anyone later.
+    programs literally, so NaN, macros, huge strings, deep nesting and values
+    over MAX_VALUE_BYTES as JSON are refused here, with the field path, rather
+    than failing every trial later.
     """
+    why = _shape_problem(value, 0)
+    if why is None and (size := encoded_size(value)) > MAX_VALUE_BYTES:
+        why = f"expected a value of at most {MAX_VALUE_BYTES:,} bytes as JSON ({MAX_VALUE_BYTES // 1024} KiB), got {size:,}"
+    return why
+
+
+def encoded_size(value: Any) -> int:
+    """The length of `value` as ASCII JSON with spaces after separators.
+
+    No form a value takes in a trial is longer: SWEEPCTL_PARAMS is this JSON,
+    `${args_json}` the same without spaces, `--name=value` the raw string.
+    """
+    return len(json.dumps(value))
+
+
+def _shape_problem(value: Any, depth: int) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return f"expected a finite number, got {value}"
     if isinstance(value, str):
@@ -195,18 +244,125 @@ def json_problem(value: Any) -> str | None:
         if len(value) > MAX_VALUE_CHARS:
             return f"expected a string of at most {MAX_VALUE_CHARS} characters, got {len(value)}"
         return None
+    if _too_many_digits(value):
+        return f"expected an integer of at most {MAX_INT_DIGITS} digits, got {describe(value)}"
     if value is None or isinstance(value, (bool, int, float)):
         return None
+    if isinstance(value, (list, tuple, Mapping)) and depth >= MAX_VALUE_DEPTH:
+        return f"expected lists and mappings nested at most {MAX_VALUE_DEPTH} levels deep inside a value"
     if isinstance(value, (list, tuple)):
         for element in value:
-            if (why := json_problem(element)) is not None:
+            if (why := _shape_problem(element, depth + 1)) is not None:
                 return why
         return None
     if isinstance(value, Mapping):
         for key, element in value.items():
             if not isinstance(key, str):
                 return f"mapping keys must be strings, got {describe(key)}"
-            if (why := json_problem(element)) is not None:
+            if (why := _shape_problem(element, depth + 1)) is not None:
                 return why
         return None
     return f"expected a JSON value (null, boolean, number, string, list or mapping), got {describe(value)}"
+
+
+def document_problem(doc: Any) -> tuple[str, str] | None:
+    """The first reason the decoded sweep document is too deep or too large to validate, or None.
+
+    Returns `(field path, message)`: a list or mapping nested more than
+    MAX_DOCUMENT_DEPTH deep, one that contains itself (a recursive YAML alias),
+    an integer Python cannot print, or a document over MAX_DOCUMENT_SIZE with
+    its aliases expanded. YAML aliases arrive as shared objects; each is
+    measured once, so a "billion laughs" file costs its distinct values, not
+    its expansion. The walk keeps its own stack: it never recurses.
+    """
+    if not _is_container(doc):
+        return None
+    measured: dict[int, tuple[int, int]] = {}  # id -> (expanded size, levels of containers from it down)
+    stack = [_Frame(doc, "")]
+    open_ids = {id(doc)}
+    while stack:
+        frame = stack[-1]
+        for path, value in frame.children:
+            if not _is_container(value):
+                frame.size += _scalar_size(value)
+                if _too_many_digits(value):
+                    return path, f"expected an integer of at most {MAX_INT_DIGITS} digits, got {describe(value)}"
+            elif id(value) in open_ids:
+                return path, "refers to a list or mapping that contains it (a recursive YAML alias)"
+            elif (known := measured.get(id(value))) is None:
+                if len(stack) >= MAX_DOCUMENT_DEPTH:
+                    return path, _too_deep()
+                stack.append(_Frame(value, path))
+                open_ids.add(id(value))
+                break
+            elif len(stack) + known[1] > MAX_DOCUMENT_DEPTH:
+                return path, _too_deep()
+            else:
+                frame.add(*known)
+            if frame.size > MAX_DOCUMENT_SIZE:
+                return frame.path, _too_large()
+        else:
+            stack.pop()
+            open_ids.discard(id(frame.value))
+            measured[id(frame.value)] = (frame.size, frame.height)
+            if stack:
+                stack[-1].add(frame.size, frame.height)
+                if stack[-1].size > MAX_DOCUMENT_SIZE:
+                    return stack[-1].path, _too_large()
+    return None
+
+
+class _Frame:
+    """A list or mapping being measured by `document_problem`."""
+
+    def __init__(self, value: Any, path: str) -> None:
+        self.value = value
+        self.path = path
+        self.children = _children(value, path)
+        self.size = 1
+        self.height = 1
+
+    def add(self, size: int, height: int) -> None:
+        self.size += size
+        self.height = max(self.height, height + 1)
+
+
+def _children(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """`(path, element)` of a list, or of a mapping's keys and values (keys take room too)."""
+    if isinstance(value, Mapping):
+        for key, element in value.items():
+            yield path, key
+            yield child(path, key), element
+    else:
+        for index, element in enumerate(value):
+            yield item(path, index), element
+
+
+def _too_many_digits(value: Any) -> bool:
+    return isinstance(value, int) and abs(value) >= _INT_LIMIT
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (list, tuple, Mapping))
+
+
+def _scalar_size(value: Any) -> int:
+    """A scalar's characters (about its JSON length) plus one, cheap even for huge integers."""
+    if isinstance(value, str):
+        return len(value) + 1
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value.bit_length() * 0.302) + 2
+    if isinstance(value, float):
+        return len(repr(value)) + 1
+    return 5  # true, false, null (and anything json_problem refuses later)
+
+
+def _too_deep() -> str:
+    return f"expected lists and mappings nested at most {MAX_DOCUMENT_DEPTH} levels deep"
+
+
+def _too_large() -> str:
+    return (
+        f"expected a document of at most {MAX_DOCUMENT_SIZE // 1024} KiB with its YAML aliases expanded "
+        "(counting the characters of each value and one per value)"
+    )

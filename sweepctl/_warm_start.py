@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from sweepctl import _validate as v
+from sweepctl._parameters import check_set_size
 from sweepctl.space import Distribution, Parameter, SearchSpace
 
 
@@ -39,9 +40,12 @@ def parse_warm_start(
             except (KeyError, TypeError) as exc:
                 problems.add(path, f"missing a value for parameter {exc}")
                 continue
+            before = len(problems)
             for name, value in flat.items():
                 if (why := v.json_problem(value)) is not None:
                     problems.add(f"{path}.{name}", why)
+            if len(problems) == before:
+                check_set_size(problems, path, [(p.path, v.encoded_size(flat[p.name])) for p in space.parameters])
             points.append(space.assemble(flat))
     sweeps: list[str] = []
     if not isinstance(sweeps_raw, list):

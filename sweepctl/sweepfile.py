@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from sweepctl import _validate as v
-from sweepctl._parameters import parse_parameters
+from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
 from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import Macro, macro_problem
@@ -71,16 +71,49 @@ _EARLY_TERMINATE_KEYS = {
 }
 _FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _QUEUE = re.compile(r"[A-Za-z0-9_.:-]+")
+
+# PyYAML parses about 100 KiB of YAML a second in pure Python in its slowest
+# shape, a flat list of small numbers (256 KiB took 2.7 s of CPU on a loaded
+# 2-core machine): the limit keeps any file within a few seconds, and is far
+# above any real sweep file.
+MAX_FILE_BYTES = 256 * 1024
+# Trials queued or running at once. The controller creates the missing ones in
+# passes; more than this could never be running, and each queued one is a Redis
+# record and a Celery message.
+MAX_PARALLELISM = 10_000
+# run_cap and max_failures: beyond any sweep, and small enough to stay exact
+# as a float (the exporter reports the remaining budget as one).
+MAX_TRIALS = 1_000_000_000
+# numpy seeds take any size; a 64-bit bound keeps the seed a number every client can store.
+MAX_SEED = 2**64 - 1
+# Hyperband: eta is the share of trials stopped at each band (1 - 1/eta). W&B
+# allows any eta > 1, but below 1.1 bands crowd onto every step and fewer than
+# one trial in ten is ever cut. With eta >= 1.1 and min_iter >= 1, steps up to
+# 2**63 hold 443 bands; MAX_BANDS caps the list (and `s`) above that.
+MIN_ETA = 1.1
+MAX_BANDS = 500
+# min_iter and max_iter: steps are compared as float64 (controller.early_stopping), exact up to 2**53.
+MAX_STEP = 2**53
+# The upper bound of each integer key of early_terminate (min_trials counts trials).
+_EARLY_TERMINATE_MAX = {"min_iter": MAX_STEP, "max_iter": MAX_STEP, "s": MAX_BANDS, "min_trials": MAX_TRIALS}
+# A trial's argv and environment reach the launcher in one message of at most
+# 1 MiB (workers.launcher.MAX_MESSAGE), next to the worker's own environment:
+# the command with the largest parameter set expanded gets a quarter of it.
+MAX_ARGV_BYTES = 256 * 1024
+# ${env}, ${interpreter} and ${args_json_file} become paths of the worker's: PATH_MAX each at most.
+_PATH_BYTES = 4096
+_PARAMETER_MACROS = frozenset({Macro.ARGS, Macro.ARGS_NO_HYPHENS, Macro.ARGS_JSON, Macro.ARGS_NO_BOOLEAN_FLAGS})
+
 # Top-level keys holding one checked value each: key -> check(problems, path, raw).
 _SCALARS: dict[str, Callable[[v.Problems, str, Any], Any]] = {
     "name": lambda problems, path, raw: v.string(problems, path, raw),
-    "run_cap": lambda problems, path, raw: v.integer(problems, path, raw, ge=1),
-    "parallelism": lambda problems, path, raw: v.integer(problems, path, raw, ge=1),
-    "max_failures": lambda problems, path, raw: v.integer(problems, path, raw, ge=0),
+    "run_cap": lambda problems, path, raw: v.integer(problems, path, raw, ge=1, le=MAX_TRIALS),
+    "parallelism": lambda problems, path, raw: v.integer(problems, path, raw, ge=1, le=MAX_PARALLELISM),
+    "max_failures": lambda problems, path, raw: v.integer(problems, path, raw, ge=0, le=MAX_TRIALS),
     "max_retries": lambda problems, path, raw: v.integer(problems, path, raw, ge=0, le=100),
     "trial_timeout": lambda problems, path, raw: v.number(problems, path, raw, gt=0),
     # numpy's random generators, which hyperopt seeds, refuse negative seeds.
-    "seed": lambda problems, path, raw: v.integer(problems, path, raw, ge=0),
+    "seed": lambda problems, path, raw: v.integer(problems, path, raw, ge=0, le=MAX_SEED),
     "queue": lambda problems, path, raw: v.string(
         problems, path, raw, pattern=_QUEUE, shape="a queue name of letters, digits and _ . : -"
     ),
@@ -98,27 +131,42 @@ def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and validate a sweep file.
 
     `.json` files are read as JSON, anything else as YAML. Raises SpecError
-    naming the file when it cannot be read, is not well-formed (with line
-    and column) or does not describe a valid sweep that can run from here
-    (its TPE engine installed).
+    naming the file when it cannot be read, is over MAX_FILE_BYTES, is not
+    well-formed (with line and column), nests or expands (YAML aliases) past
+    the document limits of `parse_sweep`, or does not describe a valid sweep
+    that can run from here (its TPE engine installed).
     """
     source = os.fspath(path)
     try:
-        text = Path(source).read_text(encoding="utf-8")
+        with open(source, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # a bounded read: the path may be /dev/zero
+        if len(data) > MAX_FILE_BYTES:
+            raise SpecError(source, [("<file>", f"expected a sweep file of at most {MAX_FILE_BYTES // 1024} KiB")])
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(source, [("<file>", f"cannot read the sweep file: {_reason(exc)}")]) from exc
     if source.lower().endswith(".json"):
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise SpecError(source, [("<json>", f"invalid JSON at {where}: {exc.msg}")]) from exc
+        doc = _load_json(source, text)
     else:
         try:
             doc = yaml.load(text, Loader=_SweepLoader)
         except yaml.YAMLError as exc:
             raise SpecError(source, [("<yaml>", _yaml_message(exc))]) from exc
     return parse_sweep(doc, source=source, check_installed=True)
+
+
+def _load_json(source: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise SpecError(source, [("<json>", f"invalid JSON at {where}: {exc.msg}")]) from exc
+    except RecursionError as exc:
+        # The C decoder gives up cleanly at Python's recursion limit, far past MAX_DOCUMENT_DEPTH.
+        message = f"expected lists and mappings nested at most {v.MAX_DOCUMENT_DEPTH} levels deep"
+        raise SpecError(source, [("<json>", message)]) from exc
+    except ValueError as exc:  # the only other ValueError: an integer past Python's digit limit
+        raise SpecError(source, [("<json>", f"expected integers of at most {v.MAX_INT_DIGITS} digits")]) from exc
 
 
 def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = False) -> SweepSpec:
@@ -135,6 +183,9 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
         found = "an empty document" if doc is None else v.describe(doc)
         problems.add("", f"expected a mapping with metric, parameters and program or function, got {found}")
         raise SpecError(source, problems.items)
+    # Alone and first: every check below walks the document, and would recurse or expand without end.
+    if (too_big := v.document_problem(doc)) is not None:
+        raise SpecError(source, [too_big])
 
     def get(key: str) -> Any:
         return doc.get(key, v.MISSING)
@@ -155,6 +206,8 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
     values = {key: check(problems, key, doc[key]) for key, check in _SCALARS.items() if key in doc}
     if values.get("reuse_process") and program is not None:
         problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
+    if parameters is not None and function is None:
+        _check_argv_size(problems, command, program, largest_set_bytes(parameters))
 
     if len(problems) or metric is None or parameters is None or method is None:
         raise SpecError(source, problems.items)
@@ -252,7 +305,36 @@ def _command(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:
         elif (why := macro_problem(element)) is not None:
             problems.add(v.item("command", index), why)
             ok = False
+        elif (size := _utf8_bytes(element)) > v.MAX_VALUE_BYTES:
+            # Linux refuses any argv element over 128 KiB; a literal gets what one parameter value gets.
+            problems.add(v.item("command", index), f"expected at most {v.MAX_VALUE_BYTES:,} bytes, got {size:,}")
+            ok = False
     return tuple(raw) if ok else None
+
+
+def _check_argv_size(problems: v.Problems, command: tuple[str, ...], program: str | None, set_bytes: int) -> None:
+    """Report a command whose argv, with the largest parameter set expanded, is over MAX_ARGV_BYTES."""
+    total = 0
+    for element in command:
+        macro = Macro.parse(element)
+        if macro in _PARAMETER_MACROS:
+            total += set_bytes
+        elif macro is Macro.PROGRAM:
+            total += _utf8_bytes(program or "")
+        elif macro is not None:
+            total += _PATH_BYTES
+        else:
+            total += _utf8_bytes(element)
+    if total > MAX_ARGV_BYTES:
+        problems.add(
+            "command",
+            f"expected at most {MAX_ARGV_BYTES // 1024} KiB of arguments with the largest parameter set "
+            f"({set_bytes:,} bytes for each of ${{args}}, ${{args_json}} and the like), got up to {total:,} bytes",
+        )
+
+
+def _utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))  # JSON may carry lone surrogates ("\\ud800")
 
 
 def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
@@ -266,15 +348,15 @@ def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
     if kind is None:
         return None  # the other keys' meaning depends on the type
     v.check_keys(problems, "early_terminate", doc, _EARLY_TERMINATE_KEYS[kind])
-    for key in ("min_iter", "max_iter", "s", "min_trials"):
+    for key, most in _EARLY_TERMINATE_MAX.items():
         if key in doc and key in _EARLY_TERMINATE_KEYS[kind]:
-            v.integer(problems, f"early_terminate.{key}", doc[key], ge=1)
+            v.integer(problems, f"early_terminate.{key}", doc[key], ge=1, le=most)
     if kind == "median":
         if "min_iter" not in doc:
             problems.add("early_terminate.min_iter", "required by type: median (the first step trials are compared at)")
         return dict(doc)
     if "eta" in doc:
-        v.number(problems, "early_terminate.eta", doc["eta"], gt=1)
+        v.number(problems, "early_terminate.eta", doc["eta"], ge=MIN_ETA)
     if "strict" in doc:
         v.boolean(problems, "early_terminate.strict", doc["strict"])
     # Hyperband needs a bracket: W&B derives it from min_iter, or from max_iter and s.
@@ -303,18 +385,78 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         detail = " ".join(part for part in (exc.context, exc.problem) if part)
-        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {detail}"
+        what = "" if isinstance(exc, _LimitError) else "invalid YAML "
+        return f"{what}at line {mark.line + 1}, column {mark.column + 1}: {detail}"
     return f"invalid YAML: {exc}"
 
 
+class _LimitError(yaml.MarkedYAMLError):
+    """Raised while reading a well-formed YAML file that nests or expands past the document limits."""
+
+
 class _SweepLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, with three changes that suit sweep files.
+    """PyYAML's safe loader, with changes that suit sweep files.
 
     Duplicate keys are an error (PyYAML silently keeps the last one, so a
     second `lr:` would quietly replace the first). Dates stay strings, so
     every value can be stored as JSON and reaches the program as written.
     `1e-5` is a float, as in YAML 1.2 and JSON, not the string YAML 1.1 makes it.
+
+    Limits are enforced while composing, before anything is built:
+    PyYAML's composer recurses once per level, and aliases (and `<<:` merges
+    of them) make a few bytes stand for gigabytes. Each node's expanded size
+    is counted once, from its children's, in the units of
+    `_validate.MAX_DOCUMENT_SIZE`; an alias inside the node it names is refused.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[yaml.Node, int] = {}  # nodes hash by identity
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            target = super().compose_node(parent, index)
+            if target not in self._sizes:  # still being composed: the alias is inside it
+                problem = "found an alias inside the node it names (a recursive alias)"
+                raise _LimitError(problem=problem, problem_mark=mark)
+            return target
+        if self._depth >= v.MAX_DOCUMENT_DEPTH:
+            problem = f"expected lists and mappings nested at most {v.MAX_DOCUMENT_DEPTH} levels deep"
+            raise _LimitError(problem=problem, problem_mark=mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None:
+            self._sizes[node] = self._expanded_size(node, mark)
+        return node
+
+    def _expanded_size(self, node: yaml.Node, mark: yaml.Mark) -> int:
+        """The node's size with aliases copied out, from its children's (composed just before it)."""
+        if isinstance(node, yaml.ScalarNode):
+            size = len(node.value) + 1
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes[key] + self._sizes[value] for key, value in node.value)
+        else:
+            size = 1 + sum(self._sizes[element] for element in node.value)
+        if size > v.MAX_DOCUMENT_SIZE:
+            limit = f"{v.MAX_DOCUMENT_SIZE // 1024} KiB"
+            problem = f"this node expands (aliases copied out) past {limit}, the limit of a sweep document"
+            raise _LimitError(problem=problem, problem_mark=mark)
+        return size
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        # int() refuses more than MAX_INT_DIGITS digits with a ValueError, not a YAML error; and a
+        # long `1:2:3:...` (YAML 1.1 base 60) costs quadratic time before that.
+        if len(node.value) > v.MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected an integer of at most {v.MAX_INT_DIGITS} digits", node.start_mark
+            )
+        value: int = super().construct_yaml_int(node)
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -336,6 +478,7 @@ class _SweepLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_SweepLoader.add_constructor("tag:yaml.org,2002:int", _SweepLoader.construct_yaml_int)
 _SweepLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()

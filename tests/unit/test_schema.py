@@ -55,6 +55,16 @@ VALID = {
         "seed": 0,
         "data": "/data/cifar",
     },
+    "at-the-limits": {
+        "program": "train.py",
+        "metric": {"name": "loss"},
+        "parameters": {"lr": {"min": 0.1, "max": 1.0}},
+        "parallelism": 10_000,
+        "run_cap": 10**9,
+        "max_failures": 10**9,
+        "seed": 2**64 - 1,
+        "early_terminate": {"type": "hyperband", "max_iter": 2**53, "s": 500, "eta": 1.1},
+    },
     "sweepctl-extras": {
         "program": "fit.py",
         "metric": {"name": "loss"},
@@ -96,6 +106,16 @@ INVALID = {
     "dotted parameter name": {**MINIMAL, "parameters": {"a.b": {"value": 1}}},
     "reuse_process with a program": {**MINIMAL, "reuse_process": True},
     "unknown parameter key": {**MINIMAL, "parameters": {"a": {"value": 1, "values": [2]}}},
+    # The limits of issue #12 that a schema can express
+    "parallelism past its limit": {**MINIMAL, "parallelism": 10_001},
+    "run_cap past its limit": {**MINIMAL, "run_cap": 10**9 + 1},
+    "max_failures past its limit": {**MINIMAL, "max_failures": 10**9 + 1},
+    "seed past 64 bits": {**MINIMAL, "seed": 2**64},
+    "hyperband eta below 1.1": {**MINIMAL, "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 1.0000000001}},
+    "hyperband s past 500": {**MINIMAL, "early_terminate": {"type": "hyperband", "max_iter": 81, "s": 501}},
+    "hyperband min_iter past 2**53": {**MINIMAL, "early_terminate": {"type": "hyperband", "min_iter": 2**53 + 1}},
+    "median min_trials past its limit": {**MINIMAL, "early_terminate": {"type": "median", "min_iter": 1, "min_trials": 10**9 + 1}},
+    "more categorical values than allowed": {**MINIMAL, "parameters": {"a": {"values": list(range(10_001))}}},
 }
 
 

@@ -295,10 +295,10 @@ INVALID_CASES = [
     (X + "paramters: {}", "paramters", "unknown key 'paramters' (did you mean 'parameters'?)"),
     (X + "method: hyperopt", "method", "unknown method 'hyperopt'"),
     (X + "queue: 'gpu queue'", "queue", "expected a queue name"),
-    (X + "run_cap: 0", "run_cap", "expected an integer >= 1, got 0"),
+    (X + "run_cap: 0", "run_cap", "expected an integer >= 1 and <= 1,000,000,000, got 0"),
     (X + "trial_timeout: -1", "trial_timeout", "expected a finite number > 0, got -1"),
     (X + "early_terminate: {type: asha, min_iter: 2}", "early_terminate.type", "unknown early_terminate type"),
-    (X + "early_terminate: {type: hyperband, eta: 1, min_iter: 1}", "early_terminate.eta", "> 1"),
+    (X + "early_terminate: {type: hyperband, eta: 1, min_iter: 1}", "early_terminate.eta", ">= 1.1, got 1"),
     (X + "early_terminate: {type: hyperband}", "early_terminate", "min_iter, or max_iter and s"),
     (X + "data: [a, 3]", "data[1]", "expected a string, got 3"),
 ]

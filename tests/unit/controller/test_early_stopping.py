@@ -22,7 +22,7 @@ from controller.early_stopping import (
 )
 from sweepctl.errors import SpecError
 from sweepctl.spec import Goal
-from sweepctl.sweepfile import parse_sweep, schema_path
+from sweepctl.sweepfile import MAX_BANDS, MIN_ETA, parse_sweep, schema_path
 
 NAN = float("nan")
 ASHA = Hyperband(min_iter=1, eta=3)  # bands 1, 3, 9, 27, ...
@@ -336,6 +336,77 @@ def test_hyperband_band_extensions() -> None:
     assert Hyperband(min_iter=1, eta=1.5).bands(up_to=8) == (1, 2, 3, 5, 7)
     assert Hyperband(min_iter=1, eta=1.5).min_peers == 2
     assert Hyperband(eta=1.1).keep(11) == 10  # 11 / 1.1 is 9.999... in floats
+
+
+def plain_bands(min_iter: int, eta: float, up_to: int, s: int | None = None, max_iter: int | None = None) -> list[int]:
+    """The documented rule stepped through k = 0, 1, 2, ... (W&B's way): the oracle for `Hyperband.bands`."""
+    ceiling = up_to if max_iter is None else min(up_to, max_iter)
+    found, band, k = set(), float(min_iter), 0
+    while int(band) <= ceiling and (s is None or k < s):
+        found.add(int(band))
+        band, k = band * eta, k + 1
+    return sorted(found)
+
+
+@pytest.mark.parametrize("eta", [MIN_ETA, 1.2, 1.25, 1.5, 2, 2.5, 3, 4.7])
+@pytest.mark.parametrize("min_iter", [1, 2, 3, 7, 125, 1000])
+def test_bands_found_from_logarithms_are_the_bands_of_the_rule(eta: float, min_iter: int) -> None:
+    # Given eta < 2, where several k give the same band (the cheap stepping must not change which bands)
+    for up_to in (1, 10, 999, 10**6, 2**53):
+        # Then the bands are exactly those of stepping through every k, with and without s and max_iter
+        assert list(Hyperband(min_iter=min_iter, eta=eta).bands(up_to)) == plain_bands(min_iter, eta, up_to)
+        assert list(Hyperband(min_iter=min_iter, eta=eta, s=5).bands(up_to)) == plain_bands(min_iter, eta, up_to, s=5)
+        capped = Hyperband(min_iter=min_iter, eta=eta, max_iter=5000).bands(up_to)
+        assert list(capped) == plain_bands(min_iter, eta, up_to, max_iter=5000)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "policy",
+    [Hyperband(min_iter=1, eta=1.0000000001), Hyperband(max_iter=10**15, s=10**18, eta=1.0000000001)],
+    ids=["min_iter", "max_iter-and-s"],
+)
+def test_an_eta_barely_above_one_costs_at_most_max_bands_steps(policy: Hyperband) -> None:
+    # Given the issue's eta = 1.0000000001, whose bands repeat for ~10**10 values of k each
+    # (the controller multiplied by eta once per k, forever), built here without validation
+    began = time.process_time()
+    bands = policy.bands(up_to=2**62)
+    spent = time.process_time() - began
+    print(f"\n{len(bands)} bands in {spent * 1000:.1f} ms of CPU")
+    # Then at most MAX_BANDS bands come back, distinct and ascending, at once (measured: about 1 ms)
+    assert 0 < len(bands) <= MAX_BANDS
+    assert list(bands) == sorted(set(bands))
+    assert spent < 2.0
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [
+        ({"type": "hyperband", "min_iter": 1, "eta": 1.0000000001}, "early_terminate.eta"),
+        ({"type": "hyperband", "min_iter": 1, "eta": 1.05}, "early_terminate.eta"),
+        ({"type": "hyperband", "max_iter": 81, "s": MAX_BANDS + 1}, "early_terminate.s"),
+        ({"type": "hyperband", "min_iter": 2**53 + 1}, "early_terminate.min_iter"),
+    ],
+)
+def test_sweep_files_schema_and_parse_policy_refuse_meaningless_hyperband_blocks(
+    block: dict[str, object], field: str
+) -> None:
+    # Given a hyperband block the issue found to spin the controller, or one past the band limits
+    # Then the parser names the field, the editor schema refuses it, and so does parse_policy where it checks
+    with pytest.raises(SpecError) as caught:
+        parse_sweep(sweep_with(block))
+    assert [path for path, _ in caught.value.problems] == [field]
+    validator = Draft202012Validator(json.loads(schema_path().read_text(encoding="utf-8")))
+    assert list(validator.iter_errors(sweep_with(block)))
+    if field == "early_terminate.eta":
+        with pytest.raises(SpecError):
+            parse_policy(block, Goal.MINIMIZE)
+
+
+def test_the_smallest_eta_is_accepted() -> None:
+    block = {"type": "hyperband", "min_iter": 1, "eta": MIN_ETA}
+    spec = parse_sweep(sweep_with(block))
+    assert parse_policy(spec.early_terminate, spec.metric.goal) == Hyperband(min_iter=1, eta=MIN_ETA)
 
 
 def test_parse_policy_reads_the_median_extension() -> None:
