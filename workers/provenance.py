@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from sweepctl.records import CodeVersion
 
@@ -97,7 +98,7 @@ def _file_digest(path: Path, info: os.stat_result, budget: _Budget) -> str:
     h = hashlib.sha256()
     left = info.st_size
     with path.open("rb", buffering=0) as f:
-        if left == 0 and f.read(1):
+        if left == 0 and _produces_data(f):
             # /proc and /sys files say they are empty and then produce (endless) data.
             raise NotHashed("not hashed: a file whose size is unknown (in /proc or /sys?)")
         while left > 0:
@@ -109,6 +110,14 @@ def _file_digest(path: Path, info: os.stat_result, budget: _Budget) -> str:
             left -= len(chunk)
     _file_cache[key] = h.hexdigest()
     return _file_cache[key]
+
+
+def _produces_data(f: BinaryIO) -> bool:
+    """Whether a file that says it is empty reads as anything but empty (some /proc files refuse small reads)."""
+    try:
+        return bool(f.read(4096))
+    except OSError:
+        return True
 
 
 def _folder_files(root: Path, budget: _Budget) -> list[tuple[str, ...]]:

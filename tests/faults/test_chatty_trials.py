@@ -9,19 +9,21 @@ redis-server.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sweepctl import keys
 from sweepctl.embedded import EmbeddedRedis
-from sweepctl.records import SweepState, TrialState
-from sweepctl.store import Store
-from tests.support.processes import Processes, sweepctl_argv, wait_for
+from sweepctl.records import Sweep, SweepState, Trial, TrialState
+from sweepctl.settings import RedisSettings
+from sweepctl.store import Outcome, Store
+from sweepctl.sweepfile import parse_sweep
+from tests.support.processes import Processes, pids_in_group, process_alive, wait_for
 from tests.system.helpers import submit, wait_until_done, write_sweep
-from workers.trial import MAX_METRIC_NAMES
+from workers.trial import MAX_METRIC_NAMES, TrialRunner, WorkerIdentity
 
 pytestmark = pytest.mark.system
 
@@ -119,3 +121,34 @@ def test_a_trial_inventing_500000_metric_names_keeps_the_first_thousand_and_coun
     assert trial.reports == MAX_METRIC_NAMES
     assert trial.rejected_reports == {"too_many_metric_names": 500_001 - MAX_METRIC_NAMES}
     assert store.redis.hstrlen(keys.trial_key(sweep_id, 1), "last_metrics") < 50_000
+
+
+class _BrokenProgress(Store):
+    """A store whose progress writes fail with an error nobody expects (what the unpack() overflow raised)."""
+
+    def record_progress(self, *args: object, **kwargs: object) -> Outcome:
+        raise RuntimeError("a write that fails for no reason the runner knows")
+
+
+def test_an_error_while_supervising_stops_the_trial_before_the_task_fails(tmp_path: Path, redis_settings: RedisSettings) -> None:
+    # Given a running trial program that reports every 50 ms for a minute, and writes its pid first
+    (tmp_path / "chatty.py").write_text(
+        "import os, time\nopen('pid', 'w').write(str(os.getpid()))\nfor i in range(1200):\n    print(f'step={i} loss=1', flush=True)\n    time.sleep(0.05)\n"
+    )
+    store = _BrokenProgress(redis_settings.client())
+    spec = parse_sweep(yaml.safe_load(SWEEP))
+    store.create_sweep(Sweep(id="broken", raw_spec=dict(spec.raw), state=SweepState.RUNNING, seed=1, created_at=time.time(), workdir=str(tmp_path)))
+    store.create_trial(Trial(sweep_id="broken", number=1, state=TrialState.QUEUED, params={"x": 0.5}, seed=1))
+    runner = TrialRunner(store, WorkerIdentity(worker_id="host/cpu0/1", host="host", slot="cpu0"))
+
+    # When its first metric write raises something unexpected
+    try:
+        with pytest.raises(RuntimeError, match="no reason the runner knows"):
+            runner.run("broken", 1, 1)
+
+        # Then by the time the task fails, the trial's process is gone: no lapsed lease can start a second one beside it
+        pid = int((tmp_path / "pid").read_text())
+        wait_for(lambda: not process_alive(pid), 5, "the trial process to be stopped")
+        assert not pids_in_group(pid)
+    finally:
+        runner.launcher.close()

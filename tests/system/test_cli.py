@@ -174,3 +174,15 @@ def test_a_malformed_redis_url_is_one_error_line_and_exit_2(case: str, tmp_path:
         assert done.returncode == 2, done
         assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: Redis URL "), done.stderr
         assert problem in done.stderr and "s3cret" not in done.stderr + done.stdout and done.stdout == ""
+
+
+@pytest.mark.parametrize(("command", "option"), [("run", "--workers"), ("worker", "--concurrency")])
+def test_zero_worker_processes_are_refused_naming_the_option_given(command: str, option: str, tmp_path: Path, procs: Processes) -> None:
+    # Given a valid sweep file / When a command is asked for no worker processes at all
+    args = [str(write_sweep(tmp_path, VALID))] if command == "run" else []
+    done = procs.run(command, *args, option, "0")
+    # Then it refuses, naming the option the user typed (not another one), and starts nothing
+    assert done.returncode == 2, done.stderr
+    assert option in done.stderr and "0" in done.stderr and "Traceback" not in done.stderr
+    if command == "run":
+        assert "--concurrency" not in done.stderr

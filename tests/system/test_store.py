@@ -409,6 +409,15 @@ def test_worker_heartbeats_are_listed_until_they_are_old_or_removed(store: Store
     assert not store.redis.exists(keys.worker_key("host-a/gpu0"))
 
 
+def test_a_controller_silent_for_three_heartbeats_is_no_longer_listed_alive(store: Store) -> None:
+    # Given a controller that beat 4 s ago and one killed 20 s ago (they beat every 5 s)
+    store.redis.zadd(keys.CONTROLLERS, {"ctl-live": time.time() - 4, "ctl-killed": time.time() - 20})
+    store.redis.zadd(keys.WORKERS, {"host/cpu0/1": time.time() - 4, "host/cpu1/2": time.time() - 20})
+    # Then only the live ones are listed (status used to show a killed one for up to 60 s)
+    assert list(store.controllers()) == ["ctl-live"]
+    assert list(store.workers()) == ["host/cpu0/1"]
+
+
 def test_controller_heartbeats_are_listed_until_they_are_old_or_removed(store: Store) -> None:
     store.heartbeat_controller("ctl-1")
     store.redis.zadd(keys.CONTROLLERS, {"ctl-old": time.time() - 3600})
