@@ -28,52 +28,99 @@ from typing import Any
 from sweepctl.errors import SweepError
 from sweepctl.settings import REDIS_URL_ENV
 
-TAIL_LINES = 200
-TAIL_CHARS = 8192
+TAIL_CHARS = 8192  # a tail is the last TAIL_CHARS characters of a stream, in whole lines when stored
+# A longer line is passed on as its first and last halves around a note of what was dropped: far
+# over MAX_REPORT_CHARS, so it can never be taken for a report, and its cost is bounded.
+MAX_LINE_CHARS = 1 << 16
+LAST_LINE_CHARS = 1024  # the last stderr line, as an error message quotes it
+_KEPT = MAX_LINE_CHARS // 2
 _MAX_MESSAGE = 1 << 16
 _READ_CHUNK = 1 << 16
 
 
 class OutputTail:
-    """The last lines of a stream, bounded in lines and characters."""
+    """The end of a stream: its last TAIL_CHARS characters and its last non-blank line.
+
+    Bounded as lines are stored, not as they are read: it holds TAIL_CHARS characters
+    plus at most one line (lines come capped at MAX_LINE_CHARS by the splitter).
+    """
 
     def __init__(self) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._lines: collections.deque[str] = collections.deque()
+        self._chars = 0
+        self._last_words = ""
         self._lock = threading.Lock()
 
     def add(self, line: str) -> None:
+        words = line.strip()
         with self._lock:
             self._lines.append(line)
+            self._chars += len(line)
+            # The oldest line goes once the others hold TAIL_CHARS characters without it.
+            while self._chars - len(self._lines[0]) >= TAIL_CHARS:
+                self._chars -= len(self._lines.popleft())
+            if words:
+                self._last_words = words if len(words) <= LAST_LINE_CHARS else words[:LAST_LINE_CHARS] + "..."
 
     def text(self) -> str:
         with self._lock:
             return "".join(self._lines)[-TAIL_CHARS:]
 
     def last_line(self) -> str:
+        """The last non-blank line, stripped, cut at LAST_LINE_CHARS characters (then ending in "...")."""
         with self._lock:
-            for line in reversed(self._lines):
-                if line.strip():
-                    return line.strip()
-        return ""
+            return self._last_words
 
 
 class _LineSplitter:
-    """Bytes of one pipe into lines for its tail (and a callback), decoded as a text file would be."""
+    """Bytes of one pipe into lines for its tail (and a callback), decoded as a text file would be.
+
+    Linear in the bytes fed, however long a line runs: only new text is searched for
+    newlines, and a line past MAX_LINE_CHARS keeps just its first and last halves.
+    """
 
     def __init__(self, tail: OutputTail, on_line: Callable[[str], None] | None) -> None:
         self._tail = tail
         self._on_line = on_line
         self._decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True)
-        self._partial = ""
+        self._chars = 0  # in the line so far, kept or not
+        self._pieces: list[str] = []  # the line so far; past the cap, only its first _KEPT characters
+        self._end = ""  # past the cap: the line's last _KEPT characters so far
 
     def feed(self, data: bytes) -> None:
         """More bytes; b"" is the end of the stream (a last line without a newline still counts)."""
-        *lines, self._partial = (self._partial + self._decoder.decode(data, final=not data)).split("\n")
-        for line in lines:
-            self._emit(line + "\n")
-        if not data and self._partial:
-            self._emit(self._partial)
-            self._partial = ""
+        *complete, rest = self._decoder.decode(data, final=not data).split("\n")
+        for piece in complete:
+            if self._chars or len(piece) > MAX_LINE_CHARS:
+                self._add(piece)
+                self._emit(self._take("\n"))
+            else:
+                self._emit(piece + "\n")
+        self._add(rest)
+        if not data and self._chars:
+            self._emit(self._take(""))
+
+    def _add(self, text: str) -> None:
+        if not text:
+            return
+        over = self._chars > MAX_LINE_CHARS
+        self._chars += len(text)
+        if over:
+            self._end = (self._end + text)[-_KEPT:]
+        else:
+            self._pieces.append(text)
+            if self._chars > MAX_LINE_CHARS:
+                line = "".join(self._pieces)
+                self._pieces, self._end = [line[:_KEPT]], line[-_KEPT:]
+
+    def _take(self, newline: str) -> str:
+        """The line gathered so far, ended by `newline`; the next line starts empty."""
+        if self._chars > MAX_LINE_CHARS:
+            line = f"{self._pieces[0]}[... {self._chars - MAX_LINE_CHARS} characters dropped ...]{self._end}{newline}"
+        else:
+            line = "".join(self._pieces) + newline
+        self._chars, self._pieces, self._end = 0, [], ""
+        return line
 
     def _emit(self, line: str) -> None:
         self._tail.add(line)
