@@ -2,9 +2,13 @@
 
 Each trial is forked by the slot's long-lived launcher (`workers.launcher`) and
 leads its own process group, which `stop()` signals as a whole: SIGTERM, a
-grace period, then SIGKILL. Output is read by two threads; stdout lines also go
-to a callback (the metric parser) as they arrive. The runner learns that a trial
-ended from the launcher's message the moment it is reaped, without polling.
+grace period, then SIGKILL. However a trial ends, the launcher kills what it left
+(the rest of its group, daemons that escaped it) before it reports the end.
+Output is read by one thread for both pipes; stdout lines
+also go to a callback (the metric parser) as they arrive. Memory and time per
+stream are bounded however the trial writes: a line is cut at MAX_LINE_CHARS and
+a tail keeps TAIL_CHARS. The runner learns that a trial ended from the launcher's
+message the moment it is reaped, without polling.
 """
 
 from __future__ import annotations
@@ -233,14 +237,6 @@ class Launcher:
                 return -signal.SIGKILL
         return self._exited.pop(pid)
 
-    def reap_adopted(self) -> None:
-        """Have the launcher kill processes a trial left behind outside its group (double-forked daemons)."""
-        if self._sock is not None:
-            try:
-                self._sock.send(json.dumps({"op": "reap"}).encode())
-            except OSError:
-                pass
-
     def close(self) -> None:
         """Stop the launcher (it stops any trial still running) and forget it."""
         if self._sock is not None:
@@ -309,7 +305,6 @@ class TrialProcess:
         self.wait(grace)
         # The leader may be gone while children it spawned linger: always finish the group.
         self._signal_group(signal.SIGKILL)
-        self._launcher.reap_adopted()
         code = self.wait(None)
         assert code is not None
         return code
@@ -325,10 +320,12 @@ class TrialProcess:
         self._reader.join(timeout)
 
     def kill_leftovers(self) -> None:
-        """After the leader exited: kill whatever it left behind in its group (no orphans).
+        """After the leader exited: make sure nothing the trial started lives on (no orphans).
 
-        A reused executor's group leader lives on for the next trial: the executor
-        has already killed what the trial started.
+        The launcher has done it before it reported the end: it killed every process the
+        trial left, in its group or escaped from it (double-forked daemons and their
+        children). This signals the group once more in case the launcher died meanwhile.
+        A reused executor's group leader lives on for the next trial.
         """
         if not self._reused:
             self._signal_group(signal.SIGKILL)

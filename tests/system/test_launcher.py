@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import pids_in_group, wait_for
+from tests.support.processes import pids_in_group, process_alive, wait_for
+from tests.system.daemon_trials import end_and_kill_leftovers, kill_if_alive, start_leaving_a_daemon
 from workers.linux import live_processes
 from workers.trial_process import Launcher, TrialProcess
 
@@ -214,27 +215,20 @@ def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: L
     wait_for(lambda: not pids_in_group(stubborn.pid), 5, "the stubborn group to be gone")
 
 
-def test_a_double_forked_daemon_is_adopted_and_killed_when_the_trial_is_stopped(launcher: Launcher, folder: Path) -> None:
-    # Given a trial whose grandchild left the group (new session) and was orphaned
-    marker = folder / "daemon.pid"
-    script = f"""
-        import os, time
-        if os.fork() == 0:
-            os.setsid()
-            if os.fork() == 0:
-                open({str(marker)!r}, "w").write(str(os.getpid()))
-                time.sleep(60)
-            os._exit(0)
-        time.sleep(60)
-    """
-    trial = _start(launcher, folder, script)
-    wait_for(lambda: marker.exists() and marker.read_text(), 10, "the daemon to start")
-    daemon = int(marker.read_text())
-    wait_for(lambda: any(p == daemon and parent != trial.pid for p, parent, _ in live_processes()), 10, "the daemon to be orphaned")
-
-    # When the trial is stopped, Then the daemon is gone as well
-    trial.stop(grace=1.0)
-    wait_for(lambda: all(p != daemon for p, _, _ in live_processes()), 5, "the adopted daemon to be killed")
+@pytest.mark.parametrize("kind", ["program", "function"])
+@pytest.mark.parametrize(("how", "code"), [("exit", 0), ("fail", 3), ("hang", -signal.SIGTERM)])
+def test_a_double_forked_daemon_and_its_child_are_killed_when_the_trial_ends_however_it_ends(
+    launcher: Launcher, folder: Path, kind: str, how: str, code: int
+) -> None:
+    # Given a trial that left a daemon in a session of its own, orphaned, with a child of its own
+    trial, left = start_leaving_a_daemon(launcher, folder, env(), kind, how)
+    try:
+        # When the trial ends (exits 0, fails, or hangs and is stopped) and the runner kills its leftovers
+        assert end_and_kill_leftovers(trial, how) == code
+        # Then the daemon is gone, and so is its child (handed to the launcher as the daemon died)
+        wait_for(lambda: not any(process_alive(pid) for pid in left), 5, "the daemon and its child to be killed")
+    finally:
+        kill_if_alive(left)
 
 
 def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launcher: Launcher, folder: Path) -> None:
