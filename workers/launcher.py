@@ -67,7 +67,11 @@ EXIT_CANNOT_START = 127
 # Comma-separated modules the launcher imports once, before forking any trial (`sweepctl worker --preload`).
 PRELOAD_ENV = "SWEEPCTL_PRELOAD"
 _HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
-MAX_MESSAGE = 1 << 20  # a start request carries the trial's environment
+MAX_MESSAGE = 1 << 20  # what a read takes: more than any start request
+# A start request (argv, environment, cwd as JSON) may be this long. A SOCK_SEQPACKET message must
+# fit the sender's buffer, which each sender sizes for it: Linux doubles what is asked, up to twice
+# net.core.wmem_max (212992 by default), so this fits on a stock kernel.
+MAX_START_REQUEST = 256 << 10
 # How long the launcher may spend killing what a trial left. SIGKILL cannot be refused; a process in
 # an uninterruptible sleep (a hung NFS read) dies only when that ends, and is then left for the next.
 ADOPTED_KILL_SECONDS = 5.0
@@ -201,6 +205,7 @@ class _Launcher:
 
     def _fork_executor(self, key: tuple[str, str], out: int, err: int) -> _Executor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fit_start_requests(ours)
         try:
             pid = self._fork(lambda: self._executor_main(theirs, ours, inherited=(out, err)))
         except OSError:
@@ -465,6 +470,11 @@ def _exit_code(value: object) -> int:
         return value & 0xFF
     print(value, file=sys.stderr)
     return 1
+
+
+def fit_start_requests(sock: socket.socket) -> None:
+    """Size `sock`'s send buffer for a start request of MAX_START_REQUEST bytes (one message)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_START_REQUEST)
 
 
 def _noop(signum: int, frame: FrameType | None) -> None:

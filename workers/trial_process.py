@@ -4,17 +4,18 @@ Each trial is forked by the slot's long-lived launcher (`workers.launcher`) and
 leads its own process group, which `stop()` signals as a whole: SIGTERM, a
 grace period, then SIGKILL. However a trial ends, the launcher kills what it left
 (the rest of its group, daemons that escaped it) before it reports the end.
-Output is read by one thread for both pipes; stdout lines
-also go to a callback (the metric parser) as they arrive. Memory and time per
-stream are bounded however the trial writes: a line is cut at MAX_LINE_CHARS and
-a tail keeps TAIL_CHARS. The runner learns that a trial ended from the launcher's
-message the moment it is reaped, without polling.
+Output is read by one thread for both pipes; stdout lines also go to a callback
+(the metric parser) as they arrive. Memory and time per stream are bounded however
+the trial writes: a line is cut at MAX_LINE_CHARS and a tail keeps TAIL_CHARS. The
+runner learns that a trial ended from the launcher's message the moment it is
+reaped, without polling. A start request is at most MAX_START_REQUEST bytes.
 """
 
 from __future__ import annotations
 
 import codecs
 import collections
+import errno
 import io
 import json
 import os
@@ -29,8 +30,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sweepctl.errors import SweepError
+from sweepctl.errors import SweepError, TrialTooLargeError
 from sweepctl.settings import REDIS_URL_ENV
+from workers.launcher import MAX_START_REQUEST, fit_start_requests
 
 TAIL_CHARS = 8192  # a tail is the last TAIL_CHARS characters of a stream, in whole lines when stored
 # A longer line is passed on as its first and last halves around a note of what was dropped: far
@@ -146,6 +148,7 @@ class Launcher:
             return self._sock
         self.close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fit_start_requests(ours)
         # The launcher holds no Redis credentials: trials report through stdout.
         env = {k: v for k, v in os.environ.items() if k != REDIS_URL_ENV}
         with theirs:
@@ -172,13 +175,23 @@ class Launcher:
         `env` is set on top of the environment the launcher started with: the
         worker's, without the Redis URL. With `reuse`, a `function:` trial runs in
         the slot's long-lived executor process (the pid is the executor's).
+        Raises TrialTooLargeError when the request is over MAX_START_REQUEST bytes, SweepError
+        when the launcher cannot start it.
         """
+        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric, "reuse": reuse}
+        message = json.dumps(request).encode()
+        if len(message) > MAX_START_REQUEST:
+            raise _too_large(len(message), f"over the launcher's limit of {MAX_START_REQUEST:,} bytes")
         sock = self._channel()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric, "reuse": reuse}
         try:
-            socket.send_fds(sock, [json.dumps(request).encode()], [out_w, err_w])
+            try:
+                socket.send_fds(sock, [message], [out_w, err_w])
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:  # a kernel whose net.core.wmem_max is below the default
+                    raise _too_large(len(message), "more than this host's socket buffers take (net.core.wmem_max)") from exc
+                raise
             reply = self._next_reply()
         except BaseException:
             os.close(out_r)
@@ -329,3 +342,10 @@ class TrialProcess:
         """
         if not self._reused:
             self._signal_group(signal.SIGKILL)
+
+
+def _too_large(size: int, why: str) -> TrialTooLargeError:
+    return TrialTooLargeError(
+        f"the trial's parameters and environment are too large to start: {size:,} bytes as a start request "
+        f"(argv, environment and folder as JSON), {why}"
+    )
