@@ -31,3 +31,7 @@ class UnknownSweepError(StoreError):
 
 class EmbeddedRedisError(SweepError):
     """Raised when the private redis-server of the embedded default cannot be started."""
+
+
+class TrialTooLargeError(SweepError):
+    """Raised when a trial's command, parameters and environment are too large to start it: the parameters' fault."""

@@ -17,7 +17,10 @@ It keeps the promises the per-trial guard made:
 - it asks for SIGTERM when its worker dies (even by SIGKILL), then stops every
   running trial: SIGTERM to the trial's group, GRACE seconds, SIGKILL;
 - each trial child asks for SIGKILL when the launcher dies, so no trial outlives it;
-- it adopts orphaned descendants (child subreaper) and kills them on `reap`.
+- it adopts orphaned descendants (child subreaper): when a trial ends, however it
+  ends, it kills what the trial left (double-forked daemons, the rest of its group)
+  before it reports the end. Killing one hands its children to us in turn, so it
+  kills until none is left (for up to ADOPTED_KILL_SECONDS).
 Each trial leads its own process group (the launcher has no terminal: it runs
 in a session of its own), so the runner stops a whole trial with one killpg.
 
@@ -32,9 +35,8 @@ joins the trial's non-daemon threads and kills the processes the trial left.
 Protocol over a SOCK_SEQPACKET pair, one JSON object per message:
   runner -> launcher  {"op": "start", "argv", "env" (set on top of the launcher's own), "cwd", "function", "metric", "reuse"}
                       with two file descriptors: the trial's stdout and stderr
-                      {"op": "reap"}: SIGKILL every adopted process that is not a running trial
   launcher -> runner  {"started": pid} or {"error": text}, in order of the starts;
-                      {"exited": pid, "code": returncode} when a trial ends
+                      {"exited": pid, "code": returncode} when a trial ends and what it left is dead
                       (returncode as subprocess gives it: -N for signal N).
 """
 
@@ -59,13 +61,20 @@ from types import FrameType
 from typing import Any
 
 from workers.callable_entry import run_callable
-from workers.linux import become_subreaper, children_of, die_with_parent, own_children
+from workers.linux import become_subreaper, die_with_parent, own_children
 
 EXIT_CANNOT_START = 127
 # Comma-separated modules the launcher imports once, before forking any trial (`sweepctl worker --preload`).
 PRELOAD_ENV = "SWEEPCTL_PRELOAD"
 _HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
-MAX_MESSAGE = 1 << 20  # a start request carries the trial's environment
+MAX_MESSAGE = 1 << 20  # what a read takes: more than any start request
+# A start request (argv, environment, cwd as JSON) may be this long. A SOCK_SEQPACKET message must
+# fit the sender's buffer, which each sender sizes for it: Linux doubles what is asked, up to twice
+# net.core.wmem_max (212992 by default), so this fits on a stock kernel.
+MAX_START_REQUEST = 256 << 10
+# How long the launcher may spend killing what a trial left. SIGKILL cannot be refused; a process in
+# an uninterruptible sleep (a hung NFS read) dies only when that ends, and is then left for the next.
+ADOPTED_KILL_SECONDS = 5.0
 
 
 @dataclass
@@ -73,7 +82,7 @@ class _Executor:
     """The launcher's view of the process that runs a slot's reused `function:` trials."""
 
     pid: int
-    channel: socket.socket  # the launcher's end: requests out, {"done": code, "leftovers": bool} in
+    channel: socket.socket  # the launcher's end: requests out, {"done": code} in
     key: tuple[str, str]  # (function, cwd): a trial of another function or folder gets a fresh executor
     busy: bool = False
 
@@ -124,11 +133,6 @@ class _Launcher:
             self.stopping = True  # nobody to report to: stop the trials
 
     def _handle(self, request: dict[str, Any], fds: list[int]) -> None:
-        if request.get("op") == "reap":
-            for fd in fds:
-                os.close(fd)
-            self._kill_adopted()
-            return
         if len(fds) != 2:
             for fd in fds:
                 os.close(fd)
@@ -201,6 +205,7 @@ class _Launcher:
 
     def _fork_executor(self, key: tuple[str, str], out: int, err: int) -> _Executor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fit_start_requests(ours)
         try:
             pid = self._fork(lambda: self._executor_main(theirs, ours, inherited=(out, err)))
         except OSError:
@@ -223,8 +228,7 @@ class _Launcher:
         report = json.loads(data)
         executor.busy = False
         self.running.discard(executor.pid)
-        if report.get("leftovers"):
-            self._kill_adopted()  # what the trial's children left, re-parented to us when they were killed
+        self._kill_adopted()  # daemons the trial started, and its children's children (ours once they were killed)
         self._send({"exited": executor.pid, "code": int(report["done"])})
 
     def _retire_executor(self) -> None:
@@ -243,19 +247,56 @@ class _Launcher:
                 return
             if pid == 0:
                 return
-            if self.executor is not None and pid == self.executor.pid:
-                self.executor.channel.close()  # it died between or during trials: the next one gets a new one
-                self.executor = None
-            if pid in self.running:
-                self.running.discard(pid)
-                self._send({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+            self._exited(pid, status)
+
+    def _exited(self, pid: int, status: int) -> None:
+        """A child of ours was reaped: if it was a trial, what it left is killed and the runner learns how it ended."""
+        if self.executor is not None and pid == self.executor.pid:
+            self.executor.channel.close()  # it died between or during trials: the next one gets a new one
+            self.executor = None
+        if pid in self.running:
+            self.running.discard(pid)
+            # Its leader gone, all the trial left is ours (children, daemons, the rest of its group).
+            self._kill_adopted()
+            self._send({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
     def _kill_adopted(self) -> None:
-        spared = self.running | ({self.executor.pid} if self.executor else set())
-        for pid in children_of(os.getpid()):
-            if pid not in spared:
+        """SIGKILL every child that is not a running trial or the executor: what ended trials left, adopted by us.
+
+        Killing one hands its own children to us, so each is reaped (then its children are
+        ours) and our children are looked at again, until none is left: a whole tree of
+        leftovers goes, in ADOPTED_KILL_SECONDS at most.
+        """
+        deadline = time.monotonic() + ADOPTED_KILL_SECONDS
+        while True:
+            spared = self.running | ({self.executor.pid} if self.executor else set())
+            victims = {pid for pid in own_children() if pid not in spared}
+            if not victims:
+                return
+            for pid in victims:
                 _kill(pid, signal.SIGKILL)
-        self._reap_exited()
+            while victims and time.monotonic() < deadline:
+                victims = {pid for pid in victims if not self._reaped(pid)}
+                if victims:
+                    time.sleep(0.001)
+            if victims:
+                print(
+                    f"sweepctl launcher: {len(victims)} process(es) left by a trial still alive {ADOPTED_KILL_SECONDS:g}s "
+                    f"after SIGKILL (stuck in the kernel?): {sorted(victims)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+
+    def _reaped(self, pid: int) -> bool:
+        """Whether child `pid` has exited (and is reaped now, by us or before)."""
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if done:
+            self._exited(pid, status)
+        return bool(done)
 
     def _stop_all(self) -> None:
         """Our worker died or asked us to stop: no trial, and nothing a trial started, may linger."""
@@ -267,8 +308,9 @@ class _Launcher:
             time.sleep(0.02)
         for pid in self.running:
             _killpg(pid, signal.SIGKILL)
-        for pid in children_of(os.getpid()):
-            _kill(pid, signal.SIGKILL)
+        self._retire_executor()
+        self.running.clear()  # nobody is left to tell of their ends
+        self._kill_adopted()
 
     def _leave_launcher(self) -> bool:
         """In a forked child: drop the launcher's signal handling and channels. False: the launcher died."""
@@ -343,7 +385,7 @@ class _Launcher:
                 code = EXIT_CANNOT_START
             else:
                 code = _run_function(request["function"], request["metric"], at_exit=False)
-            leftovers = _kill_own_children()
+            _kill_own_children()
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
             sys.path[:] = base_path
             os.chdir(base_cwd)
@@ -352,7 +394,7 @@ class _Launcher:
             os.dup2(quiet, 2)
             if code < 0:
                 _die_by(-code)
-            channel.send(json.dumps({"done": code, "leftovers": leftovers}).encode())
+            channel.send(json.dumps({"done": code}).encode())
 
 
 def _redirect(out: int, err: int) -> None:
@@ -408,19 +450,17 @@ def _die_by(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _kill_own_children() -> bool:
-    """SIGKILL and reap whatever processes the trial started here; whether there were any.
+def _kill_own_children() -> None:
+    """SIGKILL and reap whatever processes the trial started here.
 
     Their own children are re-parented to the launcher (our subreaper), which kills them.
     """
-    pids = own_children()
-    for pid in pids:
+    for pid in own_children():
         _kill(pid, signal.SIGKILL)
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-    return bool(pids)
 
 
 def _exit_code(value: object) -> int:
@@ -430,6 +470,11 @@ def _exit_code(value: object) -> int:
         return value & 0xFF
     print(value, file=sys.stderr)
     return 1
+
+
+def fit_start_requests(sock: socket.socket) -> None:
+    """Size `sock`'s send buffer for a start request of MAX_START_REQUEST bytes (one message)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_START_REQUEST)
 
 
 def _noop(signum: int, frame: FrameType | None) -> None:

@@ -2,15 +2,20 @@
 
 Each trial is forked by the slot's long-lived launcher (`workers.launcher`) and
 leads its own process group, which `stop()` signals as a whole: SIGTERM, a
-grace period, then SIGKILL. Output is read by two threads; stdout lines also go
-to a callback (the metric parser) as they arrive. The runner learns that a trial
-ended from the launcher's message the moment it is reaped, without polling.
+grace period, then SIGKILL. However a trial ends, the launcher kills what it left
+(the rest of its group, daemons that escaped it) before it reports the end.
+Output is read by one thread for both pipes; stdout lines also go to a callback
+(the metric parser) as they arrive. Memory and time per stream are bounded however
+the trial writes: a line is cut at MAX_LINE_CHARS and a tail keeps TAIL_CHARS. The
+runner learns that a trial ended from the launcher's message the moment it is
+reaped, without polling. A start request is at most MAX_START_REQUEST bytes.
 """
 
 from __future__ import annotations
 
 import codecs
 import collections
+import errno
 import io
 import json
 import os
@@ -25,55 +30,103 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sweepctl.errors import SweepError
+from sweepctl.errors import SweepError, TrialTooLargeError
 from sweepctl.settings import REDIS_URL_ENV
+from workers.launcher import MAX_START_REQUEST, fit_start_requests
 
-TAIL_LINES = 200
-TAIL_CHARS = 8192
+TAIL_CHARS = 8192  # a tail is the last TAIL_CHARS characters of a stream, in whole lines when stored
+# A longer line is passed on as its first and last halves around a note of what was dropped: far
+# over MAX_REPORT_CHARS, so it can never be taken for a report, and its cost is bounded.
+MAX_LINE_CHARS = 1 << 16
+LAST_LINE_CHARS = 1024  # the last stderr line, as an error message quotes it
+_KEPT = MAX_LINE_CHARS // 2
 _MAX_MESSAGE = 1 << 16
 _READ_CHUNK = 1 << 16
 
 
 class OutputTail:
-    """The last lines of a stream, bounded in lines and characters."""
+    """The end of a stream: its last TAIL_CHARS characters and its last non-blank line.
+
+    Bounded as lines are stored, not as they are read: it holds TAIL_CHARS characters
+    plus at most one line (lines come capped at MAX_LINE_CHARS by the splitter).
+    """
 
     def __init__(self) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self._lines: collections.deque[str] = collections.deque()
+        self._chars = 0
+        self._last_words = ""
         self._lock = threading.Lock()
 
     def add(self, line: str) -> None:
+        words = line.strip()
         with self._lock:
             self._lines.append(line)
+            self._chars += len(line)
+            # The oldest line goes once the others hold TAIL_CHARS characters without it.
+            while self._chars - len(self._lines[0]) >= TAIL_CHARS:
+                self._chars -= len(self._lines.popleft())
+            if words:
+                self._last_words = words if len(words) <= LAST_LINE_CHARS else words[:LAST_LINE_CHARS] + "..."
 
     def text(self) -> str:
         with self._lock:
             return "".join(self._lines)[-TAIL_CHARS:]
 
     def last_line(self) -> str:
+        """The last non-blank line, stripped, cut at LAST_LINE_CHARS characters (then ending in "...")."""
         with self._lock:
-            for line in reversed(self._lines):
-                if line.strip():
-                    return line.strip()
-        return ""
+            return self._last_words
 
 
 class _LineSplitter:
-    """Bytes of one pipe into lines for its tail (and a callback), decoded as a text file would be."""
+    """Bytes of one pipe into lines for its tail (and a callback), decoded as a text file would be.
+
+    Linear in the bytes fed, however long a line runs: only new text is searched for
+    newlines, and a line past MAX_LINE_CHARS keeps just its first and last halves.
+    """
 
     def __init__(self, tail: OutputTail, on_line: Callable[[str], None] | None) -> None:
         self._tail = tail
         self._on_line = on_line
         self._decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True)
-        self._partial = ""
+        self._chars = 0  # in the line so far, kept or not
+        self._pieces: list[str] = []  # the line so far; past the cap, only its first _KEPT characters
+        self._end = ""  # past the cap: the line's last _KEPT characters so far
 
     def feed(self, data: bytes) -> None:
         """More bytes; b"" is the end of the stream (a last line without a newline still counts)."""
-        *lines, self._partial = (self._partial + self._decoder.decode(data, final=not data)).split("\n")
-        for line in lines:
-            self._emit(line + "\n")
-        if not data and self._partial:
-            self._emit(self._partial)
-            self._partial = ""
+        *complete, rest = self._decoder.decode(data, final=not data).split("\n")
+        for piece in complete:
+            if self._chars or len(piece) > MAX_LINE_CHARS:
+                self._add(piece)
+                self._emit(self._take("\n"))
+            else:
+                self._emit(piece + "\n")
+        self._add(rest)
+        if not data and self._chars:
+            self._emit(self._take(""))
+
+    def _add(self, text: str) -> None:
+        if not text:
+            return
+        over = self._chars > MAX_LINE_CHARS
+        self._chars += len(text)
+        if over:
+            self._end = (self._end + text)[-_KEPT:]
+        else:
+            self._pieces.append(text)
+            if self._chars > MAX_LINE_CHARS:
+                line = "".join(self._pieces)
+                self._pieces, self._end = [line[:_KEPT]], line[-_KEPT:]
+
+    def _take(self, newline: str) -> str:
+        """The line gathered so far, ended by `newline`; the next line starts empty."""
+        if self._chars > MAX_LINE_CHARS:
+            line = f"{self._pieces[0]}[... {self._chars - MAX_LINE_CHARS} characters dropped ...]{self._end}{newline}"
+        else:
+            line = "".join(self._pieces) + newline
+        self._chars, self._pieces, self._end = 0, [], ""
+        return line
 
     def _emit(self, line: str) -> None:
         self._tail.add(line)
@@ -95,6 +148,7 @@ class Launcher:
             return self._sock
         self.close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fit_start_requests(ours)
         # The launcher holds no Redis credentials: trials report through stdout.
         env = {k: v for k, v in os.environ.items() if k != REDIS_URL_ENV}
         with theirs:
@@ -121,13 +175,23 @@ class Launcher:
         `env` is set on top of the environment the launcher started with: the
         worker's, without the Redis URL. With `reuse`, a `function:` trial runs in
         the slot's long-lived executor process (the pid is the executor's).
+        Raises TrialTooLargeError when the request is over MAX_START_REQUEST bytes, SweepError
+        when the launcher cannot start it.
         """
+        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric, "reuse": reuse}
+        message = json.dumps(request).encode()
+        if len(message) > MAX_START_REQUEST:
+            raise _too_large(len(message), f"over the launcher's limit of {MAX_START_REQUEST:,} bytes")
         sock = self._channel()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        request = {"op": "start", "argv": list(argv), "env": dict(env), "cwd": cwd, "function": function, "metric": metric, "reuse": reuse}
         try:
-            socket.send_fds(sock, [json.dumps(request).encode()], [out_w, err_w])
+            try:
+                socket.send_fds(sock, [message], [out_w, err_w])
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:  # a kernel whose net.core.wmem_max is below the default
+                    raise _too_large(len(message), "more than this host's socket buffers take (net.core.wmem_max)") from exc
+                raise
             reply = self._next_reply()
         except BaseException:
             os.close(out_r)
@@ -185,14 +249,6 @@ class Launcher:
                 self.close()
                 return -signal.SIGKILL
         return self._exited.pop(pid)
-
-    def reap_adopted(self) -> None:
-        """Have the launcher kill processes a trial left behind outside its group (double-forked daemons)."""
-        if self._sock is not None:
-            try:
-                self._sock.send(json.dumps({"op": "reap"}).encode())
-            except OSError:
-                pass
 
     def close(self) -> None:
         """Stop the launcher (it stops any trial still running) and forget it."""
@@ -262,7 +318,6 @@ class TrialProcess:
         self.wait(grace)
         # The leader may be gone while children it spawned linger: always finish the group.
         self._signal_group(signal.SIGKILL)
-        self._launcher.reap_adopted()
         code = self.wait(None)
         assert code is not None
         return code
@@ -278,10 +333,19 @@ class TrialProcess:
         self._reader.join(timeout)
 
     def kill_leftovers(self) -> None:
-        """After the leader exited: kill whatever it left behind in its group (no orphans).
+        """After the leader exited: make sure nothing the trial started lives on (no orphans).
 
-        A reused executor's group leader lives on for the next trial: the executor
-        has already killed what the trial started.
+        The launcher has done it before it reported the end: it killed every process the
+        trial left, in its group or escaped from it (double-forked daemons and their
+        children). This signals the group once more in case the launcher died meanwhile.
+        A reused executor's group leader lives on for the next trial.
         """
         if not self._reused:
             self._signal_group(signal.SIGKILL)
+
+
+def _too_large(size: int, why: str) -> TrialTooLargeError:
+    return TrialTooLargeError(
+        f"the trial's parameters and environment are too large to start: {size:,} bytes as a start request "
+        f"(argv, environment and folder as JSON), {why}"
+    )

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import pids_in_group, wait_for
+from sweepctl.errors import TrialTooLargeError
+from tests.support.processes import pids_in_group, process_alive, wait_for
+from tests.system.daemon_trials import end_and_kill_leftovers, kill_if_alive, start_leaving_a_daemon
+from workers.launcher import MAX_START_REQUEST
 from workers.linux import live_processes
 from workers.trial_process import Launcher, TrialProcess
 
@@ -45,6 +48,10 @@ def describe(p):
 
 def boom(p):
     raise ValueError("objective exploded")
+
+
+def env_length(p):
+    return len(os.environ["LONG"])
 
 
 def leave(p):
@@ -176,6 +183,40 @@ def test_programs_are_exec_d_with_literal_arguments_and_a_missing_one_is_a_clear
     assert "cannot start 'no-such-program-here'" in missing.stderr.text()
 
 
+def test_a_trial_too_large_to_send_to_the_launcher_fails_clearly_and_the_launcher_carries_on(launcher: Launcher, folder: Path) -> None:
+    # Given a trial whose parameters take 1.2 MB (a sweep stored before such values were refused)
+    huge = json.dumps({"x": "v" * 1_200_000})
+    # When it is started, Then it is refused saying what is too large and by how much, as an error of the trial's own
+    refusal = rf"parameters and environment are too large to start: 1,2\d\d,\d\d\d bytes .* limit of {MAX_START_REQUEST:,} bytes"
+    with pytest.raises(TrialTooLargeError, match=refusal):
+        TrialProcess(launcher, [], env=env(SWEEPCTL_PARAMS=huge), cwd=str(folder), on_stdout_line=lambda line: None, function="objectives:value")
+    # and the next trial runs on the same launcher
+    assert run(launcher, folder, function="objectives:value").returncode == 0
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_limit_runs(launcher: Launcher, folder: Path, reuse: bool) -> None:
+    # Given a function trial with a 250,000-character variable: over the 212,960 bytes a SOCK_SEQPACKET
+    # message may have on a stock kernel by default, under MAX_START_REQUEST
+    assert MAX_START_REQUEST > 250_000 + 10_000
+    long_env = env(LONG="v" * 250_000)
+    process = TrialProcess(
+        launcher, [], env=long_env, cwd=str(folder), on_stdout_line=lambda line: None, function="objectives:env_length", metric="loss", reuse=reuse
+    )
+    # When it runs (handed on to the executor too, with reuse), Then it saw the whole variable
+    assert process.wait(30) == 0, process.stderr.text()
+    process.finish_output()
+    assert process.stdout.text() == "loss=250000.0\n"
+
+
+def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument_list_too_long(launcher: Launcher, folder: Path) -> None:
+    # Given an argument over Linux's 128 KiB per-string limit, though the start request is under the launcher's
+    too_long = run(launcher, folder, argv=[sys.executable, "-c", "pass", "a" * 150_000])
+    # Then exec refuses it and the trial fails saying why
+    assert too_long.returncode == 127
+    assert "Argument list too long" in too_long.stderr.last_line()
+
+
 def _start(launcher: Launcher, folder: Path, script: str) -> TrialProcess:
     return TrialProcess(launcher, [sys.executable, "-c", textwrap.dedent(script)], env=env(), cwd=str(folder), on_stdout_line=lambda line: None)
 
@@ -214,27 +255,20 @@ def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: L
     wait_for(lambda: not pids_in_group(stubborn.pid), 5, "the stubborn group to be gone")
 
 
-def test_a_double_forked_daemon_is_adopted_and_killed_when_the_trial_is_stopped(launcher: Launcher, folder: Path) -> None:
-    # Given a trial whose grandchild left the group (new session) and was orphaned
-    marker = folder / "daemon.pid"
-    script = f"""
-        import os, time
-        if os.fork() == 0:
-            os.setsid()
-            if os.fork() == 0:
-                open({str(marker)!r}, "w").write(str(os.getpid()))
-                time.sleep(60)
-            os._exit(0)
-        time.sleep(60)
-    """
-    trial = _start(launcher, folder, script)
-    wait_for(lambda: marker.exists() and marker.read_text(), 10, "the daemon to start")
-    daemon = int(marker.read_text())
-    wait_for(lambda: any(p == daemon and parent != trial.pid for p, parent, _ in live_processes()), 10, "the daemon to be orphaned")
-
-    # When the trial is stopped, Then the daemon is gone as well
-    trial.stop(grace=1.0)
-    wait_for(lambda: all(p != daemon for p, _, _ in live_processes()), 5, "the adopted daemon to be killed")
+@pytest.mark.parametrize("kind", ["program", "function"])
+@pytest.mark.parametrize(("how", "code"), [("exit", 0), ("fail", 3), ("hang", -signal.SIGTERM)])
+def test_a_double_forked_daemon_and_its_child_are_killed_when_the_trial_ends_however_it_ends(
+    launcher: Launcher, folder: Path, kind: str, how: str, code: int
+) -> None:
+    # Given a trial that left a daemon in a session of its own, orphaned, with a child of its own
+    trial, left = start_leaving_a_daemon(launcher, folder, env(), kind, how)
+    try:
+        # When the trial ends (exits 0, fails, or hangs and is stopped) and the runner kills its leftovers
+        assert end_and_kill_leftovers(trial, how) == code
+        # Then the daemon is gone, and so is its child (handed to the launcher as the daemon died)
+        wait_for(lambda: not any(process_alive(pid) for pid in left), 5, "the daemon and its child to be killed")
+    finally:
+        kill_if_alive(left)
 
 
 def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launcher: Launcher, folder: Path) -> None:
@@ -249,6 +283,7 @@ def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launch
 RUNNER = """
 import sys, time
 sys.path.insert(0, {repo!r})
+from workers.launcher import MAX_START_REQUEST
 from workers.trial_process import Launcher, TrialProcess
 launcher = Launcher(grace=1.0)
 trial = TrialProcess(launcher, [sys.executable, "-c", {script!r}], env={{"PATH": "/usr/bin:/bin"}}, cwd={cwd!r}, on_stdout_line=lambda line: None)

@@ -20,6 +20,7 @@ import pytest
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.support.processes import Processes, pids_in_group, wait_for
+from tests.system.daemon_trials import end_and_kill_leftovers, kill_if_alive, start_leaving_a_daemon
 from tests.system.helpers import submit, wait_until_done, write_sweep
 from workers.linux import live_processes
 from workers.trial_process import Launcher, TrialProcess
@@ -169,6 +170,23 @@ def test_processes_a_trial_leaves_behind_are_killed_and_the_executor_stays(launc
     launcher_pid = launcher._process.pid if launcher._process else -1
     wait_for(lambda: [p for p, parent, _ in live_processes() if parent == launcher_pid] == [trial.pid], 5, "no adopted leftovers")
     assert run(launcher, folder, "objectives:act", {"do": "return"}).pid == trial.pid
+
+
+@pytest.mark.parametrize(("how", "code", "survives"), [("exit", 0, True), ("fail", 3, True), ("hang", -signal.SIGTERM, False)])
+def test_a_daemon_a_reused_trial_double_forked_is_killed_when_the_trial_ends(
+    launcher: Launcher, folder: Path, how: str, code: int, survives: bool
+) -> None:
+    # Given a reused trial that left a daemon in a session of its own, orphaned, with a child of its own
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)}
+    trial, left = start_leaving_a_daemon(launcher, folder, base, "function", how, reuse=True)
+    try:
+        # When the trial ends (returns, fails, or hangs and is stopped) and the runner kills its leftovers
+        assert end_and_kill_leftovers(trial, how) == code
+        # Then the daemon and its child are gone, and the executor lives on unless the trial was stopped
+        wait_for(lambda: not any(alive(pid) for pid in left), 5, "the daemon and its child to be killed")
+        assert alive(trial.pid) is survives
+    finally:
+        kill_if_alive(left)
 
 
 def test_a_stopped_trial_takes_the_executor_down_and_the_next_trial_gets_a_fresh_one(launcher: Launcher, folder: Path) -> None:
