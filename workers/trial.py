@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 
 from sweepctl.command import Macro, args_json_text, build_argv
-from sweepctl.errors import StoreError, SweepError
+from sweepctl.errors import StoreError, TrialTooLargeError
 from sweepctl.keys import METRICS_MAX
 from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
@@ -340,9 +340,10 @@ class TrialRunner:
                 metric=spec.metric.name,
                 reuse=spec.reuse_process,
             )
-        except SweepError as exc:
-            failed = judging.Outcome(TrialState.FAILED, None, f"could not start the trial: {exc}")
-            return self._record(trial, failed, metrics, hasher, returncode=None)
+        except TrialTooLargeError as exc:
+            # Nothing started: the parameters' fault, as an exec refusing them (E2BIG) would be.
+            # (Any other failure to start, a launcher that died, is the machine's: the lease lapses, another attempt runs.)
+            return self._record(trial, judging.Outcome(TrialState.FAILED, None, str(exc)), metrics, hasher, returncode=None)
         try:
             returncode, ending = self._supervise(spec, trial, process, metrics, hasher)
         except BaseException:

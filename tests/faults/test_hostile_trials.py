@@ -8,15 +8,18 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from controller.loop import Controller
 from sweepctl import lifecycle
 from sweepctl.celery_app import make_celery
-from sweepctl.records import SweepState, TrialState
+from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
+from sweepctl.sweepfile import parse_sweep
 from tests.support.processes import Processes, wait_for
 from tests.system.helpers import submit, wait_until_done, write_sweep
+from workers.trial import TrialRunner, WorkerIdentity
 
 pytestmark = pytest.mark.system
 
@@ -96,3 +99,28 @@ def test_a_sweep_with_a_huge_parallelism_leaves_the_other_sweeps_their_turn(redi
     finally:
         stop.set()
         thread.join(30)
+
+
+def test_a_trial_too_large_to_start_fails_as_the_parameters_fault_not_lost(
+    tmp_path: Path, redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a trial whose start request is over the launcher's limit (lowered here to 4 KiB: a valid sweep
+    # file cannot reach the real 256 KiB, but a sweep stored by an older sweepctl could)
+    monkeypatch.setattr("workers.trial_process.MAX_START_REQUEST", 4096)
+    (tmp_path / "p.py").write_text("print('loss=1')\n")
+    store = Store.connect(redis_settings)
+    spec = parse_sweep(yaml.safe_load("method: random\nmetric: {name: loss}\nprogram: p.py\nparameters:\n  x: {value: 1}\n"))
+    store.create_sweep(Sweep(id="big", raw_spec=dict(spec.raw), state=SweepState.RUNNING, seed=1, created_at=time.time(), workdir=str(tmp_path)))
+    store.create_trial(Trial(sweep_id="big", number=1, state=TrialState.QUEUED, params={"x": "y" * 5000}, seed=1))
+    runner = TrialRunner(store, WorkerIdentity(worker_id="host/cpu0/1", host="host", slot="cpu0"))
+
+    # When a worker runs it
+    try:
+        state = runner.run("big", 1, 1)
+    finally:
+        runner.launcher.close()
+
+    # Then it failed at once, saying why, on its first attempt: not left running until its lease lapsed and lost
+    trial = store.get_trial("big", 1)
+    assert state is TrialState.FAILED and trial.state is TrialState.FAILED and trial.attempt == 1
+    assert "too large" in (trial.error or ""), trial.error

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sweepctl.local_store import local_store_dir
 from sweepctl.command import build_argv
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
@@ -102,7 +103,10 @@ def test_shipped_wandb_example_runs_unchanged(tmp_path: Path, procs: Processes) 
     assert best["argv"][0] == "/usr/bin/env" and best["argv"][2] == "train.py"
     assert f"--optimizer.name={best['params']['optimizer']['name']}" in best["argv"]
     assert "finished: run_cap=20 reached" in done.stderr
-    assert (tmp_path / ".sweepctl" / "appendonly.aof").exists() or (tmp_path / ".sweepctl" / "appendonlydir").exists()
+    # and its results persist in the folder's store, kept out of the folder the trials run in
+    store_dir = local_store_dir(cwd=tmp_path)
+    assert (store_dir / "appendonly.aof").exists() or (store_dir / "appendonlydir").exists()
+    assert not (tmp_path / ".sweepctl").exists()
 
 
 def test_parameter_values_reach_the_program_as_single_literal_arguments(tmp_path: Path, procs: Processes, store: Store) -> None:
