@@ -37,7 +37,14 @@ from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import Method, SweepSpec
-from sweepctl.store import DEFAULT_LEASE_SECONDS, UNAVAILABLE, Outcome, Requeue, Store, StoreTrouble
+from sweepctl.store import (
+    DEFAULT_LEASE_SECONDS,
+    UNAVAILABLE,
+    Outcome,
+    Requeue,
+    Store,
+    StoreTrouble,
+)
 from sweepctl.sweepfile import parse_sweep
 from sweepctl.telemetry import WORKER_UP_SECONDS, record_suggestions
 

@@ -42,10 +42,14 @@ def find_redis_server() -> str:
     return str(bundled)
 
 
+# Looked up once here, so that the forked child only calls it (nothing in it takes a lock another thread may hold).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
 def _terminate_with_parent() -> None:
     """In the forked child, before exec: have the kernel send SIGTERM when the parent dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 def free_port() -> int:
@@ -133,7 +137,7 @@ class EmbeddedRedis:
             start_new_session=True,  # a Ctrl-C in the terminal must not kill the store mid-write
             # ...but a sweepctl killed outright must not leave its server running with no parent:
             # SIGTERM makes Redis shut down cleanly, its AOF flushed.
-            preexec_fn=_terminate_with_parent,
+            preexec_fn=_terminate_with_parent,  # noqa: PLW1509  # it calls one C function looked up beforehand
         )
         self._wait_ready(timeout)
         return self

@@ -128,6 +128,10 @@ def _as_guest(data_dir: Path) -> tuple[int, LocalServer] | None:
 
 def _served_elsewhere(data_dir: Path, command: str) -> str:
     record = _server_record(data_dir)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while record is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # its owner may be starting the server: name it once it has said who it is
+        record = _server_record(data_dir)
     by = "another sweepctl process" if record is None else f"`sweepctl {record.command}` (pid {record.owner_pid})"
     return (
         f"the local store in {data_dir} is served by {by}, which stops it when it ends, so `sweepctl {command}` cannot use it; "

@@ -49,7 +49,7 @@ class TrialState(str, Enum):
     FAILED = "failed"  # raised, exited non-zero, or reported no objective
     NAN = "nan"  # reported a NaN or infinite objective
     TIMED_OUT = "timed_out"  # ran past trial_timeout and was killed
-    KILLED = "killed"  # died from a signal sweepctl did not send (OOM killer, kill -9)
+    KILLED = "killed"  # SIGKILLed while the kernel's OOM killer struck (a crash or another signal is FAILED)
     LOST = "lost"  # its worker vanished (lease expired) on every attempt up to max_retries
     STOPPED = "stopped"  # stopped early by the sweep's early_terminate rule (its last value is in last_metrics)
     CANCELLED = "cancelled"  # the sweep was cancelled

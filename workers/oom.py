@@ -19,13 +19,11 @@ _VMSTAT = Path("/proc/vmstat")
 def oom_kills() -> int | None:
     """The kernel's count of OOM kills since boot, or None where it cannot be read (not Linux, old kernel)."""
     try:
-        for line in _VMSTAT.read_text().splitlines():
-            name, _, value = line.partition(" ")
-            if name == "oom_kill":
-                return int(value)
+        text = _VMSTAT.read_bytes()
+        start = text.index(b"\noom_kill ") + len(b"\noom_kill ")
+        return int(text[start : text.index(b"\n", start)])
     except (OSError, ValueError):
         return None
-    return None
 
 
 def oom_kill_between(before: int | None, after: int | None) -> bool | None:

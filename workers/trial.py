@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -31,7 +32,14 @@ from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
-from sweepctl.store import DEFAULT_LEASE_SECONDS, UNAVAILABLE, Outcome, Requeue, Store, is_out_of_memory
+from sweepctl.store import (
+    DEFAULT_LEASE_SECONDS,
+    UNAVAILABLE,
+    Outcome,
+    Requeue,
+    Store,
+    is_out_of_memory,
+)
 from sweepctl.sweepfile import parse_sweep
 from workers import outcome as judging
 from workers import provenance
@@ -368,7 +376,8 @@ class TrialRunner:
             timeout=spec.trial_timeout,
             stderr_last_line=process.stderr.last_line(),
             stopped=self._stop_request if ending is Ending.STOPPED else None,
-            oom_killed=oom_kill_between(oom_before, oom_kills()),
+            # Only a SIGKILL needs the OOM count (a second read of /proc/vmstat, ~20 µs).
+            oom_killed=oom_kill_between(oom_before, oom_kills()) if returncode == -signal.SIGKILL else None,
         )
         tails = {"stdout_tail": process.stdout.text(), "stderr_tail": process.stderr.text()}
         return self._record(trial, outcome, metrics, hasher, returncode=returncode, **tails)

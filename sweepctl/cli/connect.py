@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from sweepctl.local_store import STATE_DIR_ENV, LocalServer, local_store_dir, serve_local_store
+from sweepctl.local_store import (
+    STATE_DIR_ENV,
+    LocalServer,
+    local_store_dir,
+    serve_local_store,
+)
 from sweepctl.settings import REDIS_URL_ENV, RedisSettings
 from sweepctl.store import Store
 

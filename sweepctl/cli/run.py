@@ -13,8 +13,8 @@ import os
 import signal
 import subprocess
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
 
 import click

@@ -20,7 +20,11 @@ import pytest
 
 from sweepctl.errors import TrialTooLargeError
 from tests.support.processes import pids_in_group, process_alive, wait_for
-from tests.system.daemon_trials import end_and_kill_leftovers, kill_if_alive, start_leaving_a_daemon
+from tests.system.daemon_trials import (
+    end_and_kill_leftovers,
+    kill_if_alive,
+    start_leaving_a_daemon,
+)
 from workers.launcher import MAX_START_REQUEST
 from workers.linux import live_processes
 from workers.trial_process import Launcher, TrialProcess

@@ -20,7 +20,11 @@ import pytest
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.support.processes import Processes, pids_in_group, wait_for
-from tests.system.daemon_trials import end_and_kill_leftovers, kill_if_alive, start_leaving_a_daemon
+from tests.system.daemon_trials import (
+    end_and_kill_leftovers,
+    kill_if_alive,
+    start_leaving_a_daemon,
+)
 from tests.system.helpers import submit, wait_until_done, write_sweep
 from workers.linux import live_processes
 from workers.trial_process import Launcher, TrialProcess

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sweepctl.local_store import local_store_dir
 from sweepctl.command import build_argv
+from sweepctl.local_store import local_store_dir
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.conftest import EXAMPLES

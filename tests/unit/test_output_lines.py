@@ -10,7 +10,13 @@ import tracemalloc
 import pytest
 
 from sweepctl.protocol import Report, classify_line
-from workers.trial_process import LAST_LINE_CHARS, MAX_LINE_CHARS, TAIL_CHARS, OutputTail, _LineSplitter
+from workers.trial_process import (
+    LAST_LINE_CHARS,
+    MAX_LINE_CHARS,
+    TAIL_CHARS,
+    OutputTail,
+    _LineSplitter,
+)
 
 CASES = [
     b"",

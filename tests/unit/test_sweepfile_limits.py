@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from sweepctl._documents import MAX_FILE_BYTES
 from sweepctl._parameters import MAX_PARAMETER_DEPTH, MAX_SET_BYTES
 from sweepctl._validate import MAX_DOCUMENT_DEPTH, MAX_VALUE_BYTES, MAX_VALUE_DEPTH
 from sweepctl.errors import SpecError
 from sweepctl.sweepfile import (
     MAX_ARGV_BYTES,
-    MAX_FILE_BYTES,
     MAX_PARALLELISM,
     load_sweep_file,
     parse_sweep,
