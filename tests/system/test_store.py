@@ -323,6 +323,35 @@ def test_the_last_metric_points_are_appended_with_the_result_once_and_invalid_on
     assert store.rejections(SID).get("invalid_metrics") == 1
 
 
+def test_any_number_of_points_is_written_once_in_order_even_when_writes_are_retried(store: Store) -> None:
+    # Given a running trial that reported 30,000 points in a burst (one Lua call could not take them: unpack() fails)
+    a_sweep(store)
+    running(store, 0)
+    points = [MetricPoint(float(i), i, {"loss": 1 / (i + 1)}) for i in range(30_000)]
+    # When they are written numbered from 0, the first 20,000 written again (a retry after a lost reply),
+    # and the trial finishes with the last 10,000 (numbered from 20,000), twice over
+    assert store.record_progress(SID, 0, 1, points[:20_000], first_point=0, reports=20_000) is Outcome.OK
+    assert store.record_progress(SID, 0, 1, points[:20_000], first_point=0, reports=20_000) is Outcome.OK
+    assert store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.1, points=points[20_000:], first_point=20_000, reports=30_000) is Outcome.OK
+    # (a finished trial refuses the retry's leading chunks as progress: not_running)
+    assert store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.1, points=points[20_000:], first_point=20_000) is Outcome.NOT_RUNNING
+    # Then the history holds each point once, in order, and the fields written with them
+    assert [p.step for p in store.metric_history(SID, 0)] == list(range(30_000))
+    trial = store.get_trial(SID, 0)
+    assert trial.state is TrialState.COMPLETED and trial.reports == 30_000
+
+
+def test_a_refused_progress_write_of_many_points_changes_nothing(store: Store) -> None:
+    # Given a trial that is queued, not running
+    a_sweep(store)
+    queued(store, 0)
+    before = everything(store)
+    # When a write of more points than one script call takes arrives for it / Then it is refused whole
+    many = [MetricPoint(float(i), i, {"loss": 1.0}) for i in range(5000)]
+    assert store.record_progress(SID, 0, 1, many, first_point=0, reports=5000) is Outcome.NOT_RUNNING
+    assert everything(store) == before
+
+
 def test_finishing_with_a_stale_attempt_is_refused(store: Store) -> None:
     a_sweep(store)
     running(store, 0)
