@@ -44,7 +44,10 @@ def local_store_dir(state_dir: str | os.PathLike[str] | None = None, cwd: Path |
     if state_dir:
         return Path(state_dir).expanduser().resolve()
     folder = (cwd or Path.cwd()).resolve()
-    home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    try:
+        home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    except (RuntimeError, KeyError) as exc:  # no HOME and no passwd entry (a container's bare uid)
+        raise ConfigError(f"no folder for the local store: set XDG_STATE_HOME or --state-dir ({exc})") from exc
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
     return Path(home) / "sweepctl" / f"{folder.name or 'root'}-{digest}"
 
