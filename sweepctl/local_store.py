@@ -143,12 +143,6 @@ def _served_elsewhere(data_dir: Path, command: str) -> str:
     )
 
 
-def running_server_url(data_dir: Path) -> str | None:
-    """URL of the embedded server another sweepctl process serves on `data_dir`, if one does."""
-    record = _server_record(data_dir)
-    return None if record is None else _url(data_dir, record)
-
-
 @dataclass(frozen=True)
 class ServerRecord:
     """What an owner advertises in server.json: its server's pid and port, and who it is."""

@@ -68,8 +68,8 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
     with serve_store(redis_url, state_dir, create_local=True, long_running=True) as (store, settings, local):
         sweep, spec = lifecycle.submit_sweep(store, file)
         click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
-        if local is not None:
-            click.echo(f"store: {local.data_dir} (embedded Redis, pid {_pid(local)})", err=True)
+        if local is not None and local.process is not None:
+            click.echo(f"store: {local.data_dir} (embedded Redis, pid {local.process.pid})", err=True)
         logs = (local.data_dir if local is not None else local_store_dir(state_dir)) / "logs"
         workers = _Workers(lambda slot: spawn(slot, settings, [spec.queue], log=logs / f"worker-{slot.name}.log"), slots, logs)
         click.echo(f"worker logs: {logs}", err=True)
@@ -215,10 +215,6 @@ def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> Embedde
     except Exception as exc:  # noqa: BLE001  # the run ends either way; say what could not be recorded
         note = f"sweep {sweep_id} could not be recorded as failed ({exc})"
     return EmbeddedRedisError(f"{reason} and ended; {note}; Redis' log: {local.data_dir / 'redis.log'}")
-
-
-def _pid(local: LocalServer) -> int | None:
-    return None if local.process is None else local.process.pid
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -9,7 +9,7 @@ import redis
 
 from sweepctl import embedded
 from sweepctl.embedded import EmbeddedRedis
-from sweepctl.local_store import running_server_url, serve_local_store
+from sweepctl.local_store import serve_local_store
 
 pytestmark = pytest.mark.system
 
@@ -35,14 +35,14 @@ def test_local_store_survives_a_restart_and_is_found_by_other_processes(tmp_path
     # Given a local store served by a long-running command, with a key written
     data_dir = tmp_path / "store"
     with serve_local_store(data_dir, command="run", long_running=True, create=True) as served:
-        assert running_server_url(data_dir) == served.url
+        assert served.process is not None
         redis.Redis.from_url(served.url).set("k", "v")
         assert (data_dir / "password").stat().st_mode & 0o777 == 0o600
         # a short command meanwhile uses the same server as a guest
         with serve_local_store(data_dir, command="status", long_running=False, create=False) as guest:
             assert guest.url == served.url and guest.process is None
-    assert running_server_url(data_dir) is None
-    # When it is opened again
+    # When it is opened again, once its owner has stopped it
     with serve_local_store(data_dir, command="status", long_running=False, create=False) as again:
+        assert again.process is not None  # no server was left for a guest: this command started its own
         # Then the data is still there (AOF), under the same password
         assert redis.Redis.from_url(again.url).get("k") == b"v"
