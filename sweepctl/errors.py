@@ -25,6 +25,18 @@ class StoreError(SweepError):
     """Raised when the Redis store is unreachable or holds something it should not."""
 
 
+class StoreUnavailable(SweepError):
+    """Raised when Redis cannot take a command just now (unreachable, frozen, loading, or full): wait and retry.
+
+    Nothing about the command was wrong; `out_of_memory` tells a full Redis (reads still work,
+    writes are refused until memory is freed) from one that is not answering at all.
+    """
+
+    def __init__(self, message: str, *, out_of_memory: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
+
+
 class UnknownSweepError(StoreError):
     """Raised when a sweep id is not in the store."""
 

@@ -24,7 +24,8 @@ from sweepctl.errors import StoreError, UnknownSweepError
 from sweepctl.protocol import MAX_METRICS_PER_REPORT, METRIC_NAME
 from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
-from sweepctl.spec import Goal
+from sweepctl.spec import Goal, SweepSpec
+from sweepctl.sweepfile import parse_sweep
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 # How long a running attempt stays ours without a heartbeat. Workers renew at a third of it,
@@ -232,6 +233,7 @@ class Store:
         self._requeue = _Script(client, scripts.REQUEUE_TRIAL)
         self._own = _Script(client, scripts.OWN_SWEEP)
         self._disown = _Script(client, scripts.DISOWN_SWEEP)
+        self._specs: dict[str, SweepSpec] = {}
 
     @classmethod
     def connect(cls, settings: RedisSettings) -> Store:
@@ -261,6 +263,14 @@ class Store:
         if not raw:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return codec.decode_sweep(raw)
+
+    def get_spec(self, sweep_id: str) -> SweepSpec:
+        """The sweep's parsed sweep file, parsed once per Store (a submitted sweep file never changes)."""
+        spec = self._specs.get(sweep_id)
+        if spec is None:
+            sweep = self.get_sweep(sweep_id)
+            spec = self._specs[sweep_id] = parse_sweep(sweep.raw_spec, source=sweep.source or sweep_id)
+        return spec
 
     def sweep_state(self, sweep_id: str) -> SweepState:
         raw = self.redis.hget(keys.sweep_key(sweep_id), "state")
