@@ -6,150 +6,58 @@ a TCP proxy frozen between one worker and a real redis-server.
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-import redis
 
 from sweepctl.embedded import EmbeddedRedis
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
-from tests.faults.support import (
-    AOF_HOLDBACK_SECONDS,
-    FAST,
-    kill_mid_trial,
-    no_orphans,
-    running_trials,
-    send,
-    worker_pid,
-)
+from tests.faults.soak import SOAK_TRIALS, restartable, run_soak, sweep_text
+from tests.faults.support import FAST, no_orphans, running_trials, send, worker_pid
 from tests.support.processes import Processes, wait_for
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
 pytestmark = pytest.mark.system
 
-T = TypeVar("T")
-SOAK_TRIALS = 100
-SOAK_KILLS = 10
-
-
-def sweep_text(run_cap: int, sleep: float, parallelism: int, max_retries: int = 3) -> str:
-    return f"""
-    method: random
-    metric: {{name: loss}}
-    program: trial_program.py
-    parameters:
-      x: {{min: -2.0, max: 2.0}}
-      sleep: {{value: {sleep}}}
-    run_cap: {run_cap}
-    parallelism: {parallelism}
-    max_retries: {max_retries}
-    seed: 13
-    """
-
 
 def test_worker_sigkill_ten_times_and_a_redis_restart_in_a_hundred_trial_sweep_lose_and_duplicate_nothing(
     tmp_path: Path, procs: Processes, store: Store, redis_server: EmbeddedRedis
 ) -> None:
-    # Given a 100-trial sweep on three worker processes with 2 s leases (the soak test). Victims
-    # are drawn among running trials, and a re-queued trial restarts at once on a fresh slot, so
-    # one trial can take several kills in a row: max_retries covers every kill, so that a LOST
-    # trial here could only come from a fault of sweepctl, never from the draw.
-    run_log = tmp_path / "runs.jsonl"
-    env = {**FAST, "RUN_LOG": str(run_log)}
-    sweep_id = submit(procs, write_sweep(tmp_path, sweep_text(SOAK_TRIALS, sleep=0.6, parallelism=3, max_retries=SOAK_KILLS)))
-    procs.start("controller", env=env, log=tmp_path / "controller.log")
-    procs.start("worker", "--gpus", "none", "--concurrency", "3", env=env, log=tmp_path / "workers.log")
-
+    # Given a 100-trial sweep on three worker processes with 2 s leases (the soak test)
     # When, ten times, the worker process running a trial is SIGKILLed mid-trial, and Redis once
-    rng = random.Random(7)
-    kills: list[tuple[float, str, int]] = []
-    missed = 0
-    server = redis_server
-    started = time.monotonic()
-    while len(kills) < SOAK_KILLS:
-        running = wait_for(lambda: outage_tolerant(lambda: running_trials(store, sweep_id)), 60, "a running trial")
-        victim = rng.choice(running)
-        if not kill_mid_trial(store, sweep_id, victim):
-            missed += 1  # its worker was killed already (not yet reaped), or it ended: draw again
-            continue
-        kills.append((time.time(), victim.worker, victim.number))
-        if len(kills) == SOAK_KILLS // 2:
-            # A crash right after this kill could take the victim's claim with it (AOF hold-back),
-            # and then no lost attempt would be there to check.
-            time.sleep(AOF_HOLDBACK_SECONDS)
-            server.kill()
-            server = EmbeddedRedis(data_dir=server.data_dir, password=server.password, port=server.port).start()
-        time.sleep(1.5)
-    wait_for(lambda: outage_tolerant(lambda: store.sweep_state(sweep_id).is_terminal and not store.active_numbers(sweep_id)), 240, "the sweep to finish")
-    elapsed = time.monotonic() - started
+    with restartable(redis_server) as server:
+        soak = run_soak(tmp_path, procs, store, server)
+        sweep_id, run_log, kills = soak.sweep_id, soak.run_log, soak.kills
 
-    # Then exactly run_cap results were recorded: none lost, none twice
-    sweep = store.get_sweep(sweep_id)
-    trials = store.get_trials(sweep_id)
-    finished = store.finished_numbers(sweep_id)
-    assert sweep.state is SweepState.FINISHED, sweep.reason
-    assert [t.number for t in trials] == list(range(1, SOAK_TRIALS + 1))
-    assert Counter(t.state for t in trials) == {TrialState.COMPLETED: SOAK_TRIALS}, [
-        (t.number, t.state, t.error, t.lost_attempts) for t in trials if t.state is not TrialState.COMPLETED
-    ] + [kills]
-    assert sorted(finished) == list(range(1, SOAK_TRIALS + 1))  # each recorded once
-    # each killed trial was re-run as a later attempt, elsewhere or on the restarted worker
-    for index, (at, worker, number) in enumerate(kills):
-        trial = store.get_trial(sweep_id, number)
-        assert trial.attempt >= 2 and any(a["worker"] == worker for a in trial.lost_attempts), (
-            f"kill {index + 1} at {at:.3f} of {worker} running trial {number}: attempt {trial.attempt}, "
-            f"started {trial.started_at}, ended {trial.ended_at}, worker {trial.worker}, lost {trial.lost_attempts}"
-        )
-    ends = Counter(r["number"] for r in read_run_log(run_log, "end"))
-    assert set(ends) == set(range(1, SOAK_TRIALS + 1))
-    # And no trial process outlived its worker
-    groups = [r["pgid"] for r in read_run_log(run_log)]
-    wait_for(lambda: no_orphans(groups, tmp_path), 10, "no orphan trial processes")
-
-    recovery = [
-        store.get_trial(sweep_id, n).started_at - at
-        for at, _, n in kills
-        if store.get_trial(sweep_id, n).started_at is not None
-    ]
-    figures = {
-        "trials": SOAK_TRIALS,
-        "workers": 3,
-        "worker_kills": len(kills),
-        "missed_draws": missed,
-        "redis_restarts": 1,
-        "seconds": round(elapsed, 1),
-        "lost": sum(1 for t in trials if t.state is TrialState.LOST),
-        "duplicated_results": len(finished) - len(set(finished)),
-        "runs": len(read_run_log(run_log)),
-        "completed_runs_beyond_one_per_trial": sum(ends.values()) - SOAK_TRIALS,
-        "recovery_seconds_median": sorted(recovery)[len(recovery) // 2],
-        "recovery_seconds_max": max(recovery),
-        "rejections": store.rejections(sweep_id),
-    }
-    print("SOAK", json.dumps(figures))
-    if os.environ.get("SWEEPCTL_SOAK_REPORT"):
-        Path(os.environ["SWEEPCTL_SOAK_REPORT"]).write_text(json.dumps(figures, indent=2))
-    server.kill()
-    assert figures["lost"] == 0 and figures["duplicated_results"] == 0
-
-
-def outage_tolerant(read: Callable[[], T]) -> T | None:
-    """`read()`, or None while Redis is restarting."""
-    try:
-        return read()
-    except redis.ConnectionError:
-        return None
+        # Then exactly run_cap results were recorded: none lost, none twice
+        sweep = store.get_sweep(sweep_id)
+        trials = store.get_trials(sweep_id)
+        finished = store.finished_numbers(sweep_id)
+        assert sweep.state is SweepState.FINISHED, sweep.reason
+        assert [t.number for t in trials] == list(range(1, SOAK_TRIALS + 1))
+        assert Counter(t.state for t in trials) == {TrialState.COMPLETED: SOAK_TRIALS}, [
+            (t.number, t.state, t.error, t.lost_attempts) for t in trials if t.state is not TrialState.COMPLETED
+        ] + [kills]
+        assert sorted(finished) == list(range(1, SOAK_TRIALS + 1))  # each recorded once
+        # each killed trial was re-run as a later attempt, elsewhere or on the restarted worker
+        for index, (at, worker, number) in enumerate(kills):
+            trial = store.get_trial(sweep_id, number)
+            assert trial.attempt >= 2 and any(a["worker"] == worker for a in trial.lost_attempts), (
+                f"kill {index + 1} at {at:.3f} of {worker} running trial {number}: attempt {trial.attempt}, "
+                f"started {trial.started_at}, ended {trial.ended_at}, worker {trial.worker}, lost {trial.lost_attempts}"
+            )
+        ends = Counter(r["number"] for r in read_run_log(run_log, "end"))
+        assert set(ends) == set(range(1, SOAK_TRIALS + 1))
+        # And no trial process outlived its worker
+        groups = [r["pgid"] for r in read_run_log(run_log)]
+        wait_for(lambda: no_orphans(groups, tmp_path), 10, "no orphan trial processes")
+        assert sum(1 for t in trials if t.state is TrialState.LOST) == 0 and len(finished) - len(set(finished)) == 0
 
 
 def test_frozen_worker_loses_its_trial_and_its_late_result_is_rejected(tmp_path: Path, procs: Processes, store: Store) -> None:
