@@ -5,7 +5,8 @@ n_startup_jobs: int, local_search: share}`. Every option applies to both engines
 is left to the engine's own default (`controller.suggesters.tpe` and
 `controller.suggesters.optuna_tpe` document theirs). The engine is checked
 against the space here, so that a sweep the engine cannot run is refused when
-it is validated, never when the controller starts it.
+it is validated, never when the controller starts it. The options parse into a
+frozen `sweepctl.spec.TpeOptions`, which `controller.suggester_factory.make_suggester` takes.
 """
 
 from __future__ import annotations
