@@ -88,10 +88,6 @@ class Goal(str, Enum):
         """Whether `objective` meets `target` for this goal."""
         return objective <= target if self is Goal.MINIMIZE else objective >= target
 
-    def better(self, a: float, b: float) -> bool:
-        """Whether objective `a` is strictly better than `b`."""
-        return self.loss(a) < self.loss(b)
-
 
 @dataclass(frozen=True)
 class MetricSpec:
