@@ -49,7 +49,8 @@ class TpeOptions(Mapping[str, object]):
     (`chosen_engine`), the other options fall to each engine's own defaults
     (`controller.suggesters.tpe`, `controller.suggesters.optuna_tpe`).
     `local_search` is the share of suggestions drawn around the best trial (None: off).
-    As a read-only mapping it holds the options given, by name, as the file wrote them.
+    It is also a read-only mapping of the options given, by name (what `SweepSpec.tpe`
+    was before it became a record); an empty one is therefore falsy.
     """
 
     engine: TpeEngine | None = None
