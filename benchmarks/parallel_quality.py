@@ -52,11 +52,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from controller.suggester import Observation, Suggester, make_suggester
+from controller.suggester import Observation, Suggester
+from controller.suggester_factory import make_suggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
-from sweepctl.spec import Method, TpeEngine
+from sweepctl.spec import Method, TpeEngine, TpeOptions
 from sweepctl.sweepfile import parse_sweep
 
 DURATION_MS = (10.0, 100.0)
@@ -176,9 +177,10 @@ class OptunaEngine:
         self.study.tell(self.trials.pop(number), value)
 
 
-def sweepctl_optuna(**options: object) -> Callable[[Problem, int], Engine]:
+def sweepctl_optuna(options: TpeOptions | None = None) -> Callable[[Problem, int], Engine]:
     """sweepctl's Optuna-backed TPE engine, built as the controller builds it from a `tpe:` block."""
-    return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, engine=TpeEngine.OPTUNA, **options))
+    tpe = dataclasses.replace(TpeOptions() if options is None else options, engine=TpeEngine.OPTUNA)
+    return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
 
 
 ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
@@ -186,13 +188,13 @@ ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
     "sweepctl-tpe": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=False)),
     # tpe: {engine: optuna} with its defaults (lie: running), and the other ways of accounting for pending trials.
     "sweepctl-optuna": sweepctl_optuna(),
-    "sweepctl-optuna-ignore": sweepctl_optuna(constant_liar=False),
-    "sweepctl-optuna-worst": sweepctl_optuna(constant_liar=True, lie="worst"),
-    "sweepctl-optuna-mean": sweepctl_optuna(constant_liar=True, lie="mean"),
-    "sweepctl-optuna-best": sweepctl_optuna(constant_liar=True, lie="best"),
+    "sweepctl-optuna-ignore": sweepctl_optuna(TpeOptions(constant_liar=False)),
+    "sweepctl-optuna-worst": sweepctl_optuna(TpeOptions(constant_liar=True, lie="worst")),
+    "sweepctl-optuna-mean": sweepctl_optuna(TpeOptions(constant_liar=True, lie="mean")),
+    "sweepctl-optuna-best": sweepctl_optuna(TpeOptions(constant_liar=True, lie="best")),
     # tpe: {local_search: 0.5}: every second suggestion a local draw around the best trial (after 50 trials).
-    "sweepctl-optuna-local": sweepctl_optuna(local_search=0.5),
-    "sweepctl-tpe-local": lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, local_search=0.5)),
+    "sweepctl-optuna-local": sweepctl_optuna(TpeOptions(local_search=0.5)),
+    "sweepctl-tpe-local": lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, TpeOptions(local_search=0.5))),
     "optuna-tpe-liar": lambda p, seed: OptunaEngine(p, seed, constant_liar=True),
     "optuna-tpe": lambda p, seed: OptunaEngine(p, seed, constant_liar=False),
     "random": lambda p, seed: SweepctlEngine(RandomSuggester(p.space(), seed)),

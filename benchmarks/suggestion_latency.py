@@ -19,8 +19,9 @@ import time
 
 import numpy as np
 
-from controller.suggester import Observation, make_suggester
-from sweepctl.spec import Method, TpeEngine
+from controller.suggester import Observation
+from controller.suggester_factory import make_suggester
+from sweepctl.spec import Method, TpeEngine, TpeOptions
 from sweepctl.sweepfile import parse_sweep
 
 DIMS = 6
@@ -40,7 +41,7 @@ def time_sweepctl(n: int, steps: int, engine: TpeEngine = TpeEngine.HYPEROPT) ->
     if not engine.is_installed():
         return None
     spec = parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": {f"x{i}": {"min": 0.0, "max": 1.0} for i in range(DIMS)}})
-    s = make_suggester(Method.TPE, spec.space, 0, engine=engine)
+    s = make_suggester(Method.TPE, spec.space, 0, TpeOptions(engine=engine))
     s.observe([Observation(i + 1, p, objective(p)) for i, p in enumerate(random_points(n))])
     pending = random_points(8, seed=1)
     began = time.perf_counter()

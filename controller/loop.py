@@ -30,7 +30,8 @@ from kombu.exceptions import OperationalError
 from controller.curves import Curves, stop_early
 from controller.early_stopping import StoppingPolicy, parse_policy
 from controller.scheduling import Snapshot, learns_from_results, plan, trial_seed
-from controller.suggester import Observation, Suggester, make_suggester
+from controller.suggester import Observation, Suggester
+from controller.suggester_factory import make_suggester
 from sweepctl.celery_app import RUN_TRIAL_TASK
 from sweepctl.errors import UnknownSweepError
 from sweepctl.lifecycle import cancel_queued_trials
@@ -135,7 +136,7 @@ class Controller:
             ctx = SweepContext(
                 sweep,
                 spec,
-                make_suggester(spec.method, spec.space, sweep.seed, **(dict(spec.tpe) if spec.method is Method.TPE else {})),
+                make_suggester(spec.method, spec.space, sweep.seed, spec.tpe),
                 make_suggester(Method.RANDOM, spec.space, sweep.seed),
                 policy=policy,
                 curves=Curves(spec.metric.name) if policy is not None else None,

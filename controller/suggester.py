@@ -2,7 +2,9 @@
 
 A suggester is pure: no Redis, no Celery, no clock. The controller feeds it the
 trials that finished (`observe`) and asks it for the parameters of the next
-trial number (`suggest`). Implementations live in `controller.suggesters`.
+trial number (`suggest`). Implementations live in `controller.suggesters`;
+`controller.suggester_factory.make_suggester` picks one for a sweep. This module
+imports no engine, so every engine can import it without closing a circle.
 
 Determinism contract: `suggest(number)` depends only on the seed, `number` and
 the set of observations made so far (not on the order they were observed in, nor
@@ -22,9 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sweepctl.errors import SpecError
 from sweepctl.space import FlatAssignment, SearchSpace
-from sweepctl.spec import Method, TpeEngine
 
 
 @dataclass(frozen=True)
@@ -109,44 +109,3 @@ class Suggester(ABC):
     @abstractmethod
     def _suggest(self, number: int, pending: Sequence[FlatAssignment], retry: int) -> FlatAssignment | None:
         """Implementation of `suggest`; `number` is already checked to be >= 1."""
-
-
-def make_suggester(method: Method, space: SearchSpace, seed: int | None, **options: object) -> Suggester:
-    """The suggester for a sweep's `method`; for TPE, `options` are the sweep file's `tpe` block.
-
-    `engine` (a `TpeEngine` or its name, default hyperopt) picks the TPE library;
-    `local_search` (a share) interleaves local draws around the best trial
-    (`controller.suggesters.local`); the other options go to the engine's suggester. Raises `SpecError` for grid search over
-    a space with a continuous parameter, and when the engine asked for is not
-    installed here (or cannot model the space).
-    """
-    # Imported here so that random and grid sweeps never import hyperopt or optuna.
-    if method is Method.RANDOM:
-        from controller.suggesters.random import RandomSuggester
-
-        return RandomSuggester(space, seed)
-    if method is Method.GRID:
-        from controller.suggesters.grid import GridSuggester
-
-        return GridSuggester(space, seed)
-    if method is Method.TPE:
-        share = options.pop("local_search", None)
-        if share is not None:
-            from controller.suggesters.local import LocalSearch
-
-            return LocalSearch(make_suggester(method, space, seed, **options), float(share))  # type: ignore[arg-type]
-        engine = options.pop("engine", TpeEngine.HYPEROPT)
-        if not isinstance(engine, str):
-            raise TypeError(f"engine must be a TpeEngine or its name, got {engine!r}")
-        if TpeEngine(engine) is TpeEngine.OPTUNA:
-            try:
-                from controller.suggesters.optuna_tpe import OptunaTpeSuggester
-            except ImportError as exc:
-                raise SpecError(
-                    "method: tpe", [("tpe.engine", f"optuna cannot be imported here ({exc}): install sweepctl[optuna]")]
-                ) from exc
-            return OptunaTpeSuggester(space, seed, **options)  # type: ignore[arg-type]
-        from controller.suggesters.tpe import TpeSuggester
-
-        return TpeSuggester(space, seed, **options)  # type: ignore[arg-type]
-    raise ValueError(f"no suggester for method {method!r}")

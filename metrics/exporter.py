@@ -32,8 +32,6 @@ from sweepctl.telemetry import RedisMemory, Snapshot, read_memory, read_snapshot
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9839
-DEFAULT_KEEP_FINISHED_HOURS = 24.0
 # Well below the 10 s scrape_timeout of deploy/prometheus/prometheus.yml, so that a
 # "Redis down" answer reaches Prometheus before it gives up on the scrape.
 DEFAULT_SCRAPE_DEADLINE = 5.0

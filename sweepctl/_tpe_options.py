@@ -5,7 +5,8 @@ n_startup_jobs: int, local_search: share}`. Every option applies to both engines
 is left to the engine's own default (`controller.suggesters.tpe` and
 `controller.suggesters.optuna_tpe` document theirs). The engine is checked
 against the space here, so that a sweep the engine cannot run is refused when
-it is validated, never when the controller starts it.
+it is validated, never when the controller starts it. The options parse into a
+frozen `sweepctl.spec.TpeOptions`, which `controller.suggester_factory.make_suggester` takes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from sweepctl import _validate as v
 from sweepctl._parameters import field_path
 from sweepctl.space import Parameter
-from sweepctl.spec import TpeEngine
+from sweepctl.spec import TpeEngine, TpeOptions
 
 LIES = ("worst", "mean", "best", "running")
 _ENGINES = tuple(e.value for e in TpeEngine)
@@ -23,38 +24,41 @@ _ENGINES = tuple(e.value for e in TpeEngine)
 _LIE_ENGINES = {"running": TpeEngine.OPTUNA}
 
 
-def parse_tpe_options(problems: v.Problems, raw: Any) -> dict[str, Any]:
-    """The options given, checked one by one; `engine` becomes a `TpeEngine`."""
+def parse_tpe_options(problems: v.Problems, raw: Any) -> TpeOptions:
+    """The options given, checked one by one; a bad one is reported and left out (None)."""
     if raw is v.MISSING:
-        return {}
+        return TpeOptions()
     if not isinstance(raw, dict):
         problems.add("tpe", f"expected a mapping of TPE options, got {v.describe(raw)}")
-        return {}
+        return TpeOptions()
     v.check_keys(problems, "tpe", raw, ("engine", "constant_liar", "lie", "n_startup_jobs", "local_search"))
-    options: dict[str, Any] = {}
-    if "engine" in raw and (engine := v.choice(problems, "tpe.engine", raw["engine"], _ENGINES, "engine")) is not None:
-        options["engine"] = TpeEngine(engine)
-    if "constant_liar" in raw and (liar := v.boolean(problems, "tpe.constant_liar", raw["constant_liar"])) is not None:
-        options["constant_liar"] = liar
-    if "lie" in raw and (lie := v.choice(problems, "tpe.lie", raw["lie"], LIES, "lie")) is not None:
-        options["lie"] = lie
-    if "n_startup_jobs" in raw and (n := v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1)) is not None:
-        options["n_startup_jobs"] = n
-    if "local_search" in raw and (share := v.number(problems, "tpe.local_search", raw["local_search"], ge=0)) is not None:
-        if share >= 1:
-            problems.add("tpe.local_search", f"expected the share of suggestions made locally, >= 0 and < 1, got {share}")
-        elif share > 0:
-            options["local_search"] = float(share)  # 0 turns it off, as leaving it out does
-    return options
+    engine = v.choice(problems, "tpe.engine", raw["engine"], _ENGINES, "engine") if "engine" in raw else None
+    return TpeOptions(
+        engine=None if engine is None else TpeEngine(engine),
+        constant_liar=v.boolean(problems, "tpe.constant_liar", raw["constant_liar"]) if "constant_liar" in raw else None,
+        lie=v.choice(problems, "tpe.lie", raw["lie"], LIES, "lie") if "lie" in raw else None,
+        n_startup_jobs=v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1) if "n_startup_jobs" in raw else None,
+        local_search=_local_search(problems, raw["local_search"]) if "local_search" in raw else None,
+    )
+
+
+def _local_search(problems: v.Problems, raw: Any) -> float | None:
+    """The share of suggestions made locally; None when bad or 0 (0 turns it off, as leaving it out does)."""
+    share = v.number(problems, "tpe.local_search", raw, ge=0)
+    if share is None:
+        return None
+    if share >= 1:
+        problems.add("tpe.local_search", f"expected the share of suggestions made locally, >= 0 and < 1, got {share}")
+        return None
+    return float(share) if share > 0 else None
 
 
 def check_engine(
-    problems: v.Problems, options: dict[str, Any], parameters: tuple[Parameter, ...] | None, *, installed: bool
+    problems: v.Problems, options: TpeOptions, parameters: tuple[Parameter, ...] | None, *, installed: bool
 ) -> None:
     """Report what the chosen engine cannot do: a distribution, a lie, or (`installed`) not being importable here."""
-    engine = options.get("engine", TpeEngine.HYPEROPT)
-    lie = options.get("lie")
-    if lie in _LIE_ENGINES and engine is not _LIE_ENGINES[lie]:
+    engine, lie = options.chosen_engine, options.lie
+    if lie is not None and lie in _LIE_ENGINES and engine is not _LIE_ENGINES[lie]:
         problems.add("tpe.lie", f"lie {lie} needs engine: {_LIE_ENGINES[lie].value}, got engine {engine.value}")
     for p in parameters or ():
         if not engine.supports(p.distribution):

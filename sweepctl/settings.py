@@ -19,6 +19,9 @@ VISIBILITY_TIMEOUT_ENV = "SWEEPCTL_VISIBILITY_TIMEOUT"
 SOCKET_TIMEOUT_SECONDS = 10.0  # longer than any blocking call we make (BLPOP waits 1 s)
 
 DEFAULT_REDIS_PORT = 6379
+# The exporter's defaults (`sweepctl exporter`); deploy/ and compose.yaml scrape this port.
+DEFAULT_EXPORTER_PORT = 9839
+DEFAULT_KEEP_FINISHED_HOURS = 24.0  # how long ended sweeps stay in the metrics
 MAX_REDIS_DB = 2**31 - 1  # Redis keeps its `databases` count in an int
 # sun_path is 108 bytes on Linux, one of them the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -41,6 +41,42 @@ class TpeEngine(str, Enum):
             return False
 
 
+@dataclass(frozen=True)
+class TpeOptions(Mapping[str, object]):
+    """A sweep file's `tpe` block, validated (`sweepctl._tpe_options`): the options given, None where not.
+
+    What is not given is left to the engine: `engine` None is hyperopt
+    (`chosen_engine`), the other options fall to each engine's own defaults
+    (`controller.suggesters.tpe`, `controller.suggesters.optuna_tpe`).
+    `local_search` is the share of suggestions drawn around the best trial (None: off).
+    It is also a read-only mapping of the options given, by name (what `SweepSpec.tpe`
+    was before it became a record); an empty one is therefore falsy.
+    """
+
+    engine: TpeEngine | None = None
+    constant_liar: bool | None = None
+    lie: str | None = None
+    n_startup_jobs: int | None = None
+    local_search: float | None = None
+
+    @property
+    def chosen_engine(self) -> TpeEngine:
+        """The engine that runs the sweep: the one named (by member or by name), else hyperopt."""
+        return TpeEngine.HYPEROPT if self.engine is None else TpeEngine(self.engine)
+
+    def _given(self) -> dict[str, object]:
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
+
+    def __getitem__(self, name: str) -> object:
+        return self._given()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._given())
+
+    def __len__(self) -> int:
+        return len(self._given())
+
+
 class Goal(str, Enum):
     MINIMIZE = "minimize"
     MAXIMIZE = "maximize"
@@ -52,10 +88,6 @@ class Goal(str, Enum):
     def reached(self, objective: float, target: float) -> bool:
         """Whether `objective` meets `target` for this goal."""
         return objective <= target if self is Goal.MINIMIZE else objective >= target
-
-    def better(self, a: float, b: float) -> bool:
-        """Whether objective `a` is strictly better than `b`."""
-        return self.loss(a) < self.loss(b)
 
 
 @dataclass(frozen=True)
@@ -100,7 +132,7 @@ class SweepSpec:
     early_terminate: Mapping[str, Any] | None = None
     warm_points: tuple[dict[str, Any], ...] = ()  # given parameter sets (nested) run first, as trials 1..k
     warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
-    tpe: Mapping[str, Any] = field(default_factory=dict)  # TPE options as given: engine (a TpeEngine), constant_liar, lie, n_startup_jobs
+    tpe: TpeOptions = field(default_factory=TpeOptions)  # the tpe block; read by method tpe only
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -34,7 +34,7 @@ import numpy as np
 
 from controller.suggester import Observation, Suggester, trial_rng
 from controller.suggesters.observed import number_in_range
-from controller.suggesters.random import log_space_bounds, received_value
+from controller.suggesters.sampling import log_space_bounds, received_value
 from sweepctl.space import FlatAssignment, Parameter
 
 LOCAL_SEARCH_AFTER = 50  # finished trials (with a loss) before the first local draw

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from controller.suggesters.random import value_range
+from controller.suggesters.sampling import value_range
 from sweepctl.space import JSON, Parameter
 
 # Relative slack when checking an observed number against the bounds: values

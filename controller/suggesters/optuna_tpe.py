@@ -66,15 +66,14 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from controller.suggester import Observation, Suggester, trial_rng
-from controller.suggesters.liar import TOLD_LIES, check_lie, lie_value
+from controller.suggester import Observation, trial_rng
+from controller.suggesters.liar import TOLD_LIES, lie_value
 from controller.suggesters.observed import Choices, number_in_range
-from controller.suggesters.random import received_value, sample_parameter, value_range
+from controller.suggesters.sampling import received_value, sample_parameter, value_range
+from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
-from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
+from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter
 from sweepctl.spec import TpeEngine
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_N_STARTUP_JOBS = 10  # Optuna's own n_startup_trials
 DEFAULT_CONSTANT_LIAR = True
@@ -180,49 +179,36 @@ def _new_study(trials: Sequence[FrozenTrial]) -> optuna.Study:
     return study
 
 
-class OptunaTpeSuggester(Suggester):
+class OptunaTpeSuggester(BaseTpeSuggester):
     """Tree-structured Parzen Estimator search (Optuna's multivariate `TPESampler`).
 
     The first `n_startup_jobs` observed trials (failed ones included) are
-    followed by draws from the prior, after which TPE models good and bad regions.
+    followed by draws from the prior, after which TPE models good and bad regions
+    (defaults: 10 start-up jobs, the liar on, lying "running").
     Cost per suggestion grows linearly with the number of observations.
     Raises `SpecError` for a space with a distribution Optuna cannot model.
     """
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int | None,
-        *,
-        n_startup_jobs: int = DEFAULT_N_STARTUP_JOBS,
-        constant_liar: bool = DEFAULT_CONSTANT_LIAR,
-        lie: str = DEFAULT_LIE,
-    ) -> None:
-        super().__init__(space, seed)
-        check_lie(lie, LIES)
+    DEFAULT_N_STARTUP_JOBS = DEFAULT_N_STARTUP_JOBS
+    DEFAULT_CONSTANT_LIAR = DEFAULT_CONSTANT_LIAR
+    DEFAULT_LIE = DEFAULT_LIE
+    LIES = LIES
+
+    def _model_space(self) -> None:
         unsupported = [
             (p.name, f"distribution {p.distribution.value} is not supported by tpe engine optuna")
-            for p in space.parameters
+            for p in self.space.parameters
             if not TpeEngine.OPTUNA.supports(p.distribution)
         ]
         if unsupported:
             raise SpecError("tpe engine optuna", unsupported)
-        self.n_startup_jobs = n_startup_jobs
-        self.constant_liar = constant_liar
-        self.lie = lie
-        self._modelled = {p.name: m for p in space.parameters if (m := _modelled(p)) is not None}
+        self._modelled = {p.name: m for p in self.space.parameters if (m := _modelled(p)) is not None}
         self._distributions = {name: m.distribution for name, m in self._modelled.items()}
         self._fitting: dict[int, FrozenTrial] = {}  # observed trials that fit the space, by number
-        self._skipped: list[int] = []
         # The fitting trials as a study, in number order, plus FAIL scratch trials TPE
         # does not see. Grown while results arrive in number order, else rebuilt.
         self._study: optuna.Study | None = None
         self._scratch = 0  # FAIL trials in the study, which every suggestion still scans
-
-    @property
-    def skipped(self) -> tuple[int, ...]:
-        """Numbers of observed trials left out because their params do not fit the space."""
-        return tuple(sorted(self._skipped))
 
     def _learn(self, new: Sequence[Observation]) -> None:
         top = max(self._fitting, default=0)
@@ -230,8 +216,7 @@ class OptunaTpeSuggester(Suggester):
         for obs in new:
             trial = self._frozen(obs.params, math.inf if obs.failed else obs.loss)
             if trial is None:
-                logger.warning("trial %d: parameters do not fit the search space; TPE ignores it", obs.number)
-                self._skipped.append(obs.number)
+                self._skip(obs.number)
                 continue
             self._fitting[obs.number] = trial
             added.append(obs.number)

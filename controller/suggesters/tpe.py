@@ -41,7 +41,6 @@ and clearly worse at 32 (Branin @200: median score 0.51 against 0.68).
 from __future__ import annotations
 
 import copy
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -50,17 +49,16 @@ import numpy as np
 from hyperopt import Domain, Trials, hp, tpe
 from hyperopt.base import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
-from controller.suggester import Observation, Suggester, trial_rng
-from controller.suggesters.liar import TOLD_LIES, check_lie, lie_value
+from controller.suggester import Observation, trial_rng
+from controller.suggesters.liar import TOLD_LIES, lie_value
 from controller.suggesters.observed import Choices, number_in_range
-from controller.suggesters.random import (
+from controller.suggesters.sampling import (
     log_space_bounds,
     received_value,
     sample_parameter,
 )
-from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
-
-logger = logging.getLogger(__name__)
+from controller.suggesters.tpe_base import BaseTpeSuggester
+from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter
 
 DEFAULT_N_STARTUP_JOBS = 20  # hyperopt's own default: random draws before TPE takes over
 LIES = TOLD_LIES
@@ -131,43 +129,28 @@ def _never_called(params: Any) -> None:
     raise AssertionError("sweepctl drives hyperopt without fmin; the objective runs elsewhere")
 
 
-class TpeSuggester(Suggester):
+class TpeSuggester(BaseTpeSuggester):
     """Tree-structured Parzen Estimator search (hyperopt 0.3's `tpe.suggest`).
 
     Suggestions are random draws until `n_startup_jobs` trials have been
     observed (failed ones included) or, with the liar, are pending; after that
-    TPE models good and bad regions.
+    TPE models good and bad regions (defaults: 20 start-up jobs, the liar on, lying "worst").
     Cost per suggestion grows linearly with the number of observations.
     """
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int | None,
-        *,
-        n_startup_jobs: int = DEFAULT_N_STARTUP_JOBS,
-        constant_liar: bool = True,
-        lie: str = "worst",
-    ) -> None:
-        super().__init__(space, seed)
-        check_lie(lie, LIES)
-        self.n_startup_jobs = n_startup_jobs
-        self.constant_liar = constant_liar
-        self.lie = lie
+    DEFAULT_N_STARTUP_JOBS = DEFAULT_N_STARTUP_JOBS
+    DEFAULT_LIE = "worst"
+    LIES = LIES
+
+    def _model_space(self) -> None:
         some_rng = np.random.default_rng(0)  # fixed parameters draw nothing from it
-        self._fixed = {p.name: sample_parameter(p, some_rng) for p in space.parameters if _is_fixed(p)}
-        self._encoders = {p.name: _Encoder(p) for p in space.parameters if not _is_fixed(p)}
+        self._fixed = {p.name: sample_parameter(p, some_rng) for p in self.space.parameters if _is_fixed(p)}
+        self._encoders = {p.name: _Encoder(p) for p in self.space.parameters if not _is_fixed(p)}
         self._domain: Domain | None = None
         if self._encoders:
             hyperopt_space = {name: _hyperopt_node(e.p) for name, e in self._encoders.items()}
             self._domain = Domain(_never_called, hyperopt_space)
         self._trials = Trials()
-        self._skipped: list[int] = []
-
-    @property
-    def skipped(self) -> tuple[int, ...]:
-        """Numbers of observed trials left out because their params do not fit the space."""
-        return tuple(sorted(self._skipped))
 
     def _learn(self, new: Sequence[Observation]) -> None:
         if self._domain is None:
@@ -176,8 +159,7 @@ class TpeSuggester(Suggester):
         for obs in new:
             vals = self._internal_vals(obs)
             if vals is None:
-                logger.warning("trial %d: parameters do not fit the search space; TPE ignores it", obs.number)
-                self._skipped.append(obs.number)
+                self._skip(obs.number)
                 continue
             docs.append(self._done_doc(obs, vals))
         if docs:

@@ -16,6 +16,7 @@ import click
 from sweepctl.cli.connect import redis_option, serve_store
 from sweepctl.cli.run import GPU_HELP, PRELOAD_HELP
 from sweepctl.nvml import list_gpus
+from sweepctl.settings import DEFAULT_EXPORTER_PORT, DEFAULT_KEEP_FINISHED_HOURS
 from sweepctl.spec import DEFAULT_QUEUE
 from sweepctl.store import DEFAULT_LEASE_SECONDS
 
@@ -89,8 +90,8 @@ def worker(
 
 @click.command()
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to serve /metrics on (loopback unless told).")
-@click.option("--port", default=9839, show_default=True, help="Port to serve /metrics on.")
-@click.option("--keep-finished-hours", default=24.0, show_default=True, help="How long ended sweeps stay in the metrics.")
+@click.option("--port", default=DEFAULT_EXPORTER_PORT, show_default=True, help="Port to serve /metrics on.")
+@click.option("--keep-finished-hours", default=DEFAULT_KEEP_FINISHED_HOURS, show_default=True, help="How long ended sweeps stay in the metrics.")
 @click.option(
     "--scrape-deadline",
     type=click.FloatRange(min=0.1, max=60.0),

@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from controller.suggester import Observation, make_suggester
+from controller.suggester import Observation
+from controller.suggester_factory import make_suggester
 from controller.suggesters.local import (
     LOCAL_SEARCH_AFTER,
     MAX_STEP,
@@ -20,7 +21,7 @@ from controller.suggesters.local import (
 )
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
-from sweepctl.spec import Method
+from sweepctl.spec import Method, TpeOptions
 
 D = Distribution
 SPACE = SearchSpace(
@@ -149,7 +150,7 @@ def test_a_space_without_numeric_parameters_gets_only_the_engines_suggestions() 
 
 
 def test_the_sweep_file_option_wraps_either_engine() -> None:
-    wrapped = make_suggester(Method.TPE, SPACE, 3, engine="hyperopt", local_search=0.25)
+    wrapped = make_suggester(Method.TPE, SPACE, 3, TpeOptions(engine="hyperopt", local_search=0.25))
     assert isinstance(wrapped, LocalSearch) and isinstance(wrapped.inner, TpeSuggester) and wrapped.share == 0.25
     with pytest.raises(ValueError, match="share"):
         LocalSearch(TpeSuggester(SPACE, 1), 1.0)

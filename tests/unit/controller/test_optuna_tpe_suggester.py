@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from controller.suggester import Observation, make_suggester
+from controller.suggester import Observation
+from controller.suggester_factory import make_suggester
 from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from sweepctl.errors import SpecError
 from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
-from sweepctl.spec import Method
+from sweepctl.spec import Method, TpeOptions
 from tests.unit.controller.plane import PLANE, quadratic
 
 D = Distribution
@@ -250,15 +251,15 @@ def test_make_suggester_says_how_to_install_optuna_when_it_is_missing(monkeypatc
     monkeypatch.delitem(sys.modules, "controller.suggesters.optuna_tpe")
     # When the controller builds the suggester of a sweep with tpe: {engine: optuna}
     with pytest.raises(SpecError, match=r"tpe.engine: optuna cannot be imported here .*install sweepctl\[optuna\]"):
-        make_suggester(Method.TPE, PLANE, 0, engine="optuna")
+        make_suggester(Method.TPE, PLANE, 0, TpeOptions(engine="optuna"))
 
 
 def test_optuna_is_imported_only_by_sweeps_that_ask_for_it() -> None:
     # Given a fresh interpreter that validates an optuna sweep and runs random, grid and hyperopt suggesters
     script = """
 import sys
-from controller.suggester import make_suggester
-from sweepctl.spec import Method
+from controller.suggester_factory import make_suggester
+from sweepctl.spec import Method, TpeOptions
 from tests.unit.controller.plane import PLANE, quadratic
 from sweepctl.sweepfile import parse_sweep
 doc = {"metric": {"name": "l"}, "function": "m:f", "tpe": {"engine": "optuna"}, "parameters": {"k": {"min": 1, "max": 4}}}
@@ -266,7 +267,7 @@ space = parse_sweep(doc, check_installed=True).space
 for method in (Method.RANDOM, Method.GRID, Method.TPE):
     make_suggester(method, space, 0).suggest(1)
 assert "optuna" not in sys.modules, "imported too early"
-make_suggester(Method.TPE, space, 0, engine="optuna").suggest(1)
+make_suggester(Method.TPE, space, 0, TpeOptions(engine="optuna")).suggest(1)
 assert "optuna" in sys.modules
 """
     # Then optuna is imported only when its engine is built

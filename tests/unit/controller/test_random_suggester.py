@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from controller.suggesters.random import (
-    RandomSuggester,
+from controller.suggesters.random import RandomSuggester
+from controller.suggesters.sampling import (
     received_value,
     sample_parameter,
     value_range,

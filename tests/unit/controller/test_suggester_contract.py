@@ -15,14 +15,15 @@ from collections.abc import Callable
 
 import pytest
 
-from controller.suggester import Observation, Suggester, make_suggester
+from controller.suggester import Observation, Suggester
+from controller.suggester_factory import make_suggester
 from controller.suggesters.grid import GridSuggester
 from controller.suggesters.local import LocalSearch
 from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
-from sweepctl.spec import Method, TpeEngine
+from sweepctl.spec import Method, TpeEngine, TpeOptions
 
 D = Distribution
 
@@ -211,7 +212,7 @@ def test_make_suggester_picks_the_method(method: Method, expected: type[Suggeste
 )
 def test_make_suggester_picks_the_tpe_engine_and_passes_its_options(engine: object, expected: type[Suggester]) -> None:
     # Given a sweep file's tpe block, as the controller passes it
-    suggester = make_suggester(Method.TPE, DISCRETE_SPACE, 4, engine=engine, n_startup_jobs=3, lie="mean")
+    suggester = make_suggester(Method.TPE, DISCRETE_SPACE, 4, TpeOptions(engine=engine, n_startup_jobs=3, lie="mean"))
     # Then the engine's suggester gets the other options
     assert type(suggester) is expected
     assert isinstance(suggester, (TpeSuggester, OptunaTpeSuggester))

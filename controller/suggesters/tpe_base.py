@@ -1,0 +1,68 @@
+"""What the two TPE engines share: their options, the liar check, and the trials they skip.
+
+`controller.suggesters.tpe` (hyperopt) and `controller.suggesters.optuna_tpe`
+(Optuna) differ in how they model the space and ask their library; both take the
+same options (`n_startup_jobs`, `constant_liar`, `lie`), each with defaults of
+its own, and both skip observations that no longer fit the space. This module
+imports neither library, so the factory can name it without importing them.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from typing import ClassVar
+
+from controller.suggester import Suggester
+from controller.suggesters.liar import check_lie
+from sweepctl.space import SearchSpace
+
+
+class BaseTpeSuggester(Suggester):
+    """A TPE engine: random draws for the first `n_startup_jobs` trials, then TPE models good and bad regions.
+
+    An option passed as None takes the engine's default (the class's `DEFAULT_*`),
+    so the sweep file's `tpe` block can leave any option out. `lie` must be one of
+    the engine's `LIES` (ValueError otherwise); with `constant_liar` False pending
+    trials are not told to the model at all.
+    """
+
+    DEFAULT_N_STARTUP_JOBS: ClassVar[int]
+    DEFAULT_CONSTANT_LIAR: ClassVar[bool] = True
+    DEFAULT_LIE: ClassVar[str]
+    LIES: ClassVar[tuple[str, ...]]  # the lies this engine can tell
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int | None,
+        *,
+        n_startup_jobs: int | None = None,
+        constant_liar: bool | None = None,
+        lie: str | None = None,
+    ) -> None:
+        super().__init__(space, seed)
+        self.lie = self.DEFAULT_LIE if lie is None else lie
+        check_lie(self.lie, self.LIES)
+        self.n_startup_jobs = self.DEFAULT_N_STARTUP_JOBS if n_startup_jobs is None else n_startup_jobs
+        self.constant_liar = self.DEFAULT_CONSTANT_LIAR if constant_liar is None else constant_liar
+        self._skipped: list[int] = []
+        self._model_space()
+
+    @abstractmethod
+    def _model_space(self) -> None:
+        """Build the engine's model of `self.space`; called once, at the end of `__init__`.
+
+        Raises `SpecError` when the engine cannot model the space.
+        """
+
+    @property
+    def skipped(self) -> tuple[int, ...]:
+        """Numbers of observed trials left out because their params do not fit the space."""
+        return tuple(sorted(self._skipped))
+
+    def _skip(self, number: int) -> None:
+        """Leave observed trial `number` out of the model: its parameters do not fit the space."""
+        # Logged under the engine's module, as each engine did before the two shared this.
+        logging.getLogger(type(self).__module__).warning("trial %d: parameters do not fit the search space; TPE ignores it", number)
+        self._skipped.append(number)
