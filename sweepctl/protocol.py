@@ -65,14 +65,8 @@ def classify_line(line: str) -> Report | RejectedReport | None:
     return Report(step=step, values=values)
 
 
-def parse_report(line: str) -> Report | None:
-    """The report a stdout line carries, or None when the line is ordinary output or rejected."""
-    found = classify_line(line)
-    return found if isinstance(found, Report) else None
-
-
 def format_report(step: int | None, values: dict[str, float]) -> str:
-    """The stdout line for a report; `parse_report(format_report(...))` gives it back."""
+    """The stdout line for a report; `classify_line(format_report(...))` gives it back."""
     tokens = [] if step is None else [f"{STEP}={int(step)}"]
     tokens += [f"{name}={float(value)!r}" for name, value in values.items()]
     return " ".join(tokens)

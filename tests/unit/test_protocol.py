@@ -8,8 +8,15 @@ import math
 import pytest
 
 from sweepctl.errors import SweepError
-from sweepctl.protocol import Report, format_report, parse_report
+from sweepctl.protocol import Report, classify_line, format_report
 from sweepctl.report import PARAMS_ENV, SEED_ENV, params, report, seed
+
+
+def parse_report(line: str) -> Report | None:
+    """The report a stdout line carries, or None when the line is ordinary output or rejected."""
+    found = classify_line(line)
+    return found if isinstance(found, Report) else None
+
 
 # --- format_report / parse_report round trip ----------------------------------
 
