@@ -37,6 +37,10 @@ class StoreUnavailable(SweepError):
         self.out_of_memory = out_of_memory
 
 
+class StoreForbidden(StoreError):
+    """Raised when the Redis user's ACL does not allow a command (e.g. an exporter user without +info)."""
+
+
 class UnknownSweepError(StoreError):
     """Raised when a sweep id is not in the store."""
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import click
 
+from sweepctl.errors import StoreUnavailable
 from sweepctl.records import SweepState, TrialState
 from sweepctl.spec import SweepSpec
-from sweepctl.store import UNAVAILABLE, Store, StoreTrouble
+from sweepctl.store import Store, StoreTrouble
 
 
 def sweep_done(store: Store, sweep_id: str) -> bool:
@@ -55,12 +56,12 @@ def follow(
                 if length:
                     bar.update(now_finished - finished)
                 finished = now_finished
-            except UNAVAILABLE as exc:
+            except StoreUnavailable as exc:
                 trouble = StoreTrouble.of(exc)
                 bar.label = f"sweep {sweep_id} waiting for Redis ({trouble.value})"
             try:
                 over = done()  # `until` may know without Redis (its caller's embedded server died)
-            except UNAVAILABLE:
+            except StoreUnavailable:
                 over = False
             if not length or trouble is not None:
                 bar.render_progress()
@@ -71,5 +72,5 @@ def follow(
             time.sleep(interval)
     try:
         return store.sweep_state(sweep_id)
-    except UNAVAILABLE:
+    except StoreUnavailable:
         return None
