@@ -1,6 +1,6 @@
 """Running one trial attempt: claim it, start its process, stream metrics, record the outcome.
 
-Every write is fenced by the attempt number (see `sweepctl.scripts`), so a
+Every write is fenced by the attempt number (see `sweepctl/store/lua/`), so a
 duplicate Celery delivery or a late worker cannot change a trial it no longer
 owns. The attempt holds a lease renewed here; when renewal is refused (the
 reaper gave the trial to another attempt) the process is stopped at once and

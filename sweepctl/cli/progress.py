@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -45,17 +46,7 @@ def follow(
         while not (stop is not None and stop.is_set()):
             trouble: StoreTrouble | None = None
             try:
-                counts = store.counts(sweep_id)
-                now_finished = sum(n for s, n in counts.items() if s.is_finished)
-                best = store.best_objective(sweep_id, spec.metric.goal)
-                failed = sum(n for s, n in counts.items() if s.is_trial_failure)
-                bar.label = (
-                    f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
-                    f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
-                )
-                if length:
-                    bar.update(now_finished - finished)
-                finished = now_finished
+                finished = _show(bar, store, sweep_id, spec, finished)
             except StoreUnavailable as exc:
                 trouble = StoreTrouble.of(exc)
                 bar.label = f"sweep {sweep_id} waiting for Redis ({trouble.value})"
@@ -74,3 +65,18 @@ def follow(
         return store.sweep_state(sweep_id)
     except StoreUnavailable:
         return None
+
+
+def _show(bar: Any, store: Store, sweep_id: str, spec: SweepSpec, finished: int) -> int:
+    """Put the sweep's counts and best objective on the bar, advanced from `finished`; the trials finished now."""
+    counts = store.counts(sweep_id)
+    now_finished = sum(n for s, n in counts.items() if s.is_finished)
+    best = store.best_objective(sweep_id, spec.metric.goal)
+    failed = sum(n for s, n in counts.items() if s.is_trial_failure)
+    bar.label = (
+        f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
+        f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
+    )
+    if spec.run_cap:
+        bar.update(now_finished - finished)
+    return now_finished

@@ -36,7 +36,8 @@ class StoreBase:
     def __init__(self, client: Any) -> None:
         self.redis = client  # the raw client: for tests and tools that inspect Redis itself
         self._scripts = Scripts(client)
-        self._specs: dict[str, SweepSpec] = {}
+        self._specs: dict[str, SweepSpec] = {}  # parsed once per Store: a submitted sweep file never changes
+        self._summaries: dict[str, Any] = {}  # sweeps.SpecSummary by sweep id, likewise
 
 
 def pairs(fields: Mapping[str, Any]) -> list[str]:

@@ -78,11 +78,15 @@ class SweepRecords(StoreBase):
         return spec
 
     def spec_summary(self, sweep: Sweep) -> SpecSummary:
-        """What observers show of a sweep's file; read leniently when the file does not parse."""
-        try:
-            return SpecSummary.of(self.spec_of(sweep))
-        except SpecError:
-            return SpecSummary.unparsed(sweep.raw_spec)
+        """What observers show of a sweep's file, once per Store; read leniently when the file does not parse."""
+        summary: SpecSummary | None = self._summaries.get(sweep.id)
+        if summary is None:
+            try:
+                summary = SpecSummary.of(self.spec_of(sweep))
+            except SpecError:
+                summary = SpecSummary.unparsed(sweep.raw_spec)
+            self._summaries[sweep.id] = summary
+        return summary
 
     def sweep_state(self, sweep_id: str) -> SweepState:
         raw = self.redis.hget(keys.sweep_key(sweep_id), "state")

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-import redis
 
 from sweepctl.embedded import EmbeddedRedis
+from sweepctl.errors import StoreUnavailable
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.faults.support import (
@@ -148,7 +148,7 @@ def outage_tolerant(read: Callable[[], T]) -> T | None:
     """`read()`, or None while Redis is restarting."""
     try:
         return read()
-    except redis.ConnectionError:
+    except StoreUnavailable:
         return None
 
 
