@@ -22,7 +22,7 @@ class ConfigError(SweepError):
 
 
 class StoreError(SweepError):
-    """Raised when the Redis store is unreachable or holds something it should not."""
+    """Raised when the Redis store cannot be reached at connect, refuses a command, or holds something it should not."""
 
 
 class StoreUnavailable(SweepError):
