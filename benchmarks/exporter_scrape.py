@@ -22,11 +22,11 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from metrics.exporter import registry_for
-from sweepctl import codec, keys
+from sweepctl import codec
 from sweepctl.embedded import EmbeddedRedis
 from sweepctl.records import GpuSample, Sweep, SweepState, TrialState
 from sweepctl.settings import RedisSettings
-from sweepctl.store import Store
+from sweepctl.store import Store, keys
 from sweepctl.telemetry import publish_gpu_sample
 
 

@@ -33,14 +33,13 @@ from controller.scheduling import Snapshot, learns_from_results, plan, trial_see
 from controller.suggester import Observation, Suggester
 from controller.suggester_factory import make_suggester
 from sweepctl.celery_app import RUN_TRIAL_TASK
-from sweepctl.errors import UnknownSweepError
+from sweepctl.errors import StoreError, StoreUnavailable, UnknownSweepError
 from sweepctl.lifecycle import cancel_queued_trials
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import Method, SweepSpec
 from sweepctl.store import (
     DEFAULT_LEASE_SECONDS,
-    UNAVAILABLE,
     Outcome,
     Requeue,
     Store,
@@ -50,6 +49,9 @@ from sweepctl.sweepfile import parse_sweep
 from sweepctl.telemetry import WORKER_UP_SECONDS, record_suggestions
 
 log = logging.getLogger(__name__)
+
+# What Celery's publishing raises when its Redis cannot take a message now (the store raises StoreUnavailable).
+_BROKER_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.exceptions.OutOfMemoryError)  # type: ignore[attr-defined]
 
 WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
@@ -213,7 +215,7 @@ class Controller:
                 queue=ctx.spec.queue,
                 task_id=f"{trial.sweep_id}.{trial.number}.{trial.attempt}",
             )
-        except (OperationalError, *UNAVAILABLE) as exc:
+        except (OperationalError, *_BROKER_UNAVAILABLE) as exc:
             log.warning("could not send trial %s/%s: %s; will retry", trial.sweep_id, trial.number, exc)
             ctx.unsent[trial.number] = trial
             return False
@@ -409,7 +411,7 @@ class Controller:
                         self.store.wait_for_event(WAIT_SECONDS)
                     backoff = 0.0
                     self.store_trouble = None
-                except (*UNAVAILABLE, OperationalError) as exc:
+                except (StoreUnavailable, OperationalError) as exc:
                     backoff = min(MAX_BACKOFF_SECONDS, max(0.1, backoff * 2))
                     self._store_failed(exc)
                     stop.wait(backoff)
@@ -418,7 +420,7 @@ class Controller:
                 self._release(sweep_id)
             try:
                 self.store.remove_controller(self.id)
-            except redis.RedisError:
+            except (StoreUnavailable, StoreError):
                 pass
 
     def _store_failed(self, exc: BaseException) -> None:
@@ -464,7 +466,7 @@ class Controller:
         for sweep_id in owned:
             try:
                 busy = self.step(sweep_id) or busy
-            except UNAVAILABLE:
+            except StoreUnavailable:
                 raise  # the run loop waits it out
             except Exception:
                 # One broken sweep must not starve the others; it is retried next pass.
@@ -478,5 +480,5 @@ class Controller:
             if ctx is not None and ctx.suggest_seconds:
                 self._write_stats(ctx)
             self.store.disown_sweep(sweep_id, self.id)
-        except redis.RedisError:
+        except (StoreUnavailable, StoreError):
             pass

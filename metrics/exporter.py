@@ -20,15 +20,20 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import redis
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from metrics.families import health_families, memory_families, snapshot_families
+from sweepctl.errors import StoreError, StoreForbidden, StoreUnavailable
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
-from sweepctl.telemetry import RedisMemory, Snapshot, read_memory, read_snapshot
+from sweepctl.telemetry import (
+    RedisMemory,
+    TelemetrySnapshot,
+    read_memory,
+    read_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ T = TypeVar("T")
 class Reading:
     """What one scrape read from Redis."""
 
-    snapshot: Snapshot
+    snapshot: TelemetrySnapshot
     memory: RedisMemory | None  # None when the exporter's ACL user may not run INFO
 
 
@@ -122,7 +127,7 @@ class SweepctlCollector(Collector):
         began = time.perf_counter()
         try:
             reading = self._read(self.deadline)
-        except redis.RedisError as exc:
+        except (StoreUnavailable, StoreError) as exc:
             log.warning("scrape without Redis: %s", exc)
             reading = None
         else:
@@ -140,7 +145,7 @@ class SweepctlCollector(Collector):
         snapshot = read_snapshot(self.store, self.keep_finished_seconds)
         try:
             memory: RedisMemory | None = read_memory(self.store)
-        except redis.exceptions.NoPermissionError as exc:
+        except StoreForbidden as exc:
             # An ACL file from before the memory series: the rest still tells whether Redis is up.
             if not self._warned_info:
                 log.warning("no Redis memory series: the exporter's ACL user may not run INFO (add +info): %s", exc)

@@ -20,7 +20,12 @@ from prometheus_client.core import (
 from metrics.catalog import Kind, metric
 from sweepctl.buckets import DURATION_BUCKETS, SUGGESTION_BUCKETS, cumulative
 from sweepctl.records import GpuSample, TrialState
-from sweepctl.telemetry import WORKER_UP_SECONDS, RedisMemory, Snapshot, SweepTelemetry
+from sweepctl.telemetry import (
+    WORKER_UP_SECONDS,
+    RedisMemory,
+    SweepTelemetry,
+    TelemetrySnapshot,
+)
 
 # GPU series: catalog name -> the GpuSample field it publishes.
 GPU_FIELDS = {
@@ -52,7 +57,7 @@ def gpu_labels(sample: GpuSample) -> list[str]:
     return [str(sample.index), sample.uuid, f"nvidia{sample.index}", sample.name, sample.pci_bus_id, sample.host]
 
 
-def gpu_families(snapshot: Snapshot) -> Iterator[Metric]:
+def gpu_families(snapshot: TelemetrySnapshot) -> Iterator[Metric]:
     for name, field in GPU_FIELDS.items():
         family = new_family(name)
         for sample in snapshot.gpus:
@@ -78,11 +83,11 @@ def _histogram(family: Any, sweep_id: str, stats: dict[str, float], prefix: str,
 def budget_remaining(s: SweepTelemetry) -> float:
     if s.sweep.state.is_terminal:
         return 0.0
-    run_cap = s.sweep.raw_spec.get("run_cap")
-    return math.inf if run_cap is None else float(max(0, int(run_cap) - s.created))
+    run_cap = s.summary.run_cap
+    return math.inf if run_cap is None else float(max(0, run_cap - s.created))
 
 
-def sweep_families(snapshot: Snapshot) -> Iterator[Metric]:
+def sweep_families(snapshot: TelemetrySnapshot) -> Iterator[Metric]:
     names = (
         "sweepctl_sweep_info",
         "sweepctl_sweep_trials",
@@ -100,10 +105,8 @@ def sweep_families(snapshot: Snapshot) -> Iterator[Metric]:
     )
     f = {name: new_family(name) for name in names}
     for s in snapshot.sweeps:
-        sid, raw = s.sweep.id, s.sweep.raw_spec
-        metric_spec = raw.get("metric", {})
-        method = {"bayes": "tpe"}.get(raw.get("method", "tpe"), raw.get("method", "tpe"))
-        info = [sid, str(raw.get("name") or ""), method, metric_spec.get("name", ""), metric_spec.get("goal", "minimize"), s.sweep.state.value]
+        sid, summary = s.sweep.id, s.summary
+        info = [sid, summary.name, summary.method, summary.metric, summary.goal.value, s.sweep.state.value]
         f["sweepctl_sweep_info"].add_metric(info, 1.0)
         for state in TrialState:
             f["sweepctl_sweep_trials"].add_metric([sid, state.value], s.counts[state])
@@ -125,11 +128,11 @@ def sweep_families(snapshot: Snapshot) -> Iterator[Metric]:
         f["sweepctl_sweep_gpu_seconds"].add_metric([sid], s.stats.get("gpu_seconds", 0.0))
         for number, value in s.running:
             if value is not None:
-                f["sweepctl_trial_last_metric"].add_metric([sid, str(number), metric_spec.get("name", "")], value)
+                f["sweepctl_trial_last_metric"].add_metric([sid, str(number), summary.metric], value)
     yield from f.values()
 
 
-def fleet_families(snapshot: Snapshot) -> Iterator[Metric]:
+def fleet_families(snapshot: TelemetrySnapshot) -> Iterator[Metric]:
     live = new_family("sweepctl_live_sweeps")
     live.add_metric([], snapshot.live_sweeps)
     yield live
@@ -152,7 +155,7 @@ def fleet_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield controllers
 
 
-def snapshot_families(snapshot: Snapshot) -> Iterator[Metric]:
+def snapshot_families(snapshot: TelemetrySnapshot) -> Iterator[Metric]:
     """Every family of a scrape except the exporter's own health."""
     yield from gpu_families(snapshot)
     yield from sweep_families(snapshot)

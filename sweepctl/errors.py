@@ -22,7 +22,7 @@ class ConfigError(SweepError):
 
 
 class StoreError(SweepError):
-    """Raised when the Redis store is unreachable or holds something it should not."""
+    """Raised when the Redis store cannot be reached at connect, refuses a command, or holds something it should not."""
 
 
 class StoreUnavailable(SweepError):
@@ -35,6 +35,10 @@ class StoreUnavailable(SweepError):
     def __init__(self, message: str, *, out_of_memory: bool = False) -> None:
         super().__init__(message)
         self.out_of_memory = out_of_memory
+
+
+class StoreForbidden(StoreError):
+    """Raised when the Redis user's ACL does not allow a command (e.g. an exporter user without +info)."""
 
 
 class UnknownSweepError(StoreError):

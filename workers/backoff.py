@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sweepctl.store import UNAVAILABLE, is_out_of_memory
+from sweepctl.errors import StoreUnavailable
+from sweepctl.store import is_out_of_memory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,7 +28,7 @@ def until_done(action: Callable[[], T], what: str, *, give_up: Callable[[], bool
     while True:
         try:
             return action()
-        except UNAVAILABLE as exc:
+        except StoreUnavailable as exc:
             if give_up():
                 return None
             if is_out_of_memory(exc):

@@ -13,8 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import redis
-
+from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.nvml import NvmlReader
 from sweepctl.records import GpuSample
 from sweepctl.store import Store
@@ -64,7 +63,7 @@ def publish_forever(
             if sample is not None:
                 try:
                     publish_gpu_sample(store, sample, ttl=3 * interval)
-                except redis.RedisError as exc:
+                except (StoreUnavailable, StoreError) as exc:
                     log.warning("GPU sample not published: %s", exc)
             stop.wait(interval)
     finally:

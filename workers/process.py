@@ -16,11 +16,10 @@ import socket
 import sys
 import threading
 
-import redis
-
+from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.records import GpuRef
 from sweepctl.settings import RedisSettings
-from sweepctl.store import Store
+from sweepctl.store import Store, worker_id
 from workers.app import make_worker_app
 from workers.gpu_telemetry import DEFAULT_INTERVAL, publish_forever
 from workers.linux import die_with_parent
@@ -36,7 +35,7 @@ def identity_from_env(env: dict[str, str]) -> WorkerIdentity:
     gpu = None
     if env.get("SWEEPCTL_GPU_UUID"):
         gpu = GpuRef(index=int(env["SWEEPCTL_GPU_INDEX"]), uuid=env["SWEEPCTL_GPU_UUID"], name=env.get("SWEEPCTL_GPU_NAME", ""))
-    return WorkerIdentity(worker_id=f"{host}/{slot}/{os.getpid()}", host=host, slot=slot, gpu=gpu)
+    return WorkerIdentity(worker_id=worker_id(host, slot, os.getpid()), host=host, slot=slot, gpu=gpu)
 
 
 def _heartbeat(store: Store, identity: WorkerIdentity, stop: threading.Event) -> None:
@@ -87,7 +86,7 @@ def main() -> int:
         runner.launcher.close()  # stops a trial still running, if Celery's shutdown left one
         try:
             store.remove_worker(identity.worker_id)
-        except redis.RedisError as exc:  # its registration expires on its own (WORKER_TTL_SECONDS)
+        except (StoreUnavailable, StoreError) as exc:  # its registration expires on its own (WORKER_TTL_SECONDS)
             logging.getLogger(__name__).warning("could not remove worker registration: %s", exc)
     return 0
 

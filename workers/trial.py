@@ -1,6 +1,6 @@
 """Running one trial attempt: claim it, start its process, stream metrics, record the outcome.
 
-Every write is fenced by the attempt number (see `sweepctl.scripts`), so a
+Every write is fenced by the attempt number (see `sweepctl/store/lua/`), so a
 duplicate Celery delivery or a late worker cannot change a trial it no longer
 owns. The attempt holds a lease renewed here; when renewal is refused (the
 reaper gave the trial to another attempt) the process is stopped at once and
@@ -26,15 +26,14 @@ from enum import Enum
 from pathlib import Path
 
 from sweepctl.command import Macro, args_json_text, build_argv
-from sweepctl.errors import StoreError, TrialTooLargeError
-from sweepctl.keys import METRICS_MAX
+from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
 from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
 from sweepctl.store import (
     DEFAULT_LEASE_SECONDS,
-    UNAVAILABLE,
+    METRICS_MAX,
     Outcome,
     Requeue,
     Store,
@@ -50,7 +49,7 @@ from workers.trial_process import Launcher, TrialProcess
 log = logging.getLogger(__name__)
 
 # Metric points a running trial may have waiting for Redis (an outage, a full Redis): as many as a
-# trial's history keeps (keys.METRICS_MAX), so no outage shorter than the whole history loses a point.
+# trial's history keeps (METRICS_MAX), so no outage shorter than the whole history loses a point.
 MAX_BUFFERED_POINTS = METRICS_MAX
 # Distinct metric names one trial may report; a report adding a name past it is rejected (counted in
 # rejected_reports as too_many_metric_names), so `last_metrics` stays small whatever a trial prints.
@@ -433,7 +432,7 @@ class TrialRunner:
             return Outcome.OK
         try:
             return self.store.record_progress(trial.sweep_id, trial.number, trial.attempt, points, first_point=first, **fields, **metrics.summary())
-        except UNAVAILABLE:
+        except StoreUnavailable:
             metrics.put_back(first, points)
             raise
 
@@ -477,7 +476,7 @@ class TrialRunner:
                     if stop is not None:
                         self._stop_request = stop
                         return process.stop(s.kill_grace), Ending.STOPPED
-            except UNAVAILABLE as exc:
+            except StoreUnavailable as exc:
                 # Keep the trial running through an outage or a full Redis; the lease has room for
                 # it, and the controller gives leases a fresh period once Redis takes writes again.
                 if is_out_of_memory(exc):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
 
+from sweepctl.errors import StoreUnavailable
 from sweepctl.records import SweepState, TrialState
 from sweepctl.spec import SweepSpec
-from sweepctl.store import UNAVAILABLE, Store, StoreTrouble
+from sweepctl.store import Store, StoreTrouble
 
 
 def sweep_done(store: Store, sweep_id: str) -> bool:
@@ -44,23 +46,13 @@ def follow(
         while not (stop is not None and stop.is_set()):
             trouble: StoreTrouble | None = None
             try:
-                counts = store.counts(sweep_id)
-                now_finished = sum(n for s, n in counts.items() if s.is_finished)
-                best = store.best_objective(sweep_id, spec.metric.goal)
-                failed = sum(n for s, n in counts.items() if s.is_trial_failure)
-                bar.label = (
-                    f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
-                    f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
-                )
-                if length:
-                    bar.update(now_finished - finished)
-                finished = now_finished
-            except UNAVAILABLE as exc:
+                finished = _show(bar, store, sweep_id, spec, finished)
+            except StoreUnavailable as exc:
                 trouble = StoreTrouble.of(exc)
                 bar.label = f"sweep {sweep_id} waiting for Redis ({trouble.value})"
             try:
                 over = done()  # `until` may know without Redis (its caller's embedded server died)
-            except UNAVAILABLE:
+            except StoreUnavailable:
                 over = False
             if not length or trouble is not None:
                 bar.render_progress()
@@ -71,5 +63,20 @@ def follow(
             time.sleep(interval)
     try:
         return store.sweep_state(sweep_id)
-    except UNAVAILABLE:
+    except StoreUnavailable:
         return None
+
+
+def _show(bar: Any, store: Store, sweep_id: str, spec: SweepSpec, finished: int) -> int:
+    """Put the sweep's counts and best objective on the bar, advanced from `finished`; the trials finished now."""
+    counts = store.counts(sweep_id)
+    now_finished = sum(n for s, n in counts.items() if s.is_finished)
+    best = store.best_objective(sweep_id, spec.metric.goal)
+    failed = sum(n for s, n in counts.items() if s.is_trial_failure)
+    bar.label = (
+        f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
+        f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
+    )
+    if spec.run_cap:
+        bar.update(now_finished - finished)
+    return now_finished

@@ -27,10 +27,10 @@ from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.output import format_option
 from sweepctl.cli.progress import follow, sweep_done
 from sweepctl.cli.sweeps import print_best
-from sweepctl.errors import ConfigError, EmbeddedRedisError
+from sweepctl.errors import ConfigError, EmbeddedRedisError, StoreUnavailable
 from sweepctl.local_store import LocalServer, local_store_dir
 from sweepctl.nvml import list_gpus
-from sweepctl.store import DEFAULT_LEASE_SECONDS, UNAVAILABLE, Store, StoreTrouble
+from sweepctl.store import DEFAULT_LEASE_SECONDS, Store, StoreTrouble
 
 GPU_HELP = "Which GPUs get a worker process each: all, none, or indices/UUIDs like 0,1 (all falls back to CPU workers when there is none)."
 PRELOAD_HELP = (
@@ -102,7 +102,7 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
             click.echo(f"\ncancelling sweep {sweep.id}", err=True)
             try:
                 lifecycle.cancel_sweep(store, sweep.id)
-            except UNAVAILABLE as exc:
+            except StoreUnavailable as exc:
                 click.echo(f"error: could not cancel sweep {sweep.id}, Redis did not take it ({StoreTrouble.of(exc).value})", err=True)
                 raise
             follow(store, sweep.id, spec, until=lambda: watch.server_died() or sweep_done(store, sweep.id))

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import redis
-
 from sweepctl.embedded import EmbeddedRedis
 from sweepctl.errors import StoreUnavailable
 from sweepctl.store import Store
@@ -53,7 +51,7 @@ def outage_tolerant(read: Callable[[], T]) -> T | None:
     """`read()`, or None while Redis is restarting."""
     try:
         return read()
-    except (redis.ConnectionError, StoreUnavailable):
+    except StoreUnavailable:
         return None
 
 

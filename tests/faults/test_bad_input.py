@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sweepctl import keys
 from sweepctl.errors import StoreError
 from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
-from sweepctl.store import Outcome, Store
+from sweepctl.store import Outcome, Store, keys
 from tests.support.processes import Processes
 from tests.system.helpers import submit, wait_until_done, write_sweep
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweepctl import keys
 from sweepctl.embedded import EmbeddedRedis
 from sweepctl.records import Sweep, SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
-from sweepctl.store import Outcome, Store
+from sweepctl.store import Outcome, Store, keys
 from sweepctl.sweepfile import parse_sweep
 from tests.support.processes import Processes, pids_in_group, process_alive, wait_for
 from tests.system.helpers import submit, wait_until_done, write_sweep

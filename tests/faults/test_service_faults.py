@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sweepctl import keys
 from sweepctl.embedded import EmbeddedRedis
 from sweepctl.records import SweepState, TrialState
-from sweepctl.store import Store
+from sweepctl.store import Store, keys
 from tests.faults.support import AOF_HOLDBACK_SECONDS, FAST
 from tests.support.processes import Processes, kill_group, wait_for
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweepctl import keys
 from sweepctl.settings import RedisSettings
-from sweepctl.store import Store
+from sweepctl.store import Store, keys
 from tests.support.processes import Processes, child_env
 from tests.system.helpers import write_sweep
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sweepctl import keys
 from sweepctl.records import SweepState, Trial, TrialState
-from sweepctl.store import Outcome, Store
+from sweepctl.store import Outcome, Store, keys
 from tests.support.processes import Processes, kill_group, wait_for
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 

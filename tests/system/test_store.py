@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from sweepctl import keys, lifecycle
+from sweepctl import lifecycle
 from sweepctl.embedded import EmbeddedRedis
-from sweepctl.errors import StoreError, UnknownSweepError
+from sweepctl.errors import StoreError, StoreUnavailable, UnknownSweepError
 from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal
-from sweepctl.store import UNAVAILABLE, Outcome, Store, is_out_of_memory
+from sweepctl.store import Outcome, Store, is_out_of_memory, keys
 
 pytestmark = pytest.mark.system
 
@@ -524,7 +524,7 @@ def test_a_full_redis_refuses_a_scripted_write_as_out_of_memory_on_either_redis(
         # When it is full (maxmemory below what it uses, noeviction)
         store.redis.config_set("maxmemory", 1)
         # Then a scripted write is refused as out of memory, an outage to wait for, and changes nothing
-        with pytest.raises(UNAVAILABLE) as refused:
+        with pytest.raises(StoreUnavailable) as refused:
             store.claim_trial(SID, 1, 1, worker="w1")
         assert is_out_of_memory(refused.value)
         store.redis.config_set("maxmemory", 0)

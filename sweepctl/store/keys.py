@@ -1,4 +1,4 @@
-"""Every Redis key sweepctl uses, built here and nowhere else.
+"""Every Redis key sweepctl uses, and every string format stored in one, built and parsed here and nowhere else.
 
 | key                                   | type   | holds                                              | TTL  |
 |---------------------------------------|--------|----------------------------------------------------|------|
@@ -26,6 +26,10 @@
 | sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
 
 `{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
+
+Members and fields with a format of their own, each built and parsed side by side below:
+worker ids `host/slot/pid`, lease members `{sid}:{n}`, GPU members `host|uuid`, and
+host-trials fields `host<TAB>state`. Nothing outside `sweepctl.store` imports this module.
 """
 
 from __future__ import annotations
@@ -86,7 +90,14 @@ def gpu_key(host: str, uuid: str) -> str:
 
 
 def gpu_member(host: str, uuid: str) -> str:
+    """The member of GPUS for one GPU."""
     return f"{host}|{uuid}"
+
+
+def parse_gpu_member(member: str) -> tuple[str, str]:
+    """(host, uuid) of a GPUS member."""
+    host, _, uuid = member.partition("|")
+    return host, uuid
 
 
 def owner_key(sweep_id: str) -> str:
@@ -118,3 +129,26 @@ def celery_queue_key(queue: str) -> str:
 
 def worker_key(worker_id: str) -> str:
     return f"{PREFIX}:worker:{worker_id}"
+
+
+def worker_id(host: str, slot: str, pid: int) -> str:
+    """A worker process's id, the member of WORKERS: the pid changes on restart, host and slot do not."""
+    return f"{host}/{slot}/{pid}"
+
+
+def parse_worker_id(worker: str) -> tuple[str, str]:
+    """(host, slot) of a worker id; an id of another form is all host, with no slot."""
+    parts = worker.split("/")
+    return (parts[0], parts[1]) if len(parts) >= 2 else (worker, "")
+
+
+def host_trials_field(host: str, state: str) -> str:
+    """The field of HOST_TRIALS counting a host's trials that ended in `state` (written by the Lua scripts
+    too: lua/account_finish.lua joins them with the same tab)."""
+    return f"{host}\t{state}"
+
+
+def parse_host_trials_field(field: str) -> tuple[str, str]:
+    """(host, state) of a HOST_TRIALS field."""
+    host, _, state = field.partition("\t")
+    return host, state

@@ -1,0 +1,48 @@
+"""What every part of the Store shares: the client, its registered scripts, and field encoding."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sweepctl import codec
+from sweepctl.spec import SweepSpec
+from sweepctl.store.scripts import Script
+
+
+class Scripts:
+    """Every script of lua/, registered on one client."""
+
+    def __init__(self, client: Any) -> None:
+        self.create = Script(client, "create_trial")
+        self.claim = Script(client, "claim_trial")
+        self.progress = Script(client, "record_progress")
+        self.finish = Script(client, "finish_trial")
+        self.transition = Script(client, "transition_sweep")
+        self.renew = Script(client, "renew_lease")
+        self.request_stop = Script(client, "request_stop")
+        self.requeue = Script(client, "requeue_trial")
+        self.own = Script(client, "own_sweep")
+        self.disown = Script(client, "disown_sweep")
+
+
+class StoreBase:
+    """The state the Store's parts (sweeps.py, trials.py, metric_writes.py, liveness.py, telemetry.py) share.
+
+    Thread safety: a Store wraps one redis-py client, whose connection pool is
+    thread safe; a Store may be shared between threads of one process.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.redis = client  # the raw client: for tests and tools that inspect Redis itself
+        self._scripts = Scripts(client)
+        self._specs: dict[str, SweepSpec] = {}  # parsed once per Store: a submitted sweep file never changes
+        self._summaries: dict[str, Any] = {}  # sweeps.SpecSummary by sweep id, likewise
+
+
+def pairs(fields: Mapping[str, Any]) -> list[str]:
+    """`fields` encoded as the store keeps them, flattened to field, value, field, value, ..."""
+    flat: list[str] = []
+    for name, value in codec.encode_fields(fields).items():
+        flat += [name, value]
+    return flat

@@ -1,0 +1,12 @@
+-- Record a new QUEUED trial. A parameter set already tried or pending in the sweep is refused:
+-- no configuration runs twice.
+-- keys: sweep trial trials active counts params
+-- argv: number params_hash ...fields
+if redis.call('HGET', K.sweep, 'state') ~= '${SWEEP_RUNNING_JSON}' then return 'sweep_not_running' end
+if redis.call('EXISTS', K.trial) == 1 then return 'exists' end
+if redis.call('SADD', K.params, A.params_hash) == 0 then return 'duplicate' end
+redis.call('HSET', K.trial, unpack(ARGV, REST))
+redis.call('ZADD', K.trials, A.number, A.number)
+redis.call('SADD', K.active, A.number)
+redis.call('HINCRBY', K.counts, '${QUEUED}', 1)
+return 'ok'

@@ -1,0 +1,183 @@
+"""Metric points and results: the fenced writes of a running attempt, in atomic chunks, and their reads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sweepctl import codec
+from sweepctl.errors import StoreError
+from sweepctl.records import MetricPoint, TrialState
+from sweepctl.store import keys
+from sweepctl.store.base import StoreBase, pairs
+from sweepctl.store.outcomes import (
+    MAX_POINT_BYTES,
+    WRITE_CHUNK_BYTES,
+    WRITE_CHUNK_POINTS,
+    Outcome,
+    valid_point,
+)
+
+
+def _chunks(encoded: Sequence[str]) -> list[list[str]]:
+    """`encoded` points in order, cut into chunks of at most WRITE_CHUNK_POINTS points and WRITE_CHUNK_BYTES."""
+    chunks: list[list[str]] = []
+    size = 0
+    for point in encoded:
+        if not chunks or len(chunks[-1]) >= WRITE_CHUNK_POINTS or size + len(point) > WRITE_CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(point)
+        size += len(point)
+    return chunks
+
+
+def _numbered(first_point: int | None) -> int | str:
+    return "" if first_point is None else first_point
+
+
+class MetricWrites(StoreBase):
+    """Metric histories, results, and the refusals counted around them."""
+
+    def count_rejections(self, sweep_id: str, reasons: Mapping[str, int]) -> None:
+        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for reason, count in reasons.items():
+            pipe.hincrby(keys.rejections_key(sweep_id), reason, count)
+        pipe.execute()
+
+    def rejections(self, sweep_id: str) -> dict[str, int]:
+        """Writes refused by the fences, by reason (stale attempt, unknown trial, ...)."""
+        return {k: int(v) for k, v in self.redis.hgetall(keys.rejections_key(sweep_id)).items()}
+
+    def record_progress(
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        points: Sequence[MetricPoint] = (),
+        *,
+        first_point: int | None = None,
+        **fields: Any,
+    ) -> Outcome:
+        """Append metric points and update fields of a RUNNING trial, fenced by attempt.
+
+        Points are checked first (metric names, float values, integer steps, at
+        most MAX_POINT_BYTES each): one bad point refuses the whole write, counted.
+        Any number of points may be given: they are written in chunks of at most
+        WRITE_CHUNK_POINTS points (WRITE_CHUNK_BYTES), each one atomic step, the
+        fields with the last. With `first_point`, the attempt's number of the first
+        point (0, 1, ... as the trial reported them), a write retried after a lost
+        reply skips the points already written: nothing is appended twice.
+        """
+        encoded = self._encode_points(sweep_id, points)
+        if encoded is None:
+            return Outcome.INVALID
+        return self._append_progress(sweep_id, number, attempt, encoded, first_point, pairs(fields), keep_last=False)[0]
+
+    def _append_progress(
+        self, sweep_id: str, number: int, attempt: int, encoded: list[str], first_point: int | None, fields: list[str], *, keep_last: bool
+    ) -> tuple[Outcome, list[str], int | None]:
+        """Write the points chunk by chunk (fields with the last); with `keep_last`, the last chunk is
+        returned unwritten for the caller's own atomic step. (outcome, points left, number of the first left)."""
+        chunks = _chunks(encoded)
+        if keep_last:
+            chunks, left = chunks[:-1], (chunks[-1] if chunks else [])
+        else:
+            chunks, left = chunks or [[]], []
+        for i, chunk in enumerate(chunks):
+            written = fields if not keep_last and i == len(chunks) - 1 else []
+            result = self._scripts.progress(
+                trial=keys.trial_key(sweep_id, number),
+                metrics=keys.metrics_key(sweep_id, number),
+                rejections=keys.rejections_key(sweep_id),
+                attempt=codec.dumps(attempt),
+                numbered_from=_numbered(first_point),
+                field_pairs=len(written) // 2,
+                rest=[*written, *chunk],
+            )
+            if result != Outcome.OK.value:
+                return Outcome(result), [], first_point
+            if first_point is not None:
+                first_point += len(chunk)
+        return Outcome.OK, left, first_point
+
+    def _encode_points(self, sweep_id: str, points: Sequence[MetricPoint]) -> list[str] | None:
+        """The points as stored; None (and the refusal counted) when any is invalid: one bad point refuses all."""
+        encoded = [codec.encode_point(p) for p in points if valid_point(p)]
+        if len(encoded) != len(points) or any(len(e) > MAX_POINT_BYTES for e in encoded):
+            self.count_rejections(sweep_id, {"invalid_metrics": 1})
+            return None
+        return encoded
+
+    def finish_trial(
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        state: TrialState,
+        objective: float | None = None,
+        *,
+        points: Sequence[MetricPoint] = (),
+        first_point: int | None = None,
+        **fields: Any,
+    ) -> Outcome:
+        """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers.
+
+        `points` (the trial's last metric points) are appended in the same atomic
+        step as the result; invalid ones are dropped and counted, as
+        `record_progress` would refuse them. More than one chunk of points (see
+        `record_progress`) goes first as progress of the running trial, the last
+        chunk with the result. With `first_point` (as in `record_progress`) a
+        retry after a lost reply appends none of them twice.
+        """
+        assert state.is_finished, state
+        if objective is not None and not math.isfinite(objective):
+            raise StoreError(f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})")
+        outcome, last, first_point = self._append_progress(
+            sweep_id, number, attempt, self._encode_points(sweep_id, points) or [], first_point, [], keep_last=True
+        )
+        if outcome is not Outcome.OK:
+            return outcome
+        return self._finish(sweep_id, number, attempt, state, objective, last, first_point, pairs({"state": state, "objective": objective, **fields}))
+
+    def _finish(
+        self, sweep_id: str, number: int, attempt: int, state: TrialState, objective: float | None,
+        points: list[str], first_point: int | None, fields: list[str],
+    ) -> Outcome:
+        """The finishing step itself: the result, its fields and the last `points`, in one script call."""
+        result = self._scripts.finish(
+            trial=keys.trial_key(sweep_id, number),
+            active=keys.active_key(sweep_id),
+            finished=keys.finished_key(sweep_id),
+            counts=keys.counts_key(sweep_id),
+            objective=keys.objective_key(sweep_id),
+            events=keys.EVENTS,
+            leases=keys.LEASES,
+            rejections=keys.rejections_key(sweep_id),
+            stats=keys.stats_key(sweep_id),
+            host_trials=keys.HOST_TRIALS,
+            metrics=keys.metrics_key(sweep_id, number),
+            number=number,
+            attempt=codec.dumps(attempt),
+            state=state.value,
+            objective_value="" if objective is None else repr(objective),
+            sweep_id=sweep_id,
+            lease_member=keys.lease_member(sweep_id, number),
+            numbered_from=_numbered(first_point),
+            field_pairs=len(fields) // 2,
+            rest=[*fields, *points],
+        )
+        return Outcome(result)
+
+    def metric_points_since(self, sweep_id: str, offsets: Mapping[int, int]) -> dict[int, list[MetricPoint]]:
+        """For each trial number, the metric points after position `offset` of its history, in one round trip."""
+        numbers = list(offsets)
+        pipe = self.redis.pipeline(transaction=False)
+        for n in numbers:
+            pipe.lrange(keys.metrics_key(sweep_id, n), offsets[n], -1)
+        return {n: [codec.decode_point(raw) for raw in found] for n, found in zip(numbers, pipe.execute())}
+
+    def metric_history(self, sweep_id: str, number: int) -> list[MetricPoint]:
+        return [codec.decode_point(raw) for raw in self.redis.lrange(keys.metrics_key(sweep_id, number), 0, -1)]

@@ -1,0 +1,151 @@
+"""Sweep records: creating, reading, moving between states, owning; the parsed sweep file of each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sweepctl import codec
+from sweepctl.errors import SpecError, UnknownSweepError
+from sweepctl.records import Sweep, SweepState, TrialState
+from sweepctl.spec import Goal, SweepSpec
+from sweepctl.store import keys
+from sweepctl.store.base import StoreBase, pairs
+from sweepctl.store.outcomes import SweepProgress
+from sweepctl.sweepfile import parse_sweep
+
+
+@dataclass(frozen=True)
+class SpecSummary:
+    """What observers show of a sweep's file: its name, method, metric and trial budget."""
+
+    name: str
+    method: str  # "tpe", "random", "grid" (a file's `bayes` is tpe)
+    metric: str
+    goal: Goal
+    run_cap: int | None
+
+    @classmethod
+    def of(cls, spec: SweepSpec) -> SpecSummary:
+        return cls(spec.name or "", spec.method.value, spec.metric.name, spec.metric.goal, spec.run_cap)
+
+    @classmethod
+    def unparsed(cls, raw: Any) -> SpecSummary:
+        """Read leniently from a file that does not parse (written by hand or by another version),
+        so that observers still show what it names."""
+        raw = raw if isinstance(raw, dict) else {}
+        metric = raw.get("metric") if isinstance(raw.get("metric"), dict) else {}
+        method = str(raw.get("method", "tpe"))
+        run_cap = raw.get("run_cap")
+        return cls(
+            name=str(raw.get("name") or ""),
+            method={"bayes": "tpe"}.get(method, method),
+            metric=str(metric.get("name", "")),
+            goal=Goal.MAXIMIZE if metric.get("goal") == "maximize" else Goal.MINIMIZE,
+            run_cap=None if run_cap is None else int(run_cap),
+        )
+
+
+class SweepRecords(StoreBase):
+    """Sweeps: their records, states, progress and owners."""
+
+    def create_sweep(self, sweep: Sweep) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hset(keys.sweep_key(sweep.id), mapping=codec.encode_sweep(sweep))
+        pipe.zadd(keys.SWEEPS, {sweep.id: sweep.created_at})
+        pipe.sadd(keys.LIVE_SWEEPS, sweep.id)
+        pipe.rpush(keys.EVENTS, sweep.id)
+        pipe.execute()
+
+    def get_sweep(self, sweep_id: str) -> Sweep:
+        raw = self.redis.hgetall(keys.sweep_key(sweep_id))
+        if not raw:
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return codec.decode_sweep(raw)
+
+    def get_spec(self, sweep_id: str) -> SweepSpec:
+        """The sweep's parsed sweep file, parsed once per Store (a submitted sweep file never changes)."""
+        spec = self._specs.get(sweep_id)
+        return spec if spec is not None else self.spec_of(self.get_sweep(sweep_id))
+
+    def spec_of(self, sweep: Sweep) -> SweepSpec:
+        """The parsed file of a sweep already read, parsed once per Store; SpecError if it does not parse."""
+        spec = self._specs.get(sweep.id)
+        if spec is None:
+            spec = self._specs[sweep.id] = parse_sweep(sweep.raw_spec, source=sweep.source or sweep.id)
+        return spec
+
+    def spec_summary(self, sweep: Sweep) -> SpecSummary:
+        """What observers show of a sweep's file, once per Store; read leniently when the file does not parse."""
+        summary: SpecSummary | None = self._summaries.get(sweep.id)
+        if summary is None:
+            try:
+                summary = SpecSummary.of(self.spec_of(sweep))
+            except SpecError:
+                summary = SpecSummary.unparsed(sweep.raw_spec)
+            self._summaries[sweep.id] = summary
+        return summary
+
+    def sweep_state(self, sweep_id: str) -> SweepState:
+        raw = self.redis.hget(keys.sweep_key(sweep_id), "state")
+        if raw is None:
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return SweepState(codec.loads(raw))
+
+    def sweep_progress(self, sweep_id: str, goal: Goal, live_worker_seconds: float, finished_from: int = 0) -> SweepProgress:
+        """State, trial counts, best objective, live workers and the trials finished from
+        position `finished_from` on (as `finished_numbers`) of a sweep, pipelined."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lrange(keys.finished_key(sweep_id), finished_from, -1)
+        pipe.hget(keys.sweep_key(sweep_id), "state")
+        pipe.scard(keys.active_key(sweep_id))
+        pipe.zcard(keys.trials_key(sweep_id))
+        pipe.hgetall(keys.counts_key(sweep_id))
+        pipe.zrange(keys.objective_key(sweep_id), 0, 0, withscores=True, desc=goal is Goal.MAXIMIZE)
+        pipe.zcount(keys.WORKERS, time.time() - live_worker_seconds, "+inf")
+        finished, state, active, created, counts, best, workers = pipe.execute()
+        if state is None:
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return SweepProgress(
+            state=SweepState(codec.loads(state)),
+            active=int(active),
+            created=int(created),
+            counts={s: int(counts.get(s.value, 0)) for s in TrialState},
+            best_objective=float(best[0][1]) if best else None,
+            live_workers=int(workers),
+            finished=tuple(int(n) for n in finished),
+        )
+
+    def sweep_ids(self) -> list[str]:
+        """Every sweep, oldest first."""
+        return list(self.redis.zrange(keys.SWEEPS, 0, -1))
+
+    def live_sweep_ids(self) -> list[str]:
+        """Sweeps a controller still has to look after."""
+        return sorted(self.redis.smembers(keys.LIVE_SWEEPS))
+
+    def retire_sweep(self, sweep_id: str) -> None:
+        """Drop a sweep whose state is terminal and whose trials have all finished from the live set."""
+        self.redis.srem(keys.LIVE_SWEEPS, sweep_id)
+
+    def transition_sweep(
+        self, sweep_id: str, to: SweepState, allowed_from: Iterable[SweepState], **fields: Any
+    ) -> bool:
+        """Move the sweep to `to` if its state is one of `allowed_from`; False (unchanged) otherwise."""
+        allowed = [codec.dumps(s.value) for s in allowed_from]
+        result = self._scripts.transition(
+            sweep=keys.sweep_key(sweep_id), events=keys.EVENTS, sweep_id=sweep_id, to=codec.dumps(to.value),
+            rest=[*allowed, "--", *pairs(fields)],
+        )
+        if result == "unknown":
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        return bool(result == "ok")
+
+    def own_sweep(self, sweep_id: str, controller_id: str, lease_seconds: float) -> bool:
+        """Take or keep ownership of a sweep for `lease_seconds`; False while another controller holds it."""
+        return bool(self._scripts.own(owner=keys.owner_key(sweep_id), controller=controller_id, lease_ms=int(lease_seconds * 1000)))
+
+    def disown_sweep(self, sweep_id: str, controller_id: str) -> None:
+        self._scripts.disown(owner=keys.owner_key(sweep_id), controller=controller_id)
