@@ -23,6 +23,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from workers.callable_entry import run_function
 from workers.launch_protocol import EXIT_CANNOT_START, MAX_MESSAGE
@@ -80,7 +81,7 @@ def executor_main(
         channel.send(json.dumps({"done": code}).encode())
 
 
-def _run_one(request: dict[str, str]) -> int:
+def _run_one(request: dict[str, Any]) -> int:
     """Run one trial in its folder; its exit code."""
     try:
         os.chdir(request["cwd"])

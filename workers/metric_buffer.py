@@ -39,6 +39,7 @@ class MetricBuffer:
         self.rejected: dict[str, int] = {}
 
     def feed(self, line: str) -> None:
+        """Take one line of the trial's stdout: a report is counted (and kept, or rejected with its reason); other lines are ignored."""
         report = classify_line(line)
         if report is None:
             return
@@ -84,6 +85,7 @@ class MetricBuffer:
             self._drop_excess()
 
     def summary(self) -> dict[str, object]:
+        """What the trial's record says about its reports so far (the store's fields of that name)."""
         with self._lock:
             return {
                 "last_metrics": dict(self.last_values),

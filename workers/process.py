@@ -55,7 +55,7 @@ def main() -> int:
     settings = RedisSettings.from_url(env[REDIS_URL_ENV])
     worker = WorkerSettings.from_environment(env)
     store = Store.connect(settings)
-    identity = WorkerIdentity.of(worker.hostname, SlotPin.from_environment(env), os.getpid())
+    identity = identity_from_env(env)
     app, runner = make_worker_app(settings, store, identity, RunnerSettings.from_worker_settings(worker))
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, identity, stop), daemon=True).start()
