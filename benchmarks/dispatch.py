@@ -518,13 +518,13 @@ def time_trial(
 
 def process_costs(tmp: Path, repeats: int) -> list[tuple[str, list[float]]]:
     from workers.provenance import code_version
-    from workers.trial_process import Launcher
+    from workers.trial_process import LauncherClient
 
     folder = tmp / "sweep-a"  # has bench_objectives.py, as a trial's cwd
     env = child_env()
     env.update({"SWEEPCTL_PARAMS": '{"x": 0.5}', "SWEEPCTL_TRIAL_SEED": "1", "PYTHONUNBUFFERED": "1"})
     py = sys.executable
-    launcher = Launcher(5.0)
+    launcher = LauncherClient(5.0)
     try:
         time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=1)  # the launcher's own start
         rows = [

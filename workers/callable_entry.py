@@ -8,9 +8,14 @@ An exception prints its traceback and exits 1: the trial is recorded FAILED.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import io
 import os
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,3 +45,42 @@ def run_callable(target: str, metric: str) -> int:
         values["step"] = int(values["step"])
     report(**values)
     return 0
+
+
+def run_function(target: str, metric: str, *, at_exit: bool) -> int:
+    """Call the trial's function here; its exit code, as an interpreter running it would give it (-N: signal N)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)  # reports reach the runner as they are written
+    sys.argv = [target]
+    code = 0
+    try:
+        code = run_callable(target, metric)
+    except SystemExit as exc:
+        code = exit_code(exc.code)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = -signal.SIGINT
+    except BaseException:  # noqa: BLE001  # whatever the objective raises ends the trial, never the launcher
+        traceback.print_exc()
+        code = 1
+    # What interpreter shutdown would do before exiting: wait for non-daemon threads (and run
+    # atexit, unless the process goes on to run more trials).
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    if at_exit:
+        atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def exit_code(value: object) -> int:
+    """The exit status `sys.exit(value)` gives an interpreter (a message is printed, as the interpreter does)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    print(value, file=sys.stderr)
+    return 1

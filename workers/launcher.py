@@ -1,6 +1,6 @@
 """The launcher: one long-lived process per worker slot that forks every trial.
 
-Usage: python -m workers.launcher SOCKET_FD GRACE   (started by `workers.trial_process.Launcher`)
+Usage: python -m workers.launcher SOCKET_FD GRACE   (started by `workers.trial_process.LauncherClient`)
 
 Why it exists: starting each trial through a fresh guard interpreter and then a
 fresh trial interpreter cost ~95 ms per trial, which dominated short trials.
@@ -11,7 +11,8 @@ child, with no exec, so it pays neither interpreter start nor sweepctl imports.
 The user's module is imported in the child, never here: code edited between
 trials is picked up, and a module that initialises CUDA at import cannot poison
 later forks. Libraries named in SWEEPCTL_PRELOAD (`sweepctl worker --preload
-torch`) are imported here once, before the first fork, so trials find them loaded.
+torch`, read once at start with the other worker settings) are imported here once,
+before the first fork, so trials find them loaded.
 
 It keeps the promises the per-trial guard made:
 - it asks for SIGTERM when its worker dies (even by SIGKILL), then stops every
@@ -24,13 +25,9 @@ It keeps the promises the per-trial guard made:
 Each trial leads its own process group (the launcher has no terminal: it runs
 in a session of its own), so the runner stops a whole trial with one killpg.
 
-With `"reuse": true` (a sweep's `reuse_process: true`), `function:` trials do not
-get a fork each: they run one after another in one forked executor process per
-slot, which keeps its imports, CUDA context and module state between trials. It
-is the trial's process as far as the runner knows (pid, group, exit code): a
-stop, a timeout or a crash takes it down with its trial, and the next trial gets
-a fresh one; so does a trial of another function or folder. After each trial it
-joins the trial's non-daemon threads and kills the processes the trial left.
+With `"reuse": true` (a sweep's `reuse_process: true`), `function:` trials run one
+after another in the slot's executor process instead (`workers.executor`), which
+the launcher forks, hands each trial to, and retires when it must.
 
 Protocol over a SOCK_SEQPACKET pair, one JSON object per message:
   runner -> launcher  {"op": "start", "argv", "env" (set on top of the launcher's own), "cwd", "function", "metric", "reuse"}
@@ -42,57 +39,40 @@ Protocol over a SOCK_SEQPACKET pair, one JSON object per message:
 
 from __future__ import annotations
 
-import atexit
 import gc
 import importlib
-import io
 import json
 import os
 import select
 import signal
 import socket
 import sys
-import threading
 import time
-import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
-from workers.callable_entry import run_callable
+from sweepctl.worker_settings import WorkerSettings
+from workers.callable_entry import run_function
+from workers.executor import Executor, executor_main
+from workers.launch_protocol import EXIT_CANNOT_START, MAX_MESSAGE, fit_start_requests
 from workers.linux import become_subreaper, die_with_parent, own_children
+from workers.posix import die_by, kill, killpg, redirect
 
-EXIT_CANNOT_START = 127
-# Comma-separated modules the launcher imports once, before forking any trial (`sweepctl worker --preload`).
-PRELOAD_ENV = "SWEEPCTL_PRELOAD"
 _HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
-MAX_MESSAGE = 1 << 20  # what a read takes: more than any start request
-# A start request (argv, environment, cwd as JSON) may be this long. A SOCK_SEQPACKET message must
-# fit the sender's buffer, which each sender sizes for it: Linux doubles what is asked, up to twice
-# net.core.wmem_max (212992 by default), so this fits on a stock kernel.
-MAX_START_REQUEST = 256 << 10
 # How long the launcher may spend killing what a trial left. SIGKILL cannot be refused; a process in
 # an uninterruptible sleep (a hung NFS read) dies only when that ends, and is then left for the next.
 ADOPTED_KILL_SECONDS = 5.0
 
 
-@dataclass
-class _Executor:
-    """The launcher's view of the process that runs a slot's reused `function:` trials."""
+class LauncherServer:
+    """The launcher process's loop: start trials the runner asks for, report their ends, stop them all when told."""
 
-    pid: int
-    channel: socket.socket  # the launcher's end: requests out, {"done": code} in
-    key: tuple[str, str]  # (function, cwd): a trial of another function or folder gets a fresh executor
-    busy: bool = False
-
-
-class _Launcher:
     def __init__(self, sock: socket.socket, grace: float) -> None:
         self.sock = sock
         self.grace = grace
         self.running: set[int] = set()
-        self.executor: _Executor | None = None
+        self.executor: Executor | None = None
         self.stopping = False
         self.pid = os.getpid()
         self.wake_r, self.wake_w = os.pipe()
@@ -193,7 +173,7 @@ class _Launcher:
                 pass  # it died since its last trial, its exit not yet reaped: a fresh one takes the trial
         return self._give(self._fork_executor(key, out, err), message, out, err)
 
-    def _give(self, executor: _Executor, message: bytes, out: int, err: int) -> int:
+    def _give(self, executor: Executor, message: bytes, out: int, err: int) -> int:
         """Send the trial and its pipes to `executor`; its pid. A send that fails retires it."""
         try:
             socket.send_fds(executor.channel, [message], [out, err])
@@ -203,20 +183,20 @@ class _Launcher:
         executor.busy = True
         return executor.pid
 
-    def _fork_executor(self, key: tuple[str, str], out: int, err: int) -> _Executor:
+    def _fork_executor(self, key: tuple[str, str], out: int, err: int) -> Executor:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         fit_start_requests(ours)
         try:
-            pid = self._fork(lambda: self._executor_main(theirs, ours, inherited=(out, err)))
+            pid = self._fork(lambda: executor_main(theirs, ours, (out, err), self._leave_launcher))
         except OSError:
             ours.close()
             raise
         finally:
             theirs.close()
-        self.executor = _Executor(pid=pid, channel=ours, key=key)
+        self.executor = Executor(pid=pid, channel=ours, key=key)
         return self.executor
 
-    def _executor_reported(self, executor: _Executor) -> None:
+    def _executor_reported(self, executor: Executor) -> None:
         """The executor finished a trial (or closed its channel, dying: reaping reports that)."""
         try:
             data = executor.channel.recv(MAX_MESSAGE)
@@ -237,7 +217,7 @@ class _Launcher:
         if executor is None:
             return
         executor.channel.close()
-        _killpg(executor.pid, signal.SIGKILL)
+        killpg(executor.pid, signal.SIGKILL)
 
     def _reap_exited(self) -> None:
         while True:
@@ -274,7 +254,7 @@ class _Launcher:
             if not victims:
                 return
             for pid in victims:
-                _kill(pid, signal.SIGKILL)
+                kill(pid, signal.SIGKILL)
             while victims and time.monotonic() < deadline:
                 victims = {pid for pid in victims if not self._reaped(pid)}
                 if victims:
@@ -301,13 +281,13 @@ class _Launcher:
     def _stop_all(self) -> None:
         """Our worker died or asked us to stop: no trial, and nothing a trial started, may linger."""
         for pid in self.running:
-            _killpg(pid, signal.SIGTERM)
+            killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
         while self.running and time.monotonic() < deadline:
             self._reap_exited()
             time.sleep(0.02)
         for pid in self.running:
-            _killpg(pid, signal.SIGKILL)
+            killpg(pid, signal.SIGKILL)
         self._retire_executor()
         self.running.clear()  # nobody is left to tell of their ends
         self._kill_adopted()
@@ -336,7 +316,7 @@ class _Launcher:
         """In the forked child: become the trial. Returns the exit code (exec does not return)."""
         if not self._leave_launcher():
             return EXIT_CANNOT_START
-        _redirect(out, err)
+        redirect(out, err)
         env = {**os.environ, **request["env"]}  # the trial's variables on top of the worker's
         try:
             os.chdir(request["cwd"])
@@ -356,146 +336,19 @@ class _Launcher:
         return EXIT_CANNOT_START
 
 
-    def _executor_main(self, channel: socket.socket, launcher_end: socket.socket, inherited: tuple[int, int]) -> int:
-        """In the forked executor: run each trial the launcher sends, until it closes the channel."""
-        launcher_end.close()
-        for fd in inherited:  # the first trial's pipes, open in the launcher as it forked us: they come again by message
-            os.close(fd)
-        if not self._leave_launcher():
-            return EXIT_CANNOT_START
-        channel.set_inheritable(False)  # a trial's subprocesses must not hold it open
-        quiet = os.open(os.devnull, os.O_WRONLY)
-        base_env, base_path, base_cwd = dict(os.environ), list(sys.path), os.getcwd()
-        while True:
-            try:
-                data, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 2)
-            except OSError:
-                return 0
-            if not data or len(fds) != 2:
-                return 0  # the launcher is gone (or confused): so are we
-            request = json.loads(data)
-            _redirect(*fds)
-            os.environ.clear()
-            os.environ.update(base_env)  # each trial sees the worker's variables plus its own, no other trial's
-            os.environ.update(request["env"])
-            try:
-                os.chdir(request["cwd"])
-            except OSError as exc:
-                os.write(2, f"sweepctl: cannot enter {request['cwd']!r}: {exc.strerror or exc}\n".encode())
-                code = EXIT_CANNOT_START
-            else:
-                code = _run_function(request["function"], request["metric"], at_exit=False)
-            _kill_own_children()
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-            sys.path[:] = base_path
-            os.chdir(base_cwd)
-            # Our copies of the trial's pipes must close, or its output never ends for the runner.
-            os.dup2(quiet, 1)
-            os.dup2(quiet, 2)
-            if code < 0:
-                _die_by(-code)
-            channel.send(json.dumps({"done": code}).encode())
-
-
-def _redirect(out: int, err: int) -> None:
-    """Make the trial's pipes this process's stdout and stderr."""
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    os.close(out)
-    os.close(err)
-
-
 def _call(target: str, metric: str) -> int:
     """Run a `function:` trial in this forked child and end it as an interpreter would."""
-    code = _run_function(target, metric, at_exit=True)
+    code = run_function(target, metric, at_exit=True)
     if code < 0:
-        _die_by(-code)
+        die_by(-code)
     return code
-
-
-def _run_function(target: str, metric: str, *, at_exit: bool) -> int:
-    """Call the trial's function here; its exit code, as an interpreter running it would give it."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(line_buffering=True)  # reports reach the runner as they are written
-    sys.argv = [target]
-    code = 0
-    try:
-        code = run_callable(target, metric)
-    except SystemExit as exc:
-        code = _exit_code(exc.code)
-    except KeyboardInterrupt:
-        traceback.print_exc()
-        code = -signal.SIGINT
-    except BaseException:  # noqa: BLE001  # whatever the objective raises ends the trial, never the launcher
-        traceback.print_exc()
-        code = 1
-    # What interpreter shutdown would do before exiting: wait for non-daemon threads (and run
-    # atexit, unless the process goes on to run more trials).
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    if at_exit:
-        atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return code
-
-
-def _die_by(signum: int) -> None:
-    """Die by the signal, as a Python killed by Ctrl-C does."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-def _kill_own_children() -> None:
-    """SIGKILL and reap whatever processes the trial started here.
-
-    Their own children are re-parented to the launcher (our subreaper), which kills them.
-    """
-    for pid in own_children():
-        _kill(pid, signal.SIGKILL)
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-
-
-def _exit_code(value: object) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value & 0xFF
-    print(value, file=sys.stderr)
-    return 1
-
-
-def fit_start_requests(sock: socket.socket) -> None:
-    """Size `sock`'s send buffer for a start request of MAX_START_REQUEST bytes (one message)."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_START_REQUEST)
 
 
 def _noop(signum: int, frame: FrameType | None) -> None:
     pass
 
 
-def _kill(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _killpg(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def preload(names: str) -> None:
+def preload(names: Sequence[str]) -> None:
     """Import libraries every `function:` trial of this slot imports anyway, once, here.
 
     Each fork then finds them in sys.modules: `import torch` took 4.6-6.7 s per
@@ -503,7 +356,7 @@ def preload(names: str) -> None:
     GPU at import belong here (torch, numpy and pandas qualify): the trial's own
     module is still imported in each child, so edits to it are picked up.
     """
-    for name in filter(None, (n.strip() for n in names.split(","))):
+    for name in names:
         try:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001  # a wrong name costs the speed-up, never the slot
@@ -515,13 +368,13 @@ def main(argv: list[str]) -> int:
     if not die_with_parent(signal.SIGTERM):
         return EXIT_CANNOT_START  # the worker died before we could ask: start nothing
     become_subreaper()
-    preload(os.environ.get(PRELOAD_ENV, ""))
+    preload(WorkerSettings.from_environment(os.environ).preload)  # the worker's settings, as its environment carries them
     # Everything imported so far is shared with every fork: keep the collector off it, so a
     # trial's collections do not touch (and copy) the launcher's pages.
     gc.freeze()
     sock = socket.socket(fileno=fd)
     sock.set_inheritable(False)  # trials must not hold the runner's channel open
-    _Launcher(sock, grace).serve()
+    LauncherServer(sock, grace).serve()
     return 0
 
 

@@ -20,13 +20,15 @@ from sweepctl.records import TrialState
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Verdict:
+    """What a trial attempt's end comes to: its final state, its objective (COMPLETED only) and why."""
+
     state: TrialState
     objective: float | None
     error: str | None
 
 
-def judge(
+def judge_exit(
     returncode: int,
     *,
     metric: str,
@@ -37,7 +39,7 @@ def judge(
     stderr_last_line: str = "",
     stopped: dict[str, object] | None = None,
     oom_killed: bool | None = None,
-) -> Outcome:
+) -> Verdict:
     """The outcome of a trial whose process ended with `returncode`.
 
     What sweepctl did to the process (cancel, timeout) wins over how it ended;
@@ -48,40 +50,40 @@ def judge(
     """
     finite = last_value if last_value is not None and math.isfinite(last_value) else None
     if cancelled:
-        return Outcome(TrialState.CANCELLED, None, "the sweep was cancelled")
+        return Verdict(TrialState.CANCELLED, None, "the sweep was cancelled")
     if stopped is not None:
-        return Outcome(TrialState.STOPPED, None, f"stopped early: {stopped.get('reason', 'early_terminate')}")
+        return Verdict(TrialState.STOPPED, None, f"stopped early: {stopped.get('reason', 'early_terminate')}")
     if timed_out:
         limit = "" if timeout is None else f" ({timeout:g}s)"
-        return Outcome(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")
+        return Verdict(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")
     if returncode < 0:
         return _signalled(-returncode, oom_killed)
     if returncode > 0:
         detail = f": {stderr_last_line}" if stderr_last_line else ""
-        return Outcome(TrialState.FAILED, None, f"exited with status {returncode}{detail}")
+        return Verdict(TrialState.FAILED, None, f"exited with status {returncode}{detail}")
     if last_value is None:
-        return Outcome(TrialState.FAILED, None, f"exited 0 but reported no value for metric {metric!r}")
+        return Verdict(TrialState.FAILED, None, f"exited 0 but reported no value for metric {metric!r}")
     if finite is None:
-        return Outcome(TrialState.NAN, None, f"metric {metric!r} is {last_value}")
-    return Outcome(TrialState.COMPLETED, finite, None)
+        return Verdict(TrialState.NAN, None, f"metric {metric!r} is {last_value}")
+    return Verdict(TrialState.COMPLETED, finite, None)
 
 
 # Signals a process gets from its own code: a fault, or abort() from a failed assertion or a C++ terminate.
 CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT, signal.SIGSYS, signal.SIGTRAP})
 
 
-def _signalled(signum: int, oom_killed: bool | None) -> Outcome:
+def _signalled(signum: int, oom_killed: bool | None) -> Verdict:
     """A trial ended by a signal sweepctl did not send: its own failure unless an OOM kill explains it."""
     try:
         sig = signal.Signals(signum)
     except ValueError:
-        return Outcome(TrialState.FAILED, None, f"killed by signal {signum}, {_UNEXPLAINED}")
+        return Verdict(TrialState.FAILED, None, f"killed by signal {signum}, {_UNEXPLAINED}")
     if sig in CRASH_SIGNALS:
-        return Outcome(TrialState.FAILED, None, f"crashed: killed by {sig.name}")
+        return Verdict(TrialState.FAILED, None, f"crashed: killed by {sig.name}")
     if sig is signal.SIGKILL and oom_killed is not False:
         why = "the kernel's OOM killer struck while it ran" if oom_killed else "the kernel's OOM kill count cannot be read here"
-        return Outcome(TrialState.KILLED, None, f"killed by {sig.name} ({why})")
-    return Outcome(TrialState.FAILED, None, f"killed by {sig.name}, {_UNEXPLAINED}")
+        return Verdict(TrialState.KILLED, None, f"killed by {sig.name} ({why})")
+    return Verdict(TrialState.FAILED, None, f"killed by {sig.name}, {_UNEXPLAINED}")
 
 
 _UNEXPLAINED = "which sweepctl did not send and no out-of-memory kill explains"

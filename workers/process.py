@@ -1,8 +1,8 @@
 """One worker process: a solo-pool Celery worker pinned to one slot (one GPU, or CPU only).
 
 Started by the supervisor (`sweepctl worker`) as `python -m workers.process`,
-configured only through the environment it sets: SWEEPCTL_REDIS_URL,
-SWEEPCTL_SLOT, SWEEPCTL_QUEUES and the GPU variables of `workers.slots`.
+configured only through the environment it sets: SWEEPCTL_REDIS_URL, the slot's
+pin and the worker settings (`sweepctl.worker_settings`), all read once, in `main`.
 The solo pool runs the task in this process: a trial is a child process
 anyway, so a pool child would only add a hop and another thing to lose.
 """
@@ -12,30 +12,26 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
+from collections.abc import Mapping
 
 from sweepctl.errors import StoreError, StoreUnavailable
-from sweepctl.records import GpuRef
-from sweepctl.settings import RedisSettings
-from sweepctl.store import Store, worker_id
+from sweepctl.settings import REDIS_URL_ENV, RedisSettings
+from sweepctl.store import Store
+from sweepctl.worker_settings import SlotPin, WorkerSettings
 from workers.app import make_worker_app
-from workers.gpu_telemetry import DEFAULT_INTERVAL, publish_forever
+from workers.gpu_telemetry import publish_forever
+from workers.identity import WorkerIdentity
 from workers.linux import die_with_parent
-from workers.trial import RunnerSettings, WorkerIdentity
+from workers.trial import RunnerSettings
 
 HEARTBEAT_INTERVAL = 5.0
 
 
-def identity_from_env(env: dict[str, str]) -> WorkerIdentity:
-    # Containers get random hostnames; SWEEPCTL_HOSTNAME names the machine in records and metrics.
-    host = env.get("SWEEPCTL_HOSTNAME") or socket.gethostname()
-    slot = env.get("SWEEPCTL_SLOT", "cpu0")
-    gpu = None
-    if env.get("SWEEPCTL_GPU_UUID"):
-        gpu = GpuRef(index=int(env["SWEEPCTL_GPU_INDEX"]), uuid=env["SWEEPCTL_GPU_UUID"], name=env.get("SWEEPCTL_GPU_NAME", ""))
-    return WorkerIdentity(worker_id=worker_id(host, slot, os.getpid()), host=host, slot=slot, gpu=gpu)
+def identity_from_env(env: Mapping[str, str]) -> WorkerIdentity:
+    """This process's identity from the environment its supervisor gave it (the host name, the slot's pin)."""
+    return WorkerIdentity.of(WorkerSettings.from_environment(env).hostname, SlotPin.from_environment(env), os.getpid())
 
 
 def _heartbeat(store: Store, identity: WorkerIdentity, stop: threading.Event) -> None:
@@ -53,34 +49,22 @@ def main() -> int:
     # If the supervisor is killed outright, shut down warmly instead of running on unsupervised.
     if not die_with_parent(signal.SIGTERM):
         return 1
+    # What this process is told, read once, here; what runs below gets it passed, never os.environ.
     env = dict(os.environ)
-    settings = RedisSettings.from_url(env["SWEEPCTL_REDIS_URL"])
+    settings = RedisSettings.from_url(env[REDIS_URL_ENV])
+    worker = WorkerSettings.from_environment(env)
     store = Store.connect(settings)
     identity = identity_from_env(env)
-    app, runner = make_worker_app(settings, store, identity, RunnerSettings.from_env(env))
+    app, runner = make_worker_app(settings, store, identity, RunnerSettings.from_worker_settings(worker))
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, identity, stop), daemon=True).start()
     if identity.gpu is not None:
-        interval = float(env.get("SWEEPCTL_GPU_SAMPLE_SECONDS", DEFAULT_INTERVAL))
         threading.Thread(
-            target=publish_forever, args=(store, identity, lambda: runner.current, stop, interval), daemon=True
+            target=publish_forever, args=(store, identity, lambda: runner.current, stop, worker.gpu_sample_seconds), daemon=True
         ).start()
-    queues = env.get("SWEEPCTL_QUEUES", "sweepctl")
     runner.launcher.warm_up()  # imports its --preload libraries while Celery connects
     try:
-        app.worker_main(
-            [
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                f"--queues={queues}",
-                f"--hostname={identity.slot}.{os.getpid()}@{identity.host}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--loglevel={env.get('SWEEPCTL_LOG_LEVEL', 'WARNING')}",
-            ]
-        )
+        app.worker_main(_celery_argv(worker, identity))
     finally:
         stop.set()
         runner.launcher.close()  # stops a trial still running, if Celery's shutdown left one
@@ -89,6 +73,21 @@ def main() -> int:
         except (StoreUnavailable, StoreError) as exc:  # its registration expires on its own (WORKER_TTL_SECONDS)
             logging.getLogger(__name__).warning("could not remove worker registration: %s", exc)
     return 0
+
+
+def _celery_argv(worker: WorkerSettings, identity: WorkerIdentity) -> list[str]:
+    """Celery's worker command line: one solo-pool process consuming the settings' queues."""
+    return [
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        f"--queues={','.join(worker.queues)}",
+        f"--hostname={identity.slot}.{os.getpid()}@{identity.host}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--loglevel={worker.log_level}",
+    ]
 
 
 if __name__ == "__main__":

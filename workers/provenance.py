@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sweepctl.records import CodeVersion
+from sweepctl.worker_settings import DATA_HASH_SECONDS_ENV, DEFAULT_DATA_HASH_SECONDS
 
 _CHUNK = 1 << 20
 # How long one trial's data paths may take to fingerprint, all together (seconds); past it a path is
 # recorded as not hashed. The trial does not wait for it: hashing runs beside the trial.
-HASH_SECONDS_ENV = "SWEEPCTL_DATA_HASH_SECONDS"
-HASH_SECONDS = 60.0
+HASH_SECONDS_ENV = DATA_HASH_SECONDS_ENV
+HASH_SECONDS = DEFAULT_DATA_HASH_SECONDS
 MAX_DATA_FILES = 100_000  # files under one data folder; past it the folder is recorded as not hashed
 # (path, size, mtime_ns) -> digest: data sets are hashed once per worker, not once per trial.
 _file_cache: dict[tuple[str, int, int], str] = {}

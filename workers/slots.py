@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sweepctl.errors import ConfigError
 from sweepctl.nvml import GpuInfo
+from sweepctl.records import GpuRef
+from sweepctl.worker_settings import SlotPin
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,9 @@ class WorkerSlot:
         CPU slots hide every GPU so a CPU trial never lands on one by accident.
         """
         if self.gpu is None:
-            return {"CUDA_VISIBLE_DEVICES": "", "SWEEPCTL_SLOT": self.name}
-        return {
-            "CUDA_VISIBLE_DEVICES": self.gpu.uuid,
-            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
-            "SWEEPCTL_SLOT": self.name,
-            "SWEEPCTL_GPU_INDEX": str(self.gpu.index),
-            "SWEEPCTL_GPU_UUID": self.gpu.uuid,
-            "SWEEPCTL_GPU_NAME": self.gpu.name,
-        }
+            return {"CUDA_VISIBLE_DEVICES": "", **SlotPin(self.name).to_environment()}
+        pin = SlotPin(self.name, GpuRef(index=self.gpu.index, uuid=self.gpu.uuid, name=self.gpu.name))
+        return {"CUDA_VISIBLE_DEVICES": self.gpu.uuid, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", **pin.to_environment()}
 
 
 def plan_slots(selection: str, gpus: Sequence[GpuInfo], cpu_workers: int = 1) -> tuple[WorkerSlot, ...]:

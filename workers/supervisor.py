@@ -17,18 +17,20 @@ from pathlib import Path
 from types import FrameType
 
 from sweepctl.settings import REDIS_URL_ENV, RedisSettings
+from sweepctl.worker_settings import WorkerSettings
 from workers.slots import WorkerSlot
 
 log = logging.getLogger(__name__)
 RESTART_DELAY = 2.0
 
 
-def spawn(slot: WorkerSlot, settings: RedisSettings, queues: Sequence[str], log: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start the worker process of one slot; the Redis URL travels in the environment, not argv.
+def spawn(slot: WorkerSlot, redis: RedisSettings, settings: WorkerSettings, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the worker process of one slot; the Redis URL and the settings travel in its environment, not argv.
 
+    Our own environment is left as it is: the child gets ours plus the slot's pin and the settings.
     With `log`, its output (Celery's banner included) goes to that file instead of ours.
     """
-    env = {**os.environ, **slot.environment(), REDIS_URL_ENV: settings.url, "SWEEPCTL_QUEUES": ",".join(queues)}
+    env = {**os.environ, **slot.environment(), REDIS_URL_ENV: redis.url, **settings.to_environment()}
     if log is None:
         return subprocess.Popen([sys.executable, "-m", "workers.process"], env=env)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -36,9 +38,9 @@ def spawn(slot: WorkerSlot, settings: RedisSettings, queues: Sequence[str], log:
         return subprocess.Popen([sys.executable, "-m", "workers.process"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def supervise(slots: Sequence[WorkerSlot], settings: RedisSettings, queues: Sequence[str]) -> int:
+def supervise(slots: Sequence[WorkerSlot], redis: RedisSettings, settings: WorkerSettings) -> int:
     """Run until signalled; returns 0 after every worker process has exited."""
-    procs = {slot: spawn(slot, settings, queues) for slot in slots}
+    procs = {slot: spawn(slot, redis, settings) for slot in slots}
     signals_seen = 0
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -60,5 +62,5 @@ def supervise(slots: Sequence[WorkerSlot], settings: RedisSettings, queues: Sequ
                 if proc.poll() is not None:
                     log.warning("worker %s exited with %s; restarting in %.0fs", slot.name, proc.returncode, RESTART_DELAY)
                     time.sleep(RESTART_DELAY)
-                    procs[slot] = spawn(slot, settings, queues)
+                    procs[slot] = spawn(slot, redis, settings)
         time.sleep(0.2)

@@ -10,7 +10,6 @@ metrics wait in a bounded buffer, and the result is written once Redis is back.
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
@@ -18,74 +17,61 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 from sweepctl.command import Macro, args_json_text, build_argv
 from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
-from sweepctl.protocol import RejectedReport, classify_line
-from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
+from sweepctl.records import SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
-from sweepctl.store import (
-    DEFAULT_LEASE_SECONDS,
-    METRICS_MAX,
-    Outcome,
-    Requeue,
-    Store,
-    is_out_of_memory,
-)
+from sweepctl.store import Outcome, Store, is_out_of_memory
 from sweepctl.sweepfile import parse_sweep
-from workers import outcome as judging
+from sweepctl.worker_settings import (
+    DEFAULT_DATA_HASH_SECONDS,
+    DEFAULT_KILL_GRACE,
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_SHUTDOWN_GRACE,
+    WorkerSettings,
+)
 from workers import provenance
+from workers.attempt_writes import AttemptWrites, Resend
 from workers.backoff import until_done
+from workers.identity import WorkerIdentity
+from workers.metric_buffer import MetricBuffer
 from workers.oom import oom_kill_between, oom_kills
-from workers.trial_process import Launcher, TrialProcess
+from workers.outcome import Verdict, judge_exit
+from workers.trial_process import LauncherClient, TrialProcess
 
 log = logging.getLogger(__name__)
 
-# Metric points a running trial may have waiting for Redis (an outage, a full Redis): as many as a
-# trial's history keeps (METRICS_MAX), so no outage shorter than the whole history loses a point.
-MAX_BUFFERED_POINTS = METRICS_MAX
-# Distinct metric names one trial may report; a report adding a name past it is rejected (counted in
-# rejected_reports as too_many_metric_names), so `last_metrics` stays small whatever a trial prints.
-MAX_METRIC_NAMES = 1000
-HANDED_BACK = "handed_back"
-
-
-@dataclass(frozen=True)
-class WorkerIdentity:
-    """Who runs a trial: recorded on every trial it claims."""
-
-    worker_id: str
-    host: str
-    slot: str
-    gpu: GpuRef | None = None
+__all__ = ["Ending", "RunnerSettings", "TrialRunner", "WorkerIdentity"]
 
 
 @dataclass(frozen=True)
 class RunnerSettings:
+    """How a slot's runner paces and bounds its trials; the worker's settings give the configurable ones."""
+
     poll_interval: float = 0.05  # longest wait between checks of shutdown; a trial's end is seen at once
     flush_interval: float = 0.5  # how often metrics reach Redis while a trial runs
     # How often the trial is checked for cancellation and early stops: a stop must take effect
     # within a second of the decision, with room for a loaded machine (one small read per check).
     control_interval: float = 0.2
-    kill_grace: float = 5.0  # SIGTERM -> SIGKILL
+    kill_grace: float = DEFAULT_KILL_GRACE  # SIGTERM -> SIGKILL
     lease_seconds: float = DEFAULT_LEASE_SECONDS
-    shutdown_grace: float = 60.0  # on SIGTERM, how long a running trial may take before it is handed back
-    data_hash_seconds: float = provenance.HASH_SECONDS  # all of one trial's `data:` fingerprints
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE  # on SIGTERM, how long a running trial may take before it is handed back
+    data_hash_seconds: float = DEFAULT_DATA_HASH_SECONDS  # all of one trial's `data:` fingerprints
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RunnerSettings:
+    def from_worker_settings(cls, settings: WorkerSettings) -> RunnerSettings:
         return cls(
-            lease_seconds=float(env.get("SWEEPCTL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
-            shutdown_grace=float(env.get("SWEEPCTL_SHUTDOWN_GRACE", 60.0)),
-            kill_grace=float(env.get("SWEEPCTL_KILL_GRACE", 5.0)),
-            data_hash_seconds=float(env.get(provenance.HASH_SECONDS_ENV, provenance.HASH_SECONDS)),
+            lease_seconds=settings.lease_seconds,
+            shutdown_grace=settings.shutdown_grace,
+            kill_grace=settings.kill_grace,
+            data_hash_seconds=settings.data_hash_seconds,
         )
 
 
@@ -100,82 +86,14 @@ class Ending(str, Enum):
     HANDED_BACK = "handed_back"  # worker shutting down: the trial went back to the queue
 
 
-class MetricBuffer:
-    """Reports parsed from stdout, collected by the reader thread and drained by the runner.
+@dataclass
+class _Due:
+    """When supervision next renews the lease, flushes metrics and reads the sweep's control (monotonic)."""
 
-    Each accepted point gets the attempt's next number (0, 1, ...), which the
-    store uses to append a retried write only once. Bounded: during an outage
-    longer than MAX_BUFFERED_POINTS points the oldest are dropped (and counted).
-    """
-
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
-        self._points: collections.deque[MetricPoint] = collections.deque()
-        self._first = 0  # the number of _points[0]
-        self._lock = threading.Lock()
-        self.last_value: float | None = None
-        self.last_values: dict[str, float] = {}
-        self.last_step: int | None = None
-        self.count = 0
-        self.dropped = 0
-        self.rejected: dict[str, int] = {}
-
-    def feed(self, line: str) -> None:
-        report = classify_line(line)
-        if report is None:
-            return
-        with self._lock:
-            if isinstance(report, RejectedReport):
-                self._reject(report.reason)
-                return
-            new_names = report.values.keys() - self.last_values.keys()
-            if new_names and len(self.last_values) + len(new_names) > MAX_METRIC_NAMES:
-                self._reject("too_many_metric_names")
-                return
-            self._points.append(MetricPoint(time=time.time(), step=report.step, values=report.values))
-            self._drop_excess()
-            self.last_values.update(report.values)
-            if report.step is not None:
-                self.last_step = report.step
-            if self.metric in report.values:
-                self.last_value = report.values[self.metric]
-            self.count += 1
-
-    def _reject(self, reason: str) -> None:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
-
-    def _drop_excess(self) -> None:
-        while len(self._points) > MAX_BUFFERED_POINTS:
-            self._points.popleft()
-            self._first += 1
-            self.dropped += 1
-
-    def drain(self) -> tuple[int, list[MetricPoint]]:
-        """The waiting points and the number of the first."""
-        with self._lock:
-            first, points = self._first, list(self._points)
-            self._points.clear()
-            self._first += len(points)
-            return first, points
-
-    def put_back(self, first: int, points: list[MetricPoint]) -> None:
-        """Return points whose write failed (numbered from `first`), ahead of newer ones."""
-        with self._lock:
-            self._points.extendleft(reversed(points))
-            self._first = first
-            self._drop_excess()
-
-    def summary(self) -> dict[str, object]:
-        with self._lock:
-            return {
-                "last_metrics": dict(self.last_values),
-                "last_step": self.last_step,
-                "reports": self.count,
-                "rejected_reports": dict(self.rejected),
-            }
-
-
-Resend = Callable[[str, int, int, str], None]  # (sweep id, number, attempt, queue): send a run_trial task
+    renew: float
+    flush: float
+    control: float
+    data_pending: bool  # the data fingerprints are still to be written with a flush
 
 
 class TrialRunner:
@@ -194,12 +112,14 @@ class TrialRunner:
         self.identity = identity
         self.settings = settings or RunnerSettings()
         self._should_stop = should_stop
-        self._resend = resend
+        self._writes = AttemptWrites(
+            store, identity, lease_seconds=self.settings.lease_seconds, give_up=self._shutdown_overdue, resend=resend
+        )
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
         self._stop_request: dict[str, object] | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
-        self.launcher = Launcher(self.settings.kill_grace)
+        self.launcher = LauncherClient(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -223,10 +143,10 @@ class TrialRunner:
                 argv = () if trial is None else self._argv(spec, trial, scratch)
                 started = {} if trial is None else self._provenance(spec, argv, folder)
             except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
-                return self._fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
-            claimed = self._claim(sweep_id, number, attempt, **started)
+                return self._writes.fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
+            claimed = self._writes.claim(sweep_id, number, attempt, **started)
             if claimed is Outcome.CANCELLED:
-                self._finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
+                self._writes.finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
                 return TrialState.CANCELLED
             if claimed is not Outcome.OK or trial is None:
                 log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
@@ -263,43 +183,6 @@ class TrialRunner:
         except StoreError:
             return None  # the claim refuses it, and counts the refusal
 
-    def _claim(self, sweep_id: str, number: int, attempt: int, **fields: object) -> Outcome | None:
-        """QUEUED -> RUNNING for this attempt; waits out an outage or a full Redis rather than losing the message."""
-        identity = self.identity
-        return until_done(
-            lambda: self.store.claim_trial(
-                sweep_id,
-                number,
-                attempt,
-                lease_seconds=self.settings.lease_seconds,
-                worker=identity.worker_id,
-                host=identity.host,
-                gpu=identity.gpu,
-                **fields,
-            ),
-            "claiming the trial",
-            give_up=self._shutdown_overdue,
-        )
-
-    def _finish_unstarted(self, sweep_id: str, number: int, attempt: int, state: TrialState, error: str) -> Outcome | None:
-        return until_done(
-            lambda: self.store.finish_trial(sweep_id, number, attempt, state, error=error, ended_at=time.time()),
-            "recording the result",
-            give_up=self._shutdown_overdue,
-        )
-
-    def _fail_unstarted(self, sweep_id: str, number: int, attempt: int, error: str) -> TrialState | None:
-        """A trial that cannot even start fails (its own fault: it would fail the same way anywhere).
-
-        It is claimed first, so that a trial another delivery of the same attempt
-        is running is never touched; otherwise it would stay queued and be re-sent forever.
-        """
-        log.error("trial %s/%s attempt %s: %s", sweep_id, number, attempt, error)
-        if self._claim(sweep_id, number, attempt) is not Outcome.OK:
-            return None
-        self._finish_unstarted(sweep_id, number, attempt, TrialState.FAILED, error)
-        return TrialState.FAILED
-
     def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None) -> tuple[str, ...]:
         if spec.function is not None:
             return ()  # called in the forked trial process: no command runs
@@ -334,25 +217,43 @@ class TrialRunner:
     def _execute(
         self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, hasher: provenance.DataHasher | None
     ) -> TrialState | None:
+        """Start the attempt's process, supervise it to its end and record what that end comes to."""
         metrics = MetricBuffer(spec.metric.name)
         oom_before = oom_kills()
         try:
-            process = TrialProcess(
-                self.launcher,
-                argv,
-                env=self._environment(trial),
-                cwd=folder,
-                on_stdout_line=metrics.feed,
-                function=spec.function,
-                metric=spec.metric.name,
-                reuse=spec.reuse_process,
-            )
+            process = self._start(spec, trial, argv, folder, metrics)
         except TrialTooLargeError as exc:
             # Nothing started: the parameters' fault, as an exec refusing them (E2BIG) would be.
             # (Any other failure to start, a launcher that died, is the machine's: the lease lapses, another attempt runs.)
-            return self._record(trial, judging.Outcome(TrialState.FAILED, None, str(exc)), metrics, hasher, returncode=None)
+            return self._writes.record(trial, Verdict(TrialState.FAILED, None, str(exc)), metrics, hasher, returncode=None)
+        returncode, ending = self._run_to_end(spec, trial, process, metrics, hasher)
+        if ending is Ending.LEASE_LOST:
+            log.warning("trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded", trial.sweep_id, trial.number, trial.attempt)
+            return None
+        if ending is Ending.HANDED_BACK:
+            return None
+        verdict = self._judge(spec, process, metrics, returncode, ending, oom_before)
+        tails = {"stdout_tail": process.stdout.text(), "stderr_tail": process.stderr.text()}
+        return self._writes.record(trial, verdict, metrics, hasher, returncode=returncode, **tails)
+
+    def _start(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, metrics: MetricBuffer) -> TrialProcess:
+        return TrialProcess(
+            self.launcher,
+            argv,
+            env=self._environment(trial),
+            cwd=folder,
+            on_stdout_line=metrics.feed,
+            function=spec.function,
+            metric=spec.metric.name,
+            reuse=spec.reuse_process,
+        )
+
+    def _run_to_end(
+        self, spec: SweepSpec, trial: Trial, process: TrialProcess, metrics: MetricBuffer, hasher: provenance.DataHasher | None
+    ) -> tuple[int, Ending]:
+        """Supervise the process until it ends; whatever happens, it and what it left are gone afterwards."""
         try:
-            returncode, ending = self._supervise(spec, trial, process, metrics, hasher)
+            return self._supervise(spec, trial, process, metrics, hasher)
         except BaseException:
             # Whatever went wrong here, the trial must not run on unsupervised: its lease would
             # lapse and a second attempt start beside it. Stopped now, it is re-run as a lost attempt.
@@ -361,12 +262,11 @@ class TrialRunner:
         finally:
             process.kill_leftovers()
             process.finish_output()
-        if ending is Ending.LEASE_LOST:
-            log.warning("trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded", trial.sweep_id, trial.number, trial.attempt)
-            return None
-        if ending is Ending.HANDED_BACK:
-            return None
-        outcome = judging.judge(
+
+    def _judge(
+        self, spec: SweepSpec, process: TrialProcess, metrics: MetricBuffer, returncode: int, ending: Ending, oom_before: int | None
+    ) -> Verdict:
+        return judge_exit(
             returncode,
             metric=spec.metric.name,
             last_value=metrics.last_value,
@@ -378,74 +278,14 @@ class TrialRunner:
             # Only a SIGKILL needs the OOM count (a second read of /proc/vmstat, ~20 µs).
             oom_killed=oom_kill_between(oom_before, oom_kills()) if returncode == -signal.SIGKILL else None,
         )
-        tails = {"stdout_tail": process.stdout.text(), "stderr_tail": process.stderr.text()}
-        return self._record(trial, outcome, metrics, hasher, returncode=returncode, **tails)
-
-    def _record(
-        self,
-        trial: Trial,
-        outcome: judging.Outcome,
-        metrics: MetricBuffer,
-        hasher: provenance.DataHasher | None,
-        *,
-        returncode: int | None,
-        **fields: object,
-    ) -> TrialState | None:
-        """Write the result with the last metric points, in one atomic step, however long Redis takes to take it."""
-        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
-        if hasher is not None:
-            fields["data"] = hasher.result()
-        # Drained once: a retry after an outage writes these same points (numbered: never twice).
-        first, last_points = metrics.drain()
-        ended_at = time.time()
-        result = until_done(
-            lambda: self.store.finish_trial(
-                sid,
-                n,
-                attempt,
-                outcome.state,
-                outcome.objective,
-                points=last_points,
-                first_point=first,
-                error=outcome.error,
-                exit_code=returncode,
-                ended_at=ended_at,
-                dropped_points=metrics.dropped,
-                **fields,
-                **metrics.summary(),
-            ),
-            "recording the result",
-            give_up=self._shutdown_overdue,
-        )
-        if result is not Outcome.OK:
-            log.warning("result of trial %s/%s attempt %s rejected: %s", sid, n, attempt, result and result.value)
-            return None
-        if metrics.rejected:
-            until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports", give_up=self._shutdown_overdue)
-        return outcome.state
-
-    def _flush(self, trial: Trial, metrics: MetricBuffer, data: dict[str, str] | None) -> Outcome:
-        """Write the points reported since the last flush (and the data fingerprints once known)."""
-        first, points = metrics.drain()
-        fields: dict[str, object] = {} if data is None else {"data": data}
-        if not points and not fields:
-            return Outcome.OK
-        try:
-            return self.store.record_progress(trial.sweep_id, trial.number, trial.attempt, points, first_point=first, **fields, **metrics.summary())
-        except StoreUnavailable:
-            metrics.put_back(first, points)
-            raise
 
     def _supervise(
         self, spec: SweepSpec, trial: Trial, process: TrialProcess, metrics: MetricBuffer, hasher: provenance.DataHasher | None
     ) -> tuple[int, Ending]:
         """Wait for the process, renewing the lease, flushing metrics, obeying timeout, cancel and shutdown."""
         s = self.settings
-        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
         started = time.monotonic()
-        next_flush = next_control = started
-        next_renew = started + s.lease_seconds / 3
-        data_pending = hasher is not None
+        due = _Due(renew=started + s.lease_seconds / 3, flush=started, control=started, data_pending=hasher is not None)
         while True:
             returncode = process.wait(s.poll_interval)
             if returncode is not None:
@@ -453,53 +293,67 @@ class TrialRunner:
             now = time.monotonic()
             if spec.trial_timeout is not None and now - started > spec.trial_timeout:
                 return process.stop(s.kill_grace), Ending.TIMED_OUT
-            try:
-                if now >= next_renew:
-                    renewed = self.store.renew_lease(sid, n, attempt, self.identity.worker_id, s.lease_seconds)
-                    next_renew = now + s.lease_seconds / 3
-                    if renewed is not Outcome.OK:
-                        return process.stop(0.0), Ending.LEASE_LOST
-                if now >= next_flush:
-                    next_flush = now + s.flush_interval
-                    data = hasher.result() if data_pending and hasher is not None and hasher.done else None
-                    written = self._flush(trial, metrics, data)
-                    data_pending = data_pending and data is None
-                    if written is Outcome.INVALID:
-                        log.error("trial %s/%s: metric points refused by the store", sid, n)
-                    elif written is not Outcome.OK:
-                        return process.stop(0.0), Ending.LEASE_LOST
-                if now >= next_control:
-                    next_control = now + s.control_interval
-                    sweep_state, stop = self.store.trial_control(sid, n)
-                    if sweep_state is SweepState.CANCELLED:
-                        return process.stop(s.kill_grace), Ending.CANCELLED
-                    if stop is not None:
-                        self._stop_request = stop
-                        return process.stop(s.kill_grace), Ending.STOPPED
-            except StoreUnavailable as exc:
-                # Keep the trial running through an outage or a full Redis; the lease has room for
-                # it, and the controller gives leases a fresh period once Redis takes writes again.
-                if is_out_of_memory(exc):
-                    log.error("Redis is out of memory during trial %s/%s: metrics wait here until memory is freed", sid, n)
-                else:
-                    log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)
-                next_renew = next_flush = next_control = now + 1.0
+            ending = self._checks(trial, metrics, hasher, due, now)
+            if ending is not None:
+                # A lost lease means another attempt owns the trial: no grace for this one.
+                return process.stop(0.0 if ending is Ending.LEASE_LOST else s.kill_grace), ending
             if self._shutdown_overdue():
-                return process.stop(s.kill_grace), self._hand_back(spec, trial, attempt)
+                returncode = process.stop(s.kill_grace)
+                self._writes.hand_back(spec, trial)
+                return returncode, Ending.HANDED_BACK
 
-    def _hand_back(self, spec: SweepSpec, trial: Trial, attempt: int) -> Ending:
-        """Worker shutting down: return the trial to the queue as a new attempt (not a loss)."""
+    def _checks(self, trial: Trial, metrics: MetricBuffer, hasher: provenance.DataHasher | None, due: _Due, now: float) -> Ending | None:
+        """The store-side checks that are due (lease, metrics, control); why the trial must stop, or None."""
         sid, n = trial.sweep_id, trial.number
-        result = until_done(
-            lambda: self.store.requeue_trial(sid, n, max_lost=spec.max_retries, reason=HANDED_BACK, attempt=attempt),
-            "handing the trial back",
-            give_up=self._shutdown_overdue,
-        )
-        if result is Requeue.REQUEUED and self._resend is not None:
-            self._resend(sid, n, attempt + 1, spec.queue)
-            self.store.update_trial(sid, n, sent_at=time.time())
-        log.warning("trial %s/%s attempt %s handed back on shutdown: %s", sid, n, attempt, result and result.value)
-        return Ending.HANDED_BACK
+        try:
+            ending = self._renew(trial, due, now)
+            if ending is None:
+                ending = self._flush(trial, metrics, hasher, due, now)
+            if ending is None:
+                ending = self._control(trial, due, now)
+            return ending
+        except StoreUnavailable as exc:
+            # Keep the trial running through an outage or a full Redis; the lease has room for
+            # it, and the controller gives leases a fresh period once Redis takes writes again.
+            if is_out_of_memory(exc):
+                log.error("Redis is out of memory during trial %s/%s: metrics wait here until memory is freed", sid, n)
+            else:
+                log.warning("Redis unavailable during trial %s/%s: %s", sid, n, exc)
+            due.renew = due.flush = due.control = now + 1.0
+            return None
+
+    def _renew(self, trial: Trial, due: _Due, now: float) -> Ending | None:
+        if now < due.renew:
+            return None
+        lease = self.settings.lease_seconds
+        renewed = self.store.renew_lease(trial.sweep_id, trial.number, trial.attempt, self.identity.worker_id, lease)
+        due.renew = now + lease / 3
+        return None if renewed is Outcome.OK else Ending.LEASE_LOST
+
+    def _flush(self, trial: Trial, metrics: MetricBuffer, hasher: provenance.DataHasher | None, due: _Due, now: float) -> Ending | None:
+        if now < due.flush:
+            return None
+        due.flush = now + self.settings.flush_interval
+        data = hasher.result() if due.data_pending and hasher is not None and hasher.done else None
+        written = self._writes.flush(trial, metrics, data)
+        due.data_pending = due.data_pending and data is None
+        if written is Outcome.INVALID:
+            log.error("trial %s/%s: metric points refused by the store", trial.sweep_id, trial.number)
+        elif written is not Outcome.OK:
+            return Ending.LEASE_LOST
+        return None
+
+    def _control(self, trial: Trial, due: _Due, now: float) -> Ending | None:
+        if now < due.control:
+            return None
+        due.control = now + self.settings.control_interval
+        sweep_state, stop = self.store.trial_control(trial.sweep_id, trial.number)
+        if sweep_state is SweepState.CANCELLED:
+            return Ending.CANCELLED
+        if stop is not None:
+            self._stop_request = stop
+            return Ending.STOPPED
+        return None
 
 
 def _trial_folder(workdir: str) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 from sweepctl.errors import SweepError, TrialTooLargeError
 from sweepctl.settings import REDIS_URL_ENV
-from workers.launcher import MAX_START_REQUEST, fit_start_requests
+from workers.launch_protocol import MAX_START_REQUEST, fit_start_requests
 
 TAIL_CHARS = 8192  # a tail is the last TAIL_CHARS characters of a stream, in whole lines when stored
 # A longer line is passed on as its first and last halves around a note of what was dropped: far
@@ -134,8 +134,12 @@ class _LineSplitter:
             self._on_line(line)
 
 
-class Launcher:
-    """The runner's handle on its slot's launcher process: started on first use, restarted if it died."""
+class LauncherClient:
+    """The runner's side of its slot's launcher process (`workers.launcher`): started on first use, restarted if it died.
+
+    The launcher process inherits this process's environment as it is when the launcher
+    starts (less the Redis URL): the worker's settings travel in it to the launcher's entry point.
+    """
 
     def __init__(self, grace: float) -> None:
         self.grace = grace
@@ -269,7 +273,7 @@ class TrialProcess:
 
     def __init__(
         self,
-        launcher: Launcher,
+        launcher: LauncherClient,
         argv: Sequence[str],
         *,
         env: Mapping[str, str],

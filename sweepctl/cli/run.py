@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import click
 
@@ -30,7 +30,10 @@ from sweepctl.cli.sweeps import print_best
 from sweepctl.errors import ConfigError, EmbeddedRedisError, StoreUnavailable
 from sweepctl.local_store import LocalServer, local_store_dir
 from sweepctl.nvml import list_gpus
-from sweepctl.store import DEFAULT_LEASE_SECONDS, Store, StoreTrouble
+from sweepctl.settings import RedisSettings
+from sweepctl.spec import SweepSpec
+from sweepctl.store import Store, StoreTrouble
+from sweepctl.worker_settings import WorkerSettings
 
 GPU_HELP = "Which GPUs get a worker process each: all, none, or indices/UUIDs like 0,1 (all falls back to CPU workers when there is none)."
 PRELOAD_HELP = (
@@ -38,8 +41,9 @@ PRELOAD_HELP = (
     " (e.g. torch): `function:` trials then skip importing them (SWEEPCTL_PRELOAD does the same)."
 )
 # A run's workers end with it: when it stops them, a trial still running (only after a cancel or a
-# failure of the run itself) gets this long, not a service's minute, to finish.
-RUN_SHUTDOWN_GRACE = "5"
+# failure of the run itself) gets this long, not a service's minute, to finish (unless
+# SWEEPCTL_SHUTDOWN_GRACE says otherwise).
+RUN_SHUTDOWN_GRACE = 5.0
 MAX_WORKER_RESTARTS = 5  # per slot, in one run
 
 
@@ -52,70 +56,119 @@ MAX_WORKER_RESTARTS = 5  # per slot, in one run
 @format_option
 def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Run a whole sweep here: Redis (embedded unless --redis), controller and workers; print the best trial."""
-    from controller.loop import Controller
-    from sweepctl.celery_app import make_celery
-    from workers.launcher import PRELOAD_ENV
     from workers.slots import plan_slots
-    from workers.supervisor import spawn
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if preload is not None:
-        os.environ[PRELOAD_ENV] = preload  # read by the workers' launchers
-    os.environ.setdefault("SWEEPCTL_SHUTDOWN_GRACE", RUN_SHUTDOWN_GRACE)
+    # Built once, here; each worker process gets it in its environment from the supervisor.
+    settings = WorkerSettings.from_environment(os.environ, shutdown_grace=RUN_SHUTDOWN_GRACE).with_flags(preload=preload)
     # SIGTERM ends a run like Ctrl-C: the sweep is cancelled, workers stopped, the store shut down cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     slots = plan_slots(gpus, list_gpus(), n_workers)
-    with serve_store(redis_url, state_dir, create_local=True, long_running=True) as (store, settings, local):
+    with serve_store(redis_url, state_dir, create_local=True, long_running=True) as (store, redis, local):
         sweep, spec = lifecycle.submit_sweep(store, file)
         click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
         if local is not None and local.process is not None:
             click.echo(f"store: {local.data_dir} (embedded Redis, pid {local.process.pid})", err=True)
         logs = (local.data_dir if local is not None else local_store_dir(state_dir)) / "logs"
-        workers = _Workers(lambda slot: spawn(slot, settings, [spec.queue], log=logs / f"worker-{slot.name}.log"), slots, logs)
-        click.echo(f"worker logs: {logs}", err=True)
-        stop = threading.Event()
-        lease = float(os.environ.get("SWEEPCTL_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
-        ctl = Controller(store, make_celery(settings), lease_seconds=lease)
-        thread = threading.Thread(target=ctl.run, args=(stop,), kwargs={"only": {sweep.id}, "until_idle": True}, daemon=True)
-        thread.start()
-        watch = _Watch(store, lambda: ctl.store_trouble, local)
-
-        def on_tick(trouble: StoreTrouble | None) -> None:
-            watch.tick(trouble)
-            workers.revive()
-
+        started = _start(store, redis, local, sweep.id, spec, slots, settings.with_flags(queues=spec.queue), logs)
         try:
-            follow(
-                store,
-                sweep.id,
-                spec,
-                until=lambda: watch.server_died() or not thread.is_alive() or workers.all_gone() or sweep_done(store, sweep.id),
-                on_tick=on_tick,
-            )
-            if watch.server_died():
-                stop.set()
-                workers.kill()
-                raise _end_after_server_death(local, sweep.id)
-            if workers.all_gone() and not sweep_done(store, sweep.id):
-                raise ConfigError(f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {sweep.id} was done; last log lines:\n{workers.last_log()}")
+            _follow(started)
         except KeyboardInterrupt:
-            click.echo(f"\ncancelling sweep {sweep.id}", err=True)
-            try:
-                lifecycle.cancel_sweep(store, sweep.id)
-            except StoreUnavailable as exc:
-                click.echo(f"error: could not cancel sweep {sweep.id}, Redis did not take it ({StoreTrouble.of(exc).value})", err=True)
-                raise
-            follow(store, sweep.id, spec, until=lambda: watch.server_died() or sweep_done(store, sweep.id))
+            _cancel(started)
             raise
         finally:
-            stop.set()
-            workers.stop()
-            thread.join(5)
-        final = store.get_sweep(sweep.id)
-        click.echo(f"sweep {sweep.id} {final.state.value}: {final.reason}", err=True)
-        print_best(store, sweep.id, fmt)
-        if not thread.is_alive() and not sweep_done(store, sweep.id):
-            raise ConfigError(f"the controller stopped before sweep {sweep.id} was done; see the log above")
+            started.stop()
+        _finish(started, fmt)
+
+
+@dataclass
+class _Started:
+    """What a run started for its sweep: the workers and the controller's thread, and how it watches its store."""
+
+    store: Store
+    sweep_id: str
+    spec: SweepSpec
+    workers: _Workers[Any]
+    controller: threading.Thread
+    watch: _Watch
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def done(self) -> bool:
+        return sweep_done(self.store, self.sweep_id)
+
+    def stop(self) -> None:
+        """Stop the controller and the workers (warmly: they hand their trials back or finish them)."""
+        self.stopping.set()
+        self.workers.stop()
+        self.controller.join(5)
+
+
+def _start(
+    store: Store,
+    redis: RedisSettings,
+    local: LocalServer | None,
+    sweep_id: str,
+    spec: SweepSpec,
+    slots: Sequence[_Slot],
+    settings: WorkerSettings,
+    logs: Path,
+) -> _Started:
+    """Start a worker process per slot and the controller, serving only this sweep until it is idle."""
+    from controller.loop import Controller
+    from sweepctl.celery_app import make_celery
+    from workers.supervisor import spawn
+
+    workers: _Workers[Any] = _Workers(lambda slot: spawn(slot, redis, settings, log=logs / f"worker-{slot.name}.log"), slots, logs)
+    click.echo(f"worker logs: {logs}", err=True)
+    stopping = threading.Event()
+    ctl = Controller(store, make_celery(redis), lease_seconds=settings.lease_seconds)
+    thread = threading.Thread(target=ctl.run, args=(stopping,), kwargs={"only": {sweep_id}, "until_idle": True}, daemon=True)
+    thread.start()
+    watch = _Watch(store, lambda: ctl.store_trouble, local)
+    return _Started(store, sweep_id, spec, workers, thread, watch, stopping)
+
+
+def _follow(run: _Started) -> None:
+    """Show the sweep's progress until it is done or the run cannot go on (its Redis died, its workers or controller gave up)."""
+    workers, watch = run.workers, run.watch
+
+    def on_tick(trouble: StoreTrouble | None) -> None:
+        watch.tick(trouble)
+        workers.revive()
+
+    follow(
+        run.store,
+        run.sweep_id,
+        run.spec,
+        until=lambda: watch.server_died() or not run.controller.is_alive() or workers.all_gone() or run.done(),
+        on_tick=on_tick,
+    )
+    if watch.server_died():
+        run.stopping.set()
+        workers.kill()
+        raise _end_after_server_death(watch.local, run.sweep_id)
+    if workers.all_gone() and not run.done():
+        raise ConfigError(f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {run.sweep_id} was done; last log lines:\n{workers.last_log()}")
+
+
+def _cancel(run: _Started) -> None:
+    """Ctrl-C or SIGTERM: cancel the sweep and show it winding down."""
+    click.echo(f"\ncancelling sweep {run.sweep_id}", err=True)
+    try:
+        lifecycle.cancel_sweep(run.store, run.sweep_id)
+    except StoreUnavailable as exc:
+        click.echo(f"error: could not cancel sweep {run.sweep_id}, Redis did not take it ({StoreTrouble.of(exc).value})", err=True)
+        raise
+    follow(run.store, run.sweep_id, run.spec, until=lambda: run.watch.server_died() or run.done())
+
+
+def _finish(run: _Started, fmt: str) -> None:
+    """Say how the sweep ended and print its best trial."""
+    final = run.store.get_sweep(run.sweep_id)
+    click.echo(f"sweep {run.sweep_id} {final.state.value}: {final.reason}", err=True)
+    print_best(run.store, run.sweep_id, fmt)
+    if not run.controller.is_alive() and not run.done():
+        raise ConfigError(f"the controller stopped before sweep {run.sweep_id} was done; see the log above")
 
 
 class _Slot(Protocol):
@@ -207,8 +260,6 @@ def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> Embedde
     server = local.process
     reason = f"the run's embedded Redis (pid {server.pid}) {server.exit_description()}; the run stopped its workers"
     try:
-        from sweepctl.settings import RedisSettings
-
         server.start()
         lifecycle.abandon_sweep(Store.connect(RedisSettings.from_url(server.url)), sweep_id, reason)
         note = f"sweep {sweep_id} is recorded as failed"

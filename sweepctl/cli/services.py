@@ -19,14 +19,7 @@ from sweepctl.nvml import list_gpus
 from sweepctl.settings import DEFAULT_EXPORTER_PORT, DEFAULT_KEEP_FINISHED_HOURS
 from sweepctl.spec import DEFAULT_QUEUE
 from sweepctl.store import DEFAULT_LEASE_SECONDS
-
-
-def _export_preload(modules: str | None) -> None:
-    """Hand --preload to the workers' launchers, which read it from the environment they inherit."""
-    from workers.launcher import PRELOAD_ENV
-
-    if modules is not None:
-        os.environ[PRELOAD_ENV] = modules
+from sweepctl.worker_settings import SHUTDOWN_GRACE_ENV, WorkerSettings
 
 
 def _log_setup(verbose: bool) -> None:
@@ -63,7 +56,7 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
     "--grace",
     type=float,
     default=None,
-    envvar="SWEEPCTL_SHUTDOWN_GRACE",
+    envvar=SHUTDOWN_GRACE_ENV,
     help="On SIGTERM, seconds a running trial may take to finish before it is handed back to the queue [default: 60].",
 )
 @click.option("--preload", default=None, help=PRELOAD_HELP)
@@ -80,12 +73,11 @@ def worker(
     from workers.supervisor import supervise
 
     _log_setup(True)
-    if grace is not None:
-        os.environ["SWEEPCTL_SHUTDOWN_GRACE"] = str(grace)  # read by each worker process
-    _export_preload(preload)
-    with serve_store(redis_url, state_dir, create_local=False, long_running=True) as (_, settings, _local):
+    # Built once, here; each worker process gets it in its environment from the supervisor.
+    settings = WorkerSettings.from_environment(os.environ).with_flags(queues=queues, preload=preload, shutdown_grace=grace)
+    with serve_store(redis_url, state_dir, create_local=False, long_running=True) as (_, redis, _local):
         slots = plan_slots(gpus, list_gpus(), concurrency)
-        raise SystemExit(supervise(slots, settings, [q for q in queues.split(",") if q]))
+        raise SystemExit(supervise(slots, redis, settings))
 
 
 @click.command()

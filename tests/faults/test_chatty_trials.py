@@ -22,7 +22,8 @@ from sweepctl.store import Outcome, Store, keys
 from sweepctl.sweepfile import parse_sweep
 from tests.support.processes import Processes, pids_in_group, process_alive, wait_for
 from tests.system.helpers import submit, wait_until_done, write_sweep
-from workers.trial import MAX_METRIC_NAMES, TrialRunner, WorkerIdentity
+from workers.metric_buffer import MAX_METRIC_NAMES
+from workers.trial import TrialRunner, WorkerIdentity
 
 pytestmark = pytest.mark.system
 

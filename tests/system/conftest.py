@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from workers.trial_process import Launcher
+from workers.trial_process import LauncherClient
 
 
 @pytest.fixture
-def launcher() -> Iterator[Launcher]:
-    handle = Launcher(grace=1.0)
+def launcher() -> Iterator[LauncherClient]:
+    handle = LauncherClient(grace=1.0)
     yield handle
     handle.close()
 

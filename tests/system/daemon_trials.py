@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tests.support.processes import process_alive, wait_for
-from workers.trial_process import Launcher, TrialProcess
+from workers.trial_process import LauncherClient, TrialProcess
 
 PROGRAM = Path(__file__).resolve().parent / "programs" / "leaves_a_daemon.py"
 
 
 def start_leaving_a_daemon(
-    launcher: Launcher, folder: Path, env: Mapping[str, str], kind: str, how: str, *, reuse: bool = False
+    launcher: LauncherClient, folder: Path, env: Mapping[str, str], kind: str, how: str, *, reuse: bool = False
 ) -> tuple[TrialProcess, list[int]]:
     """Start a trial (kind "program" or "function") that leaves a daemon with a child; the trial, and their two pids."""
     shutil.copy(PROGRAM, folder)

@@ -25,9 +25,9 @@ from tests.system.daemon_trials import (
     kill_if_alive,
     start_leaving_a_daemon,
 )
-from workers.launcher import MAX_START_REQUEST
+from workers.launch_protocol import MAX_START_REQUEST
 from workers.linux import live_processes
-from workers.trial_process import Launcher, TrialProcess
+from workers.trial_process import LauncherClient, TrialProcess
 
 pytestmark = pytest.mark.system
 
@@ -74,7 +74,7 @@ def env(**extra: str) -> dict[str, str]:
     return {**base, **extra}
 
 
-def run(launcher: Launcher, folder: Path, *, function: str | None = None, argv: list[str] | None = None, **extra: str) -> TrialProcess:
+def run(launcher: LauncherClient, folder: Path, *, function: str | None = None, argv: list[str] | None = None, **extra: str) -> TrialProcess:
     lines: list[str] = []
     process = TrialProcess(launcher, argv or [], env=env(**extra), cwd=str(folder), on_stdout_line=lines.append, function=function, metric="loss")
     process.wait(30)
@@ -82,7 +82,7 @@ def run(launcher: Launcher, folder: Path, *, function: str | None = None, argv: 
     return process
 
 
-def test_a_function_trial_runs_in_a_fork_with_its_own_env_cwd_group_and_random_state(launcher: Launcher, folder: Path) -> None:
+def test_a_function_trial_runs_in_a_fork_with_its_own_env_cwd_group_and_random_state(launcher: LauncherClient, folder: Path) -> None:
     # When the same function runs twice as two trials
     first = run(launcher, folder, function="objectives:describe", MARK="one")
     second = run(launcher, folder, function="objectives:describe", MARK="two")
@@ -101,7 +101,7 @@ def test_a_function_trial_runs_in_a_fork_with_its_own_env_cwd_group_and_random_s
     assert seen[0] != seen[1]
 
 
-def test_output_far_beyond_the_pipe_buffers_on_both_streams_is_read_whole(launcher: Launcher, folder: Path) -> None:
+def test_output_far_beyond_the_pipe_buffers_on_both_streams_is_read_whole(launcher: LauncherClient, folder: Path) -> None:
     # Given a trial writing 20,000 lines to stdout and 2 MB to stderr, interleaved (pipes hold 64 KB)
     lines: list[str] = []
     process = TrialProcess(launcher, [], env=env(), cwd=str(folder), on_stdout_line=lines.append, function="objectives:flood", metric="loss")
@@ -114,7 +114,7 @@ def test_output_far_beyond_the_pipe_buffers_on_both_streams_is_read_whole(launch
     assert process.stderr.last_line() == "warning 19999: " + "x" * 100
 
 
-def test_code_edited_between_trials_is_picked_up(launcher: Launcher, folder: Path) -> None:
+def test_code_edited_between_trials_is_picked_up(launcher: LauncherClient, folder: Path) -> None:
     assert run(launcher, folder, function="objectives:value").stdout.text() == "loss=6.0\n"
     (folder / "objectives.py").write_text(OBJECTIVES.replace('p["x"] * 2', 'p["x"] * 10'))
     assert run(launcher, folder, function="objectives:value").stdout.text() == "loss=30.0\n"
@@ -138,7 +138,7 @@ def trial(p):
 
 
 def test_preloaded_libraries_are_imported_once_in_the_launcher_and_a_bad_name_is_only_a_warning(
-    launcher: Launcher, folder: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    launcher: LauncherClient, folder: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # Given a library that logs each import, preloaded by the launcher along with a name that does not exist
     libs = folder / "libs"
@@ -169,7 +169,7 @@ def test_preloaded_libraries_are_imported_once_in_the_launcher_and_a_bad_name_is
     ],
 )
 def test_a_function_trial_ends_as_an_interpreter_would(
-    launcher: Launcher, folder: Path, function: str, params: dict[str, int], code: int, stderr: str
+    launcher: LauncherClient, folder: Path, function: str, params: dict[str, int], code: int, stderr: str
 ) -> None:
     process = run(launcher, folder, function=function, SWEEPCTL_PARAMS=json.dumps(params))
     assert process.returncode == code
@@ -178,7 +178,7 @@ def test_a_function_trial_ends_as_an_interpreter_would(
     assert run(launcher, folder, function="objectives:value").returncode == 0
 
 
-def test_programs_are_exec_d_with_literal_arguments_and_a_missing_one_is_a_clear_127(launcher: Launcher, folder: Path) -> None:
+def test_programs_are_exec_d_with_literal_arguments_and_a_missing_one_is_a_clear_127(launcher: LauncherClient, folder: Path) -> None:
     echo = run(launcher, folder, argv=[sys.executable, "-c", "import sys; print(sys.argv[1:])", "; touch x", "$(id)"])
     assert echo.returncode == 0 and echo.stdout.text() == "['; touch x', '$(id)']\n"
     assert not (folder / "x").exists()
@@ -187,7 +187,7 @@ def test_programs_are_exec_d_with_literal_arguments_and_a_missing_one_is_a_clear
     assert "cannot start 'no-such-program-here'" in missing.stderr.text()
 
 
-def test_a_trial_too_large_to_send_to_the_launcher_fails_clearly_and_the_launcher_carries_on(launcher: Launcher, folder: Path) -> None:
+def test_a_trial_too_large_to_send_to_the_launcher_fails_clearly_and_the_launcher_carries_on(launcher: LauncherClient, folder: Path) -> None:
     # Given a trial whose parameters take 1.2 MB (a sweep stored before such values were refused)
     huge = json.dumps({"x": "v" * 1_200_000})
     # When it is started, Then it is refused saying what is too large and by how much, as an error of the trial's own
@@ -199,7 +199,7 @@ def test_a_trial_too_large_to_send_to_the_launcher_fails_clearly_and_the_launche
 
 
 @pytest.mark.parametrize("reuse", [False, True])
-def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_limit_runs(launcher: Launcher, folder: Path, reuse: bool) -> None:
+def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_limit_runs(launcher: LauncherClient, folder: Path, reuse: bool) -> None:
     # Given a function trial with a 250,000-character variable: over the 212,960 bytes a SOCK_SEQPACKET
     # message may have on a stock kernel by default, under MAX_START_REQUEST
     assert MAX_START_REQUEST > 250_000 + 10_000
@@ -213,7 +213,7 @@ def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_lim
     assert process.stdout.text() == "loss=250000.0\n"
 
 
-def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument_list_too_long(launcher: Launcher, folder: Path) -> None:
+def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument_list_too_long(launcher: LauncherClient, folder: Path) -> None:
     # Given an argument over Linux's 128 KiB per-string limit, though the start request is under the launcher's
     too_long = run(launcher, folder, argv=[sys.executable, "-c", "pass", "a" * 150_000])
     # Then exec refuses it and the trial fails saying why
@@ -221,7 +221,7 @@ def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument
     assert "Argument list too long" in too_long.stderr.last_line()
 
 
-def _start(launcher: Launcher, folder: Path, script: str) -> TrialProcess:
+def _start(launcher: LauncherClient, folder: Path, script: str) -> TrialProcess:
     return TrialProcess(launcher, [sys.executable, "-c", textwrap.dedent(script)], env=env(), cwd=str(folder), on_stdout_line=lambda line: None)
 
 
@@ -235,7 +235,7 @@ SPAWNS_A_CHILD = """
 """
 
 
-def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: Launcher, folder: Path) -> None:
+def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: LauncherClient, folder: Path) -> None:
     # Given a trial with a child of its own
     polite = _start(launcher, folder, SPAWNS_A_CHILD)
     wait_for(lambda: len(pids_in_group(polite.pid)) == 2, 10, "the trial and its child")
@@ -262,7 +262,7 @@ def test_stop_takes_the_whole_group_down_promptly_or_after_the_grace(launcher: L
 @pytest.mark.parametrize("kind", ["program", "function"])
 @pytest.mark.parametrize(("how", "code"), [("exit", 0), ("fail", 3), ("hang", -signal.SIGTERM)])
 def test_a_double_forked_daemon_and_its_child_are_killed_when_the_trial_ends_however_it_ends(
-    launcher: Launcher, folder: Path, kind: str, how: str, code: int
+    launcher: LauncherClient, folder: Path, kind: str, how: str, code: int
 ) -> None:
     # Given a trial that left a daemon in a session of its own, orphaned, with a child of its own
     trial, left = start_leaving_a_daemon(launcher, folder, env(), kind, how)
@@ -275,7 +275,7 @@ def test_a_double_forked_daemon_and_its_child_are_killed_when_the_trial_ends_how
         kill_if_alive(left)
 
 
-def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launcher: Launcher, folder: Path) -> None:
+def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launcher: LauncherClient, folder: Path) -> None:
     trial = _start(launcher, folder, "import time; time.sleep(60)")
     launcher_pid = next(parent for p, parent, _ in live_processes() if p == trial.pid)
     os.kill(launcher_pid, signal.SIGKILL)
@@ -287,9 +287,9 @@ def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launch
 RUNNER = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from workers.launcher import MAX_START_REQUEST
-from workers.trial_process import Launcher, TrialProcess
-launcher = Launcher(grace=1.0)
+from workers.launch_protocol import MAX_START_REQUEST
+from workers.trial_process import LauncherClient, TrialProcess
+launcher = LauncherClient(grace=1.0)
 trial = TrialProcess(launcher, [sys.executable, "-c", {script!r}], env={{"PATH": "/usr/bin:/bin"}}, cwd={cwd!r}, on_stdout_line=lambda line: None)
 print(trial.pid, flush=True)
 time.sleep(60)

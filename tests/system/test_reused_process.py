@@ -27,7 +27,7 @@ from tests.system.daemon_trials import (
 )
 from tests.system.helpers import submit, wait_until_done, write_sweep
 from workers.linux import live_processes
-from workers.trial_process import Launcher, TrialProcess
+from workers.trial_process import LauncherClient, TrialProcess
 
 pytestmark = pytest.mark.system
 
@@ -80,12 +80,12 @@ def spawn():
 """
 
 
-def start(launcher: Launcher, folder: Path, function: str, params: dict[str, object] | None = None, **extra: str) -> TrialProcess:
+def start(launcher: LauncherClient, folder: Path, function: str, params: dict[str, object] | None = None, **extra: str) -> TrialProcess:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "SWEEPCTL_PARAMS": json.dumps(params or {"x": 3}), **extra}
     return TrialProcess(launcher, [], env=env, cwd=str(folder), on_stdout_line=lambda line: None, function=function, metric="loss", reuse=True)
 
 
-def run(launcher: Launcher, folder: Path, function: str, params: dict[str, object] | None = None, **extra: str) -> TrialProcess:
+def run(launcher: LauncherClient, folder: Path, function: str, params: dict[str, object] | None = None, **extra: str) -> TrialProcess:
     process = start(launcher, folder, function, params, **extra)
     process.wait(30)
     process.kill_leftovers()
@@ -97,7 +97,7 @@ def alive(pid: int) -> bool:
     return any(p == pid for p, _, _ in live_processes())
 
 
-def test_trials_share_one_process_and_its_imports_but_not_their_environment_or_folder(launcher: Launcher, folder: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_trials_share_one_process_and_its_imports_but_not_their_environment_or_folder(launcher: LauncherClient, folder: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     # When three trials of the same function run with reuse
     trials = [run(launcher, folder, "objectives:describe", {"x": x}, MARK=f"m{x}") for x in (1, 2, 3)]
 
@@ -134,7 +134,7 @@ def test_trials_share_one_process_and_its_imports_but_not_their_environment_or_f
     ],
 )
 def test_a_trial_ends_as_an_interpreter_would_and_the_next_one_runs(
-    launcher: Launcher, folder: Path, do: str, code: int, stderr: str, survives: bool
+    launcher: LauncherClient, folder: Path, do: str, code: int, stderr: str, survives: bool
 ) -> None:
     first = run(launcher, folder, "objectives:act", {"do": "return"})
     process = run(launcher, folder, "objectives:act", {"do": do})
@@ -147,7 +147,7 @@ def test_a_trial_ends_as_an_interpreter_would_and_the_next_one_runs(
     assert (after.pid == first.pid) is survives
 
 
-def test_an_executor_that_dies_between_trials_is_replaced_for_the_next_one(launcher: Launcher, folder: Path) -> None:
+def test_an_executor_that_dies_between_trials_is_replaced_for_the_next_one(launcher: LauncherClient, folder: Path) -> None:
     first = run(launcher, folder, "objectives:act", {"do": "exit_later"})
     assert first.returncode == 0
     wait_for(lambda: not alive(first.pid), 5, "the executor to die after its trial")
@@ -156,14 +156,14 @@ def test_an_executor_that_dies_between_trials_is_replaced_for_the_next_one(launc
     assert after.pid != first.pid
 
 
-def test_a_function_that_is_not_there_fails_its_trial_only(launcher: Launcher, folder: Path) -> None:
+def test_a_function_that_is_not_there_fails_its_trial_only(launcher: LauncherClient, folder: Path) -> None:
     missing = run(launcher, folder, "objectives:missing")
     assert missing.returncode == 1
     assert "'objectives:missing' is not a callable" in missing.stderr.text()
     assert run(launcher, folder, "objectives:describe").returncode == 0
 
 
-def test_processes_a_trial_leaves_behind_are_killed_and_the_executor_stays(launcher: Launcher, folder: Path) -> None:
+def test_processes_a_trial_leaves_behind_are_killed_and_the_executor_stays(launcher: LauncherClient, folder: Path) -> None:
     began = time.monotonic()
     trial = run(launcher, folder, "objectives:act", {"do": "spawn"})
     assert trial.returncode == 0, trial.stderr.text()
@@ -178,7 +178,7 @@ def test_processes_a_trial_leaves_behind_are_killed_and_the_executor_stays(launc
 
 @pytest.mark.parametrize(("how", "code", "survives"), [("exit", 0, True), ("fail", 3, True), ("hang", -signal.SIGTERM, False)])
 def test_a_daemon_a_reused_trial_double_forked_is_killed_when_the_trial_ends(
-    launcher: Launcher, folder: Path, how: str, code: int, survives: bool
+    launcher: LauncherClient, folder: Path, how: str, code: int, survives: bool
 ) -> None:
     # Given a reused trial that left a daemon in a session of its own, orphaned, with a child of its own
     base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)}
@@ -193,7 +193,7 @@ def test_a_daemon_a_reused_trial_double_forked_is_killed_when_the_trial_ends(
         kill_if_alive(left)
 
 
-def test_a_stopped_trial_takes_the_executor_down_and_the_next_trial_gets_a_fresh_one(launcher: Launcher, folder: Path) -> None:
+def test_a_stopped_trial_takes_the_executor_down_and_the_next_trial_gets_a_fresh_one(launcher: LauncherClient, folder: Path) -> None:
     first = run(launcher, folder, "objectives:act", {"do": "return"})
     hanging = start(launcher, folder, "objectives:act", {"do": "hang"})
     assert hanging.pid == first.pid

@@ -1,6 +1,6 @@
 """A trial's output, however large, costs the worker bounded memory and linear time.
 
-Real processes, no Redis: a runner process with a real Launcher and TrialProcess reads
+Real processes, no Redis: a runner process with a real LauncherClient and TrialProcess reads
 a trial that floods both pipes, and reports its own peak memory (VmHWM), so that
 nothing else a test session allocated can hide or inflate the figure.
 """
@@ -32,7 +32,7 @@ sys.stderr.buffer.write(b"Error: flooded\\n")
 RUNNER = """
 import json, sys, time
 from sweepctl.protocol import classify_line
-from workers.trial_process import Launcher, TrialProcess
+from workers.trial_process import LauncherClient, TrialProcess
 
 
 def peak_rss() -> int:
@@ -42,7 +42,7 @@ def peak_rss() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-launcher = Launcher(grace=1.0)
+launcher = LauncherClient(grace=1.0)
 try:
     warm = TrialProcess(launcher, ["/bin/true"], env={}, cwd=".", on_stdout_line=classify_line)
     warm.wait(30)

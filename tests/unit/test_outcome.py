@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from sweepctl.records import TrialState
-from workers.outcome import Outcome, judge
+from workers.outcome import Verdict, judge_exit
 
 
-def judged(returncode: int = 0, last_value: float | None = 0.5, **kwargs: Any) -> Outcome:
-    return judge(returncode, metric="val_loss", last_value=last_value, **kwargs)
+def judged(returncode: int = 0, last_value: float | None = 0.5, **kwargs: Any) -> Verdict:
+    return judge_exit(returncode, metric="val_loss", last_value=last_value, **kwargs)
 
 
 # --- what sweepctl did to the process ---------------------------------------------
@@ -24,7 +24,7 @@ def test_a_cancelled_trial_is_cancelled_however_it_ended(returncode: int) -> Non
     # Given a trial of a cancelled sweep that sweepctl also timed out / When judged
     outcome = judged(returncode, last_value=0.1, cancelled=True, timed_out=True, timeout=5)
     # Then cancellation wins and no objective is kept
-    assert outcome == Outcome(TrialState.CANCELLED, None, "the sweep was cancelled")
+    assert outcome == Verdict(TrialState.CANCELLED, None, "the sweep was cancelled")
 
 
 @pytest.mark.parametrize("returncode", [0, 1, -signal.SIGKILL])
@@ -32,7 +32,7 @@ def test_a_timed_out_trial_is_timed_out_even_though_a_signal_killed_it(returncod
     # Given a trial stopped for running past trial_timeout (usually by SIGKILL) / When judged
     outcome = judged(returncode, last_value=0.1, timed_out=True, timeout=90)
     # Then it is TIMED_OUT, the error names the limit, and its last value is not an objective
-    assert outcome == Outcome(TrialState.TIMED_OUT, None, "ran past trial_timeout (90s) and was stopped")
+    assert outcome == Verdict(TrialState.TIMED_OUT, None, "ran past trial_timeout (90s) and was stopped")
 
 
 # --- how the process ended ----------------------------------------------------------
@@ -47,7 +47,7 @@ def test_a_process_that_crashed_itself_failed_whatever_else_happened(sig: int, n
     # Given a process its own code ended with a crash signal (a segfault, os.abort()) / When judged
     outcome = judged(-sig, last_value=0.1, oom_killed=oom_killed)
     # Then it is the trial's own failure, counted against its parameters, with the signal named
-    assert outcome == Outcome(TrialState.FAILED, None, f"crashed: killed by {name}")
+    assert outcome == Verdict(TrialState.FAILED, None, f"crashed: killed by {name}")
     assert outcome.state.is_trial_failure
 
 
@@ -55,13 +55,13 @@ def test_a_sigkill_while_the_oom_killer_struck_is_the_infrastructures_doing() ->
     # Given a SIGKILL sweepctl did not send, and the kernel's OOM count rose meanwhile / When judged
     outcome = judged(-signal.SIGKILL, last_value=0.1, oom_killed=True)
     # Then it is KILLED, not blamed on the parameters
-    assert outcome == Outcome(TrialState.KILLED, None, "killed by SIGKILL (the kernel's OOM killer struck while it ran)")
+    assert outcome == Verdict(TrialState.KILLED, None, "killed by SIGKILL (the kernel's OOM killer struck while it ran)")
     assert outcome.state.is_infrastructure_failure
 
 
 def test_a_sigkill_is_given_the_benefit_of_the_doubt_where_oom_kills_cannot_be_counted() -> None:
     outcome = judged(-signal.SIGKILL, oom_killed=None)
-    assert outcome == Outcome(TrialState.KILLED, None, "killed by SIGKILL (the kernel's OOM kill count cannot be read here)")
+    assert outcome == Verdict(TrialState.KILLED, None, "killed by SIGKILL (the kernel's OOM kill count cannot be read here)")
 
 
 @pytest.mark.parametrize(("sig", "name"), [(signal.SIGKILL, "SIGKILL"), (signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")])
@@ -69,11 +69,11 @@ def test_a_signal_no_oom_kill_explains_is_the_trials_own_failure(sig: int, name:
     # Given a signal sweepctl did not send, while the OOM killer did nothing / When judged
     outcome = judged(-sig, last_value=0.1, oom_killed=False)
     # Then it FAILED (so max_failures can stop a sweep whose program kills itself), with the signal named
-    assert outcome == Outcome(TrialState.FAILED, None, f"killed by {name}, which sweepctl did not send and no out-of-memory kill explains")
+    assert outcome == Verdict(TrialState.FAILED, None, f"killed by {name}, which sweepctl did not send and no out-of-memory kill explains")
 
 
 def test_an_unknown_signal_number_is_still_reported() -> None:
-    assert judged(-200) == Outcome(
+    assert judged(-200) == Verdict(
         TrialState.FAILED, None, "killed by signal 200, which sweepctl did not send and no out-of-memory kill explains"
     )
 
@@ -82,18 +82,18 @@ def test_a_non_zero_exit_fails_with_the_last_stderr_line() -> None:
     # Given a script that raised after reporting a good value / When judged
     outcome = judged(1, last_value=0.1, stderr_last_line="ValueError: lr must be positive")
     # Then it FAILED, with the exit status and the last stderr line, and no objective
-    assert outcome == Outcome(TrialState.FAILED, None, "exited with status 1: ValueError: lr must be positive")
+    assert outcome == Verdict(TrialState.FAILED, None, "exited with status 1: ValueError: lr must be positive")
 
 
 def test_a_non_zero_exit_without_stderr_names_only_the_status() -> None:
-    assert judged(2) == Outcome(TrialState.FAILED, None, "exited with status 2")
+    assert judged(2) == Verdict(TrialState.FAILED, None, "exited with status 2")
 
 
 # --- a clean exit is judged by its objective ---------------------------------------
 
 
 def test_a_clean_exit_without_the_metric_fails_and_names_the_metric() -> None:
-    assert judged(0, last_value=None) == Outcome(
+    assert judged(0, last_value=None) == Verdict(
         TrialState.FAILED, None, "exited 0 but reported no value for metric 'val_loss'"
     )
 
@@ -111,4 +111,4 @@ def test_a_non_finite_objective_is_nan(value: float) -> None:
 @pytest.mark.parametrize("value", [0.25, 0.0, -3.5, 1e300])
 def test_a_finite_objective_completes_the_trial(value: float) -> None:
     # Given a clean exit with a finite last value (zero included) / When judged / Then COMPLETED with that objective
-    assert judged(0, last_value=value) == Outcome(TrialState.COMPLETED, value, None)
+    assert judged(0, last_value=value) == Verdict(TrialState.COMPLETED, value, None)
