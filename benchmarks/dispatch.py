@@ -129,7 +129,9 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 def start_group(argv: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -280,7 +282,15 @@ def idle_gaps(trials: Sequence[Trial]) -> tuple[list[float], list[float]]:
 
 
 def run_sweep(
-    store: Store, settings: RedisSettings, path: Path, case: str, n: int, timeout: float, *, worker_root: int | None = None, redis_pid: int | None = None
+    store: Store,
+    settings: RedisSettings,
+    path: Path,
+    case: str,
+    n: int,
+    timeout: float,
+    *,
+    worker_root: int | None = None,
+    redis_pid: int | None = None,
 ) -> SweepRun:
     from controller.loop import Controller
     from sweepctl.celery_app import make_celery
@@ -349,21 +359,77 @@ def bench_sweepctl(tmp: Path, n: int, rounds: int = 0) -> tuple[list[SweepRun], 
         except RuntimeError:
             time.sleep(3.0)
         # A short untimed sweep: the controller's and workers' first-use costs are not counted.
-        run_sweep(store, settings, write_sweep_folder(tmp / "sweep-warmup", "warmup", 4, function="bench_objectives:noop"), "warm-up", 4, 120)
+        run_sweep(
+            store, settings, write_sweep_folder(tmp / "sweep-warmup", "warmup", 4, function="bench_objectives:noop"), "warm-up", 4, 120
+        )
         timeout = max(300.0, n * 2.0)
         measured = {"worker_root": worker.pid, "redis_pid": server.process.pid if server.process else None}
         runs = [
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-a", "noop-fn", n, function="bench_objectives:noop"), "sweepctl function: no-op", n, timeout, **measured),
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-b", "sleep10-fn", n, function="bench_objectives:sleep10"), "sweepctl function: 10 ms", n, timeout, **measured),
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-c", "noop-program", n, program="noop_program.py"), "sweepctl program: no-op", n, timeout, **measured),
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-d", "noop-fn-reused", n, function="bench_objectives:noop", reuse=True), REUSED_NOOP, n, timeout, **measured),
-            run_sweep(store, settings, write_sweep_folder(tmp / "sweep-e", "sleep10-fn-reused", n, function="bench_objectives:sleep10", reuse=True), "sweepctl function: 10 ms, reuse_process", n, timeout, **measured),
+            run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / "sweep-a", "noop-fn", n, function="bench_objectives:noop"),
+                "sweepctl function: no-op",
+                n,
+                timeout,
+                **measured,
+            ),
+            run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / "sweep-b", "sleep10-fn", n, function="bench_objectives:sleep10"),
+                "sweepctl function: 10 ms",
+                n,
+                timeout,
+                **measured,
+            ),
+            run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / "sweep-c", "noop-program", n, program="noop_program.py"),
+                "sweepctl program: no-op",
+                n,
+                timeout,
+                **measured,
+            ),
+            run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / "sweep-d", "noop-fn-reused", n, function="bench_objectives:noop", reuse=True),
+                REUSED_NOOP,
+                n,
+                timeout,
+                **measured,
+            ),
+            run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / "sweep-e", "sleep10-fn-reused", n, function="bench_objectives:sleep10", reuse=True),
+                "sweepctl function: 10 ms, reuse_process",
+                n,
+                timeout,
+                **measured,
+            ),
         ]
         paired = []
         for r in range(rounds):
             print(f"[dispatch] paired no-op round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
-            fork = run_sweep(store, settings, write_sweep_folder(tmp / f"round-{r}-fork", f"round-{r}-fork", n, function="bench_objectives:noop"), "round", n, timeout)
-            reused = run_sweep(store, settings, write_sweep_folder(tmp / f"round-{r}-reused", f"round-{r}-reused", n, function="bench_objectives:noop", reuse=True), "round", n, timeout)
+            fork = run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / f"round-{r}-fork", f"round-{r}-fork", n, function="bench_objectives:noop"),
+                "round",
+                n,
+                timeout,
+            )
+            reused = run_sweep(
+                store,
+                settings,
+                write_sweep_folder(tmp / f"round-{r}-reused", f"round-{r}-reused", n, function="bench_objectives:noop", reuse=True),
+                "round",
+                n,
+                timeout,
+            )
             seconds, done = bench_optuna(tmp, n, False, tag=f"-round-{r}")
             paired.append(Round(fork=fork.rate, reused=reused.rate, optuna=done / seconds))
         return runs, paired
@@ -528,14 +594,26 @@ def process_costs(tmp: Path, repeats: int) -> list[tuple[str, list[float]]]:
     try:
         time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=1)  # the launcher's own start
         rows = [
-            ("`python -c pass` (a bare interpreter start, for scale)", time_command([py, "-c", "pass"], env=env, cwd=folder, repeats=repeats)),
-            ("`function:` no-op trial forked by the launcher", time_trial(launcher, [], env=env, cwd=folder, function="bench_objectives:noop", repeats=repeats)),
+            (
+                "`python -c pass` (a bare interpreter start, for scale)",
+                time_command([py, "-c", "pass"], env=env, cwd=folder, repeats=repeats),
+            ),
+            (
+                "`function:` no-op trial forked by the launcher",
+                time_trial(launcher, [], env=env, cwd=folder, function="bench_objectives:noop", repeats=repeats),
+            ),
             (
                 "`function:` no-op trial in the slot's reused process (`reuse_process: true`)",
                 time_trial(launcher, [], env=env, cwd=folder, function="bench_objectives:noop", repeats=repeats, reuse=True),
             ),
-            ("`/bin/true` as a `program:` trial (fork + exec)", time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=repeats)),
-            ("`python noop_program.py` as a `program:` trial", time_trial(launcher, [py, "noop_program.py"], env=env, cwd=folder, function=None, repeats=repeats)),
+            (
+                "`/bin/true` as a `program:` trial (fork + exec)",
+                time_trial(launcher, ["/bin/true"], env=env, cwd=folder, function=None, repeats=repeats),
+            ),
+            (
+                "`python noop_program.py` as a `program:` trial",
+                time_trial(launcher, [py, "noop_program.py"], env=env, cwd=folder, function=None, repeats=repeats),
+            ),
             ("provenance.code_version(sweep folder), not a git tree (no git call)", time_call(lambda: code_version(folder), repeats)),
             ("provenance.code_version(repo folder), a git tree (1 git call)", time_call(lambda: code_version(REPO), repeats)),
         ]

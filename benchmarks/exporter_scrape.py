@@ -62,10 +62,25 @@ def fill(store: Store, sweeps: int, trials: int, gpus: int) -> None:
         pipe.execute()
     for g in range(gpus):
         host = f"host{g // 8}"
-        publish_gpu_sample(store, GpuSample(host=host, index=g % 8, uuid=f"GPU-{g:08d}", name="NVIDIA H100 80GB HBM3",
-                                            pci_bus_id=f"00000000:{g % 8:02X}:00.0", time=now, util_percent=90.0, fb_used_mib=1000.0,
-                                            fb_free_mib=80000.0, temp_c=60.0, sweep=f"s{g % sweeps:04d}", trial=1, worker=f"{host}/gpu{g % 8}/1"),
-                           ttl=3600)
+        publish_gpu_sample(
+            store,
+            GpuSample(
+                host=host,
+                index=g % 8,
+                uuid=f"GPU-{g:08d}",
+                name="NVIDIA H100 80GB HBM3",
+                pci_bus_id=f"00000000:{g % 8:02X}:00.0",
+                time=now,
+                util_percent=90.0,
+                fb_used_mib=1000.0,
+                fb_free_mib=80000.0,
+                temp_c=60.0,
+                sweep=f"s{g % sweeps:04d}",
+                trial=1,
+                worker=f"{host}/gpu{g % 8}/1",
+            ),
+            ttl=3600,
+        )
     for h in range(gpus // 8 or 1):
         for slot in range(8):
             store.heartbeat_worker(f"host{h}/gpu{slot}/{100 + slot}", {"host": f"host{h}"})

@@ -516,7 +516,9 @@ def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ... (fresh seeds confirm a choice)")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ... (fresh seeds confirm a choice)"
+    )
     parser.add_argument("--budgets", type=_int_list, default=[100, 200])
     parser.add_argument("--workers", type=_int_list, default=[1, 4, 8])
     parser.add_argument("--problems", type=_name_list(list(PROBLEMS)), default=list(PROBLEMS))

@@ -40,7 +40,9 @@ def time_sweepctl(n: int, steps: int, engine: TpeEngine = TpeEngine.HYPEROPT) ->
     """sweepctl's TPE `engine` as the controller builds it (None: the engine is not installed)."""
     if not engine.is_installed():
         return None
-    spec = parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": {f"x{i}": {"min": 0.0, "max": 1.0} for i in range(DIMS)}})
+    spec = parse_sweep(
+        {"metric": {"name": "loss"}, "function": "m:f", "parameters": {f"x{i}": {"min": 0.0, "max": 1.0} for i in range(DIMS)}}
+    )
     s = make_suggester(Method.TPE, spec.space, 0, TpeOptions(engine=engine))
     s.observe([Observation(i + 1, p, objective(p)) for i, p in enumerate(random_points(n))])
     pending = random_points(8, seed=1)
@@ -73,7 +75,9 @@ def time_optuna(n: int, steps: int) -> float | None:
     except ImportError:
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dists: dict[str, optuna.distributions.BaseDistribution] = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(DIMS)}
+    dists: dict[str, optuna.distributions.BaseDistribution] = {
+        f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(DIMS)
+    }
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, constant_liar=True))
     study.add_trials([optuna.trial.create_trial(params=p, distributions=dists, value=objective(p)) for p in random_points(n)])
     began = time.perf_counter()
@@ -89,7 +93,9 @@ def main() -> None:
     parser.add_argument("--next", type=int, default=20)
     args = parser.parse_args()
     logging.getLogger("hyperopt").setLevel(logging.ERROR)
-    print("| finished trials | sweepctl TPE (8 pending) | hyperopt fmin | Optuna TPE | sweepctl / fmin | sweepctl Optuna engine (8 pending) |")
+    print(
+        "| finished trials | sweepctl TPE (8 pending) | hyperopt fmin | Optuna TPE | sweepctl / fmin | sweepctl Optuna engine (8 pending) |"
+    )
     print("|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         ours, fmin_cost, optuna_cost = time_sweepctl(n, args.next), time_fmin(n, args.next), time_optuna(n, args.next)

@@ -58,7 +58,13 @@ def stop_early(store: Store, sweep_id: str, policy: StoppingPolicy, curves: Curv
     stopped = []
     for decision in judgement.stops:
         attempt = store.trial_field(sweep_id, decision.number, "attempt")
-        request = {"band": decision.band, "value": decision.value, "threshold": decision.threshold, "reason": decision.reason, "at": time.time()}
+        request = {
+            "band": decision.band,
+            "value": decision.value,
+            "threshold": decision.threshold,
+            "reason": decision.reason,
+            "at": time.time(),
+        }
         if attempt is not None and store.request_stop(sweep_id, decision.number, int(attempt), request) is Outcome.OK:
             stopped.append(decision.number)
     return stopped

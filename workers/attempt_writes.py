@@ -130,7 +130,9 @@ class AttemptWrites:
         if not points and not fields:
             return Outcome.OK
         try:
-            return self.store.record_progress(trial.sweep_id, trial.number, trial.attempt, points, first_point=first, **fields, **metrics.summary())
+            return self.store.record_progress(
+                trial.sweep_id, trial.number, trial.attempt, points, first_point=first, **fields, **metrics.summary()
+            )
         except StoreUnavailable:
             metrics.put_back(first, points)
             raise

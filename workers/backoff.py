@@ -32,7 +32,9 @@ def until_done(action: Callable[[], T], what: str, *, give_up: Callable[[], bool
             if give_up():
                 return None
             if is_out_of_memory(exc):
-                log.error("Redis is out of memory (maxmemory) while %s: it refuses writes until memory is freed; retrying in %.1fs", what, delay)
+                log.error(
+                    "Redis is out of memory (maxmemory) while %s: it refuses writes until memory is freed; retrying in %.1fs", what, delay
+                )
             else:
                 log.warning("Redis unavailable while %s (%s); retrying in %.1fs", what, exc, delay)
             time.sleep(delay)

@@ -6,9 +6,9 @@ import collections
 import threading
 import time
 
-from sweepctl.store import METRICS_MAX
 from sweepctl.protocol import RejectedReport, classify_line
 from sweepctl.records import MetricPoint
+from sweepctl.store import METRICS_MAX
 
 # Metric points a running trial may have waiting for Redis (an outage, a full Redis): as many as a
 # trial's history keeps (METRICS_MAX), so no outage shorter than the whole history loses a point.

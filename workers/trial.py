@@ -228,7 +228,12 @@ class TrialRunner:
             return self._writes.record(trial, Verdict(TrialState.FAILED, None, str(exc)), metrics, hasher, returncode=None)
         returncode, ending = self._run_to_end(spec, trial, process, metrics, hasher)
         if ending is Ending.LEASE_LOST:
-            log.warning("trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded", trial.sweep_id, trial.number, trial.attempt)
+            log.warning(
+                "trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded",
+                trial.sweep_id,
+                trial.number,
+                trial.attempt,
+            )
             return None
         if ending is Ending.HANDED_BACK:
             return None

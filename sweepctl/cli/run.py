@@ -49,7 +49,9 @@ MAX_WORKER_RESTARTS = 5  # per slot, in one run
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--workers", "n_workers", type=click.IntRange(min=1), default=2, show_default=True, help="CPU worker processes (when not using GPUs).")
+@click.option(
+    "--workers", "n_workers", type=click.IntRange(min=1), default=2, show_default=True, help="CPU worker processes (when not using GPUs)."
+)
 @click.option("--gpus", default="none", show_default=True, help=GPU_HELP)
 @click.option("--preload", default=None, help=PRELOAD_HELP)
 @redis_option
@@ -148,7 +150,9 @@ def _follow(run: _Started) -> None:
         workers.kill()
         raise _end_after_server_death(watch.local, run.sweep_id)
     if workers.all_gone() and not run.done():
-        raise ConfigError(f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {run.sweep_id} was done; last log lines:\n{workers.last_log()}")
+        raise ConfigError(
+            f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {run.sweep_id} was done; last log lines:\n{workers.last_log()}"
+        )
 
 
 def _cancel(run: _Started) -> None:
@@ -197,7 +201,9 @@ class _Workers(Generic[S]):
         for name, (slot, proc) in list(self._procs.items()):
             if proc.poll() is not None and self._restarts[name] < MAX_WORKER_RESTARTS:
                 self._restarts[name] += 1
-                click.echo(f"\nwarning: worker {name} exited with status {proc.returncode}; started again (its log: {self._log(name)})", err=True)
+                click.echo(
+                    f"\nwarning: worker {name} exited with status {proc.returncode}; started again (its log: {self._log(name)})", err=True
+                )
                 self._procs[name] = (slot, self._start(slot))
 
     def all_gone(self) -> bool:

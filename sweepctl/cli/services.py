@@ -50,7 +50,9 @@ def controller(only: tuple[str, ...], until_idle: bool, verbose: bool, redis_url
 
 @click.command()
 @click.option("--gpus", default="all", show_default=True, help=GPU_HELP)
-@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="CPU worker processes when there are no GPUs to use.")
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="CPU worker processes when there are no GPUs to use."
+)
 @click.option("--queues", default=DEFAULT_QUEUE, show_default=True, help="Comma-separated Celery queues to consume.")
 @click.option(
     "--grace",
@@ -83,7 +85,9 @@ def worker(
 @click.command()
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to serve /metrics on (loopback unless told).")
 @click.option("--port", default=DEFAULT_EXPORTER_PORT, show_default=True, help="Port to serve /metrics on.")
-@click.option("--keep-finished-hours", default=DEFAULT_KEEP_FINISHED_HOURS, show_default=True, help="How long ended sweeps stay in the metrics.")
+@click.option(
+    "--keep-finished-hours", default=DEFAULT_KEEP_FINISHED_HOURS, show_default=True, help="How long ended sweeps stay in the metrics."
+)
 @click.option(
     "--scrape-deadline",
     type=click.FloatRange(min=0.1, max=60.0),
@@ -93,7 +97,9 @@ def worker(
     help="Seconds a scrape waits for Redis before it answers sweepctl_exporter_redis_up 0; keep it below Prometheus' scrape_timeout.",
 )
 @redis_option
-def exporter(bind: str, port: int, keep_finished_hours: float, scrape_deadline: float, redis_url: str | None, state_dir: str | None) -> None:
+def exporter(
+    bind: str, port: int, keep_finished_hours: float, scrape_deadline: float, redis_url: str | None, state_dir: str | None
+) -> None:
     """Serve Prometheus metrics for GPUs, sweeps, trials and workers, read from Redis at scrape time."""
     from metrics.exporter import exporter_store, serve
 

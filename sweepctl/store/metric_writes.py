@@ -134,13 +134,17 @@ class MetricWrites(StoreBase):
         """
         assert state.is_finished, state
         if objective is not None and not math.isfinite(objective):
-            raise StoreError(f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})")
+            raise StoreError(
+                f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})"
+            )
         outcome, last, first_point = self._append_progress(
             sweep_id, number, attempt, self._encode_points(sweep_id, points) or [], first_point, [], keep_last=True
         )
         if outcome is not Outcome.OK:
             return outcome
-        return self._finish(sweep_id, number, attempt, state, objective, last, first_point, pairs({"state": state, "objective": objective, **fields}))
+        return self._finish(
+            sweep_id, number, attempt, state, objective, last, first_point, pairs({"state": state, "objective": objective, **fields})
+        )
 
     def _finish(
         self, sweep_id: str, number: int, attempt: int, state: TrialState, objective: float | None,

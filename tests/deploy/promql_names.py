@@ -38,13 +38,27 @@ BUILTIN_VALUES: Mapping[str, str] = {
 }
 
 AGGREGATIONS = frozenset(
-    ["sum", "avg", "count", "min", "max", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "limitk", "limit_ratio"]
+    """
+    sum avg count min max group stddev stdvar topk bottomk quantile count_values limitk limit_ratio
+    """.split()
 )
 # Case-insensitive in PromQL, like the aggregation operators.
-KEYWORDS = frozenset(["and", "or", "unless", "atan2", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"])
+KEYWORDS = frozenset(
+    """
+    and or unless atan2 bool offset by without on ignoring group_left group_right inf nan
+    """.split()
+)
 LABEL_LIST_INTRODUCERS = frozenset(["by", "without", "on", "ignoring", "group_left", "group_right"])
 FUNCTIONS = frozenset(
-    ["abs", "absent", "absent_over_time", "acos", "acosh", "asin", "asinh", "atan", "atanh", "avg_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min", "cos", "cosh", "count_over_time", "day_of_month", "day_of_week", "day_of_year", "days_in_month", "deg", "delta", "deriv", "double_exponential_smoothing", "end", "exp", "floor", "histogram_avg", "histogram_count", "histogram_fraction", "histogram_quantile", "histogram_stddev", "histogram_stdvar", "histogram_sum", "holt_winters", "hour", "idelta", "increase", "info", "irate", "label_join", "label_replace", "last_over_time", "ln", "log10", "log2", "mad_over_time", "max_over_time", "min_over_time", "minute", "month", "pi", "predict_linear", "present_over_time", "quantile_over_time", "rad", "rate", "resets", "round", "scalar", "sgn", "sin", "sinh", "sort", "sort_by_label", "sort_by_label_desc", "sort_desc", "sqrt", "start", "stddev_over_time", "stdvar_over_time", "sum_over_time", "tan", "tanh", "time", "timestamp", "vector", "year"]
+    """
+    abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil changes clamp clamp_max clamp_min cos
+    cosh count_over_time day_of_month day_of_week day_of_year days_in_month deg delta deriv double_exponential_smoothing end
+    exp floor histogram_avg histogram_count histogram_fraction histogram_quantile histogram_stddev histogram_stdvar
+    histogram_sum holt_winters hour idelta increase info irate label_join label_replace last_over_time ln log10 log2
+    mad_over_time max_over_time min_over_time minute month pi predict_linear present_over_time quantile_over_time rad rate
+    resets round scalar sgn sin sinh sort sort_by_label sort_by_label_desc sort_desc sqrt start stddev_over_time
+    stdvar_over_time sum_over_time tan tanh time timestamp vector year
+    """.split()
 )
 
 _TOKEN = re.compile(

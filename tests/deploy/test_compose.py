@@ -47,11 +47,18 @@ DOCKERIGNORE = REPO / ".dockerignore"
 PASSWORD_VARIABLES = ("SWEEPCTL_CONTROLLER_PASSWORD", "SWEEPCTL_WORKER_PASSWORD", "SWEEPCTL_EXPORTER_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
 # What an operator's .env holds (URL-safe, as the README asks).
 TEST_ENV = {name: f"test-{name.split('_')[1].lower()}-pw.4f2a~9" for name in PASSWORD_VARIABLES}
-ROLE_PASSWORD = {"controller": "SWEEPCTL_CONTROLLER_PASSWORD", "worker": "SWEEPCTL_WORKER_PASSWORD", "exporter": "SWEEPCTL_EXPORTER_PASSWORD"}
+ROLE_PASSWORD = {
+    "controller": "SWEEPCTL_CONTROLLER_PASSWORD",
+    "worker": "SWEEPCTL_WORKER_PASSWORD",
+    "exporter": "SWEEPCTL_EXPORTER_PASSWORD",
+}
 # The mounts the Prometheus and Grafana configuration is written for.
 REQUIRED_MOUNTS = {
     "redis": {"/usr/local/etc/redis/redis.conf": "deploy/redis/redis.conf", "/usr/local/etc/redis/users.acl": "deploy/redis/users.acl"},
-    "prometheus": {"/etc/prometheus/prometheus.yml": "deploy/prometheus/prometheus.yml", "/etc/prometheus/rules": "deploy/prometheus/rules"},
+    "prometheus": {
+        "/etc/prometheus/prometheus.yml": "deploy/prometheus/prometheus.yml",
+        "/etc/prometheus/rules": "deploy/prometheus/rules",
+    },
     "grafana": {"/etc/grafana/provisioning": "deploy/grafana/provisioning", "/var/lib/grafana/dashboards": "deploy/grafana/dashboards"},
 }
 
@@ -186,7 +193,9 @@ def test_every_service_has_an_image_or_a_build_whose_dockerfile_exists(compose: 
             assert (context / build.get("dockerfile", "Dockerfile")).is_file(), name
             assert (context / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE, name
     # And the roles sweepctl plays are all there, the GPU workers one service per GPU
-    assert {"redis", "controller", "worker-gpu0", "worker-gpu1", "worker-cpu", "exporter", "prometheus", "grafana"} <= set(services(compose))
+    assert {"redis", "controller", "worker-gpu0", "worker-gpu1", "worker-cpu", "exporter", "prometheus", "grafana"} <= set(
+        services(compose)
+    )
     assert {n for n, s in sweepctl_services(compose).items()} == {"controller", "worker-gpu0", "worker-gpu1", "worker-cpu", "exporter"}
 
 
@@ -342,7 +351,13 @@ def test_passwords_must_be_set_and_every_url_logs_in_as_its_acl_user(compose: di
         assert url.password == TEST_ENV[ROLE_PASSWORD[url.username]], name
         assert (url.hostname, str(url.port)) == ("redis", redis_port), name
     roles = {name: urlsplit(environment_of(svc)["SWEEPCTL_REDIS_URL"]).username for name, svc in sweepctl_services(compose).items()}
-    assert roles == {"controller": "controller", "exporter": "exporter", "worker-gpu0": "worker", "worker-gpu1": "worker", "worker-cpu": "worker"}
+    assert roles == {
+        "controller": "controller",
+        "exporter": "exporter",
+        "worker-gpu0": "worker",
+        "worker-gpu1": "worker",
+        "worker-cpu": "worker",
+    }
 
 
 def test_every_sweepctl_service_command_is_accepted_by_the_cli(compose: dict[str, Any]) -> None:
@@ -351,7 +366,15 @@ def test_every_sweepctl_service_command_is_accepted_by_the_cli(compose: dict[str
     for name, svc in sweepctl_services(compose).items():
         command = command_of(svc)
         # When `sweepctl <command> --help` runs (ENTRYPOINT is sweepctl, so the command is its arguments)
-        shown = subprocess.run([sys.executable, "-m", "sweepctl", *command, "--help"], capture_output=True, text=True, timeout=60, env=child_env(), cwd=REPO, check=False)
+        shown = subprocess.run(
+            [sys.executable, "-m", "sweepctl", *command, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env(),
+            cwd=REPO,
+            check=False,
+        )
         # Then click accepts the subcommand and every option it is given
         assert shown.returncode == 0, f"{name}: sweepctl {' '.join(command)} --help: {shown.stderr}"
         assert shown.stdout.startswith(f"Usage: sweepctl {command[0]} "), shown.stdout
@@ -511,7 +534,9 @@ def _non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_compose_redis_logs_each_role_in_with_its_password_from_the_environment(compose: dict[str, Any], compose_redis: ComposeRedis) -> None:
+def test_compose_redis_logs_each_role_in_with_its_password_from_the_environment(
+    compose: dict[str, Any], compose_redis: ComposeRedis
+) -> None:
     # Given the redis service started from compose.yaml's command, with the passwords of .env
     # Then every sweepctl service's URL logs in as its ACL user (the worker user included)
     for name, svc in sweepctl_services(compose).items():
@@ -597,7 +622,9 @@ def test_compose_redis_refuses_to_start_with_an_unsafe_or_placeholder_password(
     # Given the redis service's command, with one password the ACL file or a URL cannot carry
     argv, env, tmpdir = redis_start(compose, tmp_path, overrides)
     # When it starts
-    done = subprocess.run([*argv, "--port", str(free_port())], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [*argv, "--port", str(free_port())], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
     # Then it exits before redis-server runs, saying what a password must be
     assert done.returncode == 64, done
     assert complaint in done.stderr and "openssl rand -hex 32" in done.stderr
@@ -614,7 +641,9 @@ def _dockerignore_patterns() -> list[re.Pattern[str]]:
         if not line or line.startswith("#"):
             continue
         assert not line.startswith("!"), "exceptions are not modelled here"
-        regex = re.escape(line.strip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        regex = (
+            re.escape(line.strip("/")).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        )
         patterns.append(re.compile(regex))
     return patterns
 
@@ -649,14 +678,24 @@ def _build_requirements_installed() -> bool:
 def test_the_build_context_installs_sweepctl_and_leaves_secrets_and_tests_out(tmp_path: Path) -> None:
     # Given the files Docker would send as the build context (the repository less .dockerignore)
     patterns = _dockerignore_patterns()
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     context = tmp_path / "context"
     for name in listed.stdout.splitlines():
         if (REPO / name).is_file() and not _ignored(name, patterns):
             (context / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, context / name)
     # Then secrets, the virtualenv, git and the tests stay out of it
-    for path in (".env", ".venv/bin/python", ".git/config", ".sweepctl/redis.conf", "tests/conftest.py", "deploy/redis/tls/server.key", "sweepctl/__pycache__/x.pyc"):
+    for path in (
+        ".env",
+        ".venv/bin/python",
+        ".git/config",
+        ".sweepctl/redis.conf",
+        "tests/conftest.py",
+        "deploy/redis/tls/server.key",
+        "sweepctl/__pycache__/x.pyc",
+    ):
         assert _ignored(path, patterns), path
 
     # When the Dockerfile's `pip install /src` builds it (here: the wheel, from the same context;
@@ -664,10 +703,27 @@ def test_the_build_context_installs_sweepctl_and_leaves_secrets_and_tests_out(tm
     out = tmp_path / "wheel"
     isolated = not _build_requirements_installed()
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", *([] if isolated else ["--no-build-isolation"]), "--wheel-dir", str(out), str(context)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            *([] if isolated else ["--no-build-isolation"]),
+            "--wheel-dir",
+            str(out),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    if built.returncode != 0 and isolated and re.search(r"No matching distribution|NewConnectionError|Network is unreachable", built.stderr):
+    if (
+        built.returncode != 0
+        and isolated
+        and re.search(r"No matching distribution|NewConnectionError|Network is unreachable", built.stderr)
+    ):
         pytest.skip(f"the build backend ({', '.join(_build_requirements())}) is not installed and cannot be fetched here")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (wheel,) = out.glob("sweepctl-*.whl")

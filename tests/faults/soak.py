@@ -118,5 +118,9 @@ def run_soak(tmp_path: Path, procs: Processes, store: Store, redis: RestartableR
             time.sleep(AOF_HOLDBACK_SECONDS)
             redis.restart()
         time.sleep(1.5)
-    wait_for(lambda: outage_tolerant(lambda: store.sweep_state(sweep_id).is_terminal and not store.active_numbers(sweep_id)), 240, "the sweep to finish")
+    wait_for(
+        lambda: outage_tolerant(lambda: store.sweep_state(sweep_id).is_terminal and not store.active_numbers(sweep_id)),
+        240,
+        "the sweep to finish",
+    )
     return SoakRun(sweep_id, run_log, kills, missed, time.monotonic() - started)

@@ -137,7 +137,9 @@ def test_an_error_while_supervising_stops_the_trial_before_the_task_fails(tmp_pa
     )
     store = _BrokenProgress(redis_settings.client())
     spec = parse_sweep(yaml.safe_load(SWEEP))
-    store.create_sweep(Sweep(id="broken", raw_spec=dict(spec.raw), state=SweepState.RUNNING, seed=1, created_at=time.time(), workdir=str(tmp_path)))
+    store.create_sweep(
+        Sweep(id="broken", raw_spec=dict(spec.raw), state=SweepState.RUNNING, seed=1, created_at=time.time(), workdir=str(tmp_path))
+    )
     store.create_trial(Trial(sweep_id="broken", number=1, state=TrialState.QUEUED, params={"x": 0.5}, seed=1))
     runner = TrialRunner(store, WorkerIdentity(worker_id="host/cpu0/1", host="host", slot="cpu0"))
 

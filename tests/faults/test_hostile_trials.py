@@ -29,7 +29,10 @@ def test_a_program_that_crashes_itself_fails_and_max_failures_stops_the_sweep(tm
     (tmp_path / "crash.py").write_text("import os\nprint('loss=1', flush=True)\nos.abort()\n")
     sweep_id = submit(
         procs,
-        write_sweep(tmp_path, "method: random\nmetric: {name: loss}\nprogram: crash.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 20\nmax_failures: 2\nparallelism: 1\n"),
+        write_sweep(
+            tmp_path,
+            "method: random\nmetric: {name: loss}\nprogram: crash.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 20\nmax_failures: 2\nparallelism: 1\n",
+        ),
     )
     procs.start("controller")
     procs.start("worker", "--gpus", "none")
@@ -42,10 +45,14 @@ def test_a_program_that_crashes_itself_fails_and_max_failures_stops_the_sweep(tm
     trials = store.get_trials(sweep_id)
     assert sweep.state is SweepState.FAILED and "max_failures=2" in sweep.reason
     assert len(trials) == 3
-    assert all(t.state is TrialState.FAILED and t.error == "crashed: killed by SIGABRT" for t in trials), [(t.state, t.error) for t in trials]
+    assert all(t.state is TrialState.FAILED and t.error == "crashed: killed by SIGABRT" for t in trials), [
+        (t.state, t.error) for t in trials
+    ]
 
 
-def test_data_that_cannot_be_hashed_is_named_and_neither_delays_nor_outlives_the_trial(tmp_path: Path, procs: Processes, store: Store) -> None:
+def test_data_that_cannot_be_hashed_is_named_and_neither_delays_nor_outlives_the_trial(
+    tmp_path: Path, procs: Processes, store: Store
+) -> None:
     # Given declared data no one can hash whole: a /proc file that never ends, a FIFO no one writes, and the whole file system
     os.mkfifo(tmp_path / "pipe")
     sweep_id = submit(
@@ -79,10 +86,20 @@ def test_data_that_cannot_be_hashed_is_named_and_neither_delays_nor_outlives_the
         assert trial.data["/"].startswith("not hashed: "), trial.data["/"]
 
 
-def test_a_sweep_with_a_huge_parallelism_leaves_the_other_sweeps_their_turn(redis_settings: RedisSettings, store: Store, tmp_path: Path) -> None:
+def test_a_sweep_with_a_huge_parallelism_leaves_the_other_sweeps_their_turn(
+    redis_settings: RedisSettings, store: Store, tmp_path: Path
+) -> None:
     # Given a sweep that asks for 10,000 trials at once, submitted before a modest one
-    greedy = write_sweep(tmp_path, "method: random\nmetric: {name: loss}\nprogram: p.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nparallelism: 10000\n", name="greedy.yaml")
-    modest = write_sweep(tmp_path, "method: random\nmetric: {name: loss}\nprogram: p.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nparallelism: 2\n", name="modest.yaml")
+    greedy = write_sweep(
+        tmp_path,
+        "method: random\nmetric: {name: loss}\nprogram: p.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nparallelism: 10000\n",
+        name="greedy.yaml",
+    )
+    modest = write_sweep(
+        tmp_path,
+        "method: random\nmetric: {name: loss}\nprogram: p.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nparallelism: 2\n",
+        name="modest.yaml",
+    )
     greedy_sweep, _ = lifecycle.submit_sweep(store, greedy)
     time.sleep(0.01)
     modest_sweep, _ = lifecycle.submit_sweep(store, modest)
@@ -110,7 +127,9 @@ def test_a_trial_too_large_to_start_fails_as_the_parameters_fault_not_lost(
     (tmp_path / "p.py").write_text("print('loss=1')\n")
     store = Store.connect(redis_settings)
     spec = parse_sweep(yaml.safe_load("method: random\nmetric: {name: loss}\nprogram: p.py\nparameters:\n  x: {value: 1}\n"))
-    store.create_sweep(Sweep(id="big", raw_spec=dict(spec.raw), state=SweepState.RUNNING, seed=1, created_at=time.time(), workdir=str(tmp_path)))
+    store.create_sweep(
+        Sweep(id="big", raw_spec=dict(spec.raw), state=SweepState.RUNNING, seed=1, created_at=time.time(), workdir=str(tmp_path))
+    )
     store.create_trial(Trial(sweep_id="big", number=1, state=TrialState.QUEUED, params={"x": "y" * 5000}, seed=1))
     runner = TrialRunner(store, WorkerIdentity(worker_id="host/cpu0/1", host="host", slot="cpu0"))
 

@@ -122,11 +122,21 @@ def test_a_trial_deleting_its_folder_loses_no_result_and_the_workers_carry_on(tm
     project = tmp_path / "project"
     project.mkdir()
     (project / "deleter.py").write_text(DELETER)
-    sweep = write_sweep(project, "method: grid\nmetric: {name: loss}\nprogram: deleter.py\nparameters:\n  x: {values: [1, 2, 3, 4, 5]}\nparallelism: 1\n")
+    sweep = write_sweep(
+        project, "method: grid\nmetric: {name: loss}\nprogram: deleter.py\nparameters:\n  x: {values: [1, 2, 3, 4, 5]}\nparallelism: 1\n"
+    )
     local = Processes(child_env(), cwd=project)
     try:
         # When the sweep runs on the embedded default
-        done = subprocess.run(sweepctl_argv("run", str(sweep), "--workers", "2"), cwd=project, env=local.env, capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            sweepctl_argv("run", str(sweep), "--workers", "2"),
+            cwd=project,
+            env=local.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     finally:
         local.close()
 
@@ -190,7 +200,13 @@ def test_a_killed_run_takes_its_redis_server_and_workers_down(tmp_path: Path, lo
 def test_a_runs_worker_that_exits_is_started_again_and_the_sweep_finishes(tmp_path: Path, local: Processes) -> None:
     # Given a run under way with two workers
     log = tmp_path / "run.log"
-    run = local.start("run", str(write_sweep(tmp_path, SLOW.replace("run_cap: 3", "run_cap: 6").replace("sleep: {value: 2}", "sleep: {value: 1}"))), "--workers", "2", log=log)
+    run = local.start(
+        "run",
+        str(write_sweep(tmp_path, SLOW.replace("run_cap: 3", "run_cap: 6").replace("sleep: {value: 2}", "sleep: {value: 1}"))),
+        "--workers",
+        "2",
+        log=log,
+    )
     wait_for(lambda: processes_running("trial_program.py --x="), 60, "a trial to start")
     [victim, *_] = processes_running("workers.process")
 

@@ -41,9 +41,17 @@ class Processes:
         self.started.append(proc)
         return proc
 
-    def run(self, *args: str, timeout: float = 60, check: bool = False, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 60, check: bool = False, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            sweepctl_argv(*args), env={**self.env, **(env or {})}, cwd=self.cwd, capture_output=True, text=True, timeout=timeout, check=False
+            sweepctl_argv(*args),
+            env={**self.env, **(env or {})},
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"sweepctl {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")

@@ -25,13 +25,19 @@ run_cap: 3
 """
 
 INVALID = {
-    "unknown distribution": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {distribution: unifrom, min: 0, max: 1}"), "parameters.x.distribution"),
+    "unknown distribution": (
+        VALID.replace("x: {min: 0.0, max: 1.0}", "x: {distribution: unifrom, min: 0, max: 1}"),
+        "parameters.x.distribution",
+    ),
     "min greater than max": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {min: 5.0, max: 1.0}"), "parameters.x.max"),
     "empty values": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: []}"), "parameters.x.values"),
     "missing metric name": (VALID.replace("metric: {name: loss}", "metric: {goal: minimize}"), "metric.name"),
     "bad yaml": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {min: 0.0, max: 1.0"), "<yaml>"),
     "macro in a value": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: [a, '${program}']}"), "parameters.x.values[1]"),
-    "absurd values list": (VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: [" + ", ".join(["1"] * 10_001) + "]}"), "parameters.x.values"),
+    "absurd values list": (
+        VALID.replace("x: {min: 0.0, max: 1.0}", "x: {values: [" + ", ".join(["1"] * 10_001) + "]}"),
+        "parameters.x.values",
+    ),
 }
 
 
@@ -138,7 +144,9 @@ def test_worker_preload_imports_a_library_before_any_trial_is_forked(tmp_path: P
     libs.mkdir()
     (libs / "preloaded_lib.py").write_text("VALUE = 1\n")
     (tmp_path / "check.py").write_text(PRELOADED)
-    path = write_sweep(tmp_path, 'method: random\nmetric: {name: loss}\nfunction: "check:trial"\nparameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 3\n')
+    path = write_sweep(
+        tmp_path, 'method: random\nmetric: {name: loss}\nfunction: "check:trial"\nparameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 3\n'
+    )
     pythonpath = {"PYTHONPATH": f"{libs}:{procs.env['PYTHONPATH']}"}
     # When a worker started with --preload runs the sweep
     procs.start("controller")

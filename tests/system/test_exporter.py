@@ -35,7 +35,12 @@ GPUS = [
 
 def gpu_env(procs: Processes, **extra: str) -> dict[str, str]:
     return child_env(
-        {"FAKE_NVML_GPUS": json.dumps(GPUS), "SWEEPCTL_REDIS_URL": procs.env["SWEEPCTL_REDIS_URL"], "SWEEPCTL_GPU_SAMPLE_SECONDS": "0.5", **extra},
+        {
+            "FAKE_NVML_GPUS": json.dumps(GPUS),
+            "SWEEPCTL_REDIS_URL": procs.env["SWEEPCTL_REDIS_URL"],
+            "SWEEPCTL_GPU_SAMPLE_SECONDS": "0.5",
+            **extra,
+        },
         pythonpath=[FAKE_NVML],
     )
 
@@ -84,7 +89,14 @@ def test_exporter_joins_gpus_to_trials_and_a_dead_workers_gpus_vanish(tmp_path: 
     for i, gpu in enumerate(GPUS):
         labels, value = utils[gpu["uuid"]]
         assert value == 90 + i
-        assert labels == {"gpu": str(i), "UUID": gpu["uuid"], "device": f"nvidia{i}", "modelName": gpu["name"], "pci_bus_id": gpu["pci_bus_id"], "Hostname": host}
+        assert labels == {
+            "gpu": str(i),
+            "UUID": gpu["uuid"],
+            "device": f"nvidia{i}",
+            "modelName": gpu["name"],
+            "pci_bus_id": gpu["pci_bus_id"],
+            "Hostname": host,
+        }
     assert joined & running, (joined, running)  # what both_gpus_busy waited for: the scrape's trials are Redis's
     assert all(labels["sweep"] == sweep_id for labels, _ in series["sweepctl_gpu_trial_info"])
     assert set(series) <= exported_series_names() | {"python_info"}, set(series) - exported_series_names()
@@ -126,8 +138,21 @@ def test_ended_sweeps_age_out_and_finished_trials_add_no_series(store: Store) ->
 
     # Given a sweep that ended two days ago, one that ended an hour ago, and a running one with finished trials
     now = 1_800_000_000.0
-    for sid, state, ended in (("old", SweepState.FINISHED, now - 2 * 86400), ("recent", SweepState.FINISHED, now - 3600), ("live", SweepState.RUNNING, None)):
-        store.create_sweep(Sweep(id=sid, raw_spec={"metric": {"name": "loss"}, "run_cap": 100}, state=state, seed=1, created_at=now - 3 * 86400, ended_at=ended))
+    for sid, state, ended in (
+        ("old", SweepState.FINISHED, now - 2 * 86400),
+        ("recent", SweepState.FINISHED, now - 3600),
+        ("live", SweepState.RUNNING, None),
+    ):
+        store.create_sweep(
+            Sweep(
+                id=sid,
+                raw_spec={"metric": {"name": "loss"}, "run_cap": 100},
+                state=state,
+                seed=1,
+                created_at=now - 3 * 86400,
+                ended_at=ended,
+            )
+        )
 
     def series_count() -> int:
         return sum(len(f.samples) for f in snapshot_families(read_snapshot(store, keep_finished=86400, now=now)))

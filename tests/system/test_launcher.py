@@ -74,9 +74,13 @@ def env(**extra: str) -> dict[str, str]:
     return {**base, **extra}
 
 
-def run(launcher: LauncherClient, folder: Path, *, function: str | None = None, argv: list[str] | None = None, **extra: str) -> TrialProcess:
+def run(
+    launcher: LauncherClient, folder: Path, *, function: str | None = None, argv: list[str] | None = None, **extra: str
+) -> TrialProcess:
     lines: list[str] = []
-    process = TrialProcess(launcher, argv or [], env=env(**extra), cwd=str(folder), on_stdout_line=lines.append, function=function, metric="loss")
+    process = TrialProcess(
+        launcher, argv or [], env=env(**extra), cwd=str(folder), on_stdout_line=lines.append, function=function, metric="loss"
+    )
     process.wait(30)
     process.finish_output()
     return process
@@ -104,7 +108,9 @@ def test_a_function_trial_runs_in_a_fork_with_its_own_env_cwd_group_and_random_s
 def test_output_far_beyond_the_pipe_buffers_on_both_streams_is_read_whole(launcher: LauncherClient, folder: Path) -> None:
     # Given a trial writing 20,000 lines to stdout and 2 MB to stderr, interleaved (pipes hold 64 KB)
     lines: list[str] = []
-    process = TrialProcess(launcher, [], env=env(), cwd=str(folder), on_stdout_line=lines.append, function="objectives:flood", metric="loss")
+    process = TrialProcess(
+        launcher, [], env=env(), cwd=str(folder), on_stdout_line=lines.append, function="objectives:flood", metric="loss"
+    )
     # When it runs to its end
     assert process.wait(60) == 0, process.stderr.text()
     process.finish_output()
@@ -187,25 +193,38 @@ def test_programs_are_exec_d_with_literal_arguments_and_a_missing_one_is_a_clear
     assert "cannot start 'no-such-program-here'" in missing.stderr.text()
 
 
-def test_a_trial_too_large_to_send_to_the_launcher_fails_clearly_and_the_launcher_carries_on(launcher: LauncherClient, folder: Path) -> None:
+def test_a_trial_too_large_to_send_to_the_launcher_fails_clearly_and_the_launcher_carries_on(
+    launcher: LauncherClient, folder: Path
+) -> None:
     # Given a trial whose parameters take 1.2 MB (a sweep stored before such values were refused)
     huge = json.dumps({"x": "v" * 1_200_000})
     # When it is started, Then it is refused saying what is too large and by how much, as an error of the trial's own
     refusal = rf"parameters and environment are too large to start: 1,2\d\d,\d\d\d bytes .* limit of {MAX_START_REQUEST:,} bytes"
     with pytest.raises(TrialTooLargeError, match=refusal):
-        TrialProcess(launcher, [], env=env(SWEEPCTL_PARAMS=huge), cwd=str(folder), on_stdout_line=lambda line: None, function="objectives:value")
+        TrialProcess(
+            launcher, [], env=env(SWEEPCTL_PARAMS=huge), cwd=str(folder), on_stdout_line=lambda line: None, function="objectives:value"
+        )
     # and the next trial runs on the same launcher
     assert run(launcher, folder, function="objectives:value").returncode == 0
 
 
 @pytest.mark.parametrize("reuse", [False, True])
-def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_limit_runs(launcher: LauncherClient, folder: Path, reuse: bool) -> None:
+def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_limit_runs(
+    launcher: LauncherClient, folder: Path, reuse: bool
+) -> None:
     # Given a function trial with a 250,000-character variable: over the 212,960 bytes a SOCK_SEQPACKET
     # message may have on a stock kernel by default, under MAX_START_REQUEST
     assert MAX_START_REQUEST > 250_000 + 10_000
     long_env = env(LONG="v" * 250_000)
     process = TrialProcess(
-        launcher, [], env=long_env, cwd=str(folder), on_stdout_line=lambda line: None, function="objectives:env_length", metric="loss", reuse=reuse
+        launcher,
+        [],
+        env=long_env,
+        cwd=str(folder),
+        on_stdout_line=lambda line: None,
+        function="objectives:env_length",
+        metric="loss",
+        reuse=reuse,
     )
     # When it runs (handed on to the executor too, with reuse), Then it saw the whole variable
     assert process.wait(30) == 0, process.stderr.text()
@@ -213,7 +232,9 @@ def test_a_start_request_over_what_an_unsized_channel_carries_but_within_the_lim
     assert process.stdout.text() == "loss=250000.0\n"
 
 
-def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument_list_too_long(launcher: LauncherClient, folder: Path) -> None:
+def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument_list_too_long(
+    launcher: LauncherClient, folder: Path
+) -> None:
     # Given an argument over Linux's 128 KiB per-string limit, though the start request is under the launcher's
     too_long = run(launcher, folder, argv=[sys.executable, "-c", "pass", "a" * 150_000])
     # Then exec refuses it and the trial fails saying why
@@ -222,7 +243,9 @@ def test_a_program_argument_longer_than_exec_takes_fails_the_trial_with_argument
 
 
 def _start(launcher: LauncherClient, folder: Path, script: str) -> TrialProcess:
-    return TrialProcess(launcher, [sys.executable, "-c", textwrap.dedent(script)], env=env(), cwd=str(folder), on_stdout_line=lambda line: None)
+    return TrialProcess(
+        launcher, [sys.executable, "-c", textwrap.dedent(script)], env=env(), cwd=str(folder), on_stdout_line=lambda line: None
+    )
 
 
 SPAWNS_A_CHILD = """

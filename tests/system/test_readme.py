@@ -71,7 +71,13 @@ def test_readme_run_command_on_a_fresh_venv_finishes_a_tpe_sweep_that_beats_rand
     assert best < random_search_median_best(80)
     # and the results stay readable afterwards, with no server left running by hand
     trials = subprocess.run(
-        [".venv/bin/sweepctl", "trials", fields["sweep_id"], "--format", "json"], cwd=copy, env=env, capture_output=True, text=True, timeout=60, check=False
+        [".venv/bin/sweepctl", "trials", fields["sweep_id"], "--format", "json"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert trials.returncode == 0, trials.stderr
     assert trials.stdout.count('"state": "completed"') == 80

@@ -82,7 +82,9 @@ def spawn():
 
 def start(launcher: LauncherClient, folder: Path, function: str, params: dict[str, object] | None = None, **extra: str) -> TrialProcess:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "SWEEPCTL_PARAMS": json.dumps(params or {"x": 3}), **extra}
-    return TrialProcess(launcher, [], env=env, cwd=str(folder), on_stdout_line=lambda line: None, function=function, metric="loss", reuse=True)
+    return TrialProcess(
+        launcher, [], env=env, cwd=str(folder), on_stdout_line=lambda line: None, function=function, metric="loss", reuse=True
+    )
 
 
 def run(launcher: LauncherClient, folder: Path, function: str, params: dict[str, object] | None = None, **extra: str) -> TrialProcess:
@@ -97,7 +99,9 @@ def alive(pid: int) -> bool:
     return any(p == pid for p, _, _ in live_processes())
 
 
-def test_trials_share_one_process_and_its_imports_but_not_their_environment_or_folder(launcher: LauncherClient, folder: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_trials_share_one_process_and_its_imports_but_not_their_environment_or_folder(
+    launcher: LauncherClient, folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # When three trials of the same function run with reuse
     trials = [run(launcher, folder, "objectives:describe", {"x": x}, MARK=f"m{x}") for x in (1, 2, 3)]
 

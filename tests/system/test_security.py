@@ -125,7 +125,12 @@ def test_role_acl_users_run_a_sweep(tmp_path: Path, servers: Processes, started:
 
     # And the worker can touch neither keys outside its own nor the server's configuration
     worker = _client(port, "worker", passwords["worker"])
-    for forbidden in (lambda: worker.set("elsewhere:x", 1), lambda: worker.flushall(), lambda: worker.config_get("*"), lambda: worker.keys("*")):
+    for forbidden in (
+        lambda: worker.set("elsewhere:x", 1),
+        lambda: worker.flushall(),
+        lambda: worker.config_get("*"),
+        lambda: worker.keys("*"),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             forbidden()
 
@@ -343,7 +348,12 @@ def test_no_secret_in_logs_status_or_records(tmp_path: Path) -> None:
         waited = procs.run("submit", str(sweep_file), "--wait", "--format", "json", timeout=60, check=True)
         sweep_id = waited.stdout.splitlines()[0].strip()
         outputs = [waited]
-        for args in (("status",), ("status", sweep_id, "--format", "json"), ("trials", sweep_id, "--format", "json", "--history"), ("best", sweep_id)):
+        for args in (
+            ("status",),
+            ("status", sweep_id, "--format", "json"),
+            ("trials", sweep_id, "--format", "json", "--history"),
+            ("best", sweep_id),
+        ):
             outputs.append(procs.run(*args, check=True))
         assert json.loads(outputs[2].stdout)["trials"] == {"completed": 3}
 
@@ -410,7 +420,9 @@ def _start_redis(
     def answers() -> bool:
         if proc.poll() is not None:
             text = log.read_text(errors="replace")
-            if skip_without_tls and re.search(r"tls.*(not supported|not built|bad directive)|bad directive.*tls", text, re.IGNORECASE | re.DOTALL):
+            if skip_without_tls and re.search(
+                r"tls.*(not supported|not built|bad directive)|bad directive.*tls", text, re.IGNORECASE | re.DOTALL
+            ):
                 pytest.skip(f"this redis-server ({argv[0]}) has no TLS support: {' '.join(text.split())[-300:]}")
             raise AssertionError(f"redis-server exited with {proc.returncode}:\n{text[-2000:]}")
         try:
@@ -432,10 +444,40 @@ def _make_certificates(folder: Path) -> dict[str, Path]:
         subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True, timeout=30)
 
     for ca in ("ca", "other-ca"):
-        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN=sweepctl test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
+        run(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN=sweepctl test {ca}",
+            "-keyout",
+            f"{ca}.key",
+            "-out",
+            f"{ca}.pem",
+        )
     run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
     (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "san.cnf", "-out", "server.pem")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.cnf",
+        "-out",
+        "server.pem",
+    )
     return {"ca": folder / "ca.pem", "other_ca": folder / "other-ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
 
 

@@ -332,7 +332,9 @@ def test_any_number_of_points_is_written_once_in_order_even_when_writes_are_retr
     # and the trial finishes with the last 10,000 (numbered from 20,000), twice over
     assert store.record_progress(SID, 0, 1, points[:20_000], first_point=0, reports=20_000) is Outcome.OK
     assert store.record_progress(SID, 0, 1, points[:20_000], first_point=0, reports=20_000) is Outcome.OK
-    assert store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.1, points=points[20_000:], first_point=20_000, reports=30_000) is Outcome.OK
+    assert (
+        store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.1, points=points[20_000:], first_point=20_000, reports=30_000) is Outcome.OK
+    )
     # (a finished trial refuses the retry's leading chunks as progress: not_running)
     assert store.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.1, points=points[20_000:], first_point=20_000) is Outcome.NOT_RUNNING
     # Then the history holds each point once, in order, and the fields written with them

@@ -20,7 +20,9 @@ def finished_sweep(store: Store, sweep_id: str, losses: list[float]) -> None:
     raw = {"metric": {"name": "loss"}, "function": "m:f", "parameters": {"x": {"min": 0.0, "max": 1.0}}}
     store.create_sweep(Sweep(id=sweep_id, raw_spec=raw, state=SweepState.RUNNING, seed=1, created_at=1.0))
     for n, loss in enumerate(losses, start=1):
-        assert store.create_trial(Trial(sweep_id=sweep_id, number=n, state=TrialState.QUEUED, params={"x": loss / 10}, seed=n)) is Outcome.OK
+        assert (
+            store.create_trial(Trial(sweep_id=sweep_id, number=n, state=TrialState.QUEUED, params={"x": loss / 10}, seed=n)) is Outcome.OK
+        )
         store.claim_trial(sweep_id, n, 1, worker="w")
         assert store.finish_trial(sweep_id, n, 1, TrialState.COMPLETED, loss) is Outcome.OK
 

@@ -31,7 +31,9 @@ def test_ruff_is_clean_on_the_whole_tree() -> None:
 
 
 def test_no_product_module_is_over_400_lines() -> None:
-    long = {str(p.relative_to(REPO)): n for p in product_files() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(REPO)): n for p in product_files() if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
     assert long == {}
 
 

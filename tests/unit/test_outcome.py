@@ -40,7 +40,13 @@ def test_a_timed_out_trial_is_timed_out_even_though_a_signal_killed_it(returncod
 
 @pytest.mark.parametrize(
     ("sig", "name"),
-    [(signal.SIGSEGV, "SIGSEGV"), (signal.SIGABRT, "SIGABRT"), (signal.SIGBUS, "SIGBUS"), (signal.SIGFPE, "SIGFPE"), (signal.SIGILL, "SIGILL")],
+    [
+        (signal.SIGSEGV, "SIGSEGV"),
+        (signal.SIGABRT, "SIGABRT"),
+        (signal.SIGBUS, "SIGBUS"),
+        (signal.SIGFPE, "SIGFPE"),
+        (signal.SIGILL, "SIGILL"),
+    ],
 )
 @pytest.mark.parametrize("oom_killed", [None, True, False])
 def test_a_process_that_crashed_itself_failed_whatever_else_happened(sig: int, name: str, oom_killed: bool | None) -> None:

@@ -13,7 +13,9 @@ def main() -> int:
     log = os.environ.get("RUN_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps({"event": "start", "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "pgid": os.getpgid(0), "a": a}) + "\n")
+            f.write(
+                json.dumps({"event": "start", "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "pgid": os.getpgid(0), "a": a}) + "\n"
+            )
     for step in range(1, 31):
         print(f"step={step} loss={a + 1 / step}", flush=True)
         time.sleep(0.2)
