@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from metrics.families import health_families, memory_families, snapshot_families
 from sweepctl.errors import StoreError, StoreForbidden, StoreUnavailable
-from sweepctl.settings import RedisSettings
+from sweepctl.settings import DEFAULT_SCRAPE_DEADLINE, RedisSettings
 from sweepctl.store import Store
 from sweepctl.telemetry import (
     RedisMemory,
@@ -36,10 +36,6 @@ from sweepctl.telemetry import (
 )
 
 log = logging.getLogger(__name__)
-
-# Well below the 10 s scrape_timeout of deploy/prometheus/prometheus.yml, so that a
-# "Redis down" answer reaches Prometheus before it gives up on the scrape.
-DEFAULT_SCRAPE_DEADLINE = 5.0
 
 T = TypeVar("T")
 

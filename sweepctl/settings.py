@@ -22,6 +22,9 @@ DEFAULT_REDIS_PORT = 6379
 # The exporter's defaults (`sweepctl exporter`); deploy/ and compose.yaml scrape this port.
 DEFAULT_EXPORTER_PORT = 9839
 DEFAULT_KEEP_FINISHED_HOURS = 24.0  # how long ended sweeps stay in the metrics
+# Well below the 10 s scrape_timeout of deploy/prometheus/prometheus.yml, so that a
+# "Redis down" answer reaches Prometheus before it gives up on the scrape.
+DEFAULT_SCRAPE_DEADLINE = 5.0
 MAX_REDIS_DB = 2**31 - 1  # Redis keeps its `databases` count in an int
 # sun_path is 108 bytes on Linux, one of them the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107

@@ -16,7 +16,7 @@ import click
 from sweepctl.cli.connect import redis_option, serve_store
 from sweepctl.cli.run import GPU_HELP, PRELOAD_HELP
 from sweepctl.nvml import list_gpus
-from sweepctl.settings import DEFAULT_EXPORTER_PORT, DEFAULT_KEEP_FINISHED_HOURS
+from sweepctl.settings import DEFAULT_EXPORTER_PORT, DEFAULT_KEEP_FINISHED_HOURS, DEFAULT_SCRAPE_DEADLINE
 from sweepctl.spec import DEFAULT_QUEUE
 from sweepctl.store import DEFAULT_LEASE_SECONDS
 from sweepctl.worker_settings import SHUTDOWN_GRACE_ENV, WorkerSettings
@@ -91,7 +91,7 @@ def worker(
 @click.option(
     "--scrape-deadline",
     type=click.FloatRange(min=0.1, max=60.0),
-    default=5.0,
+    default=DEFAULT_SCRAPE_DEADLINE,
     show_default=True,
     envvar="SWEEPCTL_SCRAPE_DEADLINE",
     help="Seconds a scrape waits for Redis before it answers sweepctl_exporter_redis_up 0; keep it below Prometheus' scrape_timeout.",
