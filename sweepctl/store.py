@@ -6,6 +6,7 @@ thread safe; a Store may be shared between threads of one process.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -22,7 +23,14 @@ from redis.exceptions import OutOfMemoryError  # type: ignore[attr-defined]  # t
 from sweepctl import codec, keys, scripts
 from sweepctl.errors import StoreError, UnknownSweepError
 from sweepctl.protocol import MAX_METRICS_PER_REPORT, METRIC_NAME
-from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
+from sweepctl.records import (
+    MetricPoint,
+    StopRequest,
+    Sweep,
+    SweepState,
+    Trial,
+    TrialState,
+)
 from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal, SweepSpec
 from sweepctl.sweepfile import parse_sweep
@@ -432,21 +440,22 @@ class Store:
         )
         return Outcome(result)
 
-    def request_stop(self, sweep_id: str, number: int, attempt: int, decision: Mapping[str, Any]) -> Outcome:
+    def request_stop(self, sweep_id: str, number: int, attempt: int, request: StopRequest) -> Outcome:
         """Mark a running attempt to be stopped early; its worker sees it within a control interval."""
         result = self._request_stop(
             keys=[keys.trial_key(sweep_id, number), keys.rejections_key(sweep_id)],
-            args=[codec.dumps(attempt), codec.dumps(dict(decision))],
+            args=[codec.dumps(attempt), codec.dumps(dataclasses.asdict(request))],
         )
         return Outcome(result)
 
-    def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, dict[str, Any] | None]:
+    def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, StopRequest | None]:
         """What a running trial's worker polls: the sweep's state and any stop request, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hget(keys.sweep_key(sweep_id), "state")
         pipe.hget(keys.trial_key(sweep_id, number), "stop_requested")
         state, stop = pipe.execute()
-        return SweepState(codec.loads(state)), (codec.loads(stop) if stop else None)
+        request = codec.loads(stop) if stop else None  # a trial without a request holds JSON null
+        return SweepState(codec.loads(state)), (StopRequest(**request) if request else None)
 
     def expired_leases(self, limit: int = 1000) -> list[tuple[str, int]]:
         """(sweep id, number) of running trials whose lease expired by Redis' clock."""

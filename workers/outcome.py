@@ -16,7 +16,7 @@ import math
 import signal
 from dataclasses import dataclass
 
-from sweepctl.records import TrialState
+from sweepctl.records import StopRequest, TrialState
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def judge(
     cancelled: bool = False,
     timeout: float | None = None,
     stderr_last_line: str = "",
-    stopped: dict[str, object] | None = None,
+    stopped: StopRequest | None = None,
     oom_killed: bool | None = None,
 ) -> Outcome:
     """The outcome of a trial whose process ended with `returncode`.
@@ -50,7 +50,7 @@ def judge(
     if cancelled:
         return Outcome(TrialState.CANCELLED, None, "the sweep was cancelled")
     if stopped is not None:
-        return Outcome(TrialState.STOPPED, None, f"stopped early: {stopped.get('reason', 'early_terminate')}")
+        return Outcome(TrialState.STOPPED, None, f"stopped early: {stopped.reason}")
     if timed_out:
         limit = "" if timeout is None else f" ({timeout:g}s)"
         return Outcome(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")

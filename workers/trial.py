@@ -29,7 +29,14 @@ from sweepctl.command import Macro, args_json_text, build_argv
 from sweepctl.errors import StoreError, TrialTooLargeError
 from sweepctl.keys import METRICS_MAX
 from sweepctl.protocol import RejectedReport, classify_line
-from sweepctl.records import GpuRef, MetricPoint, SweepState, Trial, TrialState
+from sweepctl.records import (
+    GpuRef,
+    MetricPoint,
+    StopRequest,
+    SweepState,
+    Trial,
+    TrialState,
+)
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
 from sweepctl.store import (
@@ -40,7 +47,6 @@ from sweepctl.store import (
     Store,
     is_out_of_memory,
 )
-from sweepctl.sweepfile import parse_sweep
 from workers import outcome as judging
 from workers import provenance
 from workers.backoff import until_done
@@ -198,14 +204,14 @@ class TrialRunner:
         self._resend = resend
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
-        self._stop_request: dict[str, object] | None = None
+        self._stop_request: StopRequest | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self.launcher = Launcher(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
             sweep = self.store.get_sweep(sweep_id)
-            self._specs[sweep_id] = (parse_sweep(sweep.raw_spec, source=sweep.source or sweep_id), sweep.workdir)
+            self._specs[sweep_id] = (self.store.get_spec(sweep_id), sweep.workdir)
         return self._specs[sweep_id]
 
     def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:
