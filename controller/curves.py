@@ -11,8 +11,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from controller.early_stopping import StoppingPolicy, TrialHistory, judge
-from sweepctl.records import MetricPoint
+from controller.early_stopping import TrialHistory, judge_curves
+from sweepctl.records import MetricPoint, StopRequest
+from sweepctl.spec import StoppingRule
 from sweepctl.store import Outcome, Store
 
 
@@ -45,7 +46,7 @@ class Curves:
         return {n: TrialHistory(number=n, running=n in running, points=tuple(pts)) for n, pts in self.points.items() if pts}
 
 
-def stop_early(store: Store, sweep_id: str, policy: StoppingPolicy, curves: Curves, running: set[int], finished: list[int]) -> list[int]:
+def stop_early(store: Store, sweep_id: str, policy: StoppingRule, curves: Curves, running: set[int], finished: list[int]) -> list[int]:
     """Read new points, judge the curves, and ask the workers of losing trials to stop; returns their numbers."""
     offsets = {n: curves.offsets.get(n, 0) for n in (*running, *finished)}
     grew = False
@@ -53,18 +54,12 @@ def stop_early(store: Store, sweep_id: str, policy: StoppingPolicy, curves: Curv
         grew = curves.add(number, new) or grew
     if not grew:
         return []
-    judgement = judge(policy, curves.histories(running), curves.judged)
+    judgement = judge_curves(policy, curves.histories(running), curves.judged)
     curves.judged = judgement.judged_after(curves.judged)
     stopped = []
     for decision in judgement.stops:
         attempt = store.trial_field(sweep_id, decision.number, "attempt")
-        request = {
-            "band": decision.band,
-            "value": decision.value,
-            "threshold": decision.threshold,
-            "reason": decision.reason,
-            "at": time.time(),
-        }
+        request = StopRequest(band=decision.band, value=decision.value, threshold=decision.threshold, reason=decision.reason, at=time.time())
         if attempt is not None and store.request_stop(sweep_id, decision.number, int(attempt), request) is Outcome.OK:
             stopped.append(decision.number)
     return stopped

@@ -1,7 +1,8 @@
 """Early termination: which running trials to stop, as a pure function of every trial's learning curve.
 
-The controller calls `judge` (or `trials_to_stop`) whenever intermediate
-metrics arrive. Nothing here reads a clock, Redis or Celery: the inputs are
+The controller calls `judge_curves` whenever intermediate metrics arrive,
+with the rule its sweep file's `early_terminate` block was parsed into
+(`sweepctl.early_terminate`: `Hyperband` or `MedianStop`, with the bands). Nothing here reads a clock, Redis or Celery: the inputs are
 the curves (`TrialHistory`) and which bands each trial has already passed,
 the output is what to stop and which bands were passed now.
 
@@ -72,105 +73,13 @@ per distinct latest step of the trials judged (median).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from itertools import chain
-from typing import Any, TypeAlias
 
 import numpy as np
 
-from sweepctl.errors import SpecError
-from sweepctl.spec import Goal
-from sweepctl.sweepfile import MAX_BANDS, MIN_ETA
-
-DEFAULT_ETA = 3.0
-DEFAULT_MIN_TRIALS = 5
-_SOURCE = "<early_terminate>"
-# n / eta in floats can land a hair under an integer (11 / 1.1); never lose a survivor to rounding.
-_KEEP_SLACK = 1e-9
-# Steps of k taken one by one before the rest up to the next band is taken at once; with eta >= MIN_ETA
-# the next band is never more than 8 steps away, so validated sweeps always step W&B's way.
-_STEPS_PER_BAND = 64
-
-
-class PolicyType(str, Enum):
-    """The `type` of an `early_terminate` block."""
-
-    HYPERBAND = "hyperband"
-    MEDIAN = "median"
-
-
-@dataclass(frozen=True)
-class Hyperband:
-    """W&B hyperband early termination (see the module docstring for the exact rule)."""
-
-    min_iter: int | None = None
-    max_iter: int | None = None
-    eta: float = DEFAULT_ETA
-    s: int | None = None
-    strict: bool = False
-    goal: Goal = Goal.MINIMIZE
-
-    @property
-    def min_peers(self) -> int:
-        """How many trials must have a value at a band before anyone is judged there."""
-        return math.ceil(self.eta)
-
-    def keep(self, peers: int) -> int:
-        """How many of `peers` trials with a value at a band survive it: floor(peers / eta)."""
-        return math.floor(peers / self.eta + _KEEP_SLACK)
-
-    def bands(self, up_to: int) -> tuple[int, ...]:
-        """The bands <= `up_to`, ascending and distinct: at most MAX_BANDS, the lowest."""
-        found: set[int] = set()
-        if self.min_iter is None and self.max_iter is not None and self.s is not None:
-            band = float(self.max_iter)
-            for _ in range(min(self.s, MAX_BANDS)):
-                band /= self.eta
-                if band < 1:
-                    break
-                found.add(int(band))
-        elif self.min_iter is not None:
-            ceiling = up_to if self.max_iter is None else min(up_to, self.max_iter)
-            found.update(self._rising_bands(self.min_iter, ceiling))
-        return tuple(sorted(b for b in found if b <= up_to))[:MAX_BANDS]
-
-    def _rising_bands(self, min_iter: int, ceiling: int) -> list[int]:
-        """int(band) <= ceiling for band = min_iter, then times eta (k < s): each distinct one once.
-
-        Multiplying step by step is W&B's rule, float rounding included (125 * 1.2**3
-        is 216 this way, 215 from a power). An eta just above 1 repeats each band
-        for very many steps: where the next distinct band is more than
-        _STEPS_PER_BAND steps away, the steps are taken at once, counted from
-        logarithms; so the cost is a few steps per distinct band, MAX_BANDS at most.
-        """
-        found: list[int] = []
-        log_eta = math.log1p(self.eta - 1)  # exact for eta near 1, where log(eta) loses digits
-        band, k = float(min_iter), 0
-        last_k = math.inf if self.s is None else self.s - 1
-        while k <= last_k and int(band) <= ceiling and len(found) < MAX_BANDS:
-            if not found or int(band) > found[-1]:
-                found.append(int(band))
-            # One step short of the next integer, so that float error can never skip a band.
-            skip = math.ceil(math.log((int(band) + 1) / band) / log_eta) - 1
-            if skip > _STEPS_PER_BAND:
-                band, k = band * self.eta**skip, k + skip
-            else:
-                band, k = band * self.eta, k + 1
-        return found
-
-@dataclass(frozen=True)
-class MedianStop:
-    """Median stopping rule (see the module docstring)."""
-
-    min_iter: int = 1
-    min_trials: int = DEFAULT_MIN_TRIALS
-    goal: Goal = Goal.MINIMIZE
-
-
-StoppingPolicy: TypeAlias = Hyperband | MedianStop
+from sweepctl.spec import Goal, Hyperband, MedianStop, StoppingRule
 
 
 @dataclass(frozen=True)
@@ -208,52 +117,17 @@ class Judgement:
         return merged
 
 
-def parse_policy(early_terminate: Mapping[str, Any] | None, goal: Goal) -> StoppingPolicy | None:
-    """The policy an `early_terminate` block (as validated by `sweepctl.sweepfile`) describes.
-
-    None when there is no block. Raises SpecError for a block the sweep-file
-    validation would refuse (an unknown type, a hyperband without bands).
-    """
-    if early_terminate is None:
-        return None
-    kind = early_terminate.get("type")
-    if kind == PolicyType.HYPERBAND.value:
-        policy = Hyperband(
-            min_iter=early_terminate.get("min_iter"),
-            max_iter=early_terminate.get("max_iter"),
-            eta=float(early_terminate.get("eta", DEFAULT_ETA)),
-            s=early_terminate.get("s"),
-            strict=bool(early_terminate.get("strict", False)),
-            goal=goal,
-        )
-        if policy.min_iter is None and (policy.max_iter is None or policy.s is None):
-            raise SpecError(_SOURCE, [("early_terminate", "hyperband needs min_iter, or max_iter and s")])
-        if not policy.eta >= MIN_ETA:  # `not` catches NaN
-            raise SpecError(_SOURCE, [("early_terminate.eta", f"expected a number >= {MIN_ETA:g}, got {policy.eta:g}")])
-        return policy
-    if kind == PolicyType.MEDIAN.value:
-        if "min_iter" not in early_terminate:
-            raise SpecError(_SOURCE, [("early_terminate.min_iter", "required by type: median")])
-        return MedianStop(
-            min_iter=int(early_terminate["min_iter"]),
-            min_trials=int(early_terminate.get("min_trials", DEFAULT_MIN_TRIALS)),
-            goal=goal,
-        )
-    expected = ", ".join(t.value for t in PolicyType)
-    raise SpecError(_SOURCE, [("early_terminate.type", f"expected one of: {expected}, got {kind!r}")])
-
-
 def trials_to_stop(
-    policy: StoppingPolicy,
+    policy: StoppingRule,
     histories: Mapping[int, TrialHistory],
     judged: Mapping[int, frozenset[int]],
 ) -> list[StopDecision]:
-    """The running trials to stop now, by trial number (`judge` also says which bands were passed)."""
-    return list(judge(policy, histories, judged).stops)
+    """The running trials to stop now, by trial number (`judge_curves` also says which bands were passed)."""
+    return list(judge_curves(policy, histories, judged).stops)
 
 
-def judge(
-    policy: StoppingPolicy,
+def judge_curves(
+    policy: StoppingRule,
     histories: Mapping[int, TrialHistory],
     judged: Mapping[int, frozenset[int]],
 ) -> Judgement:

@@ -10,7 +10,7 @@ from sweepctl.spec import Method, SweepSpec
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class SweepMoment:
     """What the controller knows of a sweep at one moment."""
 
     state: SweepState
@@ -31,7 +31,7 @@ class Plan:
     reason: str = ""
 
 
-def plan(spec: SweepSpec, snap: Snapshot) -> Plan:
+def plan(spec: SweepSpec, snap: SweepMoment) -> Plan:
     """The next step for a sweep.
 
     A sweep that must end (stop, budget, target, failures, exhausted space)
@@ -54,7 +54,7 @@ def plan(spec: SweepSpec, snap: Snapshot) -> Plan:
     return Plan(create=create)
 
 
-def parallelism(spec: SweepSpec, snap: Snapshot) -> int:
+def parallelism(spec: SweepSpec, snap: SweepMoment) -> int:
     """How many trials may be queued or running at once.
 
     Without `parallelism` in the sweep file, every live worker gets one trial,
@@ -72,7 +72,7 @@ def parallelism(spec: SweepSpec, snap: Snapshot) -> int:
     return workers if learns_from_results(spec) else 3 * workers
 
 
-def refill_batch(spec: SweepSpec, snap: Snapshot) -> int:
+def refill_batch(spec: SweepSpec, snap: SweepMoment) -> int:
     """The fewest trials worth creating in one pass.
 
     Random and grid (default parallelism) refill a worker's worth at a time, so
@@ -93,7 +93,7 @@ def learns_from_results(spec: SweepSpec) -> bool:
 _MODEL_BASED = frozenset({Method.TPE})
 
 
-def _why_ending(spec: SweepSpec, snap: Snapshot) -> tuple[SweepState, str] | None:
+def _why_ending(spec: SweepSpec, snap: SweepMoment) -> tuple[SweepState, str] | None:
     if spec.max_failures is not None and snap.trial_failures > spec.max_failures:
         return SweepState.FAILED, f"{snap.trial_failures} trials failed (max_failures={spec.max_failures})"
     target = spec.metric.target

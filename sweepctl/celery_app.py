@@ -10,15 +10,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
+from sweepctl.errors import StoreUnavailable
 from sweepctl.settings import (
     SOCKET_TIMEOUT_SECONDS,
     VISIBILITY_TIMEOUT_ENV,
     RedisSettings,
 )
+from sweepctl.store.failures import translated
+
+# `Celery` is named here for the roles, which pass an app to `send_attempt` without importing celery.
+__all__ = ["RUN_TRIAL_TASK", "Celery", "make_celery", "send_attempt", "task_id"]
 
 RUN_TRIAL_TASK = "sweepctl.run_trial"
 
@@ -106,3 +113,26 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = N
         conf["broker_use_ssl"] = ssl_options
     app.conf.update(conf)
     return app
+
+
+def task_id(sweep_id: str, number: int, attempt: int) -> str:
+    """The Celery task id of one attempt of a trial: the same for every send of that attempt."""
+    return f"{sweep_id}.{number}.{attempt}"
+
+
+def send_attempt(app: Celery, sweep_id: str, number: int, attempt: int, queue: str) -> None:
+    """Publish the run_trial message of one attempt of a trial to `queue`.
+
+    Sending an attempt again is harmless: the worker's fenced claim lets one delivery
+    of an attempt run. Raises StoreUnavailable when the broker (our Redis) cannot take
+    the message now (unreachable, frozen, loading, or out of memory): retry later.
+    """
+    try:
+        app.send_task(RUN_TRIAL_TASK, args=[sweep_id, number, attempt], queue=queue, task_id=task_id(sweep_id, number, attempt))
+    except OperationalError as exc:  # kombu's own "cannot connect"
+        raise StoreUnavailable(f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}") from exc
+    except redis.RedisError as exc:  # the Redis client's, under kombu: only "not now" is ours to wait out
+        ours = translated(exc)
+        if not isinstance(ours, StoreUnavailable):
+            raise
+        raise StoreUnavailable(f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}", out_of_memory=ours.out_of_memory) from exc

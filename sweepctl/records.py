@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -96,6 +97,48 @@ class MetricPoint:
     values: dict[str, float]
 
 
+class LossReason(str, Enum):
+    """Why an attempt was taken back from its worker (the `reason` of a `LostAttempt`)."""
+
+    LEASE_EXPIRED = "lease_expired"  # the worker stopped renewing its lease: reaped by the controller
+    HANDED_BACK = "handed_back"  # the worker shut down and returned the trial: not a loss
+
+
+@dataclass(frozen=True)
+class LostAttempt:
+    """One earlier attempt of a trial that was taken back from its worker and queued again (or recorded LOST)."""
+
+    attempt: int
+    worker: str | None
+    reason: str  # a LossReason value; kept as written so a reason this version does not know still reads
+    at: float
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> LostAttempt:
+        """The record of one entry of `Trial.lost_attempts` (as the requeue script writes it)."""
+        return cls(attempt=int(entry["attempt"]), worker=entry.get("worker"), reason=str(entry.get("reason", "")), at=float(entry.get("at", 0.0)))
+
+    @property
+    def is_loss(self) -> bool:
+        """Whether the attempt counts against `max_retries` (a hand-back on shutdown does not)."""
+        return self.reason != LossReason.HANDED_BACK.value
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """The early-termination decision a running attempt's worker acts on (`Store.request_stop`).
+
+    At `band` (a step) the trial's `value` was worse than `threshold` (metric units);
+    `reason` says so in words and becomes the trial's error; `at` is when it was decided.
+    """
+
+    band: int
+    value: float
+    threshold: float
+    reason: str
+    at: float
+
+
 @dataclass(frozen=True)
 class Trial:
     """Everything recorded about one trial: enough to reproduce it and to judge it."""
@@ -127,13 +170,18 @@ class Trial:
     dropped_points: int = 0  # metric points lost to a Redis outage longer than the buffer
     rejected_reports: dict[str, int] = field(default_factory=dict)  # report-shaped lines refused, by reason
     lease_expires: float | None = None  # Redis server time; renewed by the running worker
-    stop_requested: dict[str, Any] | None = None  # the early-termination decision the worker acts on
-    lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back: attempt, worker, reason, at
+    stop_requested: dict[str, Any] | None = None  # the early-termination decision as stored (a StopRequest's fields)
+    lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back, as stored: see `lost`
+
+    @property
+    def lost(self) -> tuple[LostAttempt, ...]:
+        """The earlier attempts taken back from their workers, oldest first."""
+        return tuple(LostAttempt.of(entry) for entry in self.lost_attempts)
 
     @property
     def infrastructure_failures(self) -> int:
         """Attempts whose worker was lost (handing a trial back on shutdown is not a loss)."""
-        return sum(1 for a in self.lost_attempts if a.get("reason") != "handed_back")
+        return sum(1 for attempt in self.lost if attempt.is_loss)
 
     @property
     def duration(self) -> float | None:

@@ -7,17 +7,35 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 from sweepctl.space import Distribution, SearchSpace
 
 
 class Method(str, Enum):
-    """How new parameter sets are chosen. `bayes` in a sweep file means TPE."""
+    """How new parameter sets are chosen. `bayes` in a sweep file means TPE.
+
+    The value is the name sweepctl shows everywhere (`sweepctl status`, the exporter's
+    `sweepctl_sweep_info`); `by_name` is the one place a sweep file's name becomes one.
+    """
 
     TPE = "tpe"
     RANDOM = "random"
     GRID = "grid"
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every name a sweep file may give, W&B's included."""
+        return tuple(_METHOD_NAMES)
+
+    @classmethod
+    def by_name(cls, name: str) -> Method:
+        """The method a sweep file's `method: name` means (KeyError for a name not in `names()`)."""
+        return _METHOD_NAMES[name]
+
+
+# W&B's `bayes` is a Gaussian process there; here it runs TPE, sweepctl's one model-based method.
+_METHOD_NAMES = {"tpe": Method.TPE, "bayes": Method.TPE, "random": Method.RANDOM, "grid": Method.GRID}
 
 
 class TpeEngine(str, Enum):
@@ -97,6 +115,104 @@ class MetricSpec:
     target: float | None = None
 
 
+# Hyperband: eta is the share of trials stopped at each band (1 - 1/eta). W&B
+# allows any eta > 1, but below 1.1 bands crowd onto every step and fewer than
+# one trial in ten is ever cut. With eta >= 1.1 and min_iter >= 1, steps up to
+# 2**63 hold 443 bands; MAX_BANDS caps the list (and `s`) above that.
+MIN_ETA = 1.1
+MAX_BANDS = 500
+# run_cap, max_failures and min_trials: beyond any sweep, and small enough to stay exact
+# as a float (the exporter reports the remaining budget as one).
+MAX_TRIALS = 1_000_000_000
+DEFAULT_ETA = 3.0
+DEFAULT_MIN_TRIALS = 5
+# n / eta in floats can land a hair under an integer (11 / 1.1); never lose a survivor to rounding.
+_KEEP_SLACK = 1e-9
+# Steps of k taken one by one before the rest up to the next band is taken at once; with eta >= MIN_ETA
+# the next band is never more than 8 steps away, so validated sweeps always step W&B's way.
+_STEPS_PER_BAND = 64
+
+
+class StoppingType(str, Enum):
+    """The `type` of an `early_terminate` block."""
+
+    HYPERBAND = "hyperband"
+    MEDIAN = "median"
+
+
+@dataclass(frozen=True)
+class Hyperband:
+    """W&B hyperband early termination (`controller.early_stopping` documents the exact rule)."""
+
+    min_iter: int | None = None
+    max_iter: int | None = None
+    eta: float = DEFAULT_ETA
+    s: int | None = None
+    strict: bool = False
+    goal: Goal = Goal.MINIMIZE
+
+    @property
+    def min_peers(self) -> int:
+        """How many trials must have a value at a band before anyone is judged there."""
+        return math.ceil(self.eta)
+
+    def keep(self, peers: int) -> int:
+        """How many of `peers` trials with a value at a band survive it: floor(peers / eta)."""
+        return math.floor(peers / self.eta + _KEEP_SLACK)
+
+    def bands(self, up_to: int) -> tuple[int, ...]:
+        """The bands <= `up_to`, ascending and distinct: at most MAX_BANDS, the lowest."""
+        found: set[int] = set()
+        if self.min_iter is None and self.max_iter is not None and self.s is not None:
+            band = float(self.max_iter)
+            for _ in range(min(self.s, MAX_BANDS)):
+                band /= self.eta
+                if band < 1:
+                    break
+                found.add(int(band))
+        elif self.min_iter is not None:
+            ceiling = up_to if self.max_iter is None else min(up_to, self.max_iter)
+            found.update(self._rising_bands(self.min_iter, ceiling))
+        return tuple(sorted(b for b in found if b <= up_to))[:MAX_BANDS]
+
+    def _rising_bands(self, min_iter: int, ceiling: int) -> list[int]:
+        """int(band) <= ceiling for band = min_iter, then times eta (k < s): each distinct one once.
+
+        Multiplying step by step is W&B's rule, float rounding included (125 * 1.2**3
+        is 216 this way, 215 from a power). An eta just above 1 repeats each band
+        for very many steps: where the next distinct band is more than
+        _STEPS_PER_BAND steps away, the steps are taken at once, counted from
+        logarithms; so the cost is a few steps per distinct band, MAX_BANDS at most.
+        """
+        found: list[int] = []
+        log_eta = math.log1p(self.eta - 1)  # exact for eta near 1, where log(eta) loses digits
+        band, k = float(min_iter), 0
+        last_k = math.inf if self.s is None else self.s - 1
+        while k <= last_k and int(band) <= ceiling and len(found) < MAX_BANDS:
+            if not found or int(band) > found[-1]:
+                found.append(int(band))
+            # One step short of the next integer, so that float error can never skip a band.
+            skip = math.ceil(math.log((int(band) + 1) / band) / log_eta) - 1
+            if skip > _STEPS_PER_BAND:
+                band, k = band * self.eta**skip, k + skip
+            else:
+                band, k = band * self.eta, k + 1
+        return found
+
+
+@dataclass(frozen=True)
+class MedianStop:
+    """Median stopping rule, a sweepctl extension (`controller.early_stopping` documents it)."""
+
+    min_iter: int = 1
+    min_trials: int = DEFAULT_MIN_TRIALS
+    goal: Goal = Goal.MINIMIZE
+
+
+# What an `early_terminate` block says, parsed once by `sweepctl.early_terminate`; the controller judges with it.
+StoppingRule: TypeAlias = Hyperband | MedianStop
+
+
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 DEFAULT_QUEUE = "sweepctl"
 DEFAULT_MAX_RETRIES = 3
@@ -129,11 +245,17 @@ class SweepSpec:
     seed: int | None = None
     queue: str = DEFAULT_QUEUE
     data: tuple[str, ...] = ()
-    early_terminate: Mapping[str, Any] | None = None
+    stopping: StoppingRule | None = None  # the early_terminate block, parsed
     warm_points: tuple[dict[str, Any], ...] = ()  # given parameter sets (nested) run first, as trials 1..k
     warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
     tpe: TpeOptions = field(default_factory=TpeOptions)  # the tpe block; read by method tpe only
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def early_terminate(self) -> Mapping[str, Any] | None:
+        """The `early_terminate` block as written (for showing it); `stopping` is what it means."""
+        block = self.raw.get("early_terminate")
+        return block if isinstance(block, Mapping) else None
 
     @property
     def budget(self) -> float:

@@ -10,6 +10,7 @@ expected. The format is documented for editors by `schema_path()`.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -22,17 +23,35 @@ from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
 from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import Macro, macro_problem
+from sweepctl.early_terminate import MAX_STEP, parse_early_terminate
 from sweepctl.errors import SpecError
 from sweepctl.space import SearchSpace
 from sweepctl.spec import (
     DEFAULT_COMMAND,
     DEFAULT_MAX_RETRIES,
     DEFAULT_QUEUE,
+    MAX_BANDS,
+    MAX_TRIALS,
+    MIN_ETA,
     Goal,
     Method,
     MetricSpec,
     SweepSpec,
 )
+
+# The limits a sweep file is checked against, the early_terminate ones included (defined beside their records).
+__all__ = [
+    "MAX_ARGV_BYTES",
+    "MAX_BANDS",
+    "MAX_PARALLELISM",
+    "MAX_SEED",
+    "MAX_STEP",
+    "MAX_TRIALS",
+    "MIN_ETA",
+    "load_sweep_file",
+    "parse_sweep",
+    "schema_path",
+]
 
 _TOP_KEYS = (
     "method",
@@ -58,15 +77,9 @@ _TOP_KEYS = (
     "warm_start",
     "tpe",
 )
-_METHODS = {"tpe": Method.TPE, "bayes": Method.TPE, "random": Method.RANDOM, "grid": Method.GRID}
 # impute and impute_while_running steer W&B's own Bayesian search; TPE has no
 # use for them, but W&B files carry them, so they are accepted and ignored.
 _METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
-# The keys of each early_terminate type; `median` is a sweepctl extension (controller.early_stopping).
-_EARLY_TERMINATE_KEYS = {
-    "hyperband": ("type", "min_iter", "max_iter", "s", "eta", "strict"),
-    "median": ("type", "min_iter", "min_trials"),
-}
 _FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _QUEUE = re.compile(r"[A-Za-z0-9_.:-]+")
 
@@ -74,21 +87,8 @@ _QUEUE = re.compile(r"[A-Za-z0-9_.:-]+")
 # passes; more than this could never be running, and each queued one is a Redis
 # record and a Celery message.
 MAX_PARALLELISM = 10_000
-# run_cap and max_failures: beyond any sweep, and small enough to stay exact
-# as a float (the exporter reports the remaining budget as one).
-MAX_TRIALS = 1_000_000_000
 # numpy seeds take any size; a 64-bit bound keeps the seed a number every client can store.
 MAX_SEED = 2**64 - 1
-# Hyperband: eta is the share of trials stopped at each band (1 - 1/eta). W&B
-# allows any eta > 1, but below 1.1 bands crowd onto every step and fewer than
-# one trial in ten is ever cut. With eta >= 1.1 and min_iter >= 1, steps up to
-# 2**63 hold 443 bands; MAX_BANDS caps the list (and `s`) above that.
-MIN_ETA = 1.1
-MAX_BANDS = 500
-# min_iter and max_iter: steps are compared as float64 (controller.early_stopping), exact up to 2**53.
-MAX_STEP = 2**53
-# The upper bound of each integer key of early_terminate (min_trials counts trials).
-_EARLY_TERMINATE_MAX = {"min_iter": MAX_STEP, "max_iter": MAX_STEP, "s": MAX_BANDS, "min_trials": MAX_TRIALS}
 # A trial's argv and environment reach the launcher in one message of at most
 # 1 MiB (workers.launcher.MAX_MESSAGE), next to the worker's own environment:
 # the command with the largest parameter set expanded gets a quarter of it.
@@ -143,6 +143,15 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
     while workers, which re-parse stored sweeps, need no TPE engine at all.
     """
     problems = v.Problems()
+    document = _document(problems, doc, source)
+    spec = _spec(problems, document, check_installed)
+    if len(problems) or spec is None:
+        raise SpecError(source, problems.items)
+    return spec
+
+
+def _document(problems: v.Problems, doc: Any, source: str) -> Mapping[str, Any]:
+    """`doc` if it is a mapping within the document limits; SpecError otherwise (nothing else can be checked)."""
     if not isinstance(doc, Mapping):
         found = "an empty document" if doc is None else v.describe(doc)
         problems.add("", f"expected a mapping with metric, parameters and program or function, got {found}")
@@ -150,31 +159,29 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
     # Alone and first: every check below walks the document, and would recurse or expand without end.
     if (too_big := v.document_problem(doc)) is not None:
         raise SpecError(source, [too_big])
-
-    def get(key: str) -> Any:
-        return doc.get(key, v.MISSING)
-
     v.check_keys(problems, "", doc, _TOP_KEYS)
+    return doc
+
+
+def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -> SweepSpec | None:
+    """Every field of `doc` checked into `problems`; the spec, or None when a part it needs is invalid."""
+    get = functools.partial(_get, doc)
     method = _method(problems, get("method"))
     metric = _metric(problems, get("metric"))
     parameters = parse_parameters(problems, get("parameters"), grid=method is Method.GRID)
     program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
-    early_terminate = _early_terminate(problems, get("early_terminate"))
+    stopping = parse_early_terminate(problems, get("early_terminate"), Goal.MINIMIZE if metric is None else metric.goal)
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
     tpe_options = parse_tpe_options(problems, get("tpe"))
     if method is Method.TPE:
         check_engine(problems, tpe_options, parameters, installed=check_installed)
-    for key in ("project", "entity", "description"):
-        if key in doc and not isinstance(doc[key], str):
-            problems.add(key, f"expected a string, got {v.describe(doc[key])}")
-    values = {key: check(problems, key, doc[key]) for key, check in _SCALARS.items() if key in doc}
+    values = _scalars(problems, doc)
     if values.get("reuse_process") and program is not None:
         problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
     if parameters is not None and function is None:
         _check_argv_size(problems, command, program, largest_set_bytes(parameters))
-
-    if len(problems) or metric is None or parameters is None or method is None:
-        raise SpecError(source, problems.items)
+    if metric is None or parameters is None or method is None:
+        return None
     return SweepSpec(
         metric=metric,
         space=SearchSpace(parameters),
@@ -193,7 +200,7 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
         seed=values.get("seed"),
         queue=values.get("queue", DEFAULT_QUEUE),
         data=values.get("data", ()),
-        early_terminate=early_terminate,
+        stopping=stopping,
         warm_points=warm_points,
         tpe=tpe_options,
         warm_sweeps=warm_sweeps,
@@ -201,11 +208,23 @@ def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = Fa
     )
 
 
+def _get(doc: Mapping[str, Any], key: str) -> Any:
+    return doc.get(key, v.MISSING)
+
+
+def _scalars(problems: v.Problems, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level keys of one checked value each (`_SCALARS`), and the free-text ones checked as strings."""
+    for key in ("project", "entity", "description"):
+        if key in doc and not isinstance(doc[key], str):
+            problems.add(key, f"expected a string, got {v.describe(doc[key])}")
+    return {key: check(problems, key, doc[key]) for key, check in _SCALARS.items() if key in doc}
+
+
 def _method(problems: v.Problems, raw: Any) -> Method | None:
     if raw is v.MISSING:
         return Method.TPE
-    name = v.choice(problems, "method", raw, tuple(_METHODS), "method")
-    return None if name is None else _METHODS[name]
+    name = v.choice(problems, "method", raw, Method.names(), "method")
+    return None if name is None else Method.by_name(name)
 
 
 def _metric(problems: v.Problems, raw: Any) -> MetricSpec | None:
@@ -299,34 +318,6 @@ def _check_argv_size(problems: v.Problems, command: tuple[str, ...], program: st
 
 def _utf8_bytes(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))  # JSON may carry lone surrogates ("\\ud800")
-
-
-def _early_terminate(problems: v.Problems, raw: Any) -> dict[str, Any] | None:
-    if raw is v.MISSING or raw is None:
-        return None
-    doc = v.mapping(problems, "early_terminate", raw, "a mapping with type: hyperband or median")
-    if doc is None:
-        return None
-    kinds = tuple(_EARLY_TERMINATE_KEYS)
-    kind = v.choice(problems, "early_terminate.type", doc.get("type", v.MISSING), kinds, "early_terminate type")
-    if kind is None:
-        return None  # the other keys' meaning depends on the type
-    v.check_keys(problems, "early_terminate", doc, _EARLY_TERMINATE_KEYS[kind])
-    for key, most in _EARLY_TERMINATE_MAX.items():
-        if key in doc and key in _EARLY_TERMINATE_KEYS[kind]:
-            v.integer(problems, f"early_terminate.{key}", doc[key], ge=1, le=most)
-    if kind == "median":
-        if "min_iter" not in doc:
-            problems.add("early_terminate.min_iter", "required by type: median (the first step trials are compared at)")
-        return dict(doc)
-    if "eta" in doc:
-        v.number(problems, "early_terminate.eta", doc["eta"], ge=MIN_ETA)
-    if "strict" in doc:
-        v.boolean(problems, "early_terminate.strict", doc["strict"])
-    # Hyperband needs a bracket: W&B derives it from min_iter, or from max_iter and s.
-    if "min_iter" not in doc and not ("max_iter" in doc and "s" in doc):
-        problems.add("early_terminate", "hyperband needs min_iter, or max_iter and s")
-    return dict(doc)
 
 
 def _data(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:

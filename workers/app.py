@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.worker import state as worker_state
 
-from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery
+from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery, send_attempt
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
 from workers.trial import RunnerSettings, TrialRunner, WorkerIdentity
@@ -23,7 +23,7 @@ def make_worker_app(
     app = make_celery(settings)
 
     def resend(sweep_id: str, number: int, attempt: int, queue: str) -> None:
-        app.send_task(RUN_TRIAL_TASK, args=[sweep_id, number, attempt], queue=queue, task_id=f"{sweep_id}.{number}.{attempt}")
+        send_attempt(app, sweep_id, number, attempt, queue)
 
     runner = TrialRunner(store, identity, runner_settings, should_stop=shutdown_requested, resend=resend)
 

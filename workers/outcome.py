@@ -16,7 +16,7 @@ import math
 import signal
 from dataclasses import dataclass
 
-from sweepctl.records import TrialState
+from sweepctl.records import StopRequest, TrialState
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def judge_exit(
     cancelled: bool = False,
     timeout: float | None = None,
     stderr_last_line: str = "",
-    stopped: dict[str, object] | None = None,
+    stopped: StopRequest | None = None,
     oom_killed: bool | None = None,
 ) -> Verdict:
     """The outcome of a trial whose process ended with `returncode`.
@@ -52,7 +52,7 @@ def judge_exit(
     if cancelled:
         return Verdict(TrialState.CANCELLED, None, "the sweep was cancelled")
     if stopped is not None:
-        return Verdict(TrialState.STOPPED, None, f"stopped early: {stopped.get('reason', 'early_terminate')}")
+        return Verdict(TrialState.STOPPED, None, f"stopped early: {stopped.reason}")
     if timed_out:
         limit = "" if timeout is None else f" ({timeout:g}s)"
         return Verdict(TrialState.TIMED_OUT, None, f"ran past trial_timeout{limit} and was stopped")

@@ -25,11 +25,10 @@ from pathlib import Path
 
 from sweepctl.command import Macro, args_json_text, build_argv
 from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
-from sweepctl.records import SweepState, Trial, TrialState
+from sweepctl.records import StopRequest, SweepState, Trial, TrialState
 from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
-from sweepctl.sweepfile import parse_sweep
 from sweepctl.worker_settings import (
     DEFAULT_DATA_HASH_SECONDS,
     DEFAULT_KILL_GRACE,
@@ -117,14 +116,14 @@ class TrialRunner:
         )
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
-        self._stop_request: dict[str, object] | None = None
+        self._stop_request: StopRequest | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self.launcher = LauncherClient(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
             sweep = self.store.get_sweep(sweep_id)
-            self._specs[sweep_id] = (parse_sweep(sweep.raw_spec, source=sweep.source or sweep_id), sweep.workdir)
+            self._specs[sweep_id] = (self.store.spec_of(sweep), sweep.workdir)
         return self._specs[sweep_id]
 
     def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:

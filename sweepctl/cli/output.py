@@ -13,6 +13,7 @@ import yaml
 
 from sweepctl import codec
 from sweepctl.records import Sweep, Trial, TrialState
+from sweepctl.spec import SweepSpec
 
 FORMATS = ("table", "json", "yaml")
 
@@ -24,14 +25,16 @@ def trial_record(trial: Trial) -> dict[str, Any]:
     return data
 
 
-def sweep_record(sweep: Sweep, counts: Mapping[TrialState, int], best: Trial | None) -> dict[str, Any]:
+def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int], best: Trial | None) -> dict[str, Any]:
+    """A sweep as plain data: what its file says (parsed: `bayes` shows as the tpe it runs) and how it stands."""
+    metric = spec.metric
     return {
         "id": sweep.id,
-        "name": sweep.raw_spec.get("name"),
+        "name": spec.name,
         "state": sweep.state.value,
         "reason": sweep.reason,
-        "method": sweep.raw_spec.get("method", "tpe"),
-        "metric": sweep.raw_spec.get("metric", {}),
+        "method": spec.method.value,
+        "metric": {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
         "seed": sweep.seed,
         "created_at": sweep.created_at,
         "ended_at": sweep.ended_at,

@@ -11,20 +11,14 @@ from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
 from sweepctl.cli.progress import follow
 from sweepctl.errors import StoreError
 from sweepctl.records import TrialState
-from sweepctl.spec import SweepSpec
 from sweepctl.store import Store
-from sweepctl.sweepfile import load_sweep_file, parse_sweep
+from sweepctl.sweepfile import load_sweep_file
 
 TRIAL_COLUMNS = ("number", "state", "objective", "params", "duration", "worker", "error")
 
 
-def spec_of(store: Store, sweep_id: str) -> SweepSpec:
-    sweep = store.get_sweep(sweep_id)
-    return parse_sweep(sweep.raw_spec, source=sweep.source or sweep_id)
-
-
 def print_best(store: Store, sweep_id: str, fmt: str) -> None:
-    best = store.best_trial(sweep_id, spec_of(store, sweep_id).metric.goal)
+    best = store.best_trial(sweep_id, store.get_spec(sweep_id).metric.goal)
     if best is None:
         click.echo(f"sweep {sweep_id}: no completed trial", err=True)
         return
@@ -84,8 +78,8 @@ def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, f
         records = []
         for sid in ids:
             sweep = store.get_sweep(sid)
-            goal = spec_of(store, sid).metric.goal
-            records.append(sweep_record(sweep, store.counts(sid), store.best_trial(sid, goal)))
+            spec = store.get_spec(sid)
+            records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.metric.goal)))
         memory = redis_memory(store)
         if memory is not None and memory.full:
             click.echo(f"error: {out_of_memory(memory)}", err=True)

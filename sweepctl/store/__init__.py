@@ -16,7 +16,7 @@ from __future__ import annotations
 from sweepctl.settings import RedisSettings
 from sweepctl.store.connection import checked_client
 from sweepctl.store.failures import is_out_of_memory, translates_errors
-from sweepctl.store.keys import METRICS_MAX, worker_id
+from sweepctl.store.keys import METRICS_MAX, controller_id, worker_id
 from sweepctl.store.liveness import Liveness
 from sweepctl.store.metric_writes import MetricWrites
 from sweepctl.store.outcomes import (
@@ -64,6 +64,7 @@ __all__ = [
     "SweepFigures",
     "SweepProgress",
     "TelemetryOverview",
+    "controller_id",
     "is_out_of_memory",
     "new_sweep_id",
     "params_hash",

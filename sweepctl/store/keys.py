@@ -136,6 +136,11 @@ def worker_id(host: str, slot: str, pid: int) -> str:
     return f"{host}/{slot}/{pid}"
 
 
+def controller_id(host: str, pid: int, token: str) -> str:
+    """A controller process's id, the member of CONTROLLERS and the value of a sweep's owner key."""
+    return f"{host}/{pid}/{token}"
+
+
 def parse_worker_id(worker: str) -> tuple[str, str]:
     """(host, slot) of a worker id; an id of another form is all host, with no slot."""
     parts = worker.split("/")

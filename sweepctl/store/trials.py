@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from sweepctl import codec
 from sweepctl.errors import StoreError
-from sweepctl.records import SweepState, Trial, TrialState
+from sweepctl.records import StopRequest, SweepState, Trial, TrialState
 from sweepctl.spec import Goal
 from sweepctl.store import keys
 from sweepctl.store.base import StoreBase, pairs
@@ -127,23 +128,24 @@ class TrialRecords(StoreBase):
         )
         return Outcome(result)
 
-    def request_stop(self, sweep_id: str, number: int, attempt: int, decision: Mapping[str, Any]) -> Outcome:
+    def request_stop(self, sweep_id: str, number: int, attempt: int, request: StopRequest) -> Outcome:
         """Mark a running attempt to be stopped early; its worker sees it within a control interval."""
         result = self._scripts.request_stop(
             trial=keys.trial_key(sweep_id, number),
             rejections=keys.rejections_key(sweep_id),
             attempt=codec.dumps(attempt),
-            decision=codec.dumps(dict(decision)),
+            decision=codec.dumps(dataclasses.asdict(request)),
         )
         return Outcome(result)
 
-    def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, dict[str, Any] | None]:
+    def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, StopRequest | None]:
         """What a running trial's worker polls: the sweep's state and any stop request, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hget(keys.sweep_key(sweep_id), "state")
         pipe.hget(keys.trial_key(sweep_id, number), "stop_requested")
         state, stop = pipe.execute()
-        return SweepState(codec.loads(state)), (codec.loads(stop) if stop else None)
+        request = codec.loads(stop) if stop else None  # a trial without a request holds JSON null
+        return SweepState(codec.loads(state)), (StopRequest(**request) if request else None)
 
     def expired_leases(self, limit: int = 1000) -> list[tuple[str, int]]:
         """(sweep id, number) of running trials whose lease expired by Redis' clock."""

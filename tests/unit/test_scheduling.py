@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from controller.scheduling import Plan, Snapshot, plan, trial_seed
+from controller.scheduling import Plan, SweepMoment, plan, trial_seed
 from sweepctl.records import SweepState
 from sweepctl.spec import SweepSpec
 from sweepctl.sweepfile import parse_sweep
@@ -22,10 +22,10 @@ def spec(*, goal: str = "minimize", target: float | None = None, **top: Any) -> 
     return parse_sweep(doc)
 
 
-RUNNING = Snapshot(state=SweepState.RUNNING, created=0, active=0, trial_failures=0, best_objective=None)
+RUNNING = SweepMoment(state=SweepState.RUNNING, created=0, active=0, trial_failures=0, best_objective=None)
 
 
-def snap(**changes: Any) -> Snapshot:
+def snap(**changes: Any) -> SweepMoment:
     return replace(RUNNING, **changes)
 
 

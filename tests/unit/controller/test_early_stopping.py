@@ -12,16 +12,14 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from controller.early_stopping import (
-    Hyperband,
     Judgement,
-    MedianStop,
     TrialHistory,
-    judge,
-    parse_policy,
+    judge_curves,
     trials_to_stop,
 )
+from sweepctl.early_terminate import parse_policy
 from sweepctl.errors import SpecError
-from sweepctl.spec import Goal
+from sweepctl.spec import Goal, Hyperband, MedianStop
 from sweepctl.sweepfile import MAX_BANDS, MIN_ETA, parse_sweep, schema_path
 
 NAN = float("nan")
@@ -64,7 +62,7 @@ def test_asha_story_nine_trials_three_survive_band_one_then_one_survives_band_th
     # Given nine running trials that each reported step 1
     trials = by_number(*(loss_curve(i, [1]) for i in range(9)))
     # When band 1 is judged (9 peers, eta 3: the best floor(9/3) = 3 survive)
-    first = judge(ASHA, trials, {})
+    first = judge_curves(ASHA, trials, {})
     # Then exactly the six worst are stopped there, and the three best pass band 1
     assert stopped(first) == {i: 1 for i in range(3, 9)}
     assert first.passed == {0: frozenset({1}), 1: frozenset({1}), 2: frozenset({1})}
@@ -76,7 +74,7 @@ def test_asha_story_nine_trials_three_survive_band_one_then_one_survives_band_th
         *(loss_curve(i, [1], running=False) for i in range(3, 9)), *(loss_curve(i, [1, 2, 3]) for i in range(3))
     )
     # When the controller judges again
-    second = judge(ASHA, trials, judged)
+    second = judge_curves(ASHA, trials, judged)
     # Then band 1 is not judged again, and at band 3 (3 peers: 1 survives) the two worst stop
     assert stopped(second) == {1: 3, 2: 3}
     assert second.passed == {0: frozenset({3})}
@@ -86,7 +84,7 @@ def test_asha_story_nine_trials_three_survive_band_one_then_one_survives_band_th
     trials[0] = loss_curve(0, range(1, 10))
     trials[1], trials[2] = loss_curve(1, [1, 2, 3], running=False), loss_curve(2, [1, 2, 3], running=False)
     # Then one peer is too little evidence: nothing is stopped and band 9 stays open
-    third = judge(ASHA, trials, second.judged_after(judged))
+    third = judge_curves(ASHA, trials, second.judged_after(judged))
     assert third.stops == () and third.passed == {}
 
 
@@ -107,7 +105,7 @@ def test_finished_trials_are_peers_but_are_never_stopped() -> None:
     # Given nine trials with full curves, only the worst two still running
     trials = by_number(*(loss_curve(i, range(1, 10), running=i >= 7) for i in range(9)))
     # When judged
-    result = judge(ASHA, trials, {})
+    result = judge_curves(ASHA, trials, {})
     # Then only running trials are stopped, at band 1 where the finished ones rank them
     assert stopped(result) == {7: 1, 8: 1}
     assert result.passed == {}
@@ -119,7 +117,7 @@ def test_a_trial_skipping_bands_is_stopped_at_the_first_band_it_fails() -> None:
     trials = by_number(*(loss_curve(i, range(1, 10), running=False) for i in range(9)))
     trials[9] = TrialHistory(9, True, ((1, 0.5), (2, 30.0), (3, 30.0), (9, 30.0)))
     # When judged with strict (the value at the band, not the best so far)
-    result = judge(Hyperband(min_iter=1, eta=3, strict=True), trials, {})
+    result = judge_curves(Hyperband(min_iter=1, eta=3, strict=True), trials, {})
     # Then it passes band 1 and stops at band 3, its first failing band
     assert stopped(result) == {9: 3}
     assert result.passed == {9: frozenset({1})}
@@ -135,15 +133,15 @@ def test_strict_compares_the_value_at_the_band_and_non_strict_the_best_so_far() 
     lenient = Hyperband(min_iter=3, eta=3, strict=False)
     strict = Hyperband(min_iter=3, eta=3, strict=True)
     # Then non-strict keeps A (best 1.0) and stops B and C; strict keeps B (3.0 at step 3) and stops A and C
-    assert stopped(judge(lenient, trials, {})) == {1: 3, 2: 3}
-    assert stopped(judge(strict, trials, {})) == {0: 3, 2: 3}
+    assert stopped(judge_curves(lenient, trials, {})) == {1: 3, 2: 3}
+    assert stopped(judge_curves(strict, trials, {})) == {0: 3, 2: 3}
 
 
 def test_a_trial_that_has_not_reached_the_band_is_neither_judged_nor_a_peer() -> None:
     # Given three trials at step 3 and a much worse one still at step 2
     trials = by_number(history(0, [1, 1, 1]), history(1, [2, 2, 2]), history(2, [3, 3, 3]), history(3, [9, 9]))
     # When band 3 is judged
-    result = judge(Hyperband(min_iter=3, eta=3), trials, {})
+    result = judge_curves(Hyperband(min_iter=3, eta=3), trials, {})
     # Then the laggard is left alone, and the cut is over three peers (the best one survives)
     assert stopped(result) == {1: 3, 2: 3}
     assert "best 1 of 3 trials" in result.stops[0].reason
@@ -153,7 +151,7 @@ def test_a_trial_with_no_point_at_or_before_the_band_has_no_value_there() -> Non
     # Given three trials reporting from step 1, and one whose first report is at step 5
     trials = by_number(history(0, [1] * 5), history(1, [2] * 5), history(2, [3] * 5), history(3, [9], first_step=5))
     # When band 3 is judged
-    result = judge(Hyperband(min_iter=3, eta=3), trials, {})
+    result = judge_curves(Hyperband(min_iter=3, eta=3), trials, {})
     # Then the late reporter is not judged at band 3 (it has no value there)
     assert stopped(result) == {1: 3, 2: 3}
 
@@ -162,12 +160,12 @@ def test_nan_counts_as_the_worst_value() -> None:
     # Given four trials at band 1 with eta 2 (the best two survive), one reporting NaN
     trials = by_number(history(0, [NAN]), history(1, [1.0]), history(2, [2.0]), history(3, [3.0]))
     # When judged
-    result = judge(Hyperband(min_iter=1, eta=2), trials, {})
+    result = judge_curves(Hyperband(min_iter=1, eta=2), trials, {})
     # Then NaN ranks below 3.0 and is stopped with it; it shows as the worst infinity
     assert stopped(result) == {0: 1, 3: 1}
     assert result.stops[0].value == math.inf
     # And when maximizing, NaN is still the worst (shown as -inf)
-    flipped = judge(Hyperband(min_iter=1, eta=2, goal=Goal.MAXIMIZE), trials, {})
+    flipped = judge_curves(Hyperband(min_iter=1, eta=2, goal=Goal.MAXIMIZE), trials, {})
     assert stopped(flipped) == {0: 1, 1: 1}
     assert flipped.stops[0].value == -math.inf
 
@@ -176,18 +174,18 @@ def test_too_few_peers_stop_nothing_and_leave_the_band_open() -> None:
     # Given two trials at band 1 and eta 3 (ceil(3) = 3 peers needed)
     trials = by_number(history(0, [1.0]), history(1, [5.0]))
     # Then nobody is judged, so band 1 is not recorded as passed
-    first = judge(ASHA, trials, {})
+    first = judge_curves(ASHA, trials, {})
     assert first.stops == () and first.passed == {}
     # When a third trial arrives, the earlier ones are judged at band 1 after all
     trials[2] = history(2, [3.0])
-    assert stopped(judge(ASHA, trials, first.judged_after({}))) == {1: 1, 2: 1}
+    assert stopped(judge_curves(ASHA, trials, first.judged_after({}))) == {1: 1, 2: 1}
 
 
 def test_a_band_passed_once_is_not_judged_again() -> None:
     # Given trial 0 passed band 1 when it was judged against few peers
     trials = by_number(history(0, [5.0, 5.0]), history(1, [1.0]), history(2, [2.0]), history(3, [3.0]))
     # When better peers make it the worst at band 1
-    result = judge(ASHA, trials, {0: frozenset({1})})
+    result = judge_curves(ASHA, trials, {0: frozenset({1})})
     # Then it is not stopped at band 1 again (peers 1..3 are judged: trial 3 loses)
     assert 0 not in stopped(result)
     assert stopped(result) == {2: 1, 3: 1}
@@ -195,12 +193,12 @@ def test_a_band_passed_once_is_not_judged_again() -> None:
 
 def test_steps_must_increase() -> None:
     with pytest.raises(ValueError, match="trial 4: steps must increase"):
-        judge(ASHA, {4: TrialHistory(4, True, ((1, 1.0), (1, 2.0)))}, {})
+        judge_curves(ASHA, {4: TrialHistory(4, True, ((1, 1.0), (1, 2.0)))}, {})
 
 
 def test_no_histories_or_no_points_stop_nothing() -> None:
-    assert judge(ASHA, {}, {}) == Judgement()
-    assert judge(MedianStop(min_iter=1), {1: TrialHistory(1, True)}, {}) == Judgement()
+    assert judge_curves(ASHA, {}, {}) == Judgement()
+    assert judge_curves(MedianStop(min_iter=1), {1: TrialHistory(1, True)}, {}) == Judgement()
 
 
 def naive_hyperband(
@@ -246,7 +244,7 @@ def test_hyperband_agrees_with_a_plain_reading_of_the_rule(seed: int) -> None:
     goal = Goal(rng.choice(["minimize", "maximize"]))
     policy = Hyperband(min_iter=int(rng.integers(1, 4)), eta=eta, strict=bool(seed % 2), goal=goal)
     # Then the vectorized decision equals the oracle's
-    assert stopped(judge(policy, histories, judged)) == naive_hyperband(policy, histories, judged)
+    assert stopped(judge_curves(policy, histories, judged)) == naive_hyperband(policy, histories, judged)
 
 
 # Median rule ------------------------------------------------------------------------------------
@@ -262,7 +260,7 @@ def test_median_stops_a_trial_whose_best_is_worse_than_the_others_median() -> No
     peers = median_peers([1.0, 2.0, 3.0, 4.0, 5.0])
     worse, better = history(0, [3.5] * 10), history(1, [2.5] * 10)
     # When both running trials are judged at their step 10
-    result = judge(MedianStop(min_iter=5, min_trials=5), by_number(*peers, worse, better), {})
+    result = judge_curves(MedianStop(min_iter=5, min_trials=5), by_number(*peers, worse, better), {})
     # Then only the one above the median stops; the other passes step 10
     # (each is judged against the five finished trials plus the other running one)
     assert [(d.number, d.band, d.value) for d in result.stops] == [(0, 10, 3.5)]
@@ -291,13 +289,13 @@ def test_median_uses_each_others_last_value_at_or_before_the_step() -> None:
 def test_median_waits_for_min_iter_and_min_trials_and_judges_a_step_once() -> None:
     trials = by_number(*median_peers([1.0, 2.0, 3.0, 4.0]), history(0, [9.0] * 10))
     # Given four other trials: too few for min_trials 5
-    assert judge(MedianStop(min_iter=1, min_trials=5), trials, {}) == Judgement()
+    assert judge_curves(MedianStop(min_iter=1, min_trials=5), trials, {}) == Judgement()
     # Given enough others, but the trial is still before min_iter
-    assert judge(MedianStop(min_iter=11, min_trials=4), trials, {}) == Judgement()
+    assert judge_curves(MedianStop(min_iter=11, min_trials=4), trials, {}) == Judgement()
     # Given its step 10 was already judged
-    assert judge(MedianStop(min_iter=1, min_trials=4), trials, {0: frozenset({10})}) == Judgement()
+    assert judge_curves(MedianStop(min_iter=1, min_trials=4), trials, {0: frozenset({10})}) == Judgement()
     # Otherwise it is stopped at step 10
-    assert stopped(judge(MedianStop(min_iter=1, min_trials=4), trials, {})) == {0: 10}
+    assert stopped(judge_curves(MedianStop(min_iter=1, min_trials=4), trials, {})) == {0: 10}
 
 
 def test_median_maximize_and_nan() -> None:
@@ -306,7 +304,7 @@ def test_median_maximize_and_nan() -> None:
     low, high, broken = history(0, [2.5] * 10), history(1, [3.5] * 10), history(2, [NAN] * 10)
     policy = MedianStop(min_iter=1, goal=Goal.MAXIMIZE)
     # Then the lower accuracy and the NaN trial stop, the higher one continues
-    result = judge(policy, by_number(*peers, low, high, broken), {})
+    result = judge_curves(policy, by_number(*peers, low, high, broken), {})
     assert stopped(result) == {0: 10, 2: 10}
     assert result.passed == {1: frozenset({10})}
 
@@ -486,7 +484,7 @@ def test_ten_thousand_trials_of_a_hundred_points_decide_quickly(policy: Hyperban
     histories = random_histories(10_000, 100)
     # When one decision is made
     began = time.perf_counter()
-    result = judge(policy, histories, {})
+    result = judge_curves(policy, histories, {})
     elapsed = time.perf_counter() - began
     print(f"\n{type(policy).__name__}: {len(result.stops)} stops for 10k x 100 in {elapsed * 1000:.0f} ms")
     # Then it is fast (measured ~0.2 s; the bound only catches a quadratic slip) and stops only running trials

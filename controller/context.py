@@ -1,0 +1,70 @@
+"""What a controller keeps in memory for one sweep, built from the store by one function.
+
+The bottom of the controller: it imports no decision module (ownership,
+recovery, creation) and no loop, so each of them can build on it without
+import circles. Everything here can be rebuilt from the store at any time,
+which is how a restarted controller carries on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from controller.curves import Curves
+from controller.suggester import Suggester
+from controller.suggester_factory import make_suggester
+from sweepctl.records import Sweep, Trial, TrialState
+from sweepctl.space import FlatAssignment
+from sweepctl.spec import Method, StoppingRule, SweepSpec
+from sweepctl.store import Store
+
+
+@dataclass
+class SweepContext:
+    """What a controller keeps in memory for one sweep; all of it can be rebuilt from the store."""
+
+    sweep: Sweep
+    spec: SweepSpec
+    suggester: Suggester
+    fallback: Suggester  # random draws when the engine keeps repeating parameter sets already taken
+    finished_seen: int = 0  # position in the sweep's finished list already observed
+    exhausted: bool = False
+    unsent: dict[int, Trial] = field(default_factory=dict)  # recorded, but the broker was down
+    pending: dict[int, FlatAssignment] = field(default_factory=dict)  # queued or running: TPE's constant liar
+    policy: StoppingRule | None = None  # early_terminate
+    curves: Curves | None = None
+    just_finished: list[int] = field(default_factory=list)  # finished since the last early-stopping pass
+    suggest_seconds: list[float] = field(default_factory=list)  # latencies not yet written to the sweep's stats
+    stats_due: float = 0.0  # monotonic time when suggest_seconds are next written
+
+
+def build_context(store: Store, sweep_id: str) -> SweepContext:
+    """A fresh context for `sweep_id`: its spec, a new suggester and fallback, its stopping rule.
+
+    The suggester has observed nothing yet: the caller feeds it the sweep's history
+    (warm start, finished trials) and re-sends what an earlier controller left unsent.
+    """
+    sweep = store.get_sweep(sweep_id)
+    spec = store.get_spec(sweep_id)
+    policy = spec.stopping
+    return SweepContext(
+        sweep,
+        spec,
+        make_suggester(spec.method, spec.space, sweep.seed, spec.tpe),
+        make_suggester(Method.RANDOM, spec.space, sweep.seed),
+        policy=policy,
+        curves=Curves(spec.metric.name) if policy is not None else None,
+    )
+
+
+def observed_loss(trial: Trial, spec: SweepSpec) -> float | None:
+    """What the suggester learns from a finished trial: its objective, or for a trial stopped
+    early the last value it reported (it was stopped for being worse than its peers there)."""
+    goal, metric = spec.metric.goal, spec.metric.name
+    if trial.state is TrialState.COMPLETED and trial.objective is not None:
+        return goal.loss(trial.objective)
+    if trial.state is TrialState.STOPPED and metric in trial.last_metrics:
+        value = trial.last_metrics[metric]
+        return goal.loss(value) if math.isfinite(value) else None
+    return None

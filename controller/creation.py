@@ -1,0 +1,158 @@
+"""Trial creation: suggest parameters, refuse duplicates, record and send new trials; warm start.
+
+Functions of the store and one sweep's context. Creating is bounded per call
+(MAX_CREATE_SECONDS) so that one sweep with a huge parallelism cannot starve
+the others; the loop bounds the count (MAX_CREATE_PER_STEP) and calls again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from controller.context import SweepContext, observed_loss
+from controller.scheduling import learns_from_results, trial_seed
+from controller.sending import publish
+from controller.suggester import Observation
+from sweepctl.celery_app import Celery
+from sweepctl.errors import SpecError, UnknownSweepError
+from sweepctl.records import Trial, TrialState
+from sweepctl.space import FlatAssignment
+from sweepctl.spec import SweepSpec
+from sweepctl.store import Outcome, Store
+from sweepctl.telemetry import record_suggestions
+
+log = logging.getLogger(__name__)
+
+STATS_SECONDS = 1.0  # how often suggestion latencies are written
+MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
+MAX_CREATE_SECONDS = 0.5  # one sweep's share of a controller pass spent creating trials
+MAX_DUPLICATE_RETRIES = 100
+WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
+
+
+def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
+    """Finished trials of the earlier sweeps named in warm_start, as if they were this sweep's.
+
+    Only sweeps with the same metric count; trials whose parameters do not
+    fit this space are left out (TPE would skip them anyway).
+    """
+    found: list[Observation] = []
+    for earlier_id in spec.warm_sweeps:
+        try:
+            earlier = store.get_spec(earlier_id)
+        except UnknownSweepError:
+            log.warning("warm_start: no sweep %r; ignored", earlier_id)
+            continue
+        except SpecError:
+            log.warning("warm_start: sweep %s has a sweep file that no longer parses; ignored", earlier_id)
+            continue
+        if earlier.metric.name != spec.metric.name:
+            log.warning("warm_start: sweep %s optimizes another metric; ignored", earlier_id)
+            continue
+        for trial in store.get_trials(earlier_id, store.finished_numbers(earlier_id)):
+            try:
+                params = spec.space.flatten(trial.params)
+            except (KeyError, TypeError):
+                continue
+            found.append(Observation(number=WARM_NUMBER_BASE + len(found), params=params, loss=observed_loss(trial, spec)))
+    return found
+
+
+def observe_finished(store: Store, ctx: SweepContext, numbers: Sequence[int]) -> None:
+    """Learn from trials that finished since the last step (`numbers`, read from ctx.finished_seen on)."""
+    if not numbers:
+        return
+    ctx.finished_seen += len(numbers)
+    for number in numbers:
+        ctx.pending.pop(number, None)
+    if ctx.curves is not None:
+        ctx.just_finished.extend(numbers)
+    if not learns_from_results(ctx.spec):
+        return  # random and grid: nothing to read back
+    space = ctx.spec.space
+    observations = [
+        Observation(number=t.number, params=space.flatten(t.params), loss=observed_loss(t, ctx.spec))
+        for t in store.get_trials(ctx.sweep.id, numbers)
+        # A lost worker or a cancel says nothing about the parameters: TPE never sees them.
+        if t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure
+    ]
+    ctx.suggester.observe(observations)
+
+
+def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: int, count: int) -> int:
+    """Create and send up to `count` trials numbered from `first_number`; how many were sent.
+
+    Stops early when the space is exhausted or after MAX_CREATE_SECONDS (the rest next pass).
+    """
+    sent: list[int] = []
+    deadline = time.monotonic() + MAX_CREATE_SECONDS
+    try:
+        for number in range(first_number, first_number + count):
+            if sent and time.monotonic() > deadline:
+                break  # the rest next pass, after the other sweeps had their turn
+            trial = create_one(store, ctx, number)
+            if trial is None:
+                break
+            ctx.pending[number] = ctx.spec.space.flatten(trial.params)
+            if publish(app, ctx, trial):
+                sent.append(number)
+    finally:
+        # Bookkeeping for the whole batch in one round trip: a trial without sent_at is
+        # only re-sent by a controller that restarts, and the worker refuses a duplicate.
+        store.mark_sent(ctx.sweep.id, sent, time.time())
+        if time.monotonic() >= ctx.stats_due:
+            write_stats(store, ctx)
+    return len(sent)
+
+
+def write_stats(store: Store, ctx: SweepContext) -> None:
+    """Suggestion latencies into the sweep's histogram: at most once a second (the exporter
+    is scraped every 15 s), not a round trip per trial; and when the sweep is let go."""
+    record_suggestions(store, ctx.sweep.id, ctx.suggest_seconds)
+    ctx.suggest_seconds.clear()
+    ctx.stats_due = time.monotonic() + STATS_SECONDS
+
+
+def create_one(store: Store, ctx: SweepContext, number: int) -> Trial | None:
+    """Suggest and record trial `number`, re-drawing while the suggestion duplicates a
+    parameter set already tried or pending; None when nothing new is left to suggest."""
+    sid = ctx.sweep.id
+    pending = list(ctx.pending.values())
+    for retry in range(MAX_DUPLICATE_RETRIES + 1):
+        flat = _suggest(ctx, number, pending, retry)
+        if flat is None:
+            ctx.exhausted = True
+            return None
+        trial = Trial(
+            sweep_id=sid,
+            number=number,
+            state=TrialState.QUEUED,
+            params=ctx.spec.space.assemble(flat),
+            seed=trial_seed(ctx.sweep.seed, number),
+            created_at=time.time(),
+        )
+        outcome = store.create_trial(trial)
+        if outcome is Outcome.OK:
+            return trial
+        if outcome is not Outcome.DUPLICATE:
+            log.info("trial %s/%s not created: %s", sid, number, outcome.value)
+            return None
+    # A finite space with (almost) every point taken: treat it as exhausted.
+    log.warning("sweep %s: %d draws for trial %d all repeated earlier trials; the space looks exhausted", sid, MAX_DUPLICATE_RETRIES + 1, number)
+    ctx.exhausted = True
+    return None
+
+
+def _suggest(ctx: SweepContext, number: int, pending: list[FlatAssignment], retry: int) -> FlatAssignment | None:
+    """Draw `retry` for trial `number` (its time added to the sweep's latencies): a warm_start point first,
+    then the sweep's engine, and random draws for an engine stuck on points already taken."""
+    began = time.perf_counter()
+    if retry == 0 and number <= len(ctx.spec.warm_points):
+        flat: FlatAssignment | None = ctx.spec.space.flatten(ctx.spec.warm_points[number - 1])
+    else:
+        suggester = ctx.suggester if retry < MODEL_RETRIES else ctx.fallback
+        flat = suggester.suggest(number, pending, retry)
+    ctx.suggest_seconds.append(time.perf_counter() - began)
+    return flat

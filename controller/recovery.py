@@ -1,0 +1,91 @@
+"""Recovery decisions: attempts whose worker was lost, and trials whose Celery message was.
+
+Each function reads the store for one sweep (or the lease set) and returns what
+to send again, or takes one trial back (one fenced write); the loop sends and
+decides when to look.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from controller.context import SweepContext
+from sweepctl.records import LossReason, Trial, TrialState
+from sweepctl.store import Requeue, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """What taking back one expired attempt did; `resend` is the new attempt to send, if it was re-queued."""
+
+    result: Requeue
+    resend: Trial | None = None
+
+    @property
+    def reaped(self) -> bool:
+        """Whether the trial left its lost worker (re-queued or recorded LOST)."""
+        return self.result in (Requeue.REQUEUED, Requeue.LOST)
+
+
+def expired_leases(store: Store, owned: Collection[str]) -> list[tuple[str, int]]:
+    """(sweep id, number) of running trials of `owned` sweeps whose worker lease expired."""
+    return [(sweep_id, number) for sweep_id, number in store.expired_leases() if sweep_id in owned]
+
+
+def take_back(store: Store, ctx: SweepContext, number: int) -> TakenBack:
+    """Re-queue trial `number` as its next attempt, or record it LOST after the sweep's max_retries."""
+    sweep_id = ctx.sweep.id
+    result = store.requeue_trial(sweep_id, number, max_lost=ctx.spec.max_retries, reason=LossReason.LEASE_EXPIRED.value)
+    if result is Requeue.REQUEUED:
+        trial = store.get_trial(sweep_id, number)
+        log.warning("trial %s/%s: worker lost, re-queued as attempt %s", sweep_id, number, trial.attempt)
+        return TakenBack(result, trial)
+    if result is Requeue.LOST:
+        log.warning("trial %s/%s: worker lost too often, recorded lost", sweep_id, number)
+    return TakenBack(result)
+
+
+def lost_messages(store: Store, ctx: SweepContext, now: float, lost_after: float) -> list[Trial]:
+    """The sweep's queued trials whose Celery message is gone: send them again.
+
+    A message can vanish without its trial being claimed: Redis killed within
+    its AOF fsync second, or a worker that took the message and lost the broker
+    before its claim (the message then sits in kombu's unacked set until the
+    visibility timeout, 12 h); or never be sent, when Redis died between applying
+    the trial's creation and replying. Such a trial stays queued while its queue
+    is empty, which a waiting message never is. Sending the same attempt again is
+    harmless: the worker's claim lets one delivery of an attempt run.
+    """
+    sweep_id = ctx.sweep.id
+    active = store.active_numbers(sweep_id)
+    if not active or store.waiting_messages(ctx.spec.queue) > 0:
+        return []
+    lost = []
+    for trial in store.get_trials(sweep_id, active):
+        # Never sent at all counts too: Redis can apply a create and lose the reply,
+        # so this controller never learnt the trial exists.
+        since = trial.sent_at if trial.sent_at is not None else trial.created_at
+        if trial.state is TrialState.QUEUED and trial.number not in ctx.unsent and now - since > lost_after:
+            log.warning("trial %s/%s: queued %.0f s with no message waiting; sending it", sweep_id, trial.number, now - since)
+            ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
+            lost.append(trial)
+    return lost
+
+
+def never_sent(store: Store, ctx: SweepContext) -> list[Trial]:
+    """Trials recorded by an earlier controller that died before handing them to Celery.
+
+    Also records every active trial as pending in `ctx`, for the suggester's constant liar.
+    """
+    sweep_id = ctx.sweep.id
+    unsent = []
+    for trial in store.get_trials(sweep_id, store.active_numbers(sweep_id)):
+        ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
+        if trial.state is TrialState.QUEUED and trial.sent_at is None:
+            log.info("re-sending trial %s/%s", sweep_id, trial.number)
+            unsent.append(trial)
+    return unsent
