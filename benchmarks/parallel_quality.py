@@ -384,7 +384,8 @@ def header_lines(args: argparse.Namespace, wall: float) -> list[str]:
         ),
         f"- Command: `{' '.join(['python', *sys.argv])}`",
         (
-            f"- Seeds: {args.seeds} per cell ({args.first_seed}..{args.first_seed + args.seeds - 1}); random baseline: {args.baseline_seeds} seeds;"
+            f"- Seeds: {args.seeds} per cell ({args.first_seed}..{args.first_seed + args.seeds - 1});"
+            f" random baseline: {args.baseline_seeds} seeds;"
             f" trial durations U{DURATION_MS} ms, simulated; wall time {wall / 60:.1f} min"
         ),
         (

@@ -102,7 +102,8 @@ def main() -> None:
         our_optuna = time_sweepctl(n, args.next, TpeEngine.OPTUNA)
         assert ours is not None and math.isfinite(ours)
         print(
-            f"| {n} | {ours * 1000:.1f} ms | {fmin_cost * 1000:.1f} ms | {_ms(optuna_cost)} | x{ours / fmin_cost:.2f} | {_ms(our_optuna)} |",
+            f"| {n} | {ours * 1000:.1f} ms | {fmin_cost * 1000:.1f} ms | {_ms(optuna_cost)}"
+            f" | x{ours / fmin_cost:.2f} | {_ms(our_optuna)} |",
             flush=True,
         )
 

@@ -140,7 +140,9 @@ def create_one(store: Store, ctx: SweepContext, number: int) -> Trial | None:
             log.info("trial %s/%s not created: %s", sid, number, outcome.value)
             return None
     # A finite space with (almost) every point taken: treat it as exhausted.
-    log.warning("sweep %s: %d draws for trial %d all repeated earlier trials; the space looks exhausted", sid, MAX_DUPLICATE_RETRIES + 1, number)
+    log.warning(
+        "sweep %s: %d draws for trial %d all repeated earlier trials; the space looks exhausted", sid, MAX_DUPLICATE_RETRIES + 1, number
+    )
     ctx.exhausted = True
     return None
 

@@ -59,7 +59,9 @@ def stop_early(store: Store, sweep_id: str, policy: StoppingRule, curves: Curves
     stopped = []
     for decision in judgement.stops:
         attempt = store.trial_field(sweep_id, decision.number, "attempt")
-        request = StopRequest(band=decision.band, value=decision.value, threshold=decision.threshold, reason=decision.reason, at=time.time())
+        request = StopRequest(
+            band=decision.band, value=decision.value, threshold=decision.threshold, reason=decision.reason, at=time.time()
+        )
         if attempt is not None and store.request_stop(sweep_id, decision.number, int(attempt), request) is Outcome.OK:
             stopped.append(decision.number)
     return stopped

@@ -236,6 +236,8 @@ def encoded_size(value: Any) -> int:
 
 
 def _shape_problem(value: Any, depth: int) -> str | None:
+    if isinstance(value, (list, tuple, Mapping)):
+        return _container_problem(value, depth)
     if isinstance(value, float) and not math.isfinite(value):
         return f"expected a finite number, got {value}"
     if isinstance(value, str):
@@ -248,21 +250,19 @@ def _shape_problem(value: Any, depth: int) -> str | None:
         return f"expected an integer of at most {MAX_INT_DIGITS} digits, got {describe(value)}"
     if value is None or isinstance(value, (bool, int, float)):
         return None
-    if isinstance(value, (list, tuple, Mapping)) and depth >= MAX_VALUE_DEPTH:
-        return f"expected lists and mappings nested at most {MAX_VALUE_DEPTH} levels deep inside a value"
-    if isinstance(value, (list, tuple)):
-        for element in value:
-            if (why := _shape_problem(element, depth + 1)) is not None:
-                return why
-        return None
-    if isinstance(value, Mapping):
-        for key, element in value.items():
-            if not isinstance(key, str):
-                return f"mapping keys must be strings, got {describe(key)}"
-            if (why := _shape_problem(element, depth + 1)) is not None:
-                return why
-        return None
     return f"expected a JSON value (null, boolean, number, string, list or mapping), got {describe(value)}"
+
+
+def _container_problem(value: list[Any] | tuple[Any, ...] | Mapping[Any, Any], depth: int) -> str | None:
+    if depth >= MAX_VALUE_DEPTH:
+        return f"expected lists and mappings nested at most {MAX_VALUE_DEPTH} levels deep inside a value"
+    pairs = value.items() if isinstance(value, Mapping) else (("", element) for element in value)
+    for key, element in pairs:
+        if not isinstance(key, str):
+            return f"mapping keys must be strings, got {describe(key)}"
+        if (why := _shape_problem(element, depth + 1)) is not None:
+            return why
+    return None
 
 
 def document_problem(doc: Any) -> tuple[str, str] | None:
@@ -277,39 +277,60 @@ def document_problem(doc: Any) -> tuple[str, str] | None:
     """
     if not _is_container(doc):
         return None
-    measured: dict[int, tuple[int, int]] = {}  # id -> (expanded size, levels of containers from it down)
-    stack = [_Frame(doc, "")]
-    open_ids = {id(doc)}
-    while stack:
-        frame = stack[-1]
+    walk = _Walk(doc)
+    while walk.stack:
+        frame = walk.stack[-1]
         for path, value in frame.children:
-            if not _is_container(value):
-                frame.size += _scalar_size(value)
-                if _too_many_digits(value):
-                    return path, f"expected an integer of at most {MAX_INT_DIGITS} digits, got {describe(value)}"
-            elif id(value) in open_ids:
-                return path, "refers to a list or mapping that contains it (a recursive YAML alias)"
-            elif (known := measured.get(id(value))) is None:
-                if len(stack) >= MAX_DOCUMENT_DEPTH:
-                    return path, _too_deep()
-                stack.append(_Frame(value, path))
-                open_ids.add(id(value))
+            problem, descended = walk.visit(frame, path, value)
+            if problem is not None:
+                return problem
+            if descended:
                 break
-            elif len(stack) + known[1] > MAX_DOCUMENT_DEPTH:
-                return path, _too_deep()
-            else:
-                frame.add(*known)
-            if frame.size > MAX_DOCUMENT_SIZE:
-                return frame.path, _too_large()
         else:
-            stack.pop()
-            open_ids.discard(id(frame.value))
-            measured[id(frame.value)] = (frame.size, frame.height)
-            if stack:
-                stack[-1].add(frame.size, frame.height)
-                if stack[-1].size > MAX_DOCUMENT_SIZE:
-                    return stack[-1].path, _too_large()
+            if (problem := walk.close(frame)) is not None:
+                return problem
     return None
+
+
+class _Walk:
+    """The state of `document_problem`'s walk: the containers open on the way down, and those measured."""
+
+    def __init__(self, doc: Any) -> None:
+        self.measured: dict[int, tuple[int, int]] = {}  # id -> (expanded size, levels of containers from it down)
+        self.stack = [_Frame(doc, "")]
+        self.open_ids = {id(doc)}
+
+    def visit(self, frame: _Frame, path: str, value: Any) -> tuple[tuple[str, str] | None, bool]:
+        """Measure one child of `frame`: (the problem it shows, or None; whether the walk went down into it)."""
+        if not _is_container(value):
+            frame.size += _scalar_size(value)
+            if _too_many_digits(value):
+                return (path, f"expected an integer of at most {MAX_INT_DIGITS} digits, got {describe(value)}"), False
+        elif id(value) in self.open_ids:
+            return (path, "refers to a list or mapping that contains it (a recursive YAML alias)"), False
+        elif (known := self.measured.get(id(value))) is None:
+            if len(self.stack) >= MAX_DOCUMENT_DEPTH:
+                return (path, _too_deep()), False
+            self.stack.append(_Frame(value, path))
+            self.open_ids.add(id(value))
+            return None, True
+        elif len(self.stack) + known[1] > MAX_DOCUMENT_DEPTH:
+            return (path, _too_deep()), False
+        else:
+            frame.add(*known)
+        return ((frame.path, _too_large()) if frame.size > MAX_DOCUMENT_SIZE else None), False
+
+    def close(self, frame: _Frame) -> tuple[str, str] | None:
+        """`frame` is measured whole: add it to its parent; the problem if the parent is now too large."""
+        self.stack.pop()
+        self.open_ids.discard(id(frame.value))
+        self.measured[id(frame.value)] = (frame.size, frame.height)
+        if self.stack:
+            parent = self.stack[-1]
+            parent.add(frame.size, frame.height)
+            if parent.size > MAX_DOCUMENT_SIZE:
+                return parent.path, _too_large()
+        return None
 
 
 class _Frame:

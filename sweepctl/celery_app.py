@@ -135,4 +135,6 @@ def send_attempt(app: Celery, sweep_id: str, number: int, attempt: int, queue: s
         ours = translated(exc)
         if not isinstance(ours, StoreUnavailable):
             raise
-        raise StoreUnavailable(f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}", out_of_memory=ours.out_of_memory) from exc
+        raise StoreUnavailable(
+            f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}", out_of_memory=ours.out_of_memory
+        ) from exc

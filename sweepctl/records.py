@@ -116,7 +116,9 @@ class LostAttempt:
     @classmethod
     def of(cls, entry: Mapping[str, Any]) -> LostAttempt:
         """The record of one entry of `Trial.lost_attempts` (as the requeue script writes it)."""
-        return cls(attempt=int(entry["attempt"]), worker=entry.get("worker"), reason=str(entry.get("reason", "")), at=float(entry.get("at", 0.0)))
+        return cls(
+            attempt=int(entry["attempt"]), worker=entry.get("worker"), reason=str(entry.get("reason", "")), at=float(entry.get("at", 0.0))
+        )
 
     @property
     def is_loss(self) -> bool:

@@ -151,7 +151,8 @@ def _follow(run: _Started) -> None:
         raise _end_after_server_death(watch.local, run.sweep_id)
     if workers.all_gone() and not run.done():
         raise ConfigError(
-            f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {run.sweep_id} was done; last log lines:\n{workers.last_log()}"
+            f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {run.sweep_id} was done;"
+            f" last log lines:\n{workers.last_log()}"
         )
 
 

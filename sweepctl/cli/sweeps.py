@@ -62,7 +62,9 @@ def submit(file: str, wait: bool, redis_url: str | None, state_dir: str | None, 
                 click.echo("note: no controller is running yet; start one with `sweepctl controller`", err=True)
             state = follow(store, sweep.id, spec)
             if state is None:
-                raise StoreError(f"Redis stopped answering while sweep {sweep.id} was followed; `sweepctl status {sweep.id}` tells how it ended")
+                raise StoreError(
+                    f"Redis stopped answering while sweep {sweep.id} was followed; `sweepctl status {sweep.id}` tells how it ended"
+                )
             click.echo(f"sweep {sweep.id} {state.value}: {store.get_sweep(sweep.id).reason}", err=True)
             print_best(store, sweep.id, fmt)
 
@@ -96,7 +98,9 @@ def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, f
 
 @click.command()
 @click.argument("sweep_id")
-@click.option("--state", "states", multiple=True, type=click.Choice([s.value for s in TrialState]), help="Only trials in this state (repeatable).")
+@click.option(
+    "--state", "states", multiple=True, type=click.Choice([s.value for s in TrialState]), help="Only trials in this state (repeatable)."
+)
 @click.option("--history", is_flag=True, help="Include each trial's metric history (json/yaml).")
 @redis_option
 @format_option

@@ -133,7 +133,8 @@ class _BrokenProgress(Store):
 def test_an_error_while_supervising_stops_the_trial_before_the_task_fails(tmp_path: Path, redis_settings: RedisSettings) -> None:
     # Given a running trial program that reports every 50 ms for a minute, and writes its pid first
     (tmp_path / "chatty.py").write_text(
-        "import os, time\nopen('pid', 'w').write(str(os.getpid()))\nfor i in range(1200):\n    print(f'step={i} loss=1', flush=True)\n    time.sleep(0.05)\n"
+        "import os, time\nopen('pid', 'w').write(str(os.getpid()))\n"
+        "for i in range(1200):\n    print(f'step={i} loss=1', flush=True)\n    time.sleep(0.05)\n"
     )
     store = _BrokenProgress(redis_settings.client())
     spec = parse_sweep(yaml.safe_load(SWEEP))

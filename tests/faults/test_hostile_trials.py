@@ -31,7 +31,8 @@ def test_a_program_that_crashes_itself_fails_and_max_failures_stops_the_sweep(tm
         procs,
         write_sweep(
             tmp_path,
-            "method: random\nmetric: {name: loss}\nprogram: crash.py\nparameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 20\nmax_failures: 2\nparallelism: 1\n",
+            "method: random\nmetric: {name: loss}\nprogram: crash.py\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
+            "run_cap: 20\nmax_failures: 2\nparallelism: 1\n",
         ),
     )
     procs.start("controller")

@@ -313,7 +313,9 @@ sys.path.insert(0, {repo!r})
 from workers.launch_protocol import MAX_START_REQUEST
 from workers.trial_process import LauncherClient, TrialProcess
 launcher = LauncherClient(grace=1.0)
-trial = TrialProcess(launcher, [sys.executable, "-c", {script!r}], env={{"PATH": "/usr/bin:/bin"}}, cwd={cwd!r}, on_stdout_line=lambda line: None)
+trial = TrialProcess(
+    launcher, [sys.executable, "-c", {script!r}], env={{"PATH": "/usr/bin:/bin"}}, cwd={cwd!r}, on_stdout_line=lambda line: None
+)
 print(trial.pid, flush=True)
 time.sleep(60)
 """

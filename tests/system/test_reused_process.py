@@ -74,7 +74,13 @@ def act(p):
 
 def spawn():
     # a child and a grandchild left running, and a non-daemon thread the trial did not join
-    subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"])
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)",
+        ]
+    )
     threading.Thread(target=time.sleep, args=(0.3,)).start()
 
 """

@@ -26,4 +26,10 @@ def test_a_stop_request_reads_back_as_the_record_written_and_none_before_it(stor
     assert store.request_stop(SID, 1, 2, request) is Outcome.STALE
     # Then the worker reads the very record back, and the trial keeps its fields as stored
     assert store.trial_control(SID, 1) == (SweepState.RUNNING, request)
-    assert store.get_trial(SID, 1).stop_requested == {"band": 3, "value": 2.5, "threshold": 1.5, "reason": "hyperband: worse than the cut", "at": 1700000000.5}
+    assert store.get_trial(SID, 1).stop_requested == {
+        "band": 3,
+        "value": 2.5,
+        "threshold": 1.5,
+        "reason": "hyperband: worse than the cut",
+        "at": 1700000000.5,
+    }

@@ -481,7 +481,9 @@ def test_every_example_sweep_file_parses(path: Path) -> None:
 
 def test_tpe_options_and_warm_start_parse_and_bad_ones_name_their_field() -> None:
     base = {"metric": {"name": "loss"}, "function": "m:f", "parameters": {"x": {"min": 0.0, "max": 1.0}, "k": {"value": 2}}}
-    spec = parse_sweep({**base, "tpe": {"constant_liar": False, "lie": "mean", "n_startup_jobs": 5}, "warm_start": {"points": [{"x": 0.5}]}})
+    spec = parse_sweep(
+        {**base, "tpe": {"constant_liar": False, "lie": "mean", "n_startup_jobs": 5}, "warm_start": {"points": [{"x": 0.5}]}}
+    )
     assert dict(spec.tpe) == {"constant_liar": False, "lie": "mean", "n_startup_jobs": 5}
     assert spec.warm_points == ({"x": 0.5, "k": 2},)  # constants filled in
     with pytest.raises(SpecError) as bad:

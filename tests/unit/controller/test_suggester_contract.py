@@ -208,7 +208,12 @@ def test_make_suggester_picks_the_method(method: Method, expected: type[Suggeste
 
 @pytest.mark.parametrize(
     ("engine", "expected"),
-    [(TpeEngine.HYPEROPT, TpeSuggester), ("hyperopt", TpeSuggester), (TpeEngine.OPTUNA, OptunaTpeSuggester), ("optuna", OptunaTpeSuggester)],
+    [
+        (TpeEngine.HYPEROPT, TpeSuggester),
+        ("hyperopt", TpeSuggester),
+        (TpeEngine.OPTUNA, OptunaTpeSuggester),
+        ("optuna", OptunaTpeSuggester),
+    ],
 )
 def test_make_suggester_picks_the_tpe_engine_and_passes_its_options(engine: object, expected: type[Suggester]) -> None:
     # Given a sweep file's tpe block, as the controller passes it
