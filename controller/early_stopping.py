@@ -117,15 +117,6 @@ class Judgement:
         return merged
 
 
-def trials_to_stop(
-    policy: StoppingRule,
-    histories: Mapping[int, TrialHistory],
-    judged: Mapping[int, frozenset[int]],
-) -> list[StopDecision]:
-    """The running trials to stop now, by trial number (`judge_curves` also says which bands were passed)."""
-    return list(judge_curves(policy, histories, judged).stops)
-
-
 def judge_curves(
     policy: StoppingRule,
     histories: Mapping[int, TrialHistory],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pytest
@@ -13,14 +13,20 @@ from jsonschema import Draft202012Validator
 
 from controller.early_stopping import (
     Judgement,
+    StopDecision,
     TrialHistory,
     judge_curves,
-    trials_to_stop,
 )
 from sweepctl.early_terminate import parse_policy
 from sweepctl.errors import SpecError
-from sweepctl.spec import Goal, Hyperband, MedianStop
+from sweepctl.spec import Goal, Hyperband, MedianStop, StoppingRule
 from sweepctl.sweepfile import MAX_BANDS, MIN_ETA, parse_sweep, schema_path
+
+
+def trials_to_stop(policy: StoppingRule, histories: Mapping[int, TrialHistory], judged: Mapping[int, frozenset[int]]) -> list[StopDecision]:
+    """The running trials to stop now, by trial number (`judge_curves` also says which bands were passed)."""
+    return list(judge_curves(policy, histories, judged).stops)
+
 
 NAN = float("nan")
 ASHA = Hyperband(min_iter=1, eta=3)  # bands 1, 3, 9, 27, ...
