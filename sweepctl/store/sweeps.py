@@ -10,7 +10,7 @@ from typing import Any
 from sweepctl import codec
 from sweepctl.errors import SpecError, UnknownSweepError
 from sweepctl.records import Sweep, SweepState, TrialState
-from sweepctl.spec import Goal, SweepSpec
+from sweepctl.spec import Goal, Method, SweepSpec
 from sweepctl.store import keys
 from sweepctl.store.base import StoreBase, pairs
 from sweepctl.store.outcomes import SweepProgress
@@ -41,7 +41,7 @@ class SpecSummary:
         run_cap = raw.get("run_cap")
         return cls(
             name=str(raw.get("name") or ""),
-            method={"bayes": "tpe"}.get(method, method),
+            method=Method.by_name(method).value if method in Method.names() else method,
             metric=str(metric.get("name", "")),
             goal=Goal.MAXIMIZE if metric.get("goal") == "maximize" else Goal.MINIMIZE,
             run_cap=None if run_cap is None else int(run_cap),
