@@ -345,3 +345,18 @@ def test_a_scrape_deadline_out_of_range_is_refused_by_name(procs: Processes) -> 
         # Then it refuses to start, naming the option and the range
         assert done.returncode == 2, done
         assert "--scrape-deadline" in done.stderr and "0.1<=x<=60.0" in done.stderr, done.stderr
+
+
+def test_status_and_the_exporter_name_a_bayes_sweeps_method_alike(procs: Processes) -> None:
+    # Given a sweep file that asks for W&B's `method: bayes`
+    text = "method: bayes\nname: named\nmetric: {name: loss}\nprogram: trial_program.py\n"
+    text += "parameters:\n  x: {min: 0.0, max: 1.0}\nrun_cap: 1\n"
+    sweep_id = submit(procs, write_sweep(procs.cwd, text))
+    # When `sweepctl status` shows it and the exporter publishes it
+    shown = json.loads(procs.run("status", sweep_id, "--format", "json", check=True).stdout)
+    port = free_port()
+    procs.start("exporter", "--port", str(port))
+    info = [labels for labels, _ in scrape_when_up(port)["sweepctl_sweep_info"] if labels["sweep"] == sweep_id]
+    # Then both name our method, tpe, and neither W&B's name
+    assert shown["method"] == "tpe"
+    assert [labels["method"] for labels in info] == ["tpe"]
