@@ -20,6 +20,11 @@ SOCKET_TIMEOUT_SECONDS = 10.0  # longer than any blocking call we make (BLPOP wa
 
 DEFAULT_REDIS_PORT = 6379
 # The exporter's defaults (`sweepctl exporter`); deploy/ and compose.yaml scrape this port.
+# How long a running attempt stays ours without a heartbeat. Workers renew at a third of it,
+# so a lost worker's trial is re-queued within this long, and a GC pause or a short Redis
+# blip of less than two thirds of it costs nothing. (Here, not in the store, so that the
+# launcher, which reads the worker settings, need not import the store and redis.)
+DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_EXPORTER_PORT = 9839
 DEFAULT_KEEP_FINISHED_HOURS = 24.0  # how long ended sweeps stay in the metrics
 # Well below the 10 s scrape_timeout of deploy/prometheus/prometheus.yml, so that a

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 
 from sweepctl.errors import ConfigError
 from sweepctl.records import GpuRef
+from sweepctl.settings import DEFAULT_LEASE_SECONDS
 from sweepctl.spec import DEFAULT_QUEUE
 
 HOSTNAME_ENV = "SWEEPCTL_HOSTNAME"
@@ -47,13 +48,10 @@ GPU_INDEX_ENV = "SWEEPCTL_GPU_INDEX"
 GPU_UUID_ENV = "SWEEPCTL_GPU_UUID"
 GPU_NAME_ENV = "SWEEPCTL_GPU_NAME"
 
-# The store's default lease (sweepctl.store.DEFAULT_LEASE_SECONDS, which the controller uses too):
-# spelled here so that the launcher, which reads these settings, does not import the store.
-DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_SHUTDOWN_GRACE = 60.0
 DEFAULT_KILL_GRACE = 5.0
 DEFAULT_DATA_HASH_SECONDS = 60.0
-DEFAULT_GPU_SAMPLE_SECONDS = 5.0  # workers.gpu_telemetry.DEFAULT_INTERVAL
+DEFAULT_GPU_SAMPLE_SECONDS = 5.0  # how often a GPU worker publishes its GPU's sample
 DEFAULT_LOG_LEVEL = "WARNING"
 DEFAULT_SLOT = "cpu0"
 

@@ -18,11 +18,12 @@ from sweepctl.nvml import NvmlReader
 from sweepctl.records import GpuSample
 from sweepctl.store import Store
 from sweepctl.telemetry import publish_gpu_sample
+from sweepctl.worker_settings import DEFAULT_GPU_SAMPLE_SECONDS
 from workers.trial import WorkerIdentity
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL = 5.0
+DEFAULT_INTERVAL = DEFAULT_GPU_SAMPLE_SECONDS
 
 
 def sample_gpu(reader: NvmlReader, identity: WorkerIdentity, current: tuple[str, int] | None) -> GpuSample | None:

@@ -12,13 +12,10 @@ from typing import Any
 
 from sweepctl.protocol import MAX_METRICS_PER_REPORT, METRIC_NAME
 from sweepctl.records import MetricPoint, SweepState, TrialState
+from sweepctl.settings import DEFAULT_LEASE_SECONDS as DEFAULT_LEASE_SECONDS  # the store's leases
 from sweepctl.store.failures import is_out_of_memory
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-# How long a running attempt stays ours without a heartbeat. Workers renew at a third of it,
-# so a lost worker's trial is re-queued within this long, and a GC pause or a short Redis
-# blip of less than two thirds of it costs nothing.
-DEFAULT_LEASE_SECONDS = 30.0
 # Workers and controllers beat every 5 s: one silent for three beats is not alive (`status`, `submit --wait`).
 ALIVE_SECONDS = 15.0
 MAX_POINT_BYTES = 16_384  # one metric point, encoded
