@@ -301,6 +301,49 @@ def test_only_the_store_builds_or_parses_keys(sources: list[Source]) -> None:
     assert any(KEY_LITERAL.search(s.text) for s in store) and any("keys." in s.text for s in store)
 
 
+# Where a sweep's file is read raw or parsed: the store parses a stored file (once per Store), the
+# CLI's validate/submit path parses the file on disk (sweepctl/sweepfile.py's load_sweep).
+RAW_SPEC_READERS = frozenset({STORE})
+PARSERS = frozenset({STORE, "sweepctl/sweepfile.py"})
+
+
+def spec_violations(sources: Iterable[Source]) -> list[str]:
+    """Reads of `.raw_spec` outside the store, calls of `parse_sweep` outside the store and the sweep-file loader."""
+    problems = []
+    for source in sources:
+        for node in ast.walk(source.tree):
+            if isinstance(node, ast.Attribute) and node.attr == "raw_spec" and not owned_by(source.file, RAW_SPEC_READERS):
+                problems.append(f"{source.file}:{node.lineno} reads raw_spec")
+            elif isinstance(node, ast.Call) and _called_name(node) == "parse_sweep" and not owned_by(source.file, PARSERS):
+                problems.append(f"{source.file}:{node.lineno} calls parse_sweep")
+    return problems
+
+
+def _called_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def test_sweep_files_are_parsed_once_in_the_store_and_read_raw_nowhere_else(sources: list[Source]) -> None:
+    assert spec_violations(sources) == []
+    # And the rule is not vacuous: both happen where they are allowed
+    allowed = [s for s in sources if owned_by(s.file, PARSERS)]
+    assert any("raw_spec" in s.text for s in allowed) and sum("parse_sweep(" in s.text for s in allowed) >= 2
+
+
+def test_the_scanner_finds_raw_spec_reads_and_parse_calls_elsewhere(tmp_path: Path) -> None:
+    sources = plant(
+        tmp_path,
+        {
+            "controller/x.py": "def f(store, sid):\n    return store.get_sweep(sid).raw_spec['metric']\n",
+            "workers/y.py": "from sweepctl.sweepfile import parse_sweep\ndef g(sweep):\n    return parse_sweep(sweep.doc)\n",
+            "sweepctl/lifecycle.py": "def h(spec):\n    return Sweep(raw_spec=dict(spec.raw))\n",
+        },
+    )
+    assert spec_violations(sources) == ["controller/x.py:2 reads raw_spec", "workers/y.py:3 calls parse_sweep"]
+
+
 def test_nothing_uses_pickle_or_a_shell(sources: list[Source]) -> None:
     assert unsafe_violations(sources) == []
 
