@@ -46,7 +46,7 @@ def build_context(store: Store, sweep_id: str) -> SweepContext:
     (warm start, finished trials) and re-sends what an earlier controller left unsent.
     """
     sweep = store.get_sweep(sweep_id)
-    spec = store.get_spec(sweep_id)
+    spec = store.spec_of(sweep)  # parsed once per Store, without reading the sweep again
     policy = spec.stopping
     return SweepContext(
         sweep,

@@ -80,7 +80,7 @@ def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, f
         records = []
         for sid in ids:
             sweep = store.get_sweep(sid)
-            spec = store.get_spec(sid)
+            spec = store.spec_of(sweep)
             records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.metric.goal)))
         memory = redis_memory(store)
         if memory is not None and memory.full:
