@@ -10,7 +10,6 @@ metrics wait in a bounded buffer, and the result is written once Redis is back.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -26,9 +25,9 @@ from pathlib import Path
 from sweepctl.command import Macro, args_json_text, build_argv
 from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
 from sweepctl.records import StopRequest, SweepState, Trial, TrialState
-from sweepctl.report import PARAMS_ENV, SEED_ENV
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
+from sweepctl.trial_environment import trial_environment
 from sweepctl.worker_settings import (
     DEFAULT_DATA_HASH_SECONDS,
     DEFAULT_KILL_GRACE,
@@ -202,17 +201,6 @@ class TrialRunner:
         code_path = Path(folder) / spec.program if spec.program else Path(folder)
         return {"argv": argv, "code": provenance.code_version(code_path)}
 
-    def _environment(self, trial: Trial) -> dict[str, str]:
-        """What the trial's environment adds to the worker's (the launcher already dropped the Redis URL)."""
-        return {
-            PARAMS_ENV: json.dumps(trial.params),
-            SEED_ENV: str(trial.seed),
-            "SWEEPCTL_SWEEP_ID": trial.sweep_id,
-            "SWEEPCTL_TRIAL_NUMBER": str(trial.number),
-            "SWEEPCTL_TRIAL_ATTEMPT": str(trial.attempt),
-            "PYTHONUNBUFFERED": "1",
-        }
-
     def _execute(
         self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, hasher: provenance.DataHasher | None
     ) -> TrialState | None:
@@ -244,7 +232,7 @@ class TrialRunner:
         return TrialProcess(
             self.launcher,
             argv,
-            env=self._environment(trial),
+            env=trial_environment(trial),  # the launcher already dropped the Redis URL
             cwd=folder,
             on_stdout_line=metrics.feed,
             function=spec.function,

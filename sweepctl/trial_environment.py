@@ -1,0 +1,28 @@
+"""The variables a trial's process gets on top of its worker's: who it is and what it was given.
+
+One function, used by the worker that runs a trial and by `sweepctl reproduce`
+that runs it again, so a re-run sees exactly what the recorded run saw.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sweepctl.records import Trial
+from sweepctl.report import PARAMS_ENV, SEED_ENV
+
+SWEEP_ID_ENV = "SWEEPCTL_SWEEP_ID"
+TRIAL_NUMBER_ENV = "SWEEPCTL_TRIAL_NUMBER"
+TRIAL_ATTEMPT_ENV = "SWEEPCTL_TRIAL_ATTEMPT"
+
+
+def trial_environment(trial: Trial) -> dict[str, str]:
+    """What a trial's environment adds to the worker's: parameters (nested JSON), seed, sweep, number, attempt."""
+    return {
+        PARAMS_ENV: json.dumps(trial.params),
+        SEED_ENV: str(trial.seed),
+        SWEEP_ID_ENV: trial.sweep_id,
+        TRIAL_NUMBER_ENV: str(trial.number),
+        TRIAL_ATTEMPT_ENV: str(trial.attempt),
+        "PYTHONUNBUFFERED": "1",  # reports reach the reader as they are printed
+    }
