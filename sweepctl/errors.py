@@ -51,3 +51,7 @@ class EmbeddedRedisError(SweepError):
 
 class TrialTooLargeError(SweepError):
     """Raised when a trial's command, parameters and environment are too large to start it: the parameters' fault."""
+
+
+class RerunError(SweepError):
+    """Raised when a recorded trial cannot be run again: unknown, recorded without an argv, or its folder unusable."""

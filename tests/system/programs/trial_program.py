@@ -29,6 +29,9 @@ def main() -> int:
         argv=sys.argv,
         cuda=os.environ.get("CUDA_VISIBLE_DEVICES"),
         redis_url_visible="SWEEPCTL_REDIS_URL" in os.environ,
+        params=os.environ.get("SWEEPCTL_PARAMS"),
+        seed=os.environ.get("SWEEPCTL_TRIAL_SEED"),
+        cwd=os.getcwd(),
     )
     print(json.dumps(sys.argv), file=sys.stderr, flush=True)
     if args.mode == "spawn":
