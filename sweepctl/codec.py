@@ -14,6 +14,7 @@ from typing import Any
 from sweepctl.records import (
     CodeVersion,
     GpuRef,
+    GpuUsage,
     MetricPoint,
     Sweep,
     SweepState,
@@ -60,12 +61,19 @@ def encode_fields(fields: Mapping[str, Any]) -> dict[str, str]:
             value = {"index": value.index, "uuid": value.uuid, "name": value.name}
         elif isinstance(value, CodeVersion):
             value = {"repo": value.repo, "commit": value.commit, "dirty": value.dirty}
+        elif isinstance(value, GpuUsage):
+            value = encode_gpu_usage(value)
         elif name == "last_metrics":
             value = encode_values(value)
         elif isinstance(value, tuple):
             value = list(value)
         out[name] = dumps(value)
     return out
+
+
+def encode_gpu_usage(usage: GpuUsage) -> dict[str, Any]:
+    """The summary's figures and, for readers of the JSON, its `mostly_idle` judgement (recomputed when read back)."""
+    return {name: getattr(usage, name) for name in GpuUsage.__dataclass_fields__} | {"mostly_idle": usage.mostly_idle}
 
 
 def encode_trial(trial: Trial) -> dict[str, str]:
@@ -79,6 +87,8 @@ def decode_trial(raw: Mapping[str, str]) -> Trial:
         f["gpu"] = GpuRef(**f["gpu"])
     if f.get("code") is not None:
         f["code"] = CodeVersion(**f["code"])
+    if f.get("gpu_usage") is not None:
+        f["gpu_usage"] = GpuUsage.of(f["gpu_usage"])
     for name in ("argv", "lost_attempts"):
         if name in f:
             f[name] = tuple(f[name])

@@ -88,6 +88,47 @@ class CodeVersion:
     dirty: bool
 
 
+IDLE_UTIL_PERCENT = 10.0  # a trial whose GPU was busier than this on average used it
+IDLE_MIN_SAMPLES = 3  # fewer utilization readings than this are too few to call a GPU idle
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class GpuUsage:
+    """What the GPU samples taken while a trial ran say about its GPU (`Trial.gpu_usage`).
+
+    `samples` counts the samples (one as the trial starts, one as it ends, and one per
+    telemetry interval between). Utilization is NVML's (the share of time a kernel ran);
+    memory is the GPU's framebuffer in use (the whole GPU's: the trial's, its CUDA
+    context's and any other process's); energy is the increase of NVML's energy counter
+    from the first sample to the last, or where the GPU has no counter, its power
+    readings integrated over time. A figure the samples could not give is None.
+    """
+
+    samples: int
+    mean_util_percent: float | None = None
+    max_util_percent: float | None = None
+    peak_memory_bytes: int | None = None
+    energy_joules: float | None = None
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> GpuUsage:
+        """The record as stored (extra keys, such as the `mostly_idle` judgement written beside it, are ignored)."""
+        return cls(**{name: entry[name] for name in cls.__dataclass_fields__ if name in entry})
+
+    @property
+    def mostly_idle(self) -> bool:
+        """Whether the trial left its GPU mostly idle: mean utilization under IDLE_UTIL_PERCENT over IDLE_MIN_SAMPLES samples or more."""
+        return self.samples >= IDLE_MIN_SAMPLES and self.mean_util_percent is not None and self.mean_util_percent < IDLE_UTIL_PERCENT
+
+    @property
+    def label(self) -> str:
+        """A short table cell: mean utilization and peak memory, flagged when idle, e.g. `87% 12.3GiB` or `3% 0.5GiB idle GPU`."""
+        util = "-" if self.mean_util_percent is None else f"{self.mean_util_percent:.0f}%"
+        memory = "-" if self.peak_memory_bytes is None else f"{self.peak_memory_bytes / GIB:.1f}GiB"
+        return f"{util} {memory}" + (" idle GPU" if self.mostly_idle else "")
+
+
 @dataclass(frozen=True)
 class MetricPoint:
     """One report from a trial: a step (may be None) and numeric values (NaN allowed)."""
@@ -174,6 +215,7 @@ class Trial:
     lease_expires: float | None = None  # Redis server time; renewed by the running worker
     stop_requested: dict[str, Any] | None = None  # the early-termination decision as stored (a StopRequest's fields)
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back, as stored: see `lost`
+    gpu_usage: GpuUsage | None = None  # the GPU samples taken while it ran, summed up (written with its result)
 
     @property
     def lost(self) -> tuple[LostAttempt, ...]:

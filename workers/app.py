@@ -8,6 +8,7 @@ from celery.worker import state as worker_state
 from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery, send_attempt
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
+from workers.gpu_telemetry import TrialGpuUsage
 from workers.trial import RunnerSettings, TrialRunner, WorkerIdentity
 
 
@@ -17,15 +18,19 @@ def shutdown_requested() -> bool:
 
 
 def make_worker_app(
-    settings: RedisSettings, store: Store, identity: WorkerIdentity, runner_settings: RunnerSettings
+    settings: RedisSettings,
+    store: Store,
+    identity: WorkerIdentity,
+    runner_settings: RunnerSettings,
+    gpu_usage: TrialGpuUsage | None = None,
 ) -> tuple[Celery, TrialRunner]:
-    """A Celery app whose run_trial task runs attempts of this slot's trials, and its runner."""
+    """A Celery app whose run_trial task runs attempts of this slot's trials, and its runner (tallying `gpu_usage` on a GPU slot)."""
     app = make_celery(settings)
 
     def resend(sweep_id: str, number: int, attempt: int, queue: str) -> None:
         send_attempt(app, sweep_id, number, attempt, queue)
 
-    runner = TrialRunner(store, identity, runner_settings, should_stop=shutdown_requested, resend=resend)
+    runner = TrialRunner(store, identity, runner_settings, should_stop=shutdown_requested, resend=resend, gpu_usage=gpu_usage)
 
     @app.task(name=RUN_TRIAL_TASK, ignore_result=True)
     def run_trial(sweep_id: str, number: int, attempt: int) -> str | None:

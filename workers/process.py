@@ -21,7 +21,7 @@ from sweepctl.settings import REDIS_URL_ENV, RedisSettings
 from sweepctl.store import Store
 from sweepctl.worker_settings import SlotPin, WorkerSettings
 from workers.app import make_worker_app
-from workers.gpu_telemetry import publish_forever
+from workers.gpu_telemetry import TrialGpuUsage, publish_forever
 from workers.identity import WorkerIdentity
 from workers.linux import die_with_parent
 from workers.trial import RunnerSettings
@@ -55,12 +55,13 @@ def main() -> int:
     worker = WorkerSettings.from_environment(env)
     store = Store.connect(settings)
     identity = identity_from_env(env)
-    app, runner = make_worker_app(settings, store, identity, RunnerSettings.from_worker_settings(worker))
+    usage = None if identity.gpu is None else TrialGpuUsage(identity)
+    app, runner = make_worker_app(settings, store, identity, RunnerSettings.from_worker_settings(worker), usage)
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(store, identity, stop), daemon=True).start()
-    if identity.gpu is not None:
+    if usage is not None:
         threading.Thread(
-            target=publish_forever, args=(store, identity, lambda: runner.current, stop, worker.gpu_sample_seconds), daemon=True
+            target=publish_forever, args=(store, identity, lambda: runner.current, stop, worker.gpu_sample_seconds, usage), daemon=True
         ).start()
     runner.launcher.warm_up()  # imports its --preload libraries while Celery connects
     try:
@@ -68,6 +69,8 @@ def main() -> int:
     finally:
         stop.set()
         runner.launcher.close()  # stops a trial still running, if Celery's shutdown left one
+        if usage is not None:
+            usage.close()
         try:
             store.remove_worker(identity.worker_id)
         except (StoreUnavailable, StoreError) as exc:  # its registration expires on its own (WORKER_TTL_SECONDS)

@@ -38,6 +38,7 @@ from sweepctl.worker_settings import (
 from workers import provenance
 from workers.attempt_writes import AttemptWrites, Resend
 from workers.backoff import until_done
+from workers.gpu_telemetry import TrialGpuUsage
 from workers.identity import WorkerIdentity
 from workers.metric_buffer import MetricBuffer
 from workers.oom import oom_kill_between, oom_kills
@@ -105,6 +106,7 @@ class TrialRunner:
         *,
         should_stop: Callable[[], bool] = lambda: False,
         resend: Resend | None = None,
+        gpu_usage: TrialGpuUsage | None = None,
     ) -> None:
         self.store = store
         self.identity = identity
@@ -115,6 +117,7 @@ class TrialRunner:
         )
         self._specs: dict[str, tuple[SweepSpec, str]] = {}
         self.current: tuple[str, int] | None = None  # the trial running now, for GPU telemetry
+        self._gpu_usage = gpu_usage  # None on a CPU slot
         self._stop_request: StopRequest | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self.launcher = LauncherClient(self.settings.kill_grace)
@@ -150,6 +153,8 @@ class TrialRunner:
                 log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
                 return None
             self.current = (sweep_id, number)
+            if self._gpu_usage is not None:
+                self._gpu_usage.begin(sweep_id, number)
             hasher = provenance.DataHasher(spec.data, Path(folder), self.settings.data_hash_seconds) if spec.data else None
             try:
                 return self._execute(spec, replace(trial, attempt=attempt), argv, folder, hasher)
@@ -212,7 +217,8 @@ class TrialRunner:
         except TrialTooLargeError as exc:
             # Nothing started: the parameters' fault, as an exec refusing them (E2BIG) would be.
             # (Any other failure to start, a launcher that died, is the machine's: the lease lapses, another attempt runs.)
-            return self._writes.record(trial, Verdict(TrialState.FAILED, None, str(exc)), metrics, hasher, returncode=None)
+            verdict = Verdict(TrialState.FAILED, None, str(exc))
+            return self._writes.record(trial, verdict, metrics, hasher, returncode=None, **self._gpu_usage_fields())
         returncode, ending = self._run_to_end(spec, trial, process, metrics, hasher)
         if ending is Ending.LEASE_LOST:
             log.warning(
@@ -226,7 +232,12 @@ class TrialRunner:
             return None
         verdict = self._judge(spec, process, metrics, returncode, ending, oom_before)
         tails = {"stdout_tail": process.stdout.text(), "stderr_tail": process.stderr.text()}
-        return self._writes.record(trial, verdict, metrics, hasher, returncode=returncode, **tails)
+        return self._writes.record(trial, verdict, metrics, hasher, returncode=returncode, **tails, **self._gpu_usage_fields())
+
+    def _gpu_usage_fields(self) -> dict[str, object]:
+        """The trial's GPU usage, written with its result (no round trip of its own); nothing on a CPU slot."""
+        usage = None if self._gpu_usage is None else self._gpu_usage.end()
+        return {} if usage is None else {"gpu_usage": usage}
 
     def _start(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, metrics: MetricBuffer) -> TrialProcess:
         return TrialProcess(

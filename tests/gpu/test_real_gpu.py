@@ -177,3 +177,30 @@ def test_a_busy_trial_shows_on_its_gpu_series_and_the_gpu_goes_idle_after(tmp_pa
         print("after the trial", idle)
         assert idle and idle["DCGM_FI_DEV_GPU_UTIL"] < 20
         assert idle["DCGM_FI_DEV_FB_USED"] < min(v["DCGM_FI_DEV_FB_USED"] for v in busy) - 1024
+
+
+def test_a_busy_trial_records_its_real_gpu_usage(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    # Given a trial that keeps its GPU busy for 10 s and holds ~2 GiB on it, sampled every 0.5 s
+    shutil.copy(Path(__file__).with_name("gpu_busy_program.py"), tmp_path / "gpu_busy_program.py")
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nmetric: {name: loss}\nprogram: gpu_busy_program.py\nparameters:\n  seconds: {value: 10}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPCTL_")} | {"SWEEPCTL_GPU_SAMPLE_SECONDS": "0.5"}
+    # When it runs on the embedded default with a worker per GPU
+    sweepctl = [sys.executable, "-m", "sweepctl"]
+    done = subprocess.run([*sweepctl, "run", "sweep.yaml", "--gpus", "all", "--format", "json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sweep_id = json.loads(done.stdout)["sweep_id"]
+    (trial,) = json.loads(subprocess.run([*sweepctl, "trials", sweep_id, "--format", "json"],
+                                         cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout)
+    # Then its record sums up real NVML samples: load, the memory it held, and the energy it drew
+    usage = trial["gpu_usage"]
+    print("trial", trial["number"], "gpu", trial["gpu"], "duration", trial["duration"], "usage", usage)
+    assert trial["state"] == "completed", trial["error"]
+    assert usage["samples"] >= 10
+    assert usage["max_util_percent"] > 50 and usage["mean_util_percent"] > 10 and usage["mostly_idle"] is False
+    assert usage["peak_memory_bytes"] > 2 * 1024**3
+    # at least 30 W over the 10 s it ran, and no more than 1.5 kW over the whole trial
+    assert 30 * 10 < usage["energy_joules"] < 1500 * trial["duration"]

@@ -14,6 +14,7 @@ from sweepctl import codec
 from sweepctl.records import (
     CodeVersion,
     GpuRef,
+    GpuUsage,
     MetricPoint,
     Sweep,
     SweepState,
@@ -53,6 +54,7 @@ FULL_TRIAL = Trial(
     lease_expires=1700000400.25,
     stop_requested={"band": 3, "reason": "worse than the top third at step 3"},
     lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
+    gpu_usage=GpuUsage(samples=9, mean_util_percent=87.25, max_util_percent=100.0, peak_memory_bytes=13207024435, energy_joules=41250.5),
 )
 
 FULL_SWEEP = Sweep(

@@ -4,7 +4,8 @@ The one sanctioned fake: NVML at the pynvml boundary, because test machines
 have no GPU. GPUs come from $FAKE_NVML_GPUS, a JSON list of objects with
 "uuid", "name", "pci_bus_id" and optional readings ("util", "mem_util",
 "used_mib", "total_mib", "temp", "power_mw", "energy_mj", "sm_clock",
-"mem_clock", "xid"), plus "fail": [names of readings that raise NVMLError],
+"mem_clock", "xid", and "energy_mj_per_s": the energy counter then
+grows at that rate with the wall clock, as a real one does), plus "fail": [names of readings that raise NVMLError],
 e.g. ["temperature"] for a GPU that errors mid-read. Unset or empty means
 "no driver".
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,7 +132,8 @@ def nvmlDeviceGetPowerUsage(handle: int) -> int:
 
 
 def nvmlDeviceGetTotalEnergyConsumption(handle: int) -> int:
-    return int(_gpu(handle, "energy").get("energy_mj", 5_000_000))
+    gpu = _gpu(handle, "energy")
+    return int(gpu.get("energy_mj", 5_000_000) + gpu.get("energy_mj_per_s", 0) * time.time())
 
 
 def nvmlDeviceGetClockInfo(handle: int, clock: int) -> int:
