@@ -1,0 +1,1 @@
+"""Answers from trial records: pure functions from records to plain values."""
