@@ -12,6 +12,16 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
+# Debian's chromium for the report's headless-browser tests (tests/support/browser.py drives it with Playwright,
+# which must never download a browser of its own).
+if ! command -v chromium >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
 python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 exec .venv/bin/python -m pytest -q "$@"

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import reproduce, run, services, sweeps
+from sweepctl.cli import report, reproduce, run, services, sweeps
 from sweepctl.errors import SweepError
 
 
@@ -18,7 +18,15 @@ def cli() -> None:
     """Distributed hyperparameter sweeps on Redis and Celery."""
 
 
-for command in (*sweeps.COMMANDS, run.run, *services.COMMANDS, reproduce.reproduce):
+# One command (or one module's list) per line, so that adding a command is a one-line change.
+COMMANDS = (
+    *sweeps.COMMANDS,
+    run.run,
+    *services.COMMANDS,
+    reproduce.reproduce,
+    report.report,
+)
+for command in COMMANDS:
     cli.add_command(command)
 
 

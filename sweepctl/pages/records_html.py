@@ -1,0 +1,104 @@
+"""The page's sections made of records rather than plots: the sweep's summary and the best trial's reproducibility record."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from datetime import datetime, timezone
+from typing import Any
+
+from sweepctl.analysis.overview import SweepOverview, flat_params
+from sweepctl.pages.page import Markup, Section, code, pairs, table, text
+from sweepctl.records import Sweep, Trial
+from sweepctl.spec import SweepSpec
+
+
+def when(seconds: float | None) -> str:
+    """A Unix time as a UTC date and time; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as `1h 02m`, `1m 23s` or `4.2 s`; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def exact(value: Any) -> str:
+    """A parameter or metric value exactly as recorded (JSON: full float precision, strings quoted)."""
+    return json.dumps(value)
+
+
+def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview) -> Section:
+    metric = spec.metric
+    state = sweep.state.value + (f" ({sweep.reason})" if sweep.reason else "")
+    if facts.run_cap is None:
+        budget = f"{facts.trials} trials, no run_cap"
+    else:
+        budget = f"{facts.trials} of run_cap {facts.run_cap} trials ({100 * facts.trials / max(facts.run_cap, 1):.0f}%)"
+    best = "-" if facts.best is None else f"trial {facts.best.number}: {metric.name} = {exact(facts.best.objective)}"
+    rows: list[tuple[str, Any]] = [
+        ("sweep", code(sweep.id)),
+        ("name", spec.name or "-"),
+        ("state", state),
+        ("method", spec.method.value),
+        ("metric", f"{metric.name} ({metric.goal.value})" + ("" if metric.target is None else f", target {metric.target}")),
+        ("best trial", best),
+        ("budget", budget),
+        ("trial hours", f"{facts.trial_hours:.2f}"),
+        ("GPU hours", f"{facts.gpu_hours:.2f} (trial durations times the GPUs each held)"),
+        ("created", when(sweep.created_at)),
+        ("ended", when(sweep.ended_at)),
+        ("source", sweep.source or "-"),
+    ]
+    states = table(("state", "trials"), sorted(facts.by_state.items(), key=lambda kv: -kv[1]))
+    body = f'<div class="tables"><div>{pairs(rows)}</div><div>{states}</div></div>'
+    return Section("summary", "Summary", body)
+
+
+def _gpu(trial: Trial) -> str:
+    if trial.gpu is None:
+        return "none (CPU slot)"
+    return f"GPU {trial.gpu.index} {trial.gpu.name} ({trial.gpu.uuid})".replace("  ", " ")
+
+
+def _code_version(trial: Trial) -> Any:
+    if trial.code is None:
+        return "not recorded (not a git checkout)"
+    dirty = "dirty: uncommitted changes were in the tree" if trial.code.dirty else "clean"
+    return Markup(f"{code(trial.code.commit)} in {code(trial.code.repo)}, {text(dirty)}")
+
+
+def best_trial_section(trial: Trial | None, metric: str) -> Section:
+    """Everything needed to run the best trial again, and to know what it ran on."""
+    if trial is None:
+        return Section("best-trial", "Best trial", '<p class="note">No trial has completed yet.</p>')
+    record: list[tuple[str, Any]] = [
+        ("trial", trial.number),
+        (metric, code(exact(trial.objective))),
+        ("seed", code(trial.seed)),
+        ("argv", code(shlex.join(trial.argv)) if trial.argv else "none (a function: trial)"),
+        ("code commit", _code_version(trial)),
+        ("host", trial.host or "-"),
+        ("worker", trial.worker or "-"),
+        ("GPU", _gpu(trial)),
+        ("attempt", trial.attempt),
+        ("started", when(trial.started_at)),
+        ("duration", duration(trial.duration)),
+        ("exit code", "-" if trial.exit_code is None else trial.exit_code),
+    ]
+    params = table(("parameter", "value"), [(name, code(exact(v))) for name, v in flat_params(trial.params).items()])
+    data = table(("data", "fingerprint"), [(name, code(fp)) for name, fp in sorted(trial.data.items())]) if trial.data else (
+        '<p class="note">No data fingerprints recorded (the sweep file lists no <code>data:</code>).</p>'
+    )
+    metrics = table(("last metric", "value"), [(k, code(exact(v))) for k, v in sorted(trial.last_metrics.items())])
+    body = f'<div class="tables"><div>{pairs(record)}</div><div>{params}{data}{metrics if trial.last_metrics else ""}</div></div>'
+    return Section("best-trial", f"Best trial: {trial.number}", body)

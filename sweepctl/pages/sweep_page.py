@@ -1,0 +1,130 @@
+"""A sweep's page, from its records: the list of sections and the one function that renders them (report and live view).
+
+Each section is a function of a `SweepView` returning a `Section` (or None to leave it out); adding one is one line of
+SECTIONS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from sweepctl.analysis.overview import SweepOverview, failure_counts, overview, ranked, worker_usage
+from sweepctl.pages.page import Section, render_page, table
+from sweepctl.pages.records_html import best_trial_section, duration, summary_section, when
+from sweepctl.pages.run_figures import curves_figure, failure_host_figure, failure_reason_figure, timeline_figure
+from sweepctl.pages.sampling import curve_trials
+from sweepctl.pages.trial_figures import history_figure, parallel_figure, parameter_names, slice_figures
+from sweepctl.records import MetricPoint, Sweep, Trial
+from sweepctl.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """What a sweep's page shows: the sweep, its parsed file, all its trials, the histories of the trials whose
+    learning curves are drawn (see `curve_numbers`), and the time the view was taken."""
+
+    sweep: Sweep
+    spec: SweepSpec
+    trials: tuple[Trial, ...]
+    histories: Mapping[int, Sequence[MetricPoint]]
+    now: float
+
+    @cached_property
+    def ranked(self) -> list[Trial]:
+        return ranked(self.trials, self.spec.metric.goal)
+
+    @cached_property
+    def overview(self) -> SweepOverview:
+        return overview(self.trials, self.spec.metric.goal, self.spec.run_cap)
+
+    @property
+    def metric(self) -> str:
+        return self.spec.metric.name
+
+    @property
+    def parameters(self) -> list[str]:
+        return parameter_names(self.trials, self.spec.space.names)
+
+    @property
+    def log_parameters(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.spec.space.parameters if p.distribution.is_log)
+
+
+def curve_numbers(spec: SweepSpec, trials: Sequence[Trial]) -> list[int]:
+    """The trials whose histories a view needs: the best completed ones and the early-stopped ones."""
+    return [t.number for t in curve_trials(ranked(trials, spec.metric.goal), trials)]
+
+
+def _note(message: str) -> str:
+    return f'<p class="note">{message}</p>'
+
+
+def summary(view: SweepView) -> Section:
+    return summary_section(view.sweep, view.spec, view.overview)
+
+
+def best_trial(view: SweepView) -> Section:
+    return best_trial_section(view.overview.best, view.metric)
+
+
+def history(view: SweepView) -> Section | None:
+    if not view.ranked:
+        return None
+    return Section("history", "Objective over time", figures=(history_figure(view.trials, view.spec.metric.goal, view.metric),))
+
+
+def parallel(view: SweepView) -> Section | None:
+    if not view.ranked or not view.parameters:
+        return None
+    figure = parallel_figure(view.ranked, view.spec.metric.goal, view.metric, view.parameters, view.log_parameters)
+    return Section("parallel", "Parallel coordinates", figures=(figure,))
+
+
+def slices(view: SweepView) -> Section | None:
+    if not view.ranked or not view.parameters:
+        return None
+    figures = slice_figures(view.ranked, view.metric, view.parameters, view.log_parameters)
+    return Section("slices", "Objective by parameter", figures=tuple(figures), grid=True)
+
+
+def curves(view: SweepView) -> Section | None:
+    drawn = [t for t in view.trials if t.number in view.histories]
+    if not any(view.metric in p.values for t in drawn for p in view.histories[t.number]):
+        return Section("curves", "Learning curves", _note("No trial reported intermediate values of this metric."))
+    note = _note(f"The {len(drawn)} trials drawn: the best completed ones and the early-stopped ones (dashed, a cross where stopped).")
+    return Section("curves", "Learning curves", note, figures=(curves_figure(drawn, view.histories, view.metric),))
+
+
+def timeline(view: SweepView) -> Section | None:
+    usage = worker_usage(view.trials)
+    if not usage:
+        return None
+    rows = [(u.worker, u.trials, duration(u.busy_seconds), duration(u.idle_seconds), duration(u.longest_gap), f"{100 * u.busy_share:.0f}%")
+            for u in usage]
+    body = table(("worker", "trials", "busy", "idle between trials", "longest gap", "busy share"), rows)
+    return Section("timeline", "Trials per worker", body, figures=(timeline_figure(view.trials, view.now),))
+
+
+def failures(view: SweepView) -> Section:
+    found = failure_counts(view.trials)
+    lost = table(("worker", "attempts lost"), found.lost_attempts.items()) if found.lost_attempts else ""
+    if not found.by_reason:
+        return Section("failures", "Failures", _note("No trial failed.") + lost)
+    errors = table(("error", "trials"), found.errors)
+    figures = (failure_reason_figure(found), failure_host_figure(found))
+    return Section("failures", "Failures", f'<div class="tables"><div>{errors}</div><div>{lost}</div></div>', figures=figures, grid=True)
+
+
+SectionBuilder = Callable[[SweepView], Section | None]
+
+SECTIONS: tuple[SectionBuilder, ...] = (summary, best_trial, history, parallel, slices, curves, timeline, failures)
+
+
+def render_sweep_page(view: SweepView, *, sections: Sequence[SectionBuilder] = SECTIONS, script: str | None = None) -> str:
+    """The sweep's whole page as HTML (Plotly inlined unless `script` is given, as a live view may)."""
+    built = [s for s in (builder(view) for builder in sections) if s is not None]
+    title = f"Sweep {view.spec.name or view.sweep.id}"
+    subtitle = f"{view.sweep.id} · {view.sweep.state.value} · {len(view.trials)} trials · {view.metric} ({view.spec.metric.goal.value})"
+    return render_page(title, built, subtitle=subtitle, footer=f"sweepctl report, taken {when(view.now)}", script=script)

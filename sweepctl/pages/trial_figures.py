@@ -1,0 +1,141 @@
+"""Figures of the objective against time and parameters: history with best-so-far, parallel coordinates, one slice per parameter.
+
+Pure: trial records in, a plotly Figure out (nothing is read or written). Large sweeps are sampled (pages.sampling).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+
+from sweepctl.analysis.overview import best_so_far, completed, flat_params
+from sweepctl.pages.sampling import best_and_spread
+from sweepctl.records import Trial
+from sweepctl.spec import Goal
+
+TEMPLATE = "plotly_white"
+ABSENT = "(absent)"  # a conditional parameter a trial did not have
+
+
+def layout(fig: go.Figure, title: str, height: int = 420, **more: Any) -> go.Figure:
+    """The house look of every figure: one template, a title, a fixed height (the page has no other sizing)."""
+    settings: dict[str, Any] = {"margin": {"l": 60, "r": 30, "t": 50, "b": 50}, **more}
+    fig.update_layout(template=TEMPLATE, title={"text": title, "x": 0.01}, height=height, **settings)
+    return fig
+
+
+def ms(seconds: float) -> int:
+    """A Unix time as milliseconds: what a plotly date axis reads, shorter in the page than a date string."""
+    return round(seconds * 1000)
+
+
+def history_figure(trials: Sequence[Trial], goal: Goal, metric: str) -> go.Figure:
+    """Every completed trial's objective at the time it ended, and the best so far as a step line."""
+    done = sorted((t for t in completed(trials) if t.ended_at is not None), key=lambda t: (t.ended_at, t.number))
+    x = [ms(t.ended_at or 0.0) for t in done]
+    y = [float(t.objective or 0.0) for t in done]
+    best = best_so_far(y, goal)
+    changes = [i for i in range(len(best)) if i == 0 or best[i] != best[i - 1] or i == len(best) - 1]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=y, mode="markers", name="trial", marker={"size": 5, "opacity": 0.6},
+            customdata=[t.number for t in done], hovertemplate="trial %{customdata}<br>" + metric + " %{y}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[x[i] for i in changes], y=[best[i] for i in changes], mode="lines", line={"shape": "hv", "width": 2}, name="best so far"
+        )
+    )
+    return layout(fig, f"{metric} over time ({goal.value})", xaxis={"type": "date", "title": "trial ended"}, yaxis={"title": metric})
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One parameter's values on a plot axis: numbers (log10 of them for a log-scale parameter) or category codes."""
+
+    label: str
+    values: list[Any]
+    categories: tuple[str, ...] = ()  # tick labels of codes 0..n-1; empty for a numeric axis
+    log: bool = False
+
+
+def axis(name: str, values: Sequence[Any], log: bool) -> Axis:
+    """`values` of parameter `name` (None where absent) as an axis: numeric when every value is a number."""
+    if values and all(is_number(v) for v in values):
+        if log and all(v > 0 for v in values):
+            return Axis(name, [float(v) for v in values], log=True)
+        return Axis(name, [float(v) for v in values])
+    labels = [ABSENT if v is None else str(v) for v in values]
+    categories = tuple(sorted(set(labels)))
+    code = {c: i for i, c in enumerate(categories)}
+    return Axis(name, [code[label] for label in labels], categories)
+
+
+def parameter_axes(trials: Sequence[Trial], names: Sequence[str], log: Collection[str]) -> list[Axis]:
+    flat = [flat_params(t.params) for t in trials]
+    return [axis(name, [p.get(name) for p in flat], name in log) for name in names]
+
+
+def parallel_figure(ranked: Sequence[Trial], goal: Goal, metric: str, names: Sequence[str], log: Collection[str]) -> go.Figure:
+    """Parallel coordinates: one axis per parameter and the objective last, lines coloured by the objective (best bright)."""
+    shown = best_and_spread(ranked)
+    dimensions: list[dict[str, Any]] = []
+    for ax in parameter_axes(shown, names, log):
+        if ax.categories:
+            ticks = {"tickvals": list(range(len(ax.categories))), "ticktext": list(ax.categories)}
+            dimensions.append({"label": ax.label, "values": ax.values, **ticks})
+        elif ax.log:
+            dimensions.append({"label": f"log10 {ax.label}", "values": [math.log10(v) for v in ax.values]})
+        else:
+            dimensions.append({"label": ax.label, "values": ax.values})
+    objective = [float(t.objective or 0.0) for t in shown]
+    dimensions.append({"label": metric, "values": objective})
+    line = {"color": objective, "colorscale": "Viridis", "showscale": True, "reversescale": goal is Goal.MINIMIZE}
+    fig = go.Figure(go.Parcoords(dimensions=dimensions, line=line))
+    title = f"parameters and {metric}"
+    if len(shown) < len(ranked):
+        title += f" ({len(shown)} of {len(ranked)} completed trials: the best and a spread)"
+    return layout(fig, title, height=460, margin={"l": 80, "r": 80, "t": 90, "b": 40})
+
+
+def slice_figures(ranked: Sequence[Trial], metric: str, names: Sequence[str], log: Collection[str]) -> list[go.Figure]:
+    """One scatter per parameter: the objective against the parameter's value, coloured by trial number."""
+    shown = best_and_spread(ranked)
+    objective = [float(t.objective or 0.0) for t in shown]
+    numbers = [t.number for t in shown]
+    figures = []
+    for ax in parameter_axes(shown, names, log):
+        x: list[Any] = [ax.categories[v] for v in ax.values] if ax.categories else ax.values
+        marker = {"size": 6, "opacity": 0.7, "color": numbers, "colorscale": "Blues", "showscale": False}
+        fig = go.Figure(
+            go.Scatter(x=x, y=objective, mode="markers", marker=marker, customdata=numbers,
+                       hovertemplate="trial %{customdata}<br>%{x}<br>" + metric + " %{y}<extra></extra>")
+        )
+        xaxis: dict[str, Any] = {"title": ax.label, "type": "log" if ax.log else ("category" if ax.categories else "linear")}
+        if ax.categories:
+            xaxis["categoryorder"] = "category ascending"
+        figures.append(layout(fig, ax.label, height=320, xaxis=xaxis, yaxis={"title": metric}))
+    return figures
+
+
+def parameter_names(trials: Sequence[Trial], declared: Sequence[str]) -> list[str]:
+    """The parameters to plot: the sweep file's, in its order, then any other a trial recorded."""
+    names = list(declared)
+    seen = set(names)
+    for t in trials:
+        for name in flat_params(t.params):
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+    return names
+
