@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from sweepctl.analysis.overview import FailureCounts, worker_of
-from sweepctl.pages.sampling import CURVE_POINTS_MAX, evenly
+from sweepctl.pages.sampling import CURVE_POINTS_MAX, POINTS_MAX, evenly
 from sweepctl.pages.trial_figures import layout, ms
 from sweepctl.records import MetricPoint, Trial, TrialState
 
@@ -121,3 +121,38 @@ def failure_host_figure(failures: FailureCounts) -> go.Figure:
         counts = [failures.by_host[h].get(reason, 0) for h in hosts]
         fig.add_trace(go.Bar(x=hosts, y=counts, name=reason, marker={"color": STATE_COLORS.get(TrialState(reason), "#555555")}))
     return layout(fig, "failed trials by host", height=340, barmode="stack", xaxis={"type": "category"}, yaxis={"title": "trials"})
+
+
+def gpu_usage_figure(trials: Sequence[Trial]) -> go.Figure:
+    """Mean and peak GPU utilization of each trial that ran on a GPU, by trial number; mostly idle trials stand out in red."""
+    used = evenly(sorted((t for t in trials if t.gpu_usage is not None), key=lambda t: t.number), POINTS_MAX)
+    fig = go.Figure()
+    for idle, name, color in ((False, "busy", "#2a9d8f"), (True, "mostly idle", "#e63946")):
+        shown = [t for t in used if t.gpu_usage is not None and t.gpu_usage.mostly_idle is idle]
+        fig.add_trace(
+            go.Scatter(
+                x=[t.number for t in shown],
+                y=[t.gpu_usage.mean_util_percent if t.gpu_usage else None for t in shown],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [_headroom(t) for t in shown],
+                    "arrayminus": [0.0] * len(shown),
+                    "thickness": 1,
+                    "width": 0,
+                },
+                mode="markers",
+                name=name,
+                marker={"color": color, "size": 6},
+                text=[t.gpu_usage.label if t.gpu_usage else "" for t in shown],
+                hovertemplate="trial %{x}: %{text}<extra></extra>",
+            )
+        )
+    return layout(fig, "GPU utilization per trial (mean, bar to the peak)", height=340, xaxis={"title": "trial"}, yaxis={"title": "%"})
+
+
+def _headroom(trial: Trial) -> float:
+    usage = trial.gpu_usage
+    if usage is None or usage.mean_util_percent is None or usage.max_util_percent is None:
+        return 0.0
+    return usage.max_util_percent - usage.mean_util_percent

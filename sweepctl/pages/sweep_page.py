@@ -13,7 +13,7 @@ from functools import cached_property
 from sweepctl.analysis.overview import SweepOverview, failure_counts, overview, ranked, worker_usage
 from sweepctl.pages.page import Section, render_page, table
 from sweepctl.pages.records_html import best_trial_section, duration, summary_section, when
-from sweepctl.pages.run_figures import curves_figure, failure_host_figure, failure_reason_figure, timeline_figure
+from sweepctl.pages.run_figures import curves_figure, failure_host_figure, failure_reason_figure, gpu_usage_figure, timeline_figure
 from sweepctl.pages.sampling import curve_trials
 from sweepctl.pages.trial_figures import history_figure, parallel_figure, parameter_names, slice_figures
 from sweepctl.records import MetricPoint, Sweep, Trial
@@ -117,9 +117,21 @@ def failures(view: SweepView) -> Section:
     return Section("failures", "Failures", f'<div class="tables"><div>{errors}</div><div>{lost}</div></div>', figures=figures, grid=True)
 
 
+def gpu_usage(view: SweepView) -> Section | None:
+    used = [t for t in view.trials if t.gpu_usage is not None]
+    if not used:
+        return None
+    idle = [t for t in used if t.gpu_usage is not None and t.gpu_usage.mostly_idle]
+    rows = [(t.number, t.host or "", t.gpu.name if t.gpu else "", t.gpu_usage.label if t.gpu_usage else "") for t in idle[:20]]
+    shown = " (the first 20 below)" if len(idle) > 20 else ""
+    note = _note(f"{len(used)} trials ran on a GPU; {len(idle)} left it mostly idle{shown}.")
+    body = note + (table(("trial", "host", "GPU", "usage"), rows) if rows else "")
+    return Section("gpu", "GPU use per trial", body, figures=(gpu_usage_figure(view.trials),))
+
+
 SectionBuilder = Callable[[SweepView], Section | None]
 
-SECTIONS: tuple[SectionBuilder, ...] = (summary, best_trial, history, parallel, slices, curves, timeline, failures)
+SECTIONS: tuple[SectionBuilder, ...] = (summary, best_trial, history, parallel, slices, curves, timeline, gpu_usage, failures)
 
 
 def render_sweep_page(view: SweepView, *, sections: Sequence[SectionBuilder] = SECTIONS, script: str | None = None) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from sweepctl.pages.page import Section
-from sweepctl.pages.sweep_page import SECTIONS, SweepView, curve_numbers, render_sweep_page
-from sweepctl.records import Sweep, SweepState, TrialState
+from sweepctl.pages.sweep_page import SECTIONS, SweepView, curve_numbers, gpu_usage, render_sweep_page
+from sweepctl.records import GpuUsage, Sweep, SweepState, TrialState
 from sweepctl.sweepfile import parse_sweep
 from tests.unit.pages.synthetic import SPEC, T0, curve_points, trial
 
@@ -44,10 +44,31 @@ def test_the_best_trials_reproducibility_record_is_on_the_page() -> None:
 
 def test_sections_are_a_list_a_builder_returning_none_is_left_out() -> None:
     extra = (lambda view: Section("extra", "Extra section", "<p>more</p>"), lambda view: None)
-    page = render_sweep_page(view_of([trial(1, objective=1.0)]), sections=(*SECTIONS, *extra))
-    assert page.count("<section") == len(SECTIONS) + 1 and 'href="#extra"' in page
+    view = view_of([trial(1, objective=1.0)])
+    built = [builder for builder in SECTIONS if builder(view) is not None]
+    page = render_sweep_page(view, sections=(*SECTIONS, *extra))
+    assert page.count("<section") == len(built) + 1 and 'href="#extra"' in page
 
 
 def test_a_sweep_without_completed_trials_still_renders_its_summary() -> None:
     page = render_sweep_page(view_of([trial(1, TrialState.FAILED, error="boom")]))
     assert "No trial has completed yet." in page and "boom" in page and 'id="history"' not in page
+
+
+def test_gpu_use_is_shown_per_trial_and_mostly_idle_trials_are_listed() -> None:
+    # Given two trials that kept their GPU busy, one that left it idle, and one that ran without a GPU
+    busy = GpuUsage(samples=10, mean_util_percent=87.0, max_util_percent=99.0, peak_memory_bytes=12 * 2**30)
+    idle = GpuUsage(samples=10, mean_util_percent=3.0, max_util_percent=9.0, peak_memory_bytes=2**29)
+    trials = [trial(1, objective=1.0, gpu_usage=busy), trial(2, objective=2.0, gpu_usage=busy),
+              trial(3, objective=3.0, gpu_usage=idle), trial(4, objective=4.0, gpu=None)]
+    # When the page is rendered
+    view = view_of(trials)
+    section = gpu_usage(view)
+    # Then the section plots every GPU trial, busy and idle apart, and lists the idle one
+    assert section is not None and "3 trials ran on a GPU; 1 left it mostly idle." in section.body
+    (figure,) = section.figures
+    assert [(t.name, list(t.x)) for t in figure.data] == [("busy", [1, 2]), ("mostly idle", [3])]
+    assert "3% 0.5GiB idle GPU" in section.body
+    assert 'id="gpu"' in render_sweep_page(view)
+    # And a sweep without GPU trials has no such section
+    assert gpu_usage(view_of([trial(1, objective=1.0)])) is None
