@@ -1,0 +1,1 @@
+"""Answers from trial records: pure functions from trials to plain values (importance, summaries, comparisons)."""
