@@ -112,8 +112,8 @@ def parameter_importance(
     with the metric as recorded (a reader uses `goal` to tell which sign is better).
     """
     del goal  # see the docstring: the numbers do not depend on the direction
-    counted = [(t, y) for t in trials if (y := metric_value(t, metric, objective=metric == objective_metric)) is not None]
-    y = np.array([value for _, value in counted], dtype=float)
+    counted = [(t, value) for t in trials if (value := metric_value(t, metric, objective=metric == objective_metric)) is not None]
+    y = np.array([v for _, v in counted], dtype=float)
     if len(counted) < MIN_TRIALS:
         raise InsufficientTrialsError(
             f"importance of {metric!r} needs at least {MIN_TRIALS} finished trials reporting it, got {len(counted)}"
@@ -121,8 +121,8 @@ def parameter_importance(
     if float(np.ptp(y)) == 0.0:
         raise InsufficientTrialsError(f"importance of {metric!r}: it has the same value in all {len(counted)} trials, nothing to explain")
     varying = [p for p in space.parameters if p.distribution is not Distribution.CONSTANT]
-    columns = [encode_column(p, [t.params for t, _ in counted]) for p in varying]
-    columns = [(p, c) for p, c in zip(varying, columns) if _varies(c)]
+    encoded = [encode_column(p, [t.params for t, _ in counted]) for p in varying]
+    columns = [(p, c) for p, c in zip(varying, encoded) if _varies(c)]
     rng = np.random.default_rng(seed)
     x = np.column_stack([c for _, c in columns]) if columns else np.zeros((len(y), 1))
     shares, r2 = _shares(x, y, rng)
