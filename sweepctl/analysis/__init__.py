@@ -1,1 +1,1 @@
-"""Answers from trial records: pure functions from records to plain values."""
+"""Answers from trial records: pure functions from trials to plain values (importance, summaries, comparisons)."""

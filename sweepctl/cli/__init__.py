@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import report, reproduce, run, services, sweeps
+from sweepctl.cli import analysis, report, reproduce, run, services, sweeps
 from sweepctl.errors import SweepError
 
 
@@ -25,6 +25,7 @@ COMMANDS = (
     *services.COMMANDS,
     reproduce.reproduce,
     report.report,
+    *analysis.COMMANDS,
 )
 for command in COMMANDS:
     cli.add_command(command)

@@ -1,0 +1,54 @@
+"""Commands that answer questions about a sweep's results: importance."""
+
+from __future__ import annotations
+
+import click
+
+from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS, ImportanceReport, parameter_importance
+from sweepctl.cli.connect import open_store, redis_option
+from sweepctl.cli.output import emit, format_option, table
+
+
+def importance_table(report: ImportanceReport) -> str:
+    """One row per parameter with both intervals, then the fit and the trial count, then a warning when not to be trusted."""
+    rows = [
+        {
+            "parameter": p.name,
+            "importance": f"{p.importance:.3f}",
+            "importance_95%": f"[{p.importance_ci[0]:.3f}, {p.importance_ci[1]:.3f}]",
+            "spearman": f"{p.correlation:+.3f}",
+            "spearman_95%": f"[{p.correlation_ci[0]:+.3f}, {p.correlation_ci[1]:+.3f}]",
+        }
+        for p in report.parameters
+    ]
+    lines = [table(rows, ("parameter", "importance", "importance_95%", "spearman", "spearman_95%"))]
+    lines.append(f"metric {report.metric}: r2 {report.r2:.3f} (out-of-bag), {report.trials} trials")
+    if not report.trustworthy:
+        lines.append(
+            f"warning: not to be trusted: needs at least {TRUST_MIN_TRIALS} trials and r2 >= {TRUST_MIN_R2}"
+            f" (got {report.trials} trials, r2 {report.r2:.3f})"
+        )
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("sweep_id")
+@click.option("--metric", default=None, help="Metric to explain [default: the sweep's metric]; any metric the trials reported.")
+@redis_option
+@format_option
+def importance(sweep_id: str, metric: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
+    """Which parameters the metric depends on: variance share of each main effect and rank correlation, with 95% intervals."""
+    with open_store(redis_url, state_dir) as (store, _):
+        sweep = store.get_sweep(sweep_id)
+        spec = store.spec_of(sweep)
+        trials = store.get_trials(sweep_id)
+    report = parameter_importance(
+        trials, spec.space, metric or spec.metric.name, spec.metric.goal, seed=sweep.seed, objective_metric=spec.metric.name
+    )
+    if fmt == "table":
+        click.echo(importance_table(report))
+    else:
+        emit(report.to_json(), fmt)
+
+
+COMMANDS = (importance,)
