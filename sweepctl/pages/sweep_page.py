@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS, InsufficientTrialsError, parameter_importance
 from sweepctl.analysis.overview import SweepOverview, failure_counts, overview, ranked, worker_usage
-from sweepctl.pages.page import Section, render_page, table
+from sweepctl.pages.page import Section, render_page, table, text
 from sweepctl.pages.records_html import best_trial_section, duration, summary_section, when
 from sweepctl.pages.run_figures import curves_figure, failure_host_figure, failure_reason_figure, gpu_usage_figure, timeline_figure
 from sweepctl.pages.sampling import curve_trials
-from sweepctl.pages.trial_figures import history_figure, parallel_figure, parameter_names, slice_figures
+from sweepctl.pages.trial_figures import history_figure, importance_figure, parallel_figure, parameter_names, slice_figures
 from sweepctl.records import MetricPoint, Sweep, Trial
 from sweepctl.spec import SweepSpec
 
@@ -89,6 +90,22 @@ def slices(view: SweepView) -> Section | None:
     return Section("slices", "Objective by parameter", figures=tuple(figures), grid=True)
 
 
+def importance(view: SweepView) -> Section | None:
+    if not view.parameters:
+        return None
+    try:
+        report = parameter_importance(
+            view.trials, view.spec.space, view.metric, view.spec.metric.goal, seed=view.sweep.seed, objective_metric=view.metric
+        )
+    except InsufficientTrialsError as exc:
+        return Section("importance", "Which parameter matters", _note(text(str(exc))))
+    trust = "" if report.trustworthy else _note(
+        f"Not to be trusted yet: the surrogate's out-of-sample R² is {report.r2:.2f} over {report.trials} trials "
+        f"(trusted from {TRUST_MIN_TRIALS} trials and R² {TRUST_MIN_R2})."
+    )
+    return Section("importance", "Which parameter matters", trust, figures=(importance_figure(report),))
+
+
 def curves(view: SweepView) -> Section | None:
     drawn = [t for t in view.trials if t.number in view.histories]
     if not any(view.metric in p.values for t in drawn for p in view.histories[t.number]):
@@ -131,7 +148,7 @@ def gpu_usage(view: SweepView) -> Section | None:
 
 SectionBuilder = Callable[[SweepView], Section | None]
 
-SECTIONS: tuple[SectionBuilder, ...] = (summary, best_trial, history, parallel, slices, curves, timeline, gpu_usage, failures)
+SECTIONS: tuple[SectionBuilder, ...] = (summary, best_trial, history, importance, parallel, slices, curves, timeline, gpu_usage, failures)
 
 
 def render_sweep_page(view: SweepView, *, sections: Sequence[SectionBuilder] = SECTIONS, script: str | None = None) -> str:

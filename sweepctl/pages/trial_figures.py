@@ -12,6 +12,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from sweepctl.analysis.importance import ImportanceReport
 from sweepctl.analysis.overview import best_so_far, completed, flat_params
 from sweepctl.pages.sampling import best_and_spread
 from sweepctl.records import Trial
@@ -139,3 +140,27 @@ def parameter_names(trials: Sequence[Trial], declared: Sequence[str]) -> list[st
                 names.append(name)
     return names
 
+
+
+def importance_figure(report: ImportanceReport) -> go.Figure:
+    """Each parameter's share of the metric's variance with its interval, and its rank correlation with its interval."""
+    names = [p.name for p in reversed(report.parameters)]  # the most important on top
+    shares = [p.importance for p in reversed(report.parameters)]
+    correlations = [p.correlation for p in reversed(report.parameters)]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=shares, y=names, orientation="h", name="importance (variance share)", marker={"color": "#457b9d"},
+                         error_x=_interval([p.importance_ci for p in reversed(report.parameters)], shares)))
+    fig.add_trace(go.Bar(x=correlations, y=names, orientation="h", name="Spearman correlation", marker={"color": "#e9c46a"},
+                         error_x=_interval([p.correlation_ci for p in reversed(report.parameters)], correlations)))
+    title = f"importance of {report.metric}: {report.trials} trials, surrogate R² {report.r2:.2f}"
+    return layout(fig, title, height=max(260, 60 + 40 * len(names)), barmode="group", yaxis={"type": "category"})
+
+
+def _interval(bounds: Sequence[tuple[float, float]], values: Sequence[float]) -> dict[str, Any]:
+    """Plotly's asymmetric error bars for intervals [lo, hi] around `values`."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [max(0.0, hi - v) for (_, hi), v in zip(bounds, values, strict=True)],
+        "arrayminus": [max(0.0, v - lo) for (lo, _), v in zip(bounds, values, strict=True)],
+    }
