@@ -51,3 +51,7 @@ class EmbeddedRedisError(SweepError):
 
 class TrialTooLargeError(SweepError):
     """Raised when a trial's command, parameters and environment are too large to start it: the parameters' fault."""
+
+
+class MissingExtraError(SweepError, ImportError):
+    """Raised when a feature needs an optional extra that is not installed: names the extra and how to install it."""

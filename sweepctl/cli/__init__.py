@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import run, services, sweeps
+from sweepctl.cli import export, run, services, sweeps
 from sweepctl.errors import SweepError
 
 
@@ -18,7 +18,7 @@ def cli() -> None:
     """Distributed hyperparameter sweeps on Redis and Celery."""
 
 
-for command in (*sweeps.COMMANDS, run.run, *services.COMMANDS):
+for command in (*sweeps.COMMANDS, run.run, *services.COMMANDS, *export.COMMANDS):
     cli.add_command(command)
 
 
