@@ -142,11 +142,13 @@ def sweep_table(records: Sequence[Mapping[str, Any]], spaces: Sequence[SearchSpa
 
 
 def readable_sweep(record: Mapping[str, Any], space: SearchSpace | None) -> dict[str, Any]:
-    """One sweep's record for the key/value table: trial counts on one line, the best trial's parameters one line each."""
+    """One sweep's record for the key/value table: times of day, trial counts on one line, the best trial's parameters one line each."""
     readable: dict[str, Any] = {}
     for key, value in record.items():
         if key == "trials":
             readable[key] = trial_counts(value)
+        elif key in ("created_at", "ended_at") and value is not None:
+            readable[key] = format_timestamp(value)
         elif key == "best" and value is not None:
             readable[key] = f"trial {value['number']}: {format_number(value['objective'])}"
             readable.update({f"best.{name}": v for name, v in flat_parameters(value["params"], space).items()})
