@@ -79,7 +79,7 @@ def expected_rows(procs: Processes, sweep_id: str) -> list[dict[str, Any]]:
 def same(read: Any, recorded: Any) -> bool:
     """A value read back from a file equals the recorded one (a missing value reads back as None or NaN)."""
     if recorded is None:
-        return read is None or read == "" or (isinstance(read, float) and math.isnan(read)) or read is pandas.NA
+        return read is None or read is pandas.NA or read == "" or (isinstance(read, float) and math.isnan(read))
     if isinstance(recorded, float) or isinstance(read, float):
         return float(read) == float(recorded)
     return str(read) == str(recorded)
