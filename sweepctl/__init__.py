@@ -1,13 +1,25 @@
 """sweepctl: self-hosted distributed hyperparameter optimization on Redis and Celery.
 
 Training scripts use `sweepctl.report(step=..., loss=...)`, `sweepctl.params()`
-and `sweepctl.seed()`; everything else is the `sweepctl` command.
+and `sweepctl.seed()`; analysis code `sweepctl.trials_dataframe(sweep_id)`;
+everything else is the `sweepctl` command.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from sweepctl.errors import SweepError
 from sweepctl.report import params, report, seed
 
-__all__ = ["SweepError", "__version__", "params", "report", "seed"]
+__all__ = ["SweepError", "__version__", "params", "report", "seed", "trials_dataframe"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: a training script's `import sweepctl` must not load the store, Redis or pandas.
+    if name == "trials_dataframe":
+        from sweepctl.export import trials_dataframe
+
+        return trials_dataframe
+    raise AttributeError(f"module 'sweepctl' has no attribute {name!r}")

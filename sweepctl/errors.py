@@ -55,3 +55,7 @@ class TrialTooLargeError(SweepError):
 
 class RerunError(SweepError):
     """Raised when a recorded trial cannot be run again: unknown, recorded without an argv, or its folder unusable."""
+
+
+class MissingExtraError(SweepError, ImportError):
+    """Raised when a feature needs an optional extra that is not installed: names the extra and how to install it."""

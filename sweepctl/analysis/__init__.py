@@ -1,1 +1,1 @@
-"""Answers from trial records: pure functions from trials to plain values (importance, summaries, comparisons)."""
+"""Answers from trial records: pure functions from trials to plain values and frozen records (no I/O)."""

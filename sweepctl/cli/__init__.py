@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import analysis, report, reproduce, run, services, sweeps
+from sweepctl.cli import analysis, export, report, reproduce, run, services, sweeps
 from sweepctl.errors import SweepError
 
 
@@ -26,6 +26,7 @@ COMMANDS = (
     reproduce.reproduce,
     report.report,
     *analysis.COMMANDS,
+    *export.COMMANDS,
 )
 for command in COMMANDS:
     cli.add_command(command)

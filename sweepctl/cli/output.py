@@ -44,12 +44,19 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
     }
 
 
-def _cell(value: Any) -> str:
+def format_number(value: float) -> str:
+    """A number for people: integers whole, floats to 4 significant digits (full precision is in json/yaml)."""
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def cell_text(value: Any) -> str:
     """One table cell on one line: control characters (a newline in a sweep's name) are shown escaped."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
+        return format_number(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
@@ -59,7 +66,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    return layout(columns, [[cell_text(row.get(c)) for c in columns] for row in rows])
+
+
+def layout(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    """Aligned columns under upper-case headers, two spaces apart."""
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
@@ -68,7 +79,7 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 def key_values(record: Mapping[str, Any]) -> str:
     width = max((len(k) for k in record), default=0)
-    return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in record.items())
+    return "\n".join(f"{k.ljust(width)}  {cell_text(v)}" for k, v in record.items())
 
 
 def emit(data: Any, fmt: str, *, columns: Sequence[str] | None = None) -> None:

@@ -5,27 +5,57 @@ from __future__ import annotations
 import click
 
 from sweepctl import lifecycle
+from sweepctl.analysis.best import best_by_metric, recorded_metrics
+from sweepctl.analysis.table import ColumnSource, Table, trial_table
 from sweepctl.cli.connect import open_store, redis_option
 from sweepctl.cli.health import out_of_memory, redis_memory
+from sweepctl.cli.listing import Listing, emit_listing, listing_options, readable_sweep, readable_trial, sweep_table
 from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
 from sweepctl.cli.progress import follow
-from sweepctl.errors import StoreError
-from sweepctl.records import TrialState
+from sweepctl.errors import ConfigError, StoreError
+from sweepctl.export import space_of
+from sweepctl.records import Trial, TrialState
+from sweepctl.spec import Goal
 from sweepctl.store import Store
 from sweepctl.sweepfile import load_sweep_file
 
-TRIAL_COLUMNS = ("number", "state", "objective", "params", "duration", "worker", "error")
+BEST_FIELDS = ("sweep_id", "number", "objective", "params", "seed", "argv", "code", "data", "host", "worker", "gpu", "duration")
 
 
-def print_best(store: Store, sweep_id: str, fmt: str) -> None:
-    best = store.best_trial(sweep_id, store.get_spec(sweep_id).metric.goal)
+def trial_columns(table: Table) -> list[str]:
+    """The `trials` table without --columns: number, state, objective, one column per parameter, duration, worker, error."""
+    parameters = [c.name for c in table.columns if c.source is ColumnSource.PARAMETER]
+    return ["number", "state", "objective", *parameters, "duration", "worker", "error"]
+
+
+def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None) -> Trial | None:
+    """The best completed trial: by the sweep's objective, or by the final value of `metric` for `goal`."""
+    spec = store.get_spec(sweep_id)
+    if metric is None and (goal is None or Goal(goal) is spec.metric.goal):
+        return store.best_trial(sweep_id, spec.metric.goal)
+    name = metric or spec.metric.name
+    if goal is None:
+        if name != spec.metric.name:
+            raise ConfigError(f"--goal: say whether {name!r} is better low or high (--goal minimize or --goal maximize)")
+        goal = spec.metric.goal.value
+    trials = store.get_trials(sweep_id)
+    best = best_by_metric(trials, name, Goal(goal))
+    recorded = recorded_metrics(trials)
+    if best is None and name not in recorded:
+        raise ConfigError(f"--metric: no trial of sweep {sweep_id} reported {name!r}; reported metrics: {', '.join(recorded) or 'none'}")
+    return best
+
+
+def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None, goal: str | None = None) -> None:
+    best = find_best(store, sweep_id, metric, goal)
     if best is None:
-        click.echo(f"sweep {sweep_id}: no completed trial", err=True)
+        click.echo(f"sweep {sweep_id}: no completed trial" + (f" with a finite {metric!r}" if metric else ""), err=True)
         return
     record = trial_record(best)
     if fmt == "table":
-        keep = ("sweep_id", "number", "objective", "params", "seed", "argv", "code", "data", "host", "worker", "gpu", "duration")
-        record = {k: record[k] for k in keep}
+        record = readable_trial(record, BEST_FIELDS, space_of(store, store.get_sweep(sweep_id)))
+        if metric is not None:
+            record[metric] = best.last_metrics.get(metric)
     emit(record, fmt)
 
 
@@ -71,29 +101,37 @@ def submit(file: str, wait: bool, redis_url: str | None, state_dir: str | None, 
 
 @click.command()
 @click.argument("sweep_id", required=False)
+@listing_options
 @redis_option
 @format_option
-def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
-    """Show all sweeps, or one sweep in detail, with workers and controllers alive."""
+def status(
+    sweep_id: str | None, sort: str | None, limit: int | None, columns: str | None, redis_url: str | None, state_dir: str | None, fmt: str
+) -> None:
+    """Show all sweeps (one row each, the best trial's parameters one column each), or one sweep in detail."""
+    listing = Listing.of(sort, limit, columns)
+    if sweep_id and listing.given:
+        raise ConfigError("--sort, --limit and --columns apply to the list of all sweeps: give no SWEEP_ID")
     with open_store(redis_url, state_dir) as (store, _):
         ids = [sweep_id] if sweep_id else store.sweep_ids()
-        records = []
+        records, spaces = [], []
         for sid in ids:
             sweep = store.get_sweep(sid)
             spec = store.spec_of(sweep)
             records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.metric.goal)))
+            spaces.append(spec.space)
         memory = redis_memory(store)
         if memory is not None and memory.full:
             click.echo(f"error: {out_of_memory(memory)}", err=True)
-        if sweep_id:
-            record = records[0]
-            record["workers"] = sorted(store.workers())
-            record["controllers"] = sorted(store.controllers())
-            if memory is not None:
-                record["redis_memory"] = {"used_bytes": memory.used_bytes, "max_bytes": memory.max_bytes, "full": memory.full}
-            emit(record, fmt)
-        else:
-            emit(records, fmt, columns=("id", "name", "state", "method", "trials", "best", "reason"))
+        if not sweep_id:
+            table = sweep_table(records, spaces)
+            emit_listing(table, records, fmt, listing, default=table.names)
+            return
+        record = records[0]
+        record["workers"] = sorted(store.workers())
+        record["controllers"] = sorted(store.controllers())
+        if memory is not None:
+            record["redis_memory"] = {"used_bytes": memory.used_bytes, "max_bytes": memory.max_bytes, "full": memory.full}
+        emit(readable_sweep(record, spaces[0]) if fmt == "table" else record, fmt)
 
 
 @click.command()
@@ -102,24 +140,36 @@ def status(sweep_id: str | None, redis_url: str | None, state_dir: str | None, f
     "--state", "states", multiple=True, type=click.Choice([s.value for s in TrialState]), help="Only trials in this state (repeatable)."
 )
 @click.option("--history", is_flag=True, help="Include each trial's metric history (json/yaml).")
+@listing_options
 @redis_option
 @format_option
-def trials(sweep_id: str, states: tuple[str, ...], history: bool, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
-    """List the trials of a sweep."""
+def trials(
+    sweep_id: str,
+    states: tuple[str, ...],
+    history: bool,
+    sort: str | None,
+    limit: int | None,
+    columns: str | None,
+    redis_url: str | None,
+    state_dir: str | None,
+    fmt: str,
+) -> None:
+    """List the trials of a sweep: one column per parameter (`optimizer.lr`); any final metric, timing or GPU column by --columns."""
+    listing = Listing.of(sort, limit, columns)
     with open_store(redis_url, state_dir) as (store, _):
-        store.get_sweep(sweep_id)
-        rows = []
-        for trial in store.get_trials(sweep_id):
-            if states and trial.state.value not in states:
-                continue
+        space = space_of(store, store.get_sweep(sweep_id))
+        chosen = [t for t in store.get_trials(sweep_id) if not states or t.state.value in states]
+        records = []
+        for trial in chosen:
             row = trial_record(trial)
             if history:
                 row["history"] = [
                     {"time": p.time, "step": p.step, "values": {k: v for k, v in trial_record_values(p.values).items()}}
                     for p in store.metric_history(sweep_id, trial.number)
                 ]
-            rows.append(row)
-        emit(rows, fmt, columns=TRIAL_COLUMNS)
+            records.append(row)
+        table = trial_table(chosen, space)
+        emit_listing(table, records, fmt, listing, default=trial_columns(table))
 
 
 def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:
@@ -130,12 +180,19 @@ def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:
 
 @click.command()
 @click.argument("sweep_id")
+@click.option("--metric", default=None, help="Best by this reported metric's final value instead of the sweep's objective.")
+@click.option(
+    "--goal",
+    type=click.Choice([g.value for g in Goal]),
+    default=None,
+    help="Whether lower or higher is better [default: the sweep's goal; needed when --metric is another metric].",
+)
 @redis_option
 @format_option
-def best(sweep_id: str, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
+def best(sweep_id: str, metric: str | None, goal: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Print the best completed trial: objective, parameters and how to reproduce it."""
     with open_store(redis_url, state_dir) as (store, _):
-        print_best(store, sweep_id, fmt)
+        print_best(store, sweep_id, fmt, metric, goal)
 
 
 @click.command()
