@@ -97,6 +97,8 @@ def _series(pandas: Any, column: Column, values: list[Cell]) -> Any:
         return pandas.Series(values, dtype="Int64", name=column.name)
     if column.type.is_numeric:
         return pandas.Series([math.nan if v is None else v for v in values], dtype="float64", name=column.name)
+    if column.type is ColumnType.BOOLEAN:
+        return pandas.Series(values, dtype="boolean", name=column.name)
     if column.type is ColumnType.TEXT:
         return pandas.Series(values, dtype=object, name=column.name)
     return pandas.Series(values, name=column.name)  # parameters: the dtype their values call for

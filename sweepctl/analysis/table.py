@@ -38,6 +38,7 @@ class ColumnType(str, Enum):
     INTEGER = "integer"
     REAL = "real"
     TEXT = "text"
+    BOOLEAN = "boolean"
     TIMESTAMP = "timestamp"  # seconds since the epoch (float)
     DURATION = "duration"  # seconds (float)
     VALUE = "value"  # any JSON value (parameters)
@@ -66,8 +67,7 @@ class FieldColumn:
     read: Callable[[Trial], Cell]
 
 
-# The fixed columns, in display order. A new trial field is one entry here: the GPU usage
-# summary's columns belong after `gpu_name`, with the other GPU columns.
+# The fixed columns, in display order. A new trial field is one entry here.
 FIELD_COLUMNS: tuple[FieldColumn, ...] = (
     FieldColumn("number", ColumnType.INTEGER, lambda t: t.number),
     FieldColumn("state", ColumnType.TEXT, lambda t: t.state.value),
@@ -82,6 +82,13 @@ FIELD_COLUMNS: tuple[FieldColumn, ...] = (
     FieldColumn("worker", ColumnType.TEXT, lambda t: t.worker),
     FieldColumn("gpu_index", ColumnType.INTEGER, lambda t: None if t.gpu is None else t.gpu.index),
     FieldColumn("gpu_name", ColumnType.TEXT, lambda t: None if t.gpu is None else t.gpu.name),
+    # What the trial made of its GPU (Trial.gpu_usage): `gpu_use` is the short label, flagged `idle GPU`.
+    FieldColumn("gpu_use", ColumnType.TEXT, lambda t: None if t.gpu_usage is None else t.gpu_usage.label),
+    FieldColumn("gpu_util_mean", ColumnType.REAL, lambda t: None if t.gpu_usage is None else t.gpu_usage.mean_util_percent),
+    FieldColumn("gpu_util_max", ColumnType.REAL, lambda t: None if t.gpu_usage is None else t.gpu_usage.max_util_percent),
+    FieldColumn("gpu_memory_peak", ColumnType.INTEGER, lambda t: None if t.gpu_usage is None else t.gpu_usage.peak_memory_bytes),
+    FieldColumn("gpu_energy_joules", ColumnType.REAL, lambda t: None if t.gpu_usage is None else t.gpu_usage.energy_joules),
+    FieldColumn("gpu_idle", ColumnType.BOOLEAN, lambda t: None if t.gpu_usage is None else t.gpu_usage.mostly_idle),
     FieldColumn("exit_code", ColumnType.INTEGER, lambda t: t.exit_code),
     FieldColumn("error", ColumnType.TEXT, lambda t: t.error),
 )
@@ -106,6 +113,11 @@ class Table:
             if column.name == name:
                 return i
         raise ConfigError(f"{option}: no column {name!r}; the columns are: {', '.join(self.names)}")
+
+    def column(self, name: str) -> list[Cell]:
+        """The cells of column `name`, one per row."""
+        i = self.index(name)
+        return [row[i] for row in self.rows]
 
     def records(self) -> list[dict[str, Cell]]:
         """The rows as dicts, column name -> cell, in column order."""

@@ -23,9 +23,11 @@ BEST_FIELDS = ("sweep_id", "number", "objective", "params", "seed", "argv", "cod
 
 
 def trial_columns(table: Table) -> list[str]:
-    """The `trials` table without --columns: number, state, objective, one column per parameter, duration, worker, error."""
+    """The `trials` table without --columns: number, state, objective, one column per parameter, duration, worker,
+    GPU use (when any trial ran on a GPU), error."""
     parameters = [c.name for c in table.columns if c.source is ColumnSource.PARAMETER]
-    return ["number", "state", "objective", *parameters, "duration", "worker", "error"]
+    gpu = ["gpu_use"] if any(value is not None for value in table.column("gpu_use")) else []
+    return ["number", "state", "objective", *parameters, "duration", "worker", *gpu, "error"]
 
 
 def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None) -> Trial | None:

@@ -85,6 +85,11 @@ def test_each_trial_records_the_usage_of_its_gpu_and_an_idle_one_is_flagged(tmp_
         assert trial.gpu is not None and trial.gpu_usage is not None
         assert row["gpu_usage"]["samples"] == trial.gpu_usage.samples
         assert row["gpu_usage"]["mostly_idle"] is (trial.gpu.index == 1)
+    # And the `trials` table has a GPU-use column, the idle GPU's trials flagged in it
+    table = procs.run("trials", sweep_id, "--columns", "number,gpu_index,gpu_use", check=True).stdout
+    rows = [line.split() for line in table.splitlines()[1:] if line.strip() and line.split()[0].isdigit()]
+    assert rows and all(("idle" in row) is (row[1] == "1") for row in rows), table
+    assert "GPU_USE" in procs.run("trials", sweep_id, check=True).stdout.splitlines()[0]
 
 
 def test_a_cpu_worker_records_no_gpu_usage(tmp_path: Path, procs: Processes, store: Store) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from sweepctl.analysis.table import FIELD_COLUMNS, ColumnSource, ColumnType, sort_order, trial_table
 from sweepctl.errors import ConfigError
-from sweepctl.records import GpuRef, Trial, TrialState
+from sweepctl.records import GpuRef, GpuUsage, Trial, TrialState
 from sweepctl.sweepfile import parse_sweep
 
 FIELDS = [f.name for f in FIELD_COLUMNS]
@@ -51,7 +51,7 @@ def test_columns_are_the_fields_then_the_parameters_in_the_space_order_then_the_
 
 
 def test_the_fixed_columns_hold_state_timings_gpu_and_outcome() -> None:
-    # Given a failed trial that ran 83 seconds on GPU 1, on its second attempt
+    # Given a failed trial that ran 83 seconds on GPU 1 (left mostly idle), on its second attempt
     failed = Trial(
         sweep_id="s",
         number=7,
@@ -65,6 +65,7 @@ def test_the_fixed_columns_hold_state_timings_gpu_and_outcome() -> None:
         host="node-a",
         worker="node-a/gpu1/9",
         gpu=GpuRef(index=1, uuid="GPU-1", name="NVIDIA H100"),
+        gpu_usage=GpuUsage(samples=17, mean_util_percent=4.0, max_util_percent=9.0, peak_memory_bytes=2**30, energy_joules=5000.0),
         exit_code=3,
         error="exited with status 3",
     )
@@ -85,6 +86,12 @@ def test_the_fixed_columns_hold_state_timings_gpu_and_outcome() -> None:
         "worker": "node-a/gpu1/9",
         "gpu_index": 1,
         "gpu_name": "NVIDIA H100",
+        "gpu_use": "4% 1.0GiB idle GPU",
+        "gpu_util_mean": 4.0,
+        "gpu_util_max": 9.0,
+        "gpu_memory_peak": 2**30,
+        "gpu_energy_joules": 5000.0,
+        "gpu_idle": True,
         "exit_code": 3,
         "error": "exited with status 3",
         "optimizer.lr": None,
