@@ -23,7 +23,10 @@ def number(value: float | None) -> str:
 
 
 def range_text(r: ParameterRange) -> str:
-    shown = f"{number(r.low)} .. {number(r.high)}" if r.numeric else ", ".join(str(v) for v in r.values) or "-"
+    if r.numeric:
+        shown = number(r.low) if r.low == r.high else f"{number(r.low)} .. {number(r.high)}"
+    else:
+        shown = ", ".join(str(v) for v in r.values) or "-"
     return shown + (f" (absent in {r.absent})" if r.absent else "")
 
 
