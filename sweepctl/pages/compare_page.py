@@ -59,7 +59,7 @@ def comparison_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
         ("best", ["-" if s.best_trial is None else f"{number(s.best)} (trial {s.best_trial})" for s in sweeps]),
         ("trials to best", ["-" if s.trials_to_best is None else str(s.trials_to_best) for s in sweeps]),
         ("importance", [importance_text(s) for s in sweeps]),
-        ("top 10%", [f"{s.top_trials} trials" for s in sweeps]),
+        ("top 10%", [f"{s.top_trials} trial{'' if s.top_trials == 1 else 's'}" for s in sweeps]),
     ]
     ranges = [{r.name: r for r in s.top_ranges} for s in sweeps]
     for name in parameter_union([list(r) for r in ranges]):

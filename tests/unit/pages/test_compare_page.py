@@ -13,7 +13,7 @@ def test_rows_show_each_sweeps_numbers_and_the_page_holds_them_with_both_figures
     # When the rows are built
     rows = dict(comparison_rows(comparison))
     # Then each row has one cell per sweep, with the known figures at 4 significant digits
-    assert rows["sweep"] == ["a", "b"]
+    assert rows["sweep"] == ["a", "b"] and rows["top 10%"] == ["2 trials", "1 trial"]
     assert rows["best"] == ["1 (trial 13)", "1 (trial 1)"]
     assert rows["trials to best"] == ["14", "1"]
     assert rows["failed"] == ["10.0% (2 of 20 finished)", "0.0% (0 of 5 finished)"]
