@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import analysis, export, report, reproduce, run, services, sweeps
+from sweepctl.cli import analysis, export, report, reproduce, run, services, sweeps, ui
 from sweepctl.errors import SweepError
 
 
@@ -27,6 +27,7 @@ COMMANDS = (
     report.report,
     *analysis.COMMANDS,
     *export.COMMANDS,
+    ui.ui,
 )
 for command in COMMANDS:
     cli.add_command(command)
