@@ -46,7 +46,8 @@ def sweep_path(sweep_id: str) -> str:
 
 def refresh_script(sweep_id: str, version: PageVersion, every_seconds: float = POLL_SECONDS) -> str:
     """The page's head scripts: Plotly from this server, then a poll of the sweep's version that reloads the page
-    when trials finished or the state changed since it was drawn. A failed poll (server gone) is retried quietly."""
+    when trials finished or the state changed since it was drawn. Polling starts once the page has loaded (a page
+    still drawing is never reloaded); a failed poll (server gone) is retried quietly."""
     url = json.dumps(sweep_path(sweep_id) + "/version")
     drawn = version.as_json()
     return (
@@ -60,7 +61,7 @@ def refresh_script(sweep_id: str, version: PageVersion, every_seconds: float = P
         "    } catch (e) { /* the server is restarting or Redis is away: try again later */ }\n"
         f"    setTimeout(poll, {round(every_seconds * 1000)});\n"
         "  }\n"
-        f"  setTimeout(poll, {round(every_seconds * 1000)});\n"
+        f"  addEventListener('load', () => setTimeout(poll, {round(every_seconds * 1000)}));\n"
         "})();</script>"
     )
 
