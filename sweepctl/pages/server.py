@@ -191,8 +191,8 @@ def serve(view: LiveView, port: int, stop: threading.Event, on_ready: Callable[[
     server = server_class((view.bind.strip("[]"), port), handler_for(view, lambda line: print(line, file=sys.stderr, flush=True)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
-    host, bound_port = server.server_address[:2]
-    on_ready(f"http://{f'[{host}]' if ':' in str(host) else host}:{bound_port}/")
+    host, bound_port = str(server.server_address[0]), server.server_address[1]
+    on_ready(f"http://{f'[{host}]' if ':' in host else host}:{bound_port}/")
     try:
         stop.wait()
     finally:

@@ -146,3 +146,17 @@ def _answers(url: str) -> bool:
         return get(url)[0] == 200
     except OSError:
         return False
+
+
+def test_a_bind_beyond_loopback_warns_that_anyone_reaching_the_port_reads_every_sweep(tmp_path: Path, procs: Processes) -> None:
+    # Given sweepctl ui told to listen on every address
+    log, port = tmp_path / "ui.log", free_port()
+    server = procs.start("ui", "--bind", "0.0.0.0", "--port", str(port), log=log)
+    wait_for(lambda: "sweepctl ui serving http" in log.read_text(), 60, "the ui to start", interval=0.2)
+    # Then it says so plainly before serving, and listens where it was told
+    assert "warning: serving on 0.0.0.0, not loopback: anyone who can reach port" in log.read_text()
+    listening = [c.laddr for c in psutil.Process(server.pid).net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert [(a.ip, a.port) for a in listening] == [("0.0.0.0", port)]
+    # And it answers a request naming any host (no loopback-only Host check)
+    status, _ = get(f"http://127.0.0.1:{port}/")
+    assert status == 200
