@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import analysis, compare, export, report, reproduce, run, services, sweeps
+from sweepctl.cli import analysis, compare, export, report, reproduce, run, services, sweeps, ui
 from sweepctl.errors import SweepError
 
 
@@ -28,6 +28,7 @@ COMMANDS = (
     *analysis.COMMANDS,
     *export.COMMANDS,
     *compare.COMMANDS,
+    ui.ui,
 )
 for command in COMMANDS:
     cli.add_command(command)
