@@ -93,13 +93,13 @@ def test_the_table_shows_recorded_and_rerun_values_side_by_side(
     # When it is reproduced with the default table and a new temporary folder
     done = procs.run("reproduce", sweep_id, "2")
 
-    # Then one row per value names the recorded and the re-run value
+    # Then one row per value names the recorded and the re-run value (tables show 4 significant digits)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["WHAT", "RECORDED", "RERUN", "CHANGE"]
     objective = next(line.split() for line in lines if line.startswith("objective"))
-    assert float(objective[1]) == pytest.approx(trial.objective, rel=1e-5) and float(objective[2]) == pytest.approx(
-        trial.objective, rel=1e-5
+    assert float(objective[1]) == pytest.approx(trial.objective, rel=5e-4) and float(objective[2]) == pytest.approx(
+        trial.objective, rel=5e-4
     )
     assert any(line.startswith("state") and line.split()[1:3] == ["completed", "completed"] for line in lines)
 
