@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.ensemble import ExtraTreesRegressor
 
 from sweepctl.errors import SweepError
 from sweepctl.records import Trial
@@ -189,6 +188,9 @@ def _varies(column: _Array) -> bool:
 def _shares(x: _Array, y: _Array, rng: np.random.Generator) -> tuple[_Array, float]:
     """Main-effect shares of every column: RESAMPLES bootstrap rows, then the full data's; and the out-of-bag R²."""
     n = len(y)
+    # Imported here: scikit-learn takes about a second to import, which every `sweepctl` command would pay.
+    from sklearn.ensemble import ExtraTreesRegressor
+
     model = ExtraTreesRegressor(
         n_estimators=TREES,
         bootstrap=True,
