@@ -90,8 +90,9 @@ def _args_json_file(trial: Trial, spec: SweepSpec) -> tuple[Path, str] | None:
     """Where the recorded argv names the `${args_json_file}` the worker wrote, and what it held."""
     if Macro.ARGS_JSON_FILE.token not in spec.command:
         return None
+    # Where the file's path stood; ${envvar:NAME} elements stay one element each, whatever their values.
     template = build_argv(
-        spec.command, program=spec.program, params=trial.params, interpreter=sys.executable, args_json_file=_JSON_FILE_MARK
+        spec.command, program=spec.program, params=trial.params, interpreter=sys.executable, environ={}, args_json_file=_JSON_FILE_MARK
     )
     if len(template) != len(trial.argv) or _JSON_FILE_MARK not in template:
         return None  # the sweep's command is not the one the trial ran with: nothing to rewrite

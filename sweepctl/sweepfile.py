@@ -22,10 +22,10 @@ from sweepctl._documents import read_document
 from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
 from sweepctl._warm_start import parse_warm_start
-from sweepctl.command import Macro, macro_problem
+from sweepctl.command import PARAMETER_MACROS, Macro, largest_expansion_bytes, macro_problem, python_spelling_extra
 from sweepctl.early_terminate import MAX_STEP, parse_early_terminate
 from sweepctl.errors import SpecError
-from sweepctl.space import SearchSpace
+from sweepctl.space import Parameter, SearchSpace
 from sweepctl.spec import (
     DEFAULT_COMMAND,
     DEFAULT_MAX_RETRIES,
@@ -95,7 +95,6 @@ MAX_SEED = 2**64 - 1
 MAX_ARGV_BYTES = 256 * 1024
 # ${env}, ${interpreter} and ${args_json_file} become paths of the worker's: PATH_MAX each at most.
 _PATH_BYTES = 4096
-_PARAMETER_MACROS = frozenset({Macro.ARGS, Macro.ARGS_NO_HYPHENS, Macro.ARGS_JSON, Macro.ARGS_NO_BOOLEAN_FLAGS})
 
 # Top-level keys holding one checked value each: key -> check(problems, path, raw).
 _SCALARS: dict[str, Callable[[v.Problems, str, Any], Any]] = {
@@ -179,7 +178,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     if values.get("reuse_process") and program is not None:
         problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
     if parameters is not None and function is None:
-        _check_argv_size(problems, command, program, largest_set_bytes(parameters))
+        _check_argv_size(problems, command, program, parameters)
     if metric is None or parameters is None or method is None:
         return None
     return SweepSpec(
@@ -280,28 +279,40 @@ def _command(problems: v.Problems, raw: Any) -> tuple[str, ...] | None:
     if not raw:
         problems.add("command", "must not be empty")
         return None
-    ok = True
-    for index, element in enumerate(raw):
-        if not isinstance(element, str):
-            problems.add(v.item("command", index), f"expected a string, got {v.describe(element)}")
-            ok = False
-        elif (why := macro_problem(element)) is not None:
-            problems.add(v.item("command", index), why)
-            ok = False
-        elif (size := _utf8_bytes(element)) > v.MAX_VALUE_BYTES:
-            # Linux refuses any argv element over 128 KiB; a literal gets what one parameter value gets.
-            problems.add(v.item("command", index), f"expected at most {v.MAX_VALUE_BYTES:,} bytes, got {size:,}")
-            ok = False
-    return tuple(raw) if ok else None
+    argv = [_command_element(problems, v.item("command", index), element) for index, element in enumerate(raw)]
+    return None if None in argv else tuple(e for e in argv if e is not None)
 
 
-def _check_argv_size(problems: v.Problems, command: tuple[str, ...], program: str | None, set_bytes: int) -> None:
-    """Report a command whose argv, with the largest parameter set expanded, is over MAX_ARGV_BYTES."""
+def _command_element(problems: v.Problems, path: str, element: Any) -> str | None:
+    """One element as the trial gets it: a string, or a number, boolean or null written by str() as W&B's agent does."""
+    if not (element is None or isinstance(element, (str, int, float))):
+        problems.add(path, f"expected a string or a number, got {v.describe(element)}")
+        return None
+    text = str(element)  # the document check refused integers past str()'s digit limit
+    if (why := macro_problem(text)) is not None:
+        problems.add(path, why)
+        return None
+    if (size := _utf8_bytes(text)) > v.MAX_VALUE_BYTES:
+        # Linux refuses any argv element over 128 KiB; a literal gets what one parameter value gets.
+        problems.add(path, f"expected at most {v.MAX_VALUE_BYTES:,} bytes, got {size:,}")
+        return None
+    return text
+
+
+def _check_argv_size(problems: v.Problems, command: tuple[str, ...], program: str | None, leaves: tuple[Parameter, ...]) -> None:
+    """Report a command whose argv, with the largest parameter set expanded, is over MAX_ARGV_BYTES.
+
+    Each parameter macro counts the most its spelling can take (`command.largest_expansion_bytes`).
+    A `${envvar:NAME}` counts as written: its value is the worker's, unknown here; an argv that
+    does not fit then fails its trial at start, with the reason.
+    """
+    set_bytes = largest_set_bytes(leaves)
+    python_extra = python_spelling_extra(leaves)
     total = 0
     for element in command:
         macro = Macro.parse(element)
-        if macro in _PARAMETER_MACROS:
-            total += set_bytes
+        if macro is not None and macro in PARAMETER_MACROS:
+            total += largest_expansion_bytes(macro, set_bytes, python_extra)
         elif macro is Macro.PROGRAM:
             total += _utf8_bytes(program or "")
         elif macro is not None:
@@ -312,7 +323,8 @@ def _check_argv_size(problems: v.Problems, command: tuple[str, ...], program: st
         problems.add(
             "command",
             f"expected at most {MAX_ARGV_BYTES // 1024} KiB of arguments with the largest parameter set "
-            f"({set_bytes:,} bytes for each of ${{args}}, ${{args_json}} and the like), got up to {total:,} bytes",
+            f"({set_bytes:,} bytes as JSON for each of ${{args_json}} and the like, up to {set_bytes + python_extra:,} "
+            f"for each of ${{args}} and the like), got up to {total:,} bytes",
         )
 
 

@@ -43,7 +43,7 @@ from workers.identity import WorkerIdentity
 from workers.metric_buffer import MetricBuffer
 from workers.oom import oom_kill_between, oom_kills
 from workers.outcome import Verdict, judge_exit
-from workers.trial_process import LauncherClient, TrialProcess
+from workers.trial_process import LauncherClient, TrialProcess, launcher_environment
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class TrialRunner:
         try:
             # What the attempt will run is recorded by the claim itself: one round trip.
             try:
-                argv = () if trial is None else self._argv(spec, trial, scratch)
+                argv = () if trial is None else self._argv(spec, replace(trial, attempt=attempt), scratch)
                 started = {} if trial is None else self._provenance(spec, argv, folder)
             except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
                 return self._writes.fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
@@ -198,6 +198,8 @@ class TrialRunner:
             program=spec.program,
             params=trial.params,
             interpreter=sys.executable,
+            # ${envvar:NAME} reads the environment the trial itself will get (never the Redis URL).
+            environ={**launcher_environment(), **trial_environment(trial)},
             args_json_file=None if args_file is None else str(args_file),
         )
 

@@ -134,6 +134,14 @@ class _LineSplitter:
             self._on_line(line)
 
 
+def launcher_environment() -> dict[str, str]:
+    """The environment a slot's launcher starts with, and its trials inherit: the worker's, less the Redis URL.
+
+    The launcher holds no Redis credentials: trials report through stdout.
+    """
+    return {k: v for k, v in os.environ.items() if k != REDIS_URL_ENV}
+
+
 class LauncherClient:
     """The runner's side of its slot's launcher process (`workers.launcher`): started on first use, restarted if it died.
 
@@ -153,13 +161,11 @@ class LauncherClient:
         self.close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         fit_start_requests(ours)
-        # The launcher holds no Redis credentials: trials report through stdout.
-        env = {k: v for k, v in os.environ.items() if k != REDIS_URL_ENV}
         with theirs:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "workers.launcher", str(theirs.fileno()), str(self.grace)],
                 pass_fds=[theirs.fileno()],
-                env=env,
+                env=launcher_environment(),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # a Ctrl-C at the worker's terminal is the worker's to handle
             )

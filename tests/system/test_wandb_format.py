@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from sweepctl.command import build_argv
 from sweepctl.local_store import local_store_dir
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
 from tests.conftest import EXAMPLES
 from tests.support.processes import Processes
+from tests.support.wandb_agent_argv import wandb_argv
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
 pytestmark = pytest.mark.system
@@ -22,7 +24,8 @@ pytestmark = pytest.mark.system
 def test_wandb_file_with_macros_and_nested_parameters_records_the_argv_each_trial_received(
     tmp_path: Path, procs: Processes, store: Store
 ) -> None:
-    # Given a W&B sweep file: program, command macros, nested parameters, log_uniform_values, hyperband block
+    # Given a W&B sweep file: program, command macros, a variable of the worker's, an unquoted number, nested parameters,
+    # log_uniform_values, hyperband block; and a worker whose environment sets one of the two variables the command reads
     sweep_file = write_sweep(
         tmp_path,
         """
@@ -53,41 +56,45 @@ def test_wandb_file_with_macros_and_nested_parameters_records_the_argv_each_tria
           - ${env}
           - ${interpreter}
           - ${program}
+          - --data=${envvar:SWEEPCTL_TEST_DATA_DIR}/train
+          - ${envvar:SWEEPCTL_TEST_UNSET_VAR}
+          - 2018
           - ${args}
+          - ${args_no_equals}
           - ${args_json}
         run_cap: 8
         """,
     )
     run_log = tmp_path / "runs.jsonl"
+    worker_env = {"SWEEPCTL_TEST_DATA_DIR": "/data/set one"}
     sweep_id = submit(procs, sweep_file)
     procs.start("controller", env={"RUN_LOG": str(run_log)})
-    procs.start("worker", "--gpus", "none", "--concurrency", "2", env={"RUN_LOG": str(run_log)})
+    procs.start("worker", "--gpus", "none", "--concurrency", "2", env={"RUN_LOG": str(run_log), **worker_env})
 
     # When it runs
     wait_until_done(store, sweep_id, timeout=90)
 
-    # Then every trial completed, and the argv recorded is what the program received, macro by macro
+    # Then every trial completed, and the argv each program received is the one W&B's agent builds for its parameters
     assert store.get_sweep(sweep_id).state is SweepState.FINISHED
     received = {r["number"]: r["argv"] for r in read_run_log(run_log)}
+    command = yaml.safe_load(sweep_file.read_text())["command"]
     trials = store.get_trials(sweep_id)
     assert len(trials) == 8
     for t in trials:
         assert t.state is TrialState.COMPLETED, t.error
-        assert t.argv[0] == "/usr/bin/env" and t.argv[2] == "trial_program.py"
-        assert Path(t.argv[1]).name.startswith("python")
+        assert Path(t.argv[1]).name.startswith("python")  # ${interpreter}: the worker's Python, where W&B writes "python"
+        expected = wandb_argv(
+            command, program="trial_program.py", params=t.params, environ=worker_env, interpreter=t.argv[1], args_json_file="-"
+        )
+        assert list(t.argv) == expected
         assert list(t.argv[2:]) == received[t.number]  # sys.argv = argv without env and interpreter
-        expected = build_argv(sweep_file_command(), program="trial_program.py", params=t.params, interpreter=t.argv[1])
-        assert t.argv == expected
-        flags = dict(a[2:].split("=", 1) for a in t.argv[3:-1])
-        assert set(flags) == {"x", "optimizer.name", "optimizer.lr", "mode"}
+        # and it reads as a W&B program expects: the worker's variable, the unset one's name, one flag per top-level key
+        assert t.argv[3:6] == ("--data=/data/set one/train", "SWEEPCTL_TEST_UNSET_VAR", "2018")
+        flags = dict(a[2:].split("=", 1) for a in t.argv[6:9])
+        assert set(flags) == {"x", "optimizer", "mode"}
         assert float(flags["x"]) == t.params["x"] and 0.001 <= t.params["x"] <= 10
-        assert float(flags["optimizer.lr"]) == t.params["optimizer"]["lr"]
-        assert flags["optimizer.name"] in ("sgd", "adam")
+        assert ast.literal_eval(flags["optimizer"]) == t.params["optimizer"] and t.params["optimizer"]["name"] in ("sgd", "adam")
         assert json.loads(t.argv[-1]) == t.params
-
-
-def sweep_file_command() -> list[str]:
-    return ["${env}", "${interpreter}", "${program}", "${args}", "${args_json}"]
 
 
 def test_shipped_wandb_example_runs_unchanged(tmp_path: Path, procs: Processes) -> None:
@@ -101,7 +108,7 @@ def test_shipped_wandb_example_runs_unchanged(tmp_path: Path, procs: Processes) 
     best = json.loads(done.stdout)
     assert best["state"] == "completed" and best["objective"] > 0
     assert best["argv"][0] == "/usr/bin/env" and best["argv"][2] == "train.py"
-    assert f"--optimizer.name={best['params']['optimizer']['name']}" in best["argv"]
+    assert f"--optimizer={best['params']['optimizer']}" in best["argv"]  # a group is one flag, as W&B's agent passes it
     assert "finished: run_cap=20 reached" in done.stderr
     # and its results persist in the folder's store, kept out of the folder the trials run in
     store_dir = local_store_dir(cwd=tmp_path)

@@ -62,4 +62,15 @@ def test_the_args_json_file_is_written_again_at_its_recorded_path(tmp_path: Path
 
     # When its re-run is planned, Then the file's recorded path gets the trial's parameters
     plan = plan_rerun(trial(recorded), spec, str(tmp_path), tmp_path / "fresh")
-    assert plan.args_json_file == (Path("/tmp/sweepctl-s1-4-abc/params.json"), '{"x":0.5}')
+    assert plan.args_json_file == (Path("/tmp/sweepctl-s1-4-abc/params.json"), '{"x": 0.5}')  # json.dumps, as W&B's agent writes it
+
+
+def test_the_args_json_file_is_found_after_envvar_elements(tmp_path: Path) -> None:
+    # Given a command whose ${envvar:NAME} elements the worker expanded from its own environment
+    spec = spec_in(tmp_path, 'program: train.py\ncommand: ["${envvar:PY}", "${program}", "--data=${envvar:DATA}", "${args_json_file}"]')
+    recorded = ("/worker/python", "train.py", "--data=/worker/data", "/tmp/sweepctl-s1-4-abc/params.json")
+
+    # When its re-run is planned, Then the recorded argv is kept as it ran, and the file is found at its place
+    plan = plan_rerun(trial(recorded), spec, str(tmp_path), tmp_path / "fresh")
+    assert plan.argv == recorded
+    assert plan.args_json_file == (Path("/tmp/sweepctl-s1-4-abc/params.json"), '{"x": 0.5}')
