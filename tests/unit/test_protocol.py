@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -320,6 +321,47 @@ def test_non_integer_steps_raise(step: float, capsys: pytest.CaptureFixture[str]
 def test_report_needs_at_least_one_metric(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SweepError, match="at least one metric"):
         report(step=1)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SweepError, match="at least one metric"):
+        report({}, step=1)
+    assert capsys.readouterr().out == ""
+
+
+def test_report_takes_any_names_in_a_mapping_beside_keywords(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given names no keyword argument can spell, one only the JSON form carries, and a keyword
+    report({"ndcg@10": 0.5, "val/loss": 0.25, "mAP@0.5:0.95": 0.4}, step=3, acc=0.9)
+    # Then one ASCII line carries all of them, exactly
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.isascii()
+    assert parse_report(out) == Report(3, {"ndcg@10": 0.5, "val/loss": 0.25, "mAP@0.5:0.95": 0.4, "acc": 0.9})
+
+
+def test_report_of_common_names_writes_the_name_equals_value_form(capsys: pytest.CaptureFixture[str]) -> None:
+    report({"ndcg@10": 0.5, "Valid_mAP@0.50": 1, "val/loss": 0.25}, step=2)
+    assert capsys.readouterr().out == "step=2 ndcg@10=0.5 Valid_mAP@0.50=1.0 val/loss=0.25\n"
+
+
+def test_report_takes_numpy_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    numpy = pytest.importorskip("numpy")
+    report({"val/loss": numpy.float32(0.5)}, step=numpy.int64(4))
+    assert parse_report(capsys.readouterr().out) == Report(4, {"val/loss": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: report(3, loss=1.0), "mapping or keywords"),  # type: ignore[arg-type]  # the step given positionally
+        (lambda: report({"loss": 1.0}, loss=2.0), "'loss' given twice"),
+        (lambda: report({f"m{i}": 1.0 for i in range(101)}), "at most 100 metrics"),
+        (lambda: report({f"{i:03}" + "x" * 250: 1.0 for i in range(20)}), "at most 4096 characters"),
+        (lambda: report({"ndcg@10": "high"}), "'ndcg@10' must be a number"),  # type: ignore[dict-item]
+        (lambda: report({"a": 1.0}, step=True), "step must be an integer"),
+        (lambda: report({"a": 1.0}, step="3"), "step must be an integer"),  # type: ignore[arg-type]
+    ],
+)
+def test_report_refuses_what_a_worker_would_reject_and_prints_nothing(call: Any, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SweepError, match=message):
+        call()
     assert capsys.readouterr().out == ""
 
 
