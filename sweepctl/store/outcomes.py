@@ -18,9 +18,9 @@ from sweepctl.store.failures import is_out_of_memory
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 # Workers and controllers beat every 5 s: one silent for three beats is not alive (`status`, `submit --wait`).
 ALIVE_SECONDS = 15.0
-# One metric point, encoded: far above what any report the protocol accepts encodes to (a line of
-# at most MAX_REPORT_CHARS characters, ASCII-escaped names as the codec writes them; about 6.5 KiB
-# with 100 values written out in full), so that no accepted report is refused here.
+# One metric point, encoded. Above what any report the protocol accepts encodes to, so that no
+# accepted report is refused here: its names, escaped as the codec writes them, fit MAX_REPORT_CHARS
+# (4 KiB); 100 values of at most 24 characters and a step of at most 309 digits add under 3 KiB.
 MAX_POINT_BYTES = 16_384
 # A write of metric points is split into atomic steps of at most this many points and bytes, so that
 # no volume of reports makes one script call too large to run (Lua's unpack, argument buffers).
