@@ -1,41 +1,82 @@
 """The tiny API a training script calls: `sweepctl.report(step=..., loss=...)`.
 
-It needs no Redis credentials: it writes one report line to stdout (flushed),
-which the worker running the trial parses and stores. Outside a sweep the line
-is simply printed, so scripts run the same by hand.
+Names that are no Python keyword argument (`ndcg@10`, `val/loss`, `Valid_mAP@0.50`,
+`val loss`) go in a mapping, alone or with keywords:
+`sweepctl.report({"ndcg@10": 0.5, "val/loss": 0.3}, step=3, acc=0.9)`.
+
+It needs no Redis credentials: it writes one report line to stdout (flushed), in the
+form of `sweepctl.protocol` that carries its names exactly (`format_report`): `step=3
+loss=0.25` when every name is a common one, else `sweepctl-report {"step":3,"metrics":
+{"ndcg@10":0.5}}`. The worker running the trial parses and stores it; outside a sweep the
+line is simply printed, so scripts run the same by hand. What a worker would reject (a
+name past the protocol's rules, a value that is no number, a fractional step, more than
+100 metrics or a line over 4096 characters) raises SweepError and prints nothing.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from sweepctl.errors import SweepError
-from sweepctl.protocol import METRIC_NAME, STEP, format_report
+from sweepctl.protocol import format_report, metric_name_problem, report_problem
 
 PARAMS_ENV = "SWEEPCTL_PARAMS"
 SEED_ENV = "SWEEPCTL_TRIAL_SEED"
 
 
-def report(step: int | None = None, **values: float) -> None:
-    """Report metric values (and optionally the step) of the running trial."""
-    if not values:
-        raise SweepError("report() needs at least one metric, e.g. report(step=1, loss=0.3)")
-    clean: dict[str, float] = {}
-    for name, value in values.items():
-        if METRIC_NAME.fullmatch(name) is None or name == STEP:
-            raise SweepError(f"metric name {name!r} is not usable: letters, digits, _ . / - only")
-        try:
-            clean[name] = float(value)
-        except (TypeError, ValueError) as exc:
-            raise SweepError(f"metric {name!r} must be a number, got {value!r}") from exc
-    if step is not None and (not math.isfinite(float(step)) or int(step) != step):
-        raise SweepError(f"step must be an integer, got {step!r}")
-    sys.stdout.write(format_report(step, clean) + "\n")
+def report(metrics: Mapping[str, float] | None = None, /, *, step: int | None = None, **values: float) -> None:
+    """Report metric values of the running trial (a mapping of any names, keywords, or both) and optionally the step."""
+    if metrics is not None and not isinstance(metrics, Mapping):
+        raise SweepError(f"report() takes metrics as a mapping or keywords (the step as step=N), got {metrics!r}")
+    given = dict(metrics or {})
+    twice = sorted(given.keys() & values.keys())
+    if twice:
+        raise SweepError(f"metric {twice[0]!r} given twice, in the mapping and as a keyword")
+    given.update(values)
+    if not given:
+        raise SweepError("report() needs at least one metric, e.g. report(step=1, loss=0.3) or report({'ndcg@10': 0.5})")
+    clean = {_name(name): _number(name, value) for name, value in given.items()}
+    whole = _step(step)
+    rejected = report_problem(whole, clean)
+    if rejected is not None:
+        raise SweepError(f"report(): {rejected.detail}")
+    sys.stdout.write(format_report(whole, clean) + "\n")
     sys.stdout.flush()
+
+
+def _name(name: Any) -> str:
+    problem = metric_name_problem(name)
+    if problem is not None:
+        raise SweepError(f"metric name {name!r} is not usable: {problem}")
+    return str(name)
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise SweepError(f"metric {name!r} must be a number, got {value!r}") from exc
+
+
+def _step(step: Any) -> int | None:
+    """The step as an integer: an int (numpy's too) or anything float() reads as an integral number (2.0, a 0-d tensor)."""
+    if step is None:
+        return None
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool):
+        return int(step)
+    try:
+        number = math.nan if isinstance(step, (str, bytes, bool)) else float(step)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number != int(number):
+        raise SweepError(f"step must be an integer, got {step!r}")
+    return int(number)
 
 
 def params() -> dict[str, Any]:

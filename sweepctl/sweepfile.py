@@ -25,6 +25,7 @@ from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import PARAMETER_MACROS, Macro, largest_expansion_bytes, macro_problem, python_spelling_extra
 from sweepctl.early_terminate import MAX_STEP, parse_early_terminate
 from sweepctl.errors import SpecError
+from sweepctl.protocol import metric_name_problem
 from sweepctl.space import Parameter, SearchSpace
 from sweepctl.spec import (
     DEFAULT_COMMAND,
@@ -235,6 +236,9 @@ def _metric(problems: v.Problems, raw: Any) -> MetricSpec | None:
         return None
     v.check_keys(problems, "metric", doc, _METRIC_KEYS)
     name = v.string(problems, "metric.name", doc.get("name", v.MISSING))
+    if name is not None and (unusable := metric_name_problem(name)) is not None:  # what a trial could never report
+        problems.add("metric.name", unusable)
+        name = None
     goal = v.choice(problems, "metric.goal", doc.get("goal", "minimize"), tuple(g.value for g in Goal), "goal")
     target = doc.get("target")
     if target is not None:

@@ -2,7 +2,8 @@
 
 The callable gets the trial's nested parameters as one dict. It may report
 along the way with `sweepctl.report(...)` and may return a number (the value
-of METRIC), a mapping of metric values, or None (what it reported stands).
+of METRIC), a mapping of metric values (any names, `ndcg@10` too; its `step`, if
+any, is the step), or None (what it reported stands).
 An exception prints its traceback and exits 1: the trial is recorded FAILED.
 """
 
@@ -38,12 +39,9 @@ def run_callable(target: str, metric: str) -> int:
     result = load_callable(target)(params())
     if result is None:
         return 0
-    values: dict[str, Any] = (
-        {str(k): float(v) for k, v in result.items()} if isinstance(result, Mapping) else {metric: float(result)}
-    )
-    if "step" in values:
-        values["step"] = int(values["step"])
-    report(**values)
+    values: dict[str, Any] = dict(result) if isinstance(result, Mapping) else {metric: result}
+    step = values.pop("step", None)  # a returned mapping's "step" is the step, as report(step=) takes it
+    report(values, step=step)
     return 0
 
 

@@ -140,7 +140,7 @@ def sort_order(table: Table, sort: str, limit: int | None = None) -> list[int]:
     Empty cells come last either way; numbers order numerically, before text;
     ties keep the table's order (the trial number).
     """
-    descending = sort.startswith("-")
+    descending = sort.startswith("-") and sort not in table.names  # a metric may be named `-x`: `--sort=--x` sorts it descending
     position = table.index(sort[1:] if descending else sort, option="--sort")
     present = [i for i, row in enumerate(table.rows) if not _empty(row[position])]
     missing = [i for i, row in enumerate(table.rows) if _empty(row[position])]
@@ -224,7 +224,13 @@ def _ordered_union(groups: Iterable[Iterable[str]]) -> list[str]:
 
 
 def _free(name: str, prefix: str, taken: set[str]) -> str:
-    """`name`, or `prefix:name` when an earlier column already has it; recorded as taken."""
-    chosen = name if name not in taken else f"{prefix}:{name}"
+    """`name`, or `prefix:name` (`prefix:prefix:name`, ...) when an earlier column already has it; recorded as taken.
+
+    Metric names may hold any character, `:` too: a metric `metric:state` and a metric `state`
+    must still get two columns.
+    """
+    chosen = name
+    while chosen in taken:
+        chosen = f"{prefix}:{chosen}"
     taken.add(chosen)
     return chosen

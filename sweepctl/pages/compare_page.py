@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from sweepctl.analysis.compare import Comparison, ParameterRange, SweepComparison
 from sweepctl.pages.page import Section, render_page, table, text
 from sweepctl.pages.records_html import when
-from sweepctl.pages.trial_figures import layout
+from sweepctl.pages.trial_figures import layout, plot_text
 
 TOP_PARAMETERS = 3  # parameters named in the importance row
 
@@ -85,7 +85,7 @@ def best_so_far_figure(comparison: Comparison) -> go.Figure:
     for s in comparison.sweeps:
         x = list(range(1, len(s.best_so_far) + 1))
         fig.add_trace(go.Scatter(x=x, y=list(s.best_so_far), mode="lines", line={"shape": "hv", "width": 2}, name=label(s)))
-    metrics = sorted({f"{s.metric} ({s.goal.value})" for s in comparison.sweeps})
+    metrics = sorted({f"{plot_text(s.metric)} ({s.goal.value})" for s in comparison.sweeps})
     return layout(fig, f"best {' / '.join(metrics)} so far", xaxis={"title": "trials finished"}, yaxis={"title": "best so far"})
 
 

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from sweepctl.analysis.overview import FailureCounts, worker_of
 from sweepctl.pages.sampling import CURVE_POINTS_MAX, POINTS_MAX, evenly
-from sweepctl.pages.trial_figures import layout, ms
+from sweepctl.pages.trial_figures import layout, ms, plot_text
 from sweepctl.records import MetricPoint, Trial, TrialState
 
 STATE_COLORS = {
@@ -48,6 +48,7 @@ def curves_figure(trials: Sequence[Trial], histories: Mapping[int, Sequence[Metr
     """One line per trial of `trials` whose history has `metric`; early-stopped trials dashed, with a cross where they stopped."""
     fig = go.Figure()
     shown: set[str] = set()
+    label = plot_text(metric)
     for t in trials:
         steps, values = curve(histories.get(t.number, ()), metric)
         if not steps:
@@ -59,7 +60,7 @@ def curves_figure(trials: Sequence[Trial], histories: Mapping[int, Sequence[Metr
             go.Scatter(
                 x=steps, y=values, mode="lines", name=group, legendgroup=group, showlegend=group not in shown,
                 line={"color": color, "width": 1.5, "dash": "dash" if stopped else "solid"}, opacity=0.8,
-                hovertemplate=f"trial {t.number} ({t.state.value})<br>step %{{x}}<br>{metric} %{{y}}<extra></extra>",
+                hovertemplate=f"trial {t.number} ({t.state.value})<br>step %{{x}}<br>{label} %{{y}}<extra></extra>",
             )
         )
         shown.add(group)
@@ -70,7 +71,7 @@ def curves_figure(trials: Sequence[Trial], histories: Mapping[int, Sequence[Metr
                     marker={"symbol": "x", "size": 10, "color": "#d62828"}, hovertemplate=f"trial {t.number} stopped here<extra></extra>",
                 )
             )
-    return layout(fig, f"learning curves of {metric}", height=440, xaxis={"title": "step"}, yaxis={"title": metric})
+    return layout(fig, f"learning curves of {label}", height=440, xaxis={"title": "step"}, yaxis={"title": label})
 
 
 def timeline_figure(trials: Sequence[Trial], now: float) -> go.Figure:

@@ -29,6 +29,16 @@ def layout(fig: go.Figure, title: str, height: int = 420, **more: Any) -> go.Fig
     return fig
 
 
+def plot_text(name: str) -> str:
+    """A user's name (a metric's: any characters) as Plotly text that shows it as written.
+
+    Plotly reads `<b>`, `<br>`, entities such as `&lt;` in every title, label and hover
+    text, and `%{...}` in hover templates: escaped as entities, which it shows as the
+    characters they stand for.
+    """
+    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%&#123;")
+
+
 def ms(seconds: float) -> int:
     """A Unix time as milliseconds: what a plotly date axis reads, shorter in the page than a date string."""
     return round(seconds * 1000)
@@ -45,7 +55,7 @@ def history_figure(trials: Sequence[Trial], goal: Goal, metric: str) -> go.Figur
     fig.add_trace(
         go.Scatter(
             x=x, y=y, mode="markers", name="trial", marker={"size": 5, "opacity": 0.6},
-            customdata=[t.number for t in done], hovertemplate="trial %{customdata}<br>" + metric + " %{y}<extra></extra>",
+            customdata=[t.number for t in done], hovertemplate="trial %{customdata}<br>" + plot_text(metric) + " %{y}<extra></extra>",
         )
     )
     fig.add_trace(
@@ -53,7 +63,8 @@ def history_figure(trials: Sequence[Trial], goal: Goal, metric: str) -> go.Figur
             x=[x[i] for i in changes], y=[best[i] for i in changes], mode="lines", line={"shape": "hv", "width": 2}, name="best so far"
         )
     )
-    return layout(fig, f"{metric} over time ({goal.value})", xaxis={"type": "date", "title": "trial ended"}, yaxis={"title": metric})
+    label = plot_text(metric)
+    return layout(fig, f"{label} over time ({goal.value})", xaxis={"type": "date", "title": "trial ended"}, yaxis={"title": label})
 
 
 def is_number(value: Any) -> bool:
@@ -100,10 +111,10 @@ def parallel_figure(ranked: Sequence[Trial], goal: Goal, metric: str, names: Seq
         else:
             dimensions.append({"label": ax.label, "values": ax.values})
     objective = [float(t.objective or 0.0) for t in shown]
-    dimensions.append({"label": metric, "values": objective})
+    dimensions.append({"label": plot_text(metric), "values": objective})
     line = {"color": objective, "colorscale": "Viridis", "showscale": True, "reversescale": goal is Goal.MINIMIZE}
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line=line))
-    title = f"parameters and {metric}"
+    title = f"parameters and {plot_text(metric)}"
     if len(shown) < len(ranked):
         title += f" ({len(shown)} of {len(ranked)} completed trials: the best and a spread)"
     return layout(fig, title, height=460, margin={"l": 80, "r": 80, "t": 90, "b": 40})
@@ -120,12 +131,12 @@ def slice_figures(ranked: Sequence[Trial], metric: str, names: Sequence[str], lo
         marker = {"size": 6, "opacity": 0.7, "color": numbers, "colorscale": "Blues", "showscale": False}
         fig = go.Figure(
             go.Scatter(x=x, y=objective, mode="markers", marker=marker, customdata=numbers,
-                       hovertemplate="trial %{customdata}<br>%{x}<br>" + metric + " %{y}<extra></extra>")
+                       hovertemplate="trial %{customdata}<br>%{x}<br>" + plot_text(metric) + " %{y}<extra></extra>")
         )
         xaxis: dict[str, Any] = {"title": ax.label, "type": "log" if ax.log else ("category" if ax.categories else "linear")}
         if ax.categories:
             xaxis["categoryorder"] = "category ascending"
-        figures.append(layout(fig, ax.label, height=320, xaxis=xaxis, yaxis={"title": metric}))
+        figures.append(layout(fig, ax.label, height=320, xaxis=xaxis, yaxis={"title": plot_text(metric)}))
     return figures
 
 
@@ -152,7 +163,7 @@ def importance_figure(report: ImportanceReport) -> go.Figure:
                          error_x=_interval([p.importance_ci for p in reversed(report.parameters)], shares)))
     fig.add_trace(go.Bar(x=correlations, y=names, orientation="h", name="Spearman correlation", marker={"color": "#e9c46a"},
                          error_x=_interval([p.correlation_ci for p in reversed(report.parameters)], correlations)))
-    title = f"importance of {report.metric}: {report.trials} trials, surrogate R² {report.r2:.2f}"
+    title = f"importance of {plot_text(report.metric)}: {report.trials} trials, surrogate R² {report.r2:.2f}"
     return layout(fig, title, height=max(260, 60 + 40 * len(names)), barmode="group", yaxis={"type": "category"})
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sweepctl.protocol import MAX_METRICS_PER_REPORT, METRIC_NAME
+from sweepctl.protocol import MAX_METRICS_PER_REPORT, metric_name_problem
 from sweepctl.records import MetricPoint, SweepState, TrialState
 from sweepctl.settings import DEFAULT_LEASE_SECONDS as DEFAULT_LEASE_SECONDS  # the store's leases
 from sweepctl.store.failures import is_out_of_memory
@@ -18,7 +18,10 @@ from sweepctl.store.failures import is_out_of_memory
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 # Workers and controllers beat every 5 s: one silent for three beats is not alive (`status`, `submit --wait`).
 ALIVE_SECONDS = 15.0
-MAX_POINT_BYTES = 16_384  # one metric point, encoded
+# One metric point, encoded. Above what any report the protocol accepts encodes to, so that no
+# accepted report is refused here: its names, escaped as the codec writes them, fit MAX_REPORT_CHARS
+# (4 KiB); 100 values of at most 24 characters and a step of at most 309 digits add under 3 KiB.
+MAX_POINT_BYTES = 16_384
 # A write of metric points is split into atomic steps of at most this many points and bytes, so that
 # no volume of reports makes one script call too large to run (Lua's unpack, argument buffers).
 WRITE_CHUNK_POINTS = 1000
@@ -87,7 +90,7 @@ def valid_point(point: MetricPoint) -> bool:
     return (
         isinstance(point.values, dict)
         and 0 < len(point.values) <= MAX_METRICS_PER_REPORT
-        and all(isinstance(k, str) and METRIC_NAME.fullmatch(k) for k in point.values)
+        and all(metric_name_problem(k) is None for k in point.values)
         and all(isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)) for v in point.values.values())
         and (point.step is None or (isinstance(point.step, int) and not isinstance(point.step, bool)))
     )

@@ -46,7 +46,7 @@ def test_duplicate_unknown_stale_and_malformed_writes_are_counted_and_change_not
     huge = [MetricPoint(time=4.0, step=2, values={f"m{i}_{'x' * 200}": 1.0 for i in range(100)})]
     words = [MetricPoint(time=4.0, step=2, values={"loss": "abc"})]  # type: ignore[dict-item]
     fractional_step = [MetricPoint(time=4.0, step=1.5, values={"loss": 1.0})]  # type: ignore[arg-type]
-    bad_name = [MetricPoint(time=4.0, step=2, values={"loss; DROP": 1.0})]
+    bad_name = [MetricPoint(time=4.0, step=2, values={"loss\nDROP": 1.0})]  # any name W&B allows is fine; a newline is not
 
     # When every kind of bad write arrives
     outcomes = [

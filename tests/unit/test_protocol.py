@@ -1,15 +1,27 @@
-"""The stdout report protocol (`name=value` lines) and the `sweepctl.report()` API that writes it."""
+"""The stdout report protocol (`name=value` lines, `sweepctl-report {...}` JSON lines) and `sweepctl.report()`, which writes it."""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 
+from sweepctl import codec
 from sweepctl.errors import SweepError
-from sweepctl.protocol import Report, classify_line, format_report
+from sweepctl.protocol import (
+    MAX_METRIC_NAME_CHARS,
+    MAX_REPORT_CHARS,
+    RejectedReport,
+    Rejection,
+    Report,
+    classify_line,
+    format_report,
+)
+from sweepctl.records import MetricPoint
 from sweepctl.report import PARAMS_ENV, SEED_ENV, params, report, seed
+from sweepctl.store.outcomes import MAX_POINT_BYTES, valid_point
 
 
 def parse_report(line: str) -> Report | None:
@@ -100,6 +112,159 @@ def test_step_must_be_an_integer(step: str) -> None:
     assert parse_report(f"step={step} loss=1") is None
 
 
+INF = math.inf
+
+
+# --- names W&B allows ----------------------------------------------------------------
+
+AWKWARD_NAMES = [
+    "ndcg@10",
+    "Valid_mAP@0.50",
+    "val/loss",
+    "mAP@0.5:0.95",
+    "metrics/mAP50-95(B)",
+    "val loss",
+    " padded ",
+    "a=b",
+    "x,y",
+    "step",
+    "sweepctl-report",
+    '"quoted" \\ back\\slash',
+    "<b>bold</b> & co",
+    "名前/損失",
+    "🚀 top-1",
+    "x" * MAX_METRIC_NAME_CHARS,
+]
+
+
+@pytest.mark.parametrize("name", AWKWARD_NAMES)
+def test_any_usable_name_round_trips_exactly(name: str) -> None:
+    # Given a metric whose name W&B allows / When formatted as a report line and read back
+    line = format_report(7, {name: 0.1 + 0.2, "plain": -1.5})
+    # Then the very name and the bit-identical value come back, on one ASCII line
+    assert parse_report(line) == Report(step=7, values={name: 0.1 + 0.2, "plain": -1.5})
+    assert line.isascii() and "\n" not in line
+
+
+def test_common_names_keep_the_name_equals_value_form() -> None:
+    # Given the names W&B users report most (an @, a dot, a slash) / When formatted
+    line = format_report(3, {"ndcg@10": 0.5, "Valid_mAP@0.50": 0.75, "val/loss": 0.25})
+    # Then the line is the Katib form any tool can read
+    assert line == "step=3 ndcg@10=0.5 Valid_mAP@0.50=0.75 val/loss=0.25"
+    assert parse_report(line) == Report(3, {"ndcg@10": 0.5, "Valid_mAP@0.50": 0.75, "val/loss": 0.25})
+
+
+def test_other_names_use_the_json_form() -> None:
+    line = format_report(3, {"val loss": 0.25, "acc": math.inf})
+    assert line == 'sweepctl-report {"step":3,"metrics":{"val loss":0.25,"acc":"inf"}}'
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            'sweepctl-report {"step": 3, "metrics": {"mAP@0.5:0.95": 0.41, "val loss": 1}}',
+            Report(3, {"mAP@0.5:0.95": 0.41, "val loss": 1.0}),
+        ),
+        ('  sweepctl-report\t{"metrics": {"a": 1e-3}}  ', Report(None, {"a": 0.001})),
+        ('sweepctl-report {"step": 2.0, "metrics": {"step": 5}}', Report(2, {"step": 5.0})),
+        ('sweepctl-report {"step": null, "metrics": {"a": -2}}', Report(None, {"a": -2.0})),
+        ('sweepctl-report {"metrics": {"b": "inf", "c": "-inf", "d": -Infinity}}', Report(None, {"b": INF, "c": -INF, "d": -INF})),
+        ('sweepctl-report {"metrics": {"\\u540d\\u524d": 1, "名": 2}}', Report(None, {"名前": 1.0, "名": 2.0})),
+        ('sweepctl-report {"metrics": {"a": 1e999}}', Report(None, {"a": math.inf})),
+    ],
+)
+def test_json_lines_from_any_language_are_reports(line: str, expected: Report) -> None:
+    # Given a JSON report as another language's encoder writes it (spacing, escapes, integers) / Then it is read exactly
+    assert classify_line(line) == expected
+
+
+def test_nan_in_the_json_form() -> None:
+    for written in ('"nan"', "NaN"):
+        parsed = parse_report(f'sweepctl-report {{"metrics": {{"loss": {written}}}}}')
+        assert parsed is not None and math.isnan(parsed.values["loss"])
+
+
+def test_common_names_are_reports_in_the_name_equals_value_form() -> None:
+    assert classify_line("step=4 ndcg@10=0.5 Valid_mAP@0.50=0.7,val/loss=0.3") == Report(
+        4, {"ndcg@10": 0.5, "Valid_mAP@0.50": 0.7, "val/loss": 0.3}
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("sweepctl-report", Rejection.MALFORMED),
+        ("sweepctl-report loss=0.5", Rejection.MALFORMED),
+        ("sweepctl-report [1, 2]", Rejection.MALFORMED),
+        ('sweepctl-report {"metrics": {}}', Rejection.MALFORMED),
+        ('sweepctl-report {"metric": {"a": 1}}', Rejection.MALFORMED),
+        ('sweepctl-report {"metrics": [["a", 1]]}', Rejection.MALFORMED),
+        ('sweepctl-report {"metrics": {"a": 1}, "extra": 1}', Rejection.MALFORMED),
+        ('sweepctl-report {"metrics": {"a": 1}} and more', Rejection.MALFORMED),
+        ('sweepctl-report {"metrics": {"a": 1}', Rejection.MALFORMED),
+        ("sweepctl-report " + "[" * 4000, Rejection.MALFORMED),  # nested past Python's recursion limit
+        ('sweepctl-report {"metrics": {"a": "0.5"}}', Rejection.NON_NUMERIC),
+        ('sweepctl-report {"metrics": {"a": true}}', Rejection.NON_NUMERIC),
+        ('sweepctl-report {"metrics": {"a": null}}', Rejection.NON_NUMERIC),
+        ('sweepctl-report {"metrics": {"a": {"b": 1}}}', Rejection.NON_NUMERIC),
+        ('sweepctl-report {"metrics": {"a": 1' + "0" * 400 + "}}", Rejection.NON_NUMERIC),  # past the largest float
+        ('sweepctl-report {"step": 1.5, "metrics": {"a": 1}}', Rejection.BAD_STEP),
+        ('sweepctl-report {"step": "3", "metrics": {"a": 1}}', Rejection.BAD_STEP),
+        ('sweepctl-report {"step": true, "metrics": {"a": 1}}', Rejection.BAD_STEP),
+        ('sweepctl-report {"step": NaN, "metrics": {"a": 1}}', Rejection.BAD_STEP),
+        ('sweepctl-report {"metrics": {"a\\nb": 1}}', Rejection.BAD_NAME),
+        ('sweepctl-report {"metrics": {"\\ud800": 1}}', Rejection.BAD_NAME),
+        ('sweepctl-report {"metrics": {"": 1}}', Rejection.BAD_NAME),
+        ('sweepctl-report {"metrics": {"%s": 1}}' % ("x" * (MAX_METRIC_NAME_CHARS + 1)), Rejection.BAD_NAME),
+        ("x" * (MAX_METRIC_NAME_CHARS + 1) + "=1", Rejection.BAD_NAME),
+        ("sweepctl-report " + json.dumps({"metrics": {f"m{i}": 1 for i in range(101)}}), Rejection.OVERSIZED),
+        ("sweepctl-report " + json.dumps({"metrics": {"a": 1, "pad": "x" * MAX_REPORT_CHARS}}), Rejection.OVERSIZED),
+        # under MAX_REPORT_CHARS as printed, over it escaped as the store writes names (6 ASCII characters each)
+        ("sweepctl-report " + json.dumps({"metrics": {"é" * 250 + str(i): 1 for i in range(12)}}, ensure_ascii=False), Rejection.OVERSIZED),
+    ],
+)
+def test_hostile_json_lines_are_rejected_with_their_reason(line: str, reason: Rejection) -> None:
+    # Given a line that starts as a JSON report but breaks a rule / When classified
+    found = classify_line(line)
+    # Then it is a rejected report, counted by that reason, never ordinary output or a report
+    assert isinstance(found, RejectedReport) and found.reason is reason, found
+    assert len(line) <= MAX_REPORT_CHARS or reason is Rejection.OVERSIZED
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sweepctl-reporter started",
+        "see sweepctl-report {\"metrics\": {\"a\": 1}} in the docs",
+        "INFO:root:loss=0.2",
+        "mAP@0.5:0.95=0.4",
+        "val loss=0.25",
+        '{"metrics": {"a": 1}}',
+    ],
+)
+def test_ordinary_output_near_the_forms_stays_ordinary(line: str) -> None:
+    assert classify_line(line) is None
+
+
+def test_every_accepted_report_fits_one_metric_point_of_the_store() -> None:
+    # Given the largest reports each form accepts: 100 tiny values whose stored form is long, a huge step,
+    # and names that the store's JSON escapes to 6 or 12 characters each
+    lines = [
+        "step=1e308 " + " ".join(f"{'n' * 30}{i:02}=1" for i in range(100)),
+        format_report(10**300, {"é" * 50 + str(i): -1.2345678901234567e-300 for i in range(10)}),
+        format_report(None, {"🚀" * 30 + str(i): -1.2345678901234567e-300 for i in range(10)}),
+        format_report(None, {f"m{i:02}": -1.2345678901234567e-300 for i in range(100)}),
+    ]
+    for line in lines:
+        found = classify_line(line)
+        assert isinstance(found, Report) and len(line) <= MAX_REPORT_CHARS, (found, len(line))
+        # When stored / Then the point is within the store's limit for one point, so the write is never refused
+        encoded = codec.encode_point(MetricPoint(time=1.7e9, step=found.step, values=found.values))
+        assert valid_point(MetricPoint(time=1.7e9, step=found.step, values=found.values))
+        assert len(encoded) <= MAX_POINT_BYTES, len(encoded)
+
+
 # --- report() --------------------------------------------------------------------
 
 
@@ -125,11 +290,17 @@ def test_an_integral_float_step_is_written_as_an_integer(capsys: pytest.CaptureF
     assert capsys.readouterr().out == "step=2 loss=1.0\n"
 
 
-@pytest.mark.parametrize("name", ["2fast", "has space", "a=b", "loss!", ""])
+UNUSABLE_NAMES = ["", "   ", "a\nb", "tab\there", "nul\x00", "del\x7f", "c1\x85", "line\u2028sep", "lone\ud800", "x" * 257]
+
+
+@pytest.mark.parametrize("name", UNUSABLE_NAMES)
 def test_unusable_metric_names_raise_and_print_nothing(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    # Given a metric name the protocol cannot carry / When reported / Then SweepError names it and stdout stays empty
+    # Given a metric name no worker could store (empty, a control character, a lone surrogate, too long)
+    # When reported, as a keyword or in a mapping / Then SweepError names it and stdout stays empty
     with pytest.raises(SweepError, match="metric name"):
         report(**{name: 1.0})
+    with pytest.raises(SweepError, match="metric name"):
+        report({name: 1.0}, step=1)
     assert capsys.readouterr().out == ""
 
 
@@ -150,6 +321,47 @@ def test_non_integer_steps_raise(step: float, capsys: pytest.CaptureFixture[str]
 def test_report_needs_at_least_one_metric(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SweepError, match="at least one metric"):
         report(step=1)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SweepError, match="at least one metric"):
+        report({}, step=1)
+    assert capsys.readouterr().out == ""
+
+
+def test_report_takes_any_names_in_a_mapping_beside_keywords(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given names no keyword argument can spell, one only the JSON form carries, and a keyword
+    report({"ndcg@10": 0.5, "val/loss": 0.25, "mAP@0.5:0.95": 0.4}, step=3, acc=0.9)
+    # Then one ASCII line carries all of them, exactly
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.isascii()
+    assert parse_report(out) == Report(3, {"ndcg@10": 0.5, "val/loss": 0.25, "mAP@0.5:0.95": 0.4, "acc": 0.9})
+
+
+def test_report_of_common_names_writes_the_name_equals_value_form(capsys: pytest.CaptureFixture[str]) -> None:
+    report({"ndcg@10": 0.5, "Valid_mAP@0.50": 1, "val/loss": 0.25}, step=2)
+    assert capsys.readouterr().out == "step=2 ndcg@10=0.5 Valid_mAP@0.50=1.0 val/loss=0.25\n"
+
+
+def test_report_takes_numpy_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    numpy = pytest.importorskip("numpy")
+    report({"val/loss": numpy.float32(0.5)}, step=numpy.int64(4))
+    assert parse_report(capsys.readouterr().out) == Report(4, {"val/loss": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: report(3, loss=1.0), "mapping or keywords"),  # type: ignore[arg-type]  # the step given positionally
+        (lambda: report({"loss": 1.0}, loss=2.0), "'loss' given twice"),
+        (lambda: report({f"m{i}": 1.0 for i in range(101)}), "at most 100 metrics"),
+        (lambda: report({f"{i:03}" + "x" * 250: 1.0 for i in range(20)}), "at most 4096 characters"),
+        (lambda: report({"ndcg@10": "high"}), "'ndcg@10' must be a number"),  # type: ignore[dict-item]
+        (lambda: report({"a": 1.0}, step=True), "step must be an integer"),
+        (lambda: report({"a": 1.0}, step="3"), "step must be an integer"),  # type: ignore[arg-type]
+    ],
+)
+def test_report_refuses_what_a_worker_would_reject_and_prints_nothing(call: Any, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SweepError, match=message):
+        call()
     assert capsys.readouterr().out == ""
 
 

@@ -127,3 +127,28 @@ def test_failures_are_counted_by_reason_and_host_and_one_bad_host_stands_out() -
     assert found.errors[0] == ("CUDA out of memory", 5) and found.lost_attempts == {"bad/gpu0/9": 1}
     fig = failure_host_figure(found)
     assert [d.name for d in fig.data] == ["failed", "lost"] and list(fig.data[0].y) == [5, 0]
+
+
+def test_a_metric_name_is_shown_as_written_in_every_figure_text() -> None:
+    # Given a metric whose name Plotly would read as markup (a tag, an entity) and as a hover-template field.
+    # (Plotly shows `&lt;`, `&amp;` and `&#123;` as the characters they stand for: checked in Chromium.)
+    name = "top<b>1</b> & ndcg@10 %{y}"
+    shown = "top&lt;b&gt;1&lt;/b&gt; &amp; ndcg@10 %&#123;y}"
+    trials = [trial(n, objective=float(n)) for n in range(1, 4)]
+    histories = {t.number: [MetricPoint(time=T0 + 1, step=1, values={name: 1.0})] for t in trials}
+    ranking = ranked(trials, Goal.MINIMIZE)
+    # When each figure that names the metric is drawn
+    curves = curves_figure(trials, histories, name)
+    history = history_figure(trials, Goal.MINIMIZE, name)
+    parallel = parallel_figure(ranking, Goal.MINIMIZE, name, ["lr"], set())
+    [slice_] = slice_figures(ranking, name, ["lr"], set())
+    # Then every title, axis, label and hover text holds the escaped name, never the raw one
+    texts = [
+        curves.layout.title.text, curves.layout.yaxis.title.text, curves.data[0].hovertemplate,
+        history.layout.title.text, history.layout.yaxis.title.text, history.data[0].hovertemplate,
+        parallel.layout.title.text, parallel.data[0].dimensions[-1].label,
+        slice_.layout.yaxis.title.text, slice_.data[0].hovertemplate,
+    ]
+    assert all(shown in text and name not in text for text in texts), texts
+    # And the values are still found under the real name
+    assert list(curves.data[0].y) == [1.0]
