@@ -160,3 +160,28 @@ def test_retiring_a_sweep_forgets_its_held_trials(store: Store) -> None:
     store.retire_sweep(SID)
     assert not store.redis.exists(keys.held_key(SID))
     assert store.live_sweep_ids() == []
+
+
+# --- what the exporter publishes ----------------------------------------------------------------------
+
+
+def test_a_sweep_paused_for_days_is_still_exported_as_paused_with_its_budget_left(store: Store) -> None:
+    from metrics.families import snapshot_families
+    from sweepctl.telemetry import read_snapshot
+
+    # Given a sweep with run_cap 10 and 2 trials, created three days ago and paused since
+    now = time.time()
+    store.create_sweep(Sweep(id=SID, raw_spec={**RAW, "run_cap": 10}, state=SweepState.RUNNING, seed=7, created_at=now - 3 * 86400))
+    queued(store, 1, 2)
+    lifecycle.pause_sweep(store, SID)
+    # When the exporter reads it (ended sweeps are kept one day)
+    samples = {
+        (sample.name, sample.labels.get("state")): sample.value
+        for family in snapshot_families(read_snapshot(store, keep_finished=86400, now=now))
+        for sample in family.samples
+        if sample.labels.get("sweep") == SID
+    }
+    # Then it is published as a paused sweep, with its budget still ahead of it (not over, not aged out)
+    assert samples[("sweepctl_sweep_info", "paused")] == 1.0
+    assert samples[("sweepctl_sweep_budget_remaining_trials", None)] == 8.0
+    assert samples[("sweepctl_sweep_queue_depth", None)] == 2.0
