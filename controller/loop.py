@@ -131,6 +131,9 @@ class Controller:
             ctx.just_finished = []
             if stopped:
                 log.info("sweep %s: stopping trials %s early", sweep_id, stopped)
+        if progress.held and progress.state.starts_queued_trials:
+            for trial in recovery.held_back(self.store, ctx):
+                self._send(ctx, trial)
         active = progress.active
         if progress.state is SweepState.CANCELLED and cancel_queued_trials(self.store, sweep_id):
             active = len(self.store.active_numbers(sweep_id))

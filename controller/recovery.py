@@ -1,4 +1,4 @@
-"""Recovery decisions: attempts whose worker was lost, and trials whose Celery message was.
+"""Recovery decisions: attempts whose worker was lost, trials whose Celery message was, and trials a pause held back.
 
 Each function reads the store for one sweep (or the lease set) and returns what
 to send again, or takes one trial back (one fenced write); the loop sends and
@@ -64,8 +64,10 @@ def lost_messages(store: Store, ctx: SweepContext, now: float, lost_after: float
     active = store.active_numbers(sweep_id)
     if not active or store.waiting_messages(ctx.spec.queue) > 0:
         return []
+    # A trial held back by a pause has no message on purpose: `held_back` sends it on resume.
+    waiting = set(active) - store.held_numbers(sweep_id)
     lost = []
-    for trial in store.get_trials(sweep_id, active):
+    for trial in store.get_trials(sweep_id, sorted(waiting)):
         # Never sent at all counts too: Redis can apply a create and lose the reply,
         # so this controller never learnt the trial exists.
         since = trial.sent_at if trial.sent_at is not None else trial.created_at
@@ -89,3 +91,17 @@ def never_sent(store: Store, ctx: SweepContext) -> list[Trial]:
             log.info("re-sending trial %s/%s", sweep_id, trial.number)
             unsent.append(trial)
     return unsent
+
+
+def held_back(store: Store, ctx: SweepContext) -> list[Trial]:
+    """Queued trials a worker held back while the sweep was paused: send them again, now that it may start them.
+
+    The held numbers are taken from the store before sending: a trial held again meanwhile (the
+    sweep paused anew) is taken next time, and one lost with a controller that died before sending
+    is still queued with no message, which `lost_messages` finds.
+    """
+    sweep_id = ctx.sweep.id
+    trials = [t for t in store.get_trials(sweep_id, store.take_held(sweep_id)) if t.state is TrialState.QUEUED]
+    if trials:
+        log.info("sweep %s runs again: sending %d trial(s) held back by the pause", sweep_id, len(trials))
+    return trials

@@ -36,7 +36,9 @@ def plan(spec: SweepSpec, snap: SweepMoment) -> Plan:
 
     A sweep that must end (stop, budget, target, failures, exhausted space)
     creates no more trials and takes its final state once nothing is active, so
-    running trials are never cut off by bookkeeping.
+    running trials are never cut off by bookkeeping. A paused sweep creates
+    nothing and never ends by itself: it waits for resume, stop or cancel (its
+    budget, target and failures are judged again once it runs).
     """
     if snap.state is SweepState.STOPPING:
         return Plan(end=SweepState.STOPPED, reason="stopped by request") if snap.active == 0 else Plan()

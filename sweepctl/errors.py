@@ -45,6 +45,10 @@ class UnknownSweepError(StoreError):
     """Raised when a sweep id is not in the store."""
 
 
+class SweepStateError(SweepError):
+    """Raised when a lifecycle command does not apply to the sweep's state (pausing a stopped sweep, resuming a finished one)."""
+
+
 class EmbeddedRedisError(SweepError):
     """Raised when the private redis-server of the embedded default cannot be started."""
 

@@ -12,12 +12,17 @@ class SweepState(str, Enum):
     """Lifecycle of a sweep.
 
     RUNNING: the controller keeps up to `parallelism` trials queued or running.
+    PAUSED: no new trials and no queued trial starts (a worker holds it back until the
+    sweep resumes); running ones finish. Lost attempts are still re-queued and early
+    termination still judges running trials. It never ends by itself: `resume` makes it
+    RUNNING again, `stop` or `cancel` end it.
     STOPPING: no new trials; running ones finish, then STOPPED.
     CANCELLED: no new trials; queued ones are dropped and running ones killed.
     FINISHED: budget, target or search space done. FAILED: too many trial failures.
     """
 
     RUNNING = "running"
+    PAUSED = "paused"
     STOPPING = "stopping"
     STOPPED = "stopped"
     CANCELLED = "cancelled"
@@ -28,6 +33,11 @@ class SweepState(str, Enum):
     def accepts_trials(self) -> bool:
         """Whether the controller may create new trials."""
         return self is SweepState.RUNNING
+
+    @property
+    def starts_queued_trials(self) -> bool:
+        """Whether a queued trial may start: not while paused (held until resumed), not once cancelled."""
+        return self in (SweepState.RUNNING, SweepState.STOPPING)
 
     @property
     def is_terminal(self) -> bool:

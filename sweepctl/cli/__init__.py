@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import analysis, compare, export, report, reproduce, run, services, sweeps, ui
+from sweepctl.cli import analysis, compare, export, report, reproduce, run, services, sweep_state, sweeps, ui
 from sweepctl.errors import SweepError
 
 
@@ -21,6 +21,7 @@ def cli() -> None:
 # One command (or one module's list) per line, so that adding a command is a one-line change.
 COMMANDS = (
     *sweeps.COMMANDS,
+    *sweep_state.COMMANDS,
     run.run,
     *services.COMMANDS,
     reproduce.reproduce,

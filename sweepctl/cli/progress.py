@@ -38,6 +38,7 @@ def follow(
     """
     length = spec.run_cap
     finished = 0
+    paused = was_paused = False
 
     def done() -> bool:
         return until() if until is not None else sweep_done(store, sweep_id)
@@ -46,7 +47,7 @@ def follow(
         while not (stop is not None and stop.is_set()):
             trouble: StoreTrouble | None = None
             try:
-                finished = _show(bar, store, sweep_id, spec, finished)
+                finished, paused = _show(bar, store, sweep_id, spec, finished)
             except StoreUnavailable as exc:
                 trouble = StoreTrouble.of(exc)
                 bar.label = f"sweep {sweep_id} waiting for Redis ({trouble.value})"
@@ -54,8 +55,9 @@ def follow(
                 over = done()  # `until` may know without Redis (its caller's embedded server died)
             except StoreUnavailable:
                 over = False
-            if not length or trouble is not None:
-                bar.render_progress()
+            if not length or trouble is not None or paused != was_paused:
+                bar.render_progress()  # a bar with a length redraws itself only as trials finish
+            was_paused = paused
             if on_tick is not None:
                 on_tick(trouble)
             if over:
@@ -67,16 +69,20 @@ def follow(
         return None
 
 
-def _show(bar: Any, store: Store, sweep_id: str, spec: SweepSpec, finished: int) -> int:
-    """Put the sweep's counts and best objective on the bar, advanced from `finished`; the trials finished now."""
+def _show(bar: Any, store: Store, sweep_id: str, spec: SweepSpec, finished: int) -> tuple[int, bool]:
+    """Put the sweep's counts and best objective on the bar, advanced from `finished`; the trials finished now,
+    and whether the sweep is paused."""
     counts = store.counts(sweep_id)
     now_finished = sum(n for s, n in counts.items() if s.is_finished)
     best = store.best_objective(sweep_id, spec.metric.goal)
     failed = sum(n for s, n in counts.items() if s.is_trial_failure)
+    # A paused sweep is not over: the bar waits, and says why nothing starts and how to go on.
+    paused = store.sweep_state(sweep_id) is SweepState.PAUSED
+    state = f" paused (sweepctl resume {sweep_id})" if paused else ""
     bar.label = (
-        f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
+        f"sweep {sweep_id}{state} running={counts[TrialState.RUNNING]} failed={failed} "
         f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
     )
     if spec.run_cap:
         bar.update(now_finished - finished)
-    return now_finished
+    return now_finished, paused

@@ -201,7 +201,7 @@ def best(sweep_id: str, metric: str | None, goal: str | None, redis_url: str | N
 @click.argument("sweep_id")
 @redis_option
 def stop(sweep_id: str, redis_url: str | None, state_dir: str | None) -> None:
-    """Stop creating trials; running trials finish."""
+    """Stop creating trials; running trials finish (a paused sweep's queued trials are dropped)."""
     with open_store(redis_url, state_dir) as (store, _):
         changed = lifecycle.stop_sweep(store, sweep_id)
         click.echo(f"sweep {sweep_id}: {'stopping' if changed else 'already ' + store.sweep_state(sweep_id).value}", err=True)

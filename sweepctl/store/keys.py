@@ -9,6 +9,7 @@
 | sweepctl:sweep:{sid}                  | hash   | sweep record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trials           | zset   | trial number -> number (every trial)               | none |
 | sweepctl:sweep:{sid}:active           | set    | numbers of queued or running trials                | none |
+| sweepctl:sweep:{sid}:held             | set    | queued trials a worker held back while the sweep was paused | deleted when retired |
 | sweepctl:sweep:{sid}:finished         | list   | numbers in the order they finished                 | none |
 | sweepctl:sweep:{sid}:counts           | hash   | trial state -> count                               | none |
 | sweepctl:sweep:{sid}:objective        | zset   | number -> objective, completed trials only         | none |
@@ -59,6 +60,11 @@ def trials_key(sweep_id: str) -> str:
 
 def active_key(sweep_id: str) -> str:
     return f"{sweep_key(sweep_id)}:active"
+
+
+def held_key(sweep_id: str) -> str:
+    """Queued trials whose message a worker took while the sweep was paused: the controller sends them again on resume."""
+    return f"{sweep_key(sweep_id)}:held"
 
 
 def finished_key(sweep_id: str) -> str:

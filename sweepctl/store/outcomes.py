@@ -48,6 +48,7 @@ class Outcome(str, Enum):
     NOT_QUEUED = "not_queued"  # claim of a trial already claimed or finished
     NOT_RUNNING = "not_running"  # progress or lease renewal for a trial that is not running (or not ours)
     CANCELLED = "cancelled"  # claim in a cancelled sweep
+    PAUSED = "paused"  # claim in a paused sweep: the trial stays queued, held for the controller to send again on resume
     ALREADY_FINISHED = "already_finished"
     EXISTS = "exists"  # create of a number already taken
     DUPLICATE = "duplicate"  # create of a parameter set the sweep already has
@@ -77,6 +78,7 @@ class SweepProgress:
     best_objective: float | None
     live_workers: int  # worker processes that sent a heartbeat within the asked window
     finished: tuple[int, ...] = ()  # trials finished from the asked position of the finished list on, in order
+    held: int = 0  # queued trials a worker held back while the sweep was paused (to send again)
 
 
 def params_hash(params: Mapping[str, Any]) -> str:

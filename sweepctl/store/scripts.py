@@ -59,6 +59,7 @@ CONSTANTS: Mapping[str, str] = {
     "LOST_JSON": _json(TrialState.LOST.value),
     "SWEEP_RUNNING_JSON": _json(SweepState.RUNNING.value),
     "SWEEP_CANCELLED_JSON": _json(SweepState.CANCELLED.value),
+    "SWEEP_PAUSED_JSON": _json(SweepState.PAUSED.value),
 }
 
 _HEADER = re.compile(r"^-- (include|keys|argv):(.*)$", re.MULTILINE)

@@ -105,7 +105,8 @@ class SweepRecords(StoreBase):
         pipe.hgetall(keys.counts_key(sweep_id))
         pipe.zrange(keys.objective_key(sweep_id), 0, 0, withscores=True, desc=goal is Goal.MAXIMIZE)
         pipe.zcount(keys.WORKERS, time.time() - live_worker_seconds, "+inf")
-        finished, state, active, created, counts, best, workers = pipe.execute()
+        pipe.scard(keys.held_key(sweep_id))
+        finished, state, active, created, counts, best, workers, held = pipe.execute()
         if state is None:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return SweepProgress(
@@ -116,6 +117,7 @@ class SweepRecords(StoreBase):
             best_objective=float(best[0][1]) if best else None,
             live_workers=int(workers),
             finished=tuple(int(n) for n in finished),
+            held=int(held),
         )
 
     def sweep_ids(self) -> list[str]:
@@ -128,12 +130,32 @@ class SweepRecords(StoreBase):
 
     def retire_sweep(self, sweep_id: str) -> None:
         """Drop a sweep whose state is terminal and whose trials have all finished from the live set."""
-        self.redis.srem(keys.LIVE_SWEEPS, sweep_id)
+        pipe = self.redis.pipeline()
+        pipe.srem(keys.LIVE_SWEEPS, sweep_id)
+        pipe.delete(keys.held_key(sweep_id))  # numbers of trials that all ended: nothing left to send
+        pipe.execute()
+
+    def held_numbers(self, sweep_id: str) -> set[int]:
+        """Queued trials a worker held back while the sweep was paused (their message is spent)."""
+        return {int(n) for n in self.redis.smembers(keys.held_key(sweep_id))}
+
+    def take_held(self, sweep_id: str) -> list[int]:
+        """Take every held trial number at once, for sending again: read and emptied in one transaction,
+        so a trial held again after this (the sweep paused again) is taken by the next call."""
+        pipe = self.redis.pipeline()
+        pipe.smembers(keys.held_key(sweep_id))
+        pipe.delete(keys.held_key(sweep_id))
+        numbers, _ = pipe.execute()
+        return sorted(int(n) for n in numbers)
 
     def transition_sweep(
         self, sweep_id: str, to: SweepState, allowed_from: Iterable[SweepState], **fields: Any
     ) -> bool:
         """Move the sweep to `to` if its state is one of `allowed_from`; False (unchanged) otherwise."""
+        return self.move_sweep(sweep_id, to, allowed_from, **fields) is None
+
+    def move_sweep(self, sweep_id: str, to: SweepState, allowed_from: Iterable[SweepState], **fields: Any) -> SweepState | None:
+        """As `transition_sweep`, atomically; None when moved, else the state that refused the move (unchanged)."""
         allowed = [codec.dumps(s.value) for s in allowed_from]
         result = self._scripts.transition(
             sweep=keys.sweep_key(sweep_id), events=keys.EVENTS, sweep_id=sweep_id, to=codec.dumps(to.value),
@@ -141,7 +163,7 @@ class SweepRecords(StoreBase):
         )
         if result == "unknown":
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
-        return bool(result == "ok")
+        return None if result == "ok" else SweepState(codec.loads(result))
 
     def own_sweep(self, sweep_id: str, controller_id: str, lease_seconds: float) -> bool:
         """Take or keep ownership of a sweep for `lease_seconds`; False while another controller holds it."""

@@ -101,16 +101,22 @@ class TrialRecords(StoreBase):
     def claim_trial(
         self, sweep_id: str, number: int, attempt: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS, **fields: Any
     ) -> Outcome:
-        """QUEUED -> RUNNING for this attempt, holding a lease of `lease_seconds`, unless the sweep was cancelled."""
+        """QUEUED -> RUNNING for this attempt, holding a lease of `lease_seconds`, unless the sweep was cancelled.
+
+        In a paused sweep the trial stays QUEUED and is recorded as held (PAUSED): this delivery
+        of it is spent, and the controller sends it again when the sweep resumes (`take_held`).
+        """
         result = self._scripts.claim(
             trial=keys.trial_key(sweep_id, number),
             counts=keys.counts_key(sweep_id),
             sweep=keys.sweep_key(sweep_id),
             leases=keys.LEASES,
             rejections=keys.rejections_key(sweep_id),
+            held=keys.held_key(sweep_id),
             attempt=codec.dumps(attempt),
             lease_seconds=lease_seconds,
             lease_member=keys.lease_member(sweep_id, number),
+            number=number,
             rest=pairs(fields),
         )
         return Outcome(result)

@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from sweepctl.records import SweepState, TrialState
+
 # Grafana's built-in interval variables, replaced by values a query runs with.
 BUILTIN_VALUES: Mapping[str, str] = {
     "__rate_interval": "5m",
@@ -224,4 +226,35 @@ def dashboard_queries(path: str | Path, values: Mapping[str, str] | None = None)
         for panel in query_panels(dashboard)
         for target in panel.get("targets", [])
         if target.get("expr")
+    ]
+
+
+_STATE_SELECTOR = re.compile(r"(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)\s*\{(?P<matchers>(?:\"(?:\\.|[^\"\\])*\"|[^}\"])*)\}")
+_STATE_MATCHER = re.compile(r"\bstate\s*(?:=~|!~|!=|=)\s*\"(?P<value>(?:\\.|[^\"\\])*)\"")
+
+
+def state_matcher_values(expr: str) -> list[tuple[str, str]]:
+    """(series name, state) for every state a `state` label matcher names: `x{state=~"a|b"}` names a and b.
+
+    Regex alternatives are split on `|`; a value that is a pattern (`.*`) is returned as written.
+    """
+    found = []
+    for selector in _STATE_SELECTOR.finditer(expr):
+        for matcher in _STATE_MATCHER.finditer(selector.group("matchers")):
+            found += [(selector.group("name"), value) for value in matcher.group("value").split("|")]
+    return found
+
+
+# The `state` label of each series: a sweep's state (records.SweepState) or a trial's (records.TrialState).
+STATES_BY_SERIES: Mapping[str, frozenset[str]] = {
+    "sweepctl_sweep_info": frozenset(s.value for s in SweepState),
+    "sweepctl_sweep_trials": frozenset(s.value for s in TrialState),
+    "sweepctl_host_trials_total": frozenset(s.value for s in TrialState),
+}
+
+
+def unknown_states(expr: str) -> list[str]:
+    """`series state=value` for each state a matcher names that its series never carries (a typo, a renamed state)."""
+    return [
+        f"{series} state={value}" for series, value in state_matcher_values(expr) if value not in STATES_BY_SERIES.get(series, {value})
     ]

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from metrics.catalog import exported_series_names
+from sweepctl.records import SweepState
 from tests.deploy.promql_names import (
     dashboard_queries,
     default_values,
@@ -28,8 +29,10 @@ from tests.deploy.promql_names import (
     load_dashboard,
     query_panels,
     selected_metric_names,
+    state_matcher_values,
     substitute,
     template_variables,
+    unknown_states,
     variable_query,
     variable_references,
     variable_selectors,
@@ -102,6 +105,33 @@ def test_the_two_sweepctl_dashboards_are_there_with_distinct_uids() -> None:
     uids = [load_dashboard(path).get("uid") for path in DASHBOARD_FILES]
     assert {"sweepctl-gpu-fleet", "sweepctl-sweeps"} <= set(uids)
     assert [uid for uid, n in Counter(uids).items() if n > 1] == []
+
+
+def state_colours(panel: dict[str, Any], column: str) -> dict[str, str]:
+    """State -> colour of the value mappings a table panel's override gives `column` (as the organize transformation names it)."""
+    found: dict[str, str] = {}
+    for override in panel["fieldConfig"]["overrides"]:
+        if override["matcher"] == {"id": "byName", "options": column}:
+            for prop in override["properties"]:
+                if prop["id"] == "mappings":
+                    found.update({value: m["color"] for mapping in prop["value"] for value, m in mapping["options"].items()})
+    return found
+
+
+def test_the_sweeps_table_colours_every_sweep_state_and_paused_apart_from_running() -> None:
+    dashboard = load_dashboard(GRAFANA / "dashboards" / "sweep.json")
+    table = next(panel for panel in iter_panels(dashboard) if panel.get("title") == "Sweeps")
+    renames = next(t["options"]["renameByName"] for t in table["transformations"] if t["id"] == "organize")
+    colours = state_colours(table, renames["state"])
+    assert set(colours) == {s.value for s in SweepState}
+    assert colours["paused"] != colours["running"]
+
+
+def test_state_matchers_in_dashboards_name_states_that_exist() -> None:
+    # A state matcher with a typo (or a state renamed since) would show nothing, silently
+    exprs = [expr for path in DASHBOARD_FILES for _, expr in queries_with_values(load_dashboard(path))]
+    assert [problem for expr in exprs for problem in unknown_states(expr)] == []
+    assert {"failed", "timed_out", "lost"} <= {value for expr in exprs for _, value in state_matcher_values(expr)}
 
 
 @dashboards

@@ -15,7 +15,7 @@ import yaml
 
 from metrics.catalog import CATALOG, Kind, exported_series_names
 from sweepctl.telemetry import FULL_HEADROOM_BYTES
-from tests.deploy.promql_names import selected_metric_names
+from tests.deploy.promql_names import selected_metric_names, state_matcher_values, unknown_states
 
 PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 CONFIG = PROMETHEUS_DIR / "prometheus.yml"
@@ -253,3 +253,22 @@ def test_an_unknown_series_in_a_rule_is_caught(tmp_path: Path) -> None:
         "Made": ["series sweepctl_made_up_total"],
         "Typo": ["label hostname on sweepctl_worker_up"],
     }
+
+
+# ---- states a rule matches on ------------------------------------------------------------------
+
+def test_state_matchers_name_states_that_exist() -> None:
+    # Every state a rule matches on is one sweepctl has (paused included), so a rule cannot silently match nothing
+    problems = {rule.get("alert") or rule["record"]: unknown_states(rule["expr"]) for rule in rules_in(RULES)}
+    assert {name: found for name, found in problems.items() if found} == {}
+    named = {value for rule in rules_in(RULES) for _, value in state_matcher_values(rule["expr"])}
+    assert {"running", "paused", "failed"} <= named
+
+
+def test_an_unknown_state_in_a_matcher_is_caught() -> None:
+    expr = 'sum(a{state=~"failed|nan|timedout"}) and on (sweep) sweepctl_sweep_info{job="x", state="pasued"} unless b{state="c"}'
+    assert state_matcher_values(expr) == [("a", "failed"), ("a", "nan"), ("a", "timedout"), ("sweepctl_sweep_info", "pasued"), ("b", "c")]
+    assert unknown_states(expr.replace("a{", "sweepctl_sweep_trials{")) == [
+        "sweepctl_sweep_trials state=timedout",
+        "sweepctl_sweep_info state=pasued",
+    ]

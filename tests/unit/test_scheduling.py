@@ -175,6 +175,46 @@ def test_a_stopping_sweep_creates_nothing_and_stops_only_when_nothing_is_active(
     )
 
 
+# --- pausing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("active", [0, 2])
+def test_a_paused_sweep_creates_nothing_whatever_its_room(active: int) -> None:
+    # Given a paused sweep with free parallel slots and budget left
+    s = spec(parallelism=4, run_cap=10)
+    # When planned / Then no trial is created and the sweep does not move
+    assert plan(s, snap(state=SweepState.PAUSED, created=3, active=active)) == Plan()
+    # While the same moment running would fill its room
+    assert plan(s, snap(created=3, active=active)) == Plan(create=4 - active)
+
+
+@pytest.mark.parametrize(
+    ("why", "moment"),
+    [
+        ("run_cap reached", {"created": 10}),
+        ("target reached", {"created": 3, "best_objective": 0.0}),
+        ("too many failures", {"created": 5, "trial_failures": 3}),
+        ("space exhausted", {"created": 3, "exhausted": True}),
+    ],
+)
+def test_a_paused_sweep_never_ends_by_itself_and_ends_once_resumed(why: str, moment: dict[str, Any]) -> None:
+    # Given a paused sweep that would end (nothing active) if it were running
+    s = spec(parallelism=4, run_cap=10, target=1.0, max_failures=2)
+    # Then paused it waits for resume, stop or cancel
+    assert plan(s, snap(state=SweepState.PAUSED, active=0, **moment)) == Plan(), why
+    # And resumed, it ends as a running sweep does
+    assert plan(s, snap(active=0, **moment)).end is not None, why
+
+
+def test_pause_is_neither_terminal_nor_accepting_trials_nor_starting_queued_ones() -> None:
+    # A paused sweep stays live (a `run` keeps waiting, the controller keeps its lost trials
+    # re-queued), creates nothing, and its workers start none of its queued trials.
+    paused = SweepState.PAUSED
+    assert not paused.is_terminal and not paused.accepts_trials and not paused.starts_queued_trials
+    # Queued trials start in a running or stopping sweep, never in a cancelled or ended one
+    assert {s for s in SweepState if s.starts_queued_trials} == {SweepState.RUNNING, SweepState.STOPPING}
+
+
 @pytest.mark.parametrize("state", [s for s in SweepState if s.is_terminal])
 @pytest.mark.parametrize("active", [0, 2])
 def test_a_terminal_sweep_creates_nothing_and_does_not_move(state: SweepState, active: int) -> None:
