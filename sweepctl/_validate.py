@@ -34,17 +34,29 @@ _INT_LIMIT = 10**MAX_INT_DIGITS
 
 
 class Problems:
-    """An ordered collection of `(field_path, message)` pairs."""
+    """An ordered collection of `(field_path, message)` pairs, and of notes beside them.
+
+    A problem makes the file invalid; a note is accepted but worth saying
+    (a W&B key sweepctl ignores, a deprecated spelling) and never counts in `len`.
+    """
 
     def __init__(self) -> None:
         self._items: list[tuple[str, str]] = []
+        self._notes: list[tuple[str, str]] = []
 
     def add(self, path: str, message: str) -> None:
         self._items.append((path, message))
 
+    def note(self, path: str, message: str) -> None:
+        self._notes.append((path, message))
+
     @property
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
+
+    @property
+    def notes(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self._notes)
 
     def __len__(self) -> int:
         return len(self._items)
