@@ -71,12 +71,10 @@ def _show(bar: Any, store: Store, sweep_id: str, spec: SweepSpec, finished: int)
     """Put the sweep's counts and best objective on the bar, advanced from `finished`; the trials finished now."""
     counts = store.counts(sweep_id)
     now_finished = sum(n for s, n in counts.items() if s.is_finished)
-    best = store.best_objective(sweep_id, spec.metric.goal)
+    best = store.best_objective(sweep_id, spec.goal)
     failed = sum(n for s, n in counts.items() if s.is_trial_failure)
-    bar.label = (
-        f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed} "
-        f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
-    )
+    shown = "" if spec.metric is None else f" best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
+    bar.label = f"sweep {sweep_id} running={counts[TrialState.RUNNING]} failed={failed}{shown}"
     if spec.run_cap:
         bar.update(now_finished - finished)
     return now_finished

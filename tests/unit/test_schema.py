@@ -65,6 +65,24 @@ VALID = {
         "seed": 2**64 - 1,
         "early_terminate": {"type": "hyperband", "max_iter": 2**53, "s": 500, "eta": 1.1},
     },
+    "wandb-server-keys-and-new-distributions": {
+        "program": "train.py",
+        "method": "random",
+        "controller": {"type": "local"},
+        "apiVersion": "v1",
+        "kind": "sweep",
+        "entity": "team",
+        "metric": {"name": "acc", "goal": "maximize", "impute": "worst", "impute_while_running": "false"},
+        "early_terminate": {"type": "hyperband", "max_iter": 27.0, "s": 2.0},
+        "parameters": {
+            "model.lr": {"distribution": "inv_log_uniform_values", "min": 0.001, "max": 0.1},
+            "decay": {"distribution": "inv_log_uniform", "min": 0, "max": 5},
+            "mix": {"distribution": "beta", "a": 2, "b": 5},
+            "share": {"distribution": "q_beta", "q": 0.1},
+            "noise": {"distribution": "normal", "mu": 0.5, "sigma": 0},
+        },
+    },
+    "grid-without-metric": {"program": "train.py", "method": "grid", "parameters": {"a": {"values": [1, 2]}}},
     "sweepctl-extras": {
         "program": "fit.py",
         "metric": {"name": "loss"},
@@ -103,7 +121,19 @@ INVALID = {
         "metric": {"name": "l"},
         "parameters": {"a": {"value": 1}},
     },
-    "dotted parameter name": {**MINIMAL, "parameters": {"a.b": {"value": 1}}},
+    "tpe without a metric": {"program": "t.py", "parameters": {"a": {"value": 1}}},
+    "early_terminate without a metric": {
+        "program": "t.py", "method": "random", "parameters": {"a": {"value": 1}}, "early_terminate": {"type": "hyperband", "min_iter": 1}
+    },
+    "beta with a = 0": {**MINIMAL, "parameters": {"a": {"distribution": "beta", "a": 0}}},
+    "beta with min and max": {**MINIMAL, "parameters": {"a": {"distribution": "beta", "min": 0, "max": 1}}},
+    "W&B Launch job": {**MINIMAL, "job": "team/project/job:v0"},
+    "W&B Launch scheduler": {**MINIMAL, "scheduler": {"engine": "optuna"}},
+    "W&B Launch method custom": {**MINIMAL, "method": "custom"},
+    "W&B kind other than sweep": {**MINIMAL, "kind": "job"},
+    "W&B controller without type": {**MINIMAL, "controller": {}},
+    "W&B impute outside its values": {**MINIMAL, "metric": {"name": "l", "impute": "mean"}},
+    "fractional hyperband s": {**MINIMAL, "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2.5}},
     "reuse_process with a program": {**MINIMAL, "reuse_process": True},
     "unknown parameter key": {**MINIMAL, "parameters": {"a": {"value": 1, "values": [2]}}},
     # The limits of issue #12 that a schema can express
@@ -146,7 +176,7 @@ def test_invalid_documents_fail_both_schema_and_parser(validator: Draft202012Val
 
 
 def test_the_schema_knows_every_distribution_and_macro(schema: dict[str, Any]) -> None:
-    # Given the enums in code / Then completion offers exactly them (plus W&B's alias)
+    # Given the enums in code / Then completion offers exactly them (plus W&B's alias): every one of W&B's schema
     offered = schema["$defs"]["parameter"]["properties"]["distribution"]["enum"]
     assert set(offered) == {d.value for d in Distribution} | {"categorical_w_probabilities"}
     macros = schema["properties"]["command"]["items"]["anyOf"][0]["enum"]
