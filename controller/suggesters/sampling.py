@@ -25,7 +25,6 @@ import copy
 import math
 
 import numpy as np
-from scipy import special
 
 from sweepctl.space import JSON, Distribution, Parameter
 
@@ -49,12 +48,16 @@ def beta_value(p: Parameter, quantile: float) -> JSON:
     The TPE engines model a beta parameter by this quantile, uniform over [0, 1]
     (neither hyperopt nor Optuna has a beta): its prior is then exactly Beta(a, b).
     """
+    from scipy import special  # only sweeps with a beta parameter under TPE pay for importing it
+
     return received_value(p, float(special.betaincinv(p.a, p.b, min(max(quantile, 0.0), 1.0))))
 
 
 def beta_quantile(p: Parameter, value: float) -> float:
     """Where `value` lies in a beta parameter's Beta(a, b), in [0, 1]: the inverse of `beta_value` (for q_beta,
     the quantile of the rounded value itself)."""
+    from scipy import special
+
     return float(special.betainc(p.a, p.b, min(max(value, 0.0), 1.0)))
 
 
