@@ -223,7 +223,8 @@ DEFAULT_MAX_RETRIES = 3
 class SweepSpec:
     """Everything a sweep file says, validated.
 
-    Exactly one of `program` and `function` is set. `command` is the argv
+    At most one of `program` and `function` is set; with neither, `command`
+    runs as written (it does not use ${program}). `command` is the argv
     template (W&B macros expanded per trial by `sweepctl.command`). `raw` is the
     mapping the spec was parsed from; it is what the store keeps, so a restarted
     controller re-parses the very same sweep. `metric` is None for a grid or

@@ -273,7 +273,11 @@ def _metric(problems: v.Problems, raw: Any, method: Method | None) -> MetricSpec
 def _entry_point(
     problems: v.Problems, program: Any, function: Any, command: Any
 ) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """What a trial runs: `(program, function, command)`, exactly one of the first two set."""
+    """What a trial runs: `(program, function, command)`, at most one of the first two set.
+
+    With neither, the command runs as written: as W&B allows, a command that
+    does not use ${program} needs no program (`[python3, -m, pkg.train, ${args}]`).
+    """
     has_program, has_function = program is not v.MISSING, function is not v.MISSING
     if has_program:
         program = v.string(problems, "program", program)
@@ -286,12 +290,19 @@ def _entry_point(
         problems.add("command", "not allowed with 'function': a function is called in the worker, not run as a command")
     if has_program and has_function:
         problems.add("function", "not allowed together with 'program'; give exactly one of them")
-    elif not has_program and not has_function:
-        needed_by = "command uses ${program}; " if argv and Macro.PROGRAM.token in argv else ""
+    elif not has_program and not has_function and _uses_program(command):
+        needed_by = "" if command is v.MISSING else "command uses ${program}; "
         problems.add(
             "program", f"required: {needed_by}give 'program' (a script to run) or 'function' ('module:callable')"
         )
     return _or_none(program, has_program), _or_none(function, has_function), argv or DEFAULT_COMMAND
+
+
+def _uses_program(command: Any) -> bool:
+    """Whether the command as written (the default when absent) runs ${program}."""
+    if command is v.MISSING:
+        return True
+    return isinstance(command, list) and Macro.PROGRAM.token in command
 
 
 def _or_none(value: Any, present: bool) -> Any:

@@ -372,7 +372,7 @@ def test_all_problems_are_reported_together() -> None:
     doc = {
         "metric": {"goal": "maximize"},
         "parameters": {"lr": {"min": 1, "max": 0}, "opt": {"values": []}},
-        "command": ["${foo}"],
+        "command": ["${foo}", "${program}"],
         "colour": "red",
     }
     # When parsed / Then one SpecError lists each of them

@@ -221,3 +221,14 @@ def test_validate_prints_the_notes(tmp_path: Path) -> None:
     summary = json.loads(as_json.stdout)
     assert [n["field"] for n in summary["notes"]] == ["controller", "project"]
     assert summary["metric"] is None and summary["valid"] is True
+
+
+def test_a_command_that_does_not_run_a_program_needs_none() -> None:
+    # Given W&B's allowance: no program, a command that names what it runs
+    doc = {k: v for k, v in wandb(command=["${env}", "python3", "-m", "pkg.train", "${args}"]).items() if k != "program"}
+    assert schema_violations_from_proposed_config(doc) == []
+    spec = parse_sweep(doc)
+    assert spec.program is None and spec.function is None and spec.command[2:4] == ("-m", "pkg.train")
+    # while a command that runs ${program} still needs one
+    ((field, message),) = refused({**doc, "command": ["${env}", "${interpreter}", "${program}"]})
+    assert field == "program" and "command uses ${program}" in message
