@@ -181,7 +181,9 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     method = _method(problems, get("method"))
     metric = _metric(problems, get("metric"), method)
     parameters = parse_parameters(problems, get("parameters"), grid=method is Method.GRID)
-    program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
+    # A W&B Launch file runs a job or image instead of a program: its Launch key is the one problem to name.
+    launched = any(key in doc for key in ("job", "image_uri"))
+    program, function, command = _entry_point(problems, get("program"), get("function"), get("command"), launched)
     # No metric at all: early_terminate has nothing to compare by. An invalid one is reported already.
     goal = None if get("metric") is v.MISSING else Goal.MINIMIZE if metric is None else metric.goal
     stopping = parse_early_terminate(problems, get("early_terminate"), goal)
@@ -271,7 +273,7 @@ def _metric(problems: v.Problems, raw: Any, method: Method | None) -> MetricSpec
 
 
 def _entry_point(
-    problems: v.Problems, program: Any, function: Any, command: Any
+    problems: v.Problems, program: Any, function: Any, command: Any, launched: bool = False
 ) -> tuple[str | None, str | None, tuple[str, ...]]:
     """What a trial runs: `(program, function, command)`, at most one of the first two set.
 
@@ -290,7 +292,7 @@ def _entry_point(
         problems.add("command", "not allowed with 'function': a function is called in the worker, not run as a command")
     if has_program and has_function:
         problems.add("function", "not allowed together with 'program'; give exactly one of them")
-    elif not has_program and not has_function and _uses_program(command):
+    elif not has_program and not has_function and not launched and _uses_program(command):
         needed_by = "" if command is v.MISSING else "command uses ${program}; "
         problems.add(
             "program", f"required: {needed_by}give 'program' (a script to run) or 'function' ('module:callable')"
