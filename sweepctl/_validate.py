@@ -34,11 +34,8 @@ _INT_LIMIT = 10**MAX_INT_DIGITS
 
 
 class Problems:
-    """An ordered collection of `(field_path, message)` pairs, and of notes beside them.
-
-    A problem makes the file invalid; a note is accepted but worth saying
-    (a W&B key sweepctl ignores, a deprecated spelling) and never counts in `len`.
-    """
+    """Ordered `(field_path, message)` problems, which make a file invalid, and notes beside them: what is
+    accepted but worth saying (a W&B key sweepctl ignores, a deprecated spelling); `len` counts problems only."""
 
     def __init__(self) -> None:
         self._items: list[tuple[str, str]] = []
