@@ -10,10 +10,11 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from sweepctl._documents import read_document
 from sweepctl.command import Macro
 from sweepctl.errors import SpecError
 from sweepctl.space import Distribution
-from sweepctl.sweepfile import parse_sweep, schema_path
+from sweepctl.sweepfile import load_sweep_file, parse_sweep, schema_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -215,3 +216,24 @@ def test_every_property_has_a_description_for_editors(schema: dict[str, Any]) ->
 def test_every_example_is_valid_under_the_schema(validator: Draft202012Validator, path: Path) -> None:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert [e.message for e in validator.iter_errors(doc)] == []
+
+
+WANDB_CORPUS = Path(__file__).resolve().parents[1] / "wandb_corpus"
+
+
+def _parses(path: Path) -> bool:
+    try:
+        load_sweep_file(path)
+    except SpecError:
+        return False
+    return True
+
+
+# The W&B files of the corpus (tests/unit/test_wandb_corpus.py) that the parser accepts.
+PARSED_WANDB_FILES = [path for path in sorted(WANDB_CORPUS.rglob("*.yaml")) if _parses(path)]
+
+
+@pytest.mark.parametrize("path", PARSED_WANDB_FILES, ids=lambda p: str(p.relative_to(WANDB_CORPUS)))
+def test_the_editor_schema_accepts_every_wandb_file_the_parser_accepts(validator: Draft202012Validator, path: Path) -> None:
+    # Given a W&B sweep file sweepctl accepts / Then an editor using the schema flags nothing in it either
+    assert [e.message for e in validator.iter_errors(read_document(str(path)))] == []
