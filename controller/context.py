@@ -54,13 +54,16 @@ def build_context(store: Store, sweep_id: str) -> SweepContext:
         make_suggester(spec.method, spec.space, sweep.seed, spec.tpe),
         make_suggester(Method.RANDOM, spec.space, sweep.seed),
         policy=policy,
-        curves=Curves(spec.metric.name) if policy is not None else None,
+        # The parser allows early_terminate only with a metric: both or neither.
+        curves=Curves(spec.metric.name) if policy is not None and spec.metric is not None else None,
     )
 
 
 def observed_loss(trial: Trial, spec: SweepSpec) -> float | None:
     """What the suggester learns from a finished trial: its objective, or for a trial stopped
     early the last value it reported (it was stopped for being worse than its peers there)."""
+    if spec.metric is None:
+        return None  # a grid or random sweep without a metric: nothing to learn, and those methods learn nothing
     goal, metric = spec.metric.goal, spec.metric.name
     if trial.state is TrialState.COMPLETED and trial.objective is not None:
         return goal.loss(trial.objective)

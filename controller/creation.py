@@ -48,7 +48,7 @@ def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
         except SpecError:
             log.warning("warm_start: sweep %s has a sweep file that no longer parses; ignored", earlier_id)
             continue
-        if earlier.metric.name != spec.metric.name:
+        if earlier.metric is None or spec.metric is None or earlier.metric.name != spec.metric.name:
             log.warning("warm_start: sweep %s optimizes another metric; ignored", earlier_id)
             continue
         for trial in store.get_trials(earlier_id, store.finished_numbers(earlier_id)):

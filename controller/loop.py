@@ -124,7 +124,7 @@ class Controller:
         # One round trip for what this step reads. A trial finishing between the pipeline's
         # reads is in the counts but not yet in `finished`: the liar keeps it as pending
         # until the next step, whose event its end already sent.
-        progress = self.store.sweep_progress(sweep_id, ctx.spec.metric.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
         creation.observe_finished(self.store, ctx, progress.finished)
         if ctx.policy is not None and ctx.curves is not None:
             stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)

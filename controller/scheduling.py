@@ -98,9 +98,10 @@ _MODEL_BASED = frozenset({Method.TPE})
 def _why_ending(spec: SweepSpec, snap: SweepMoment) -> tuple[SweepState, str] | None:
     if spec.max_failures is not None and snap.trial_failures > spec.max_failures:
         return SweepState.FAILED, f"{snap.trial_failures} trials failed (max_failures={spec.max_failures})"
-    target = spec.metric.target
-    if target is not None and snap.best_objective is not None and spec.metric.goal.reached(snap.best_objective, target):
-        return SweepState.FINISHED, f"target {spec.metric.name}={target:g} reached"
+    metric = spec.metric
+    target = None if metric is None else metric.target
+    if metric is not None and target is not None and snap.best_objective is not None and metric.goal.reached(snap.best_objective, target):
+        return SweepState.FINISHED, f"target {metric.name}={target:g} reached"
     if snap.created >= spec.budget:
         return SweepState.FINISHED, f"run_cap={spec.run_cap} reached"
     if snap.exhausted:

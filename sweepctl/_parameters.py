@@ -4,6 +4,14 @@ A spec is a mapping; its distribution is named by `distribution` or, as W&B
 does, inferred: `value` is constant, `values` categorical, `min`/`max`
 int_uniform when both are integers and uniform otherwise, and `parameters`
 opens a nested group whose leaves get the group names in their `path`.
+Names are W&B's: any non-empty string, dots included (`model.lr` is one name,
+one key of the parameter set, as W&B passes `--model.lr=...`).
+
+Where W&B's schema allows a value its own sampler cannot use, the parser is
+stricter and says why: a beta's `a` and `b` must be > 0 (W&B allows 0, where
+scipy's Beta is undefined and every draw is NaN). The exponent-bound
+distributions W&B's schema check now refuses at the top level as deprecated
+(log_uniform, q_log_uniform, inv_log_uniform) are kept, with a note.
 """
 
 from __future__ import annotations
@@ -34,7 +42,15 @@ _ALIASES = {"categorical_w_probabilities": Distribution.CATEGORICAL}
 _GRID_READY = frozenset(
     {Distribution.CONSTANT, Distribution.CATEGORICAL, Distribution.INT_UNIFORM, Distribution.Q_UNIFORM}
 )
-_POSITIVE_BOUNDS = frozenset({Distribution.LOG_UNIFORM_VALUES, Distribution.Q_LOG_UNIFORM_VALUES})
+_POSITIVE_BOUNDS = frozenset(
+    {Distribution.LOG_UNIFORM_VALUES, Distribution.Q_LOG_UNIFORM_VALUES, Distribution.INV_LOG_UNIFORM_VALUES}
+)
+# W&B's schema check refuses these at the top level ("deprecated"): their min/max are natural-log exponents.
+_EXPONENT_BOUNDS = {
+    Distribution.LOG_UNIFORM: Distribution.LOG_UNIFORM_VALUES,
+    Distribution.Q_LOG_UNIFORM: Distribution.Q_LOG_UNIFORM_VALUES,
+    Distribution.INV_LOG_UNIFORM: Distribution.INV_LOG_UNIFORM_VALUES,
+}
 
 
 def parse_parameters(problems: v.Problems, raw: Any, *, grid: bool) -> tuple[Parameter, ...] | None:
@@ -50,6 +66,7 @@ def parse_parameters(problems: v.Problems, raw: Any, *, grid: bool) -> tuple[Par
         problems.add("parameters", f"expected at most {MAX_PARAMETERS} parameters, got {len(leaves)}")
     elif grid:
         _check_grid(problems, leaves)
+    _check_names_unique(problems, leaves)
     if len(problems) == before:
         check_set_size(problems, "parameters", [(p.path, _largest_value_bytes(p)) for p in leaves])
     return tuple(leaves) if len(problems) == before else None
@@ -81,6 +98,19 @@ def _leaf_bytes(names: tuple[str, ...], value_bytes: int) -> int:
     return sum(v.encoded_size(name) + 6 for name in names) + value_bytes
 
 
+def _check_names_unique(problems: v.Problems, leaves: list[Parameter]) -> None:
+    """Report a leaf whose dotted name another leaf already has (`a.b` beside `a: {parameters: {b: ...}}`)."""
+    seen: dict[str, Parameter] = {}
+    for leaf in leaves:
+        first = seen.setdefault(leaf.name, leaf)
+        if first is not leaf:
+            problems.add(
+                field_path(leaf.path),
+                f"names the same parameter {leaf.name!r} as {field_path(first.path)}; sweepctl's tables, exports, "
+                "importance and warm_start name a parameter by its dotted path, so rename one of them",
+            )
+
+
 def field_path(parameter_path: tuple[str, ...]) -> str:
     """Where a leaf is written in the file: ("opt", "lr") -> parameters.opt.parameters.lr."""
     return "parameters." + ".parameters.".join(parameter_path)
@@ -96,11 +126,8 @@ def _group(problems: v.Problems, path: str, raw: Any, prefix: tuple[str, ...], l
     if not group:
         problems.add(path, "must not be empty")
     for name, spec in group.items():
-        if not isinstance(name, str) or not name.strip() or "." in name:
-            problems.add(
-                v.child(path, name),
-                f"expected a parameter name (a non-empty string without '.'), got {v.describe(name)}",
-            )
+        if not isinstance(name, str) or not name.strip():
+            problems.add(v.child(path, name), f"expected a parameter name (a non-empty string), got {v.describe(name)}")
         else:
             _parameter(problems, v.child(path, name), spec, (*prefix, name), leaves)
 
@@ -125,6 +152,13 @@ def _parameter(
     v.check_keys(problems, path, spec, _allowed_keys(distribution))
     before = len(problems)
     fields = _FIELDS[_kind(distribution)](problems, path, spec, distribution)
+    if distribution in _EXPONENT_BOUNDS:
+        problems.note(
+            v.child(path, "distribution"),
+            f"{distribution.value}: min and max are natural-log exponents, as W&B's earlier versions read them; "
+            f"W&B's schema check now refuses it at the top level as deprecated (use {_EXPONENT_BOUNDS[distribution].value} "
+            "to give the values themselves); sweepctl keeps it",
+        )
     if len(problems) == before:
         leaves.append(Parameter(path=param_path, distribution=distribution, **fields))
 
@@ -158,6 +192,8 @@ def _kind(distribution: Distribution) -> str:
         return "constant"
     if distribution is Distribution.CATEGORICAL:
         return "categorical"
+    if distribution.is_beta:
+        return "beta"
     return "bounded" if distribution.is_bounded else "normal"
 
 
@@ -167,6 +203,7 @@ def _allowed_keys(distribution: Distribution) -> tuple[str, ...]:
         "categorical": ("distribution", "values", "probabilities"),
         "bounded": ("distribution", "min", "max"),
         "normal": ("distribution", "mu", "sigma"),
+        "beta": ("distribution", "a", "b"),
     }[_kind(distribution)]
     return (*keys, "q") if distribution.is_quantized else keys
 
@@ -235,9 +272,26 @@ def _bounded(problems: v.Problems, path: str, spec: Mapping[str, Any], distribut
 
 def _normal(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
     mu = v.number(problems, v.child(path, "mu"), spec.get("mu", 0.0))
-    sigma = v.number(problems, v.child(path, "sigma"), spec.get("sigma", 1.0), gt=0)
+    # sigma 0, which W&B allows, is a parameter that is always mu (exp(mu) for the log ones).
+    sigma = v.number(problems, v.child(path, "sigma"), spec.get("sigma", 1.0), ge=0)
     fields = {"mu": float(mu) if mu is not None else 0.0, "sigma": float(sigma) if sigma is not None else 1.0}
     return {**fields, **_quantum(problems, path, spec, distribution)}
+
+
+def _beta(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
+    shape: dict[str, float] = {}
+    for key in ("a", "b"):
+        raw = spec.get(key, 1.0)
+        if v.is_number(raw) and raw == 0:
+            problems.add(
+                v.child(path, key),
+                "expected a finite number > 0, got 0 (W&B's schema allows 0, but Beta(a, b) needs a > 0 and b > 0: "
+                "W&B's sampler draws NaN for every trial)",
+            )
+            continue
+        checked = v.number(problems, v.child(path, key), raw, gt=0)
+        shape[key] = float(checked) if checked is not None else 1.0
+    return {**shape, **_quantum(problems, path, spec, distribution)}
 
 
 def _quantum(problems: v.Problems, path: str, spec: Mapping[str, Any], distribution: Distribution) -> dict[str, Any]:
@@ -247,7 +301,7 @@ def _quantum(problems: v.Problems, path: str, spec: Mapping[str, Any], distribut
     return {"q": float(q) if q is not None else 1.0}
 
 
-_FIELDS = {"constant": _constant, "categorical": _categorical, "bounded": _bounded, "normal": _normal}
+_FIELDS = {"constant": _constant, "categorical": _categorical, "bounded": _bounded, "normal": _normal, "beta": _beta}
 
 
 def _largest_value_bytes(leaf: Parameter) -> int:

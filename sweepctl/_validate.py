@@ -34,17 +34,26 @@ _INT_LIMIT = 10**MAX_INT_DIGITS
 
 
 class Problems:
-    """An ordered collection of `(field_path, message)` pairs."""
+    """Ordered `(field_path, message)` problems, which make a file invalid, and notes beside them: what is
+    accepted but worth saying (a W&B key sweepctl ignores, a deprecated spelling); `len` counts problems only."""
 
     def __init__(self) -> None:
         self._items: list[tuple[str, str]] = []
+        self._notes: list[tuple[str, str]] = []
 
     def add(self, path: str, message: str) -> None:
         self._items.append((path, message))
 
+    def note(self, path: str, message: str) -> None:
+        self._notes.append((path, message))
+
     @property
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
+
+    @property
+    def notes(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self._notes)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -63,3 +63,15 @@ class RerunError(SweepError):
 
 class MissingExtraError(SweepError, ImportError):
     """Raised when a feature needs an optional extra that is not installed: names the extra and how to install it."""
+
+
+class NoMetricError(SweepError):
+    """Raised when something needs the sweep's metric (best trial, importance, ranking) and the sweep has none."""
+
+    def __init__(self, sweep_name: str | None = None) -> None:
+        self.sweep_name = sweep_name
+        which = "this sweep" if not sweep_name else f"sweep {sweep_name!r}"
+        super().__init__(
+            f"{which} has no metric (a grid or random sweep may leave it out), so its trials have no objective: "
+            "there is no best trial, importance or ranking; give metric: {name: ..., goal: ...} in the sweep file for them"
+        )

@@ -4,6 +4,12 @@ A sweep file may nest `parameters` (W&B style); the space keeps a flat tuple of
 leaf `Parameter`s, each with its `path` in the nesting. Suggesters work on flat
 assignments keyed by `Parameter.name` (the dotted path); programs receive the
 nested form built by `SearchSpace.assemble`.
+
+A name may itself hold dots, as W&B allows (`model.lr`, Hydra and Lightning
+style): it stays ONE key of the parameter set, one element of `path`, as W&B's
+agent passes it (`--model.lr=...`). Only `parameters:` groups nest. The parser
+refuses a file where a dotted name and a group spell the same dotted path
+(`model.lr` beside `model: {parameters: {lr: ...}}`), so `name` stays unique.
 """
 
 from __future__ import annotations
@@ -19,7 +25,17 @@ FlatAssignment = dict[str, JSON]
 
 
 class Distribution(str, Enum):
-    """The W&B sweep distributions, plus the log/normal variants hyperopt also knows."""
+    """The W&B sweep distributions (every one of W&B's schema), with W&B's meaning.
+
+    Sampling (`controller.suggesters.sampling`) follows W&B's `sweeps` package:
+    `log_uniform`, `q_log_uniform` and `inv_log_uniform` take natural-log
+    exponents as min/max, the `*_values` variants the values themselves;
+    `inv_log_uniform` is exp(-u) for u uniform over [min, max], so its values
+    lie in [exp(-max), exp(-min)], and `inv_log_uniform_values` is 1/X for X
+    log-uniform over [1/max, 1/min]: both are log-uniform over their values
+    (the inverse of a log-uniform variable is one). `beta` is Beta(a, b) over
+    [0, 1]; the q_ variants round the draw to a multiple of q.
+    """
 
     CONSTANT = "constant"
     CATEGORICAL = "categorical"
@@ -34,6 +50,10 @@ class Distribution(str, Enum):
     Q_NORMAL = "q_normal"
     LOG_NORMAL = "log_normal"
     Q_LOG_NORMAL = "q_log_normal"
+    INV_LOG_UNIFORM = "inv_log_uniform"  # bounds are natural-log exponents of 1/value (W&B legacy)
+    INV_LOG_UNIFORM_VALUES = "inv_log_uniform_values"  # bounds are the values themselves
+    BETA = "beta"
+    Q_BETA = "q_beta"
 
     @property
     def is_bounded(self) -> bool:
@@ -55,6 +75,11 @@ class Distribution(str, Enum):
         """Whether the distribution takes `mu` and `sigma`."""
         return self in _NORMAL
 
+    @property
+    def is_beta(self) -> bool:
+        """Whether the distribution takes `a` and `b` (values in [0, 1])."""
+        return self in (Distribution.BETA, Distribution.Q_BETA)
+
 
 _BOUNDED = frozenset(
     {
@@ -65,6 +90,8 @@ _BOUNDED = frozenset(
         Distribution.LOG_UNIFORM_VALUES,
         Distribution.Q_LOG_UNIFORM,
         Distribution.Q_LOG_UNIFORM_VALUES,
+        Distribution.INV_LOG_UNIFORM,
+        Distribution.INV_LOG_UNIFORM_VALUES,
     }
 )
 _QUANTIZED = frozenset(
@@ -74,6 +101,7 @@ _QUANTIZED = frozenset(
         Distribution.Q_LOG_UNIFORM_VALUES,
         Distribution.Q_NORMAL,
         Distribution.Q_LOG_NORMAL,
+        Distribution.Q_BETA,
     }
 )
 _LOG = frozenset(
@@ -84,6 +112,8 @@ _LOG = frozenset(
         Distribution.Q_LOG_UNIFORM_VALUES,
         Distribution.LOG_NORMAL,
         Distribution.Q_LOG_NORMAL,
+        Distribution.INV_LOG_UNIFORM,
+        Distribution.INV_LOG_UNIFORM_VALUES,
     }
 )
 _NORMAL = frozenset(
@@ -96,8 +126,9 @@ class Parameter:
     """One leaf hyperparameter.
 
     Fields not used by `distribution` keep their defaults. `min`/`max` are as
-    written in the sweep file (for LOG_UNIFORM they are exponents); `q` is 1.0
-    when a quantized distribution does not give one.
+    written in the sweep file (for LOG_UNIFORM, Q_LOG_UNIFORM and
+    INV_LOG_UNIFORM they are exponents); `q` is 1.0 when a quantized
+    distribution does not give one; `a` and `b` shape the beta ones.
     """
 
     path: tuple[str, ...]
@@ -110,11 +141,29 @@ class Parameter:
     q: float = 1.0
     mu: float = 0.0
     sigma: float = 1.0
+    a: float = 1.0
+    b: float = 1.0
 
     @property
     def name(self) -> str:
-        """The dotted path, unique within a space: the key of flat assignments."""
+        """The dotted path, unique within a space (the parser sees to it): the key of flat assignments."""
         return ".".join(self.path)
+
+    @property
+    def is_fixed(self) -> bool:
+        """Whether the parameter can take one value only: a constant, one value, min == max, or sigma 0.
+
+        A normal with sigma 0 is its mu (W&B allows it); TPE engines and local
+        search leave such parameters out of what they model.
+        """
+        d = self.distribution
+        if d is Distribution.CONSTANT:
+            return True
+        if d is Distribution.CATEGORICAL:
+            return len(self.values) == 1
+        if d.is_normal:
+            return self.sigma == 0
+        return d.is_bounded and self.min == self.max
 
     def grid_values(self) -> tuple[JSON, ...] | None:
         """Every value a grid search visits, or None when the parameter is continuous."""

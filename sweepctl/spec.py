@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, TypeAlias
 
+from sweepctl.errors import NoMetricError
 from sweepctl.space import Distribution, SearchSpace
 
 
@@ -222,13 +223,18 @@ DEFAULT_MAX_RETRIES = 3
 class SweepSpec:
     """Everything a sweep file says, validated.
 
-    Exactly one of `program` and `function` is set. `command` is the argv
+    At most one of `program` and `function` is set; with neither, `command`
+    runs as written (it does not use ${program}). `command` is the argv
     template (W&B macros expanded per trial by `sweepctl.command`). `raw` is the
     mapping the spec was parsed from; it is what the store keeps, so a restarted
-    controller re-parses the very same sweep.
+    controller re-parses the very same sweep. `metric` is None for a grid or
+    random sweep without one (as W&B allows): its trials have no objective, so
+    there is no best trial, no importance and no early termination.
+    `notes` are `(field path, message)` pairs the parser found worth saying
+    about an accepted file (a W&B server key ignored, a deprecated spelling).
     """
 
-    metric: MetricSpec
+    metric: MetricSpec | None
     space: SearchSpace
     method: Method = Method.TPE
     name: str | None = None
@@ -249,6 +255,7 @@ class SweepSpec:
     warm_points: tuple[dict[str, Any], ...] = ()  # given parameter sets (nested) run first, as trials 1..k
     warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
     tpe: TpeOptions = field(default_factory=TpeOptions)  # the tpe block; read by method tpe only
+    notes: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -256,6 +263,17 @@ class SweepSpec:
         """The `early_terminate` block as written (for showing it); `stopping` is what it means."""
         block = self.raw.get("early_terminate")
         return block if isinstance(block, Mapping) else None
+
+    @property
+    def goal(self) -> Goal:
+        """The metric's goal, for ranking trials; minimize when there is no metric (then no trial has an objective to rank)."""
+        return Goal.MINIMIZE if self.metric is None else self.metric.goal
+
+    def objective_metric(self) -> MetricSpec:
+        """The metric, for what needs one (best trial, importance, ranking); NoMetricError when the sweep has none."""
+        if self.metric is None:
+            raise NoMetricError(self.name)
+        return self.metric
 
     @property
     def budget(self) -> float:

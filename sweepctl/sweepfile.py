@@ -5,6 +5,14 @@
 is reported in one `SpecError`, each with the field path it concerns
 (`parameters.optimizer.parameters.lr.max`, `command[2]`) and what was
 expected. The format is documented for editors by `schema_path()`.
+
+Every file W&B's own schema check accepts is accepted (W&B Launch's keys
+aside, refused as such: `sweepctl._wandb_keys`), plus sweepctl's own keys
+(`function`, `tpe`, `seed`, `data`, `parallelism`, ...). What is accepted but
+worth saying (a W&B server key ignored, a deprecated distribution) becomes a
+note in `SweepSpec.notes`. `method` defaults to tpe (W&B requires it); a metric
+is required where the method optimizes one (tpe, bayes) or early_terminate
+compares trials by it; grid and random run without one.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from sweepctl import _validate as v
 from sweepctl._documents import read_document
 from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
+from sweepctl._wandb_keys import CUSTOM_METHOD, LAUNCH_KEYS, SERVER_KEYS, check_metric_keys, check_wandb_keys, launch_problem
 from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import PARAMETER_MACROS, Macro, largest_expansion_bytes, macro_problem, python_spelling_extra
 from sweepctl.early_terminate import MAX_STEP, parse_early_terminate
@@ -66,8 +75,8 @@ _TOP_KEYS = (
     "description",
     "run_cap",
     "early_terminate",
-    "project",  # W&B: accepted and ignored
-    "entity",  # W&B: accepted and ignored
+    *SERVER_KEYS,  # W&B's server keys: accepted, ignored, noted
+    *LAUNCH_KEYS,  # W&B Launch's keys: refused with a message that says so
     "parallelism",
     "max_failures",
     "max_retries",
@@ -79,8 +88,10 @@ _TOP_KEYS = (
     "tpe",
 )
 # impute and impute_while_running steer W&B's own Bayesian search; TPE has no
-# use for them, but W&B files carry them, so they are accepted and ignored.
+# use for them, but W&B files carry them, so they are accepted and ignored (with a note).
 _METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
+# W&B's schema takes a whole float where it asks for an integer (JSON Schema's "integer" does).
+_WHOLE_FLOAT_LIMIT = 2**63
 _FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _QUEUE = re.compile(r"[A-Za-z0-9_.:-]+")
 
@@ -100,7 +111,7 @@ _PATH_BYTES = 4096
 # Top-level keys holding one checked value each: key -> check(problems, path, raw).
 _SCALARS: dict[str, Callable[[v.Problems, str, Any], Any]] = {
     "name": lambda problems, path, raw: v.string(problems, path, raw),
-    "run_cap": lambda problems, path, raw: v.integer(problems, path, raw, ge=1, le=MAX_TRIALS),
+    "run_cap": lambda problems, path, raw: v.integer(problems, path, _whole(raw), ge=1, le=MAX_TRIALS),
     "parallelism": lambda problems, path, raw: v.integer(problems, path, raw, ge=1, le=MAX_PARALLELISM),
     "max_failures": lambda problems, path, raw: v.integer(problems, path, raw, ge=0, le=MAX_TRIALS),
     "max_retries": lambda problems, path, raw: v.integer(problems, path, raw, ge=0, le=100),
@@ -160,6 +171,7 @@ def _document(problems: v.Problems, doc: Any, source: str) -> Mapping[str, Any]:
     if (too_big := v.document_problem(doc)) is not None:
         raise SpecError(source, [too_big])
     v.check_keys(problems, "", doc, _TOP_KEYS)
+    check_wandb_keys(problems, doc)
     return doc
 
 
@@ -167,10 +179,14 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     """Every field of `doc` checked into `problems`; the spec, or None when a part it needs is invalid."""
     get = functools.partial(_get, doc)
     method = _method(problems, get("method"))
-    metric = _metric(problems, get("metric"))
+    metric = _metric(problems, get("metric"), method)
     parameters = parse_parameters(problems, get("parameters"), grid=method is Method.GRID)
-    program, function, command = _entry_point(problems, get("program"), get("function"), get("command"))
-    stopping = parse_early_terminate(problems, get("early_terminate"), Goal.MINIMIZE if metric is None else metric.goal)
+    # A W&B Launch file runs a job or image instead of a program: its Launch key is the one problem to name.
+    launched = any(key in doc for key in ("job", "image_uri"))
+    program, function, command = _entry_point(problems, get("program"), get("function"), get("command"), launched)
+    # No metric at all: early_terminate has nothing to compare by. An invalid one is reported already.
+    goal = None if get("metric") is v.MISSING else Goal.MINIMIZE if metric is None else metric.goal
+    stopping = parse_early_terminate(problems, get("early_terminate"), goal)
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
     tpe_options = parse_tpe_options(problems, get("tpe"))
     if method is Method.TPE:
@@ -180,7 +196,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
         problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
     if parameters is not None and function is None:
         _check_argv_size(problems, command, program, parameters)
-    if metric is None or parameters is None or method is None:
+    if len(problems) or parameters is None or method is None:
         return None
     return SweepSpec(
         metric=metric,
@@ -204,6 +220,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
         warm_points=warm_points,
         tpe=tpe_options,
         warm_sweeps=warm_sweeps,
+        notes=problems.notes,
         raw=copy.deepcopy(dict(doc)),
     )
 
@@ -213,28 +230,38 @@ def _get(doc: Mapping[str, Any], key: str) -> Any:
 
 
 def _scalars(problems: v.Problems, doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The top-level keys of one checked value each (`_SCALARS`), and the free-text ones checked as strings."""
-    for key in ("project", "entity", "description"):
-        if key in doc and not isinstance(doc[key], str):
-            problems.add(key, f"expected a string, got {v.describe(doc[key])}")
+    """The top-level keys of one checked value each (`_SCALARS`), and the free-text one checked as a string."""
+    if "description" in doc and not isinstance(doc["description"], str):
+        problems.add("description", f"expected a string, got {v.describe(doc['description'])}")
     return {key: check(problems, key, doc[key]) for key, check in _SCALARS.items() if key in doc}
+
+
+def _whole(raw: Any) -> Any:
+    """A whole float as the integer it is (`10.0` -> 10), as W&B's schema reads an integer; anything else as is."""
+    return int(raw) if isinstance(raw, float) and raw.is_integer() and abs(raw) < _WHOLE_FLOAT_LIMIT else raw
 
 
 def _method(problems: v.Problems, raw: Any) -> Method | None:
     if raw is v.MISSING:
         return Method.TPE
+    if raw == CUSTOM_METHOD:
+        problems.add("method", launch_problem("method custom, a search run by a W&B Launch scheduler"))
+        return None
     name = v.choice(problems, "method", raw, Method.names(), "method")
     return None if name is None else Method.by_name(name)
 
 
-def _metric(problems: v.Problems, raw: Any) -> MetricSpec | None:
+def _metric(problems: v.Problems, raw: Any, method: Method | None) -> MetricSpec | None:
+    """The metric; None when invalid or absent. Absent is a problem only for a method that optimizes it (tpe)."""
     if raw is v.MISSING:
-        problems.add("metric.name", "required (the metric to optimize, e.g. metric: {name: val_loss})")
+        if method is Method.TPE:
+            problems.add("metric.name", "required by method tpe (bayes), which optimizes it (e.g. metric: {name: val_loss})")
         return None
     doc = v.mapping(problems, "metric", raw, "a mapping with name, goal and target")
     if doc is None:
         return None
     v.check_keys(problems, "metric", doc, _METRIC_KEYS)
+    check_metric_keys(problems, doc)
     name = v.string(problems, "metric.name", doc.get("name", v.MISSING))
     if name is not None and (unusable := metric_name_problem(name)) is not None:  # what a trial could never report
         problems.add("metric.name", unusable)
@@ -249,9 +276,13 @@ def _metric(problems: v.Problems, raw: Any) -> MetricSpec | None:
 
 
 def _entry_point(
-    problems: v.Problems, program: Any, function: Any, command: Any
+    problems: v.Problems, program: Any, function: Any, command: Any, launched: bool = False
 ) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """What a trial runs: `(program, function, command)`, exactly one of the first two set."""
+    """What a trial runs: `(program, function, command)`, at most one of the first two set.
+
+    With neither, the command runs as written: as W&B allows, a command that
+    does not use ${program} needs no program (`[python3, -m, pkg.train, ${args}]`).
+    """
     has_program, has_function = program is not v.MISSING, function is not v.MISSING
     if has_program:
         program = v.string(problems, "program", program)
@@ -264,12 +295,19 @@ def _entry_point(
         problems.add("command", "not allowed with 'function': a function is called in the worker, not run as a command")
     if has_program and has_function:
         problems.add("function", "not allowed together with 'program'; give exactly one of them")
-    elif not has_program and not has_function:
-        needed_by = "command uses ${program}; " if argv and Macro.PROGRAM.token in argv else ""
+    elif not has_program and not has_function and not launched and _uses_program(command):
+        needed_by = "" if command is v.MISSING else "command uses ${program}; "
         problems.add(
             "program", f"required: {needed_by}give 'program' (a script to run) or 'function' ('module:callable')"
         )
     return _or_none(program, has_program), _or_none(function, has_function), argv or DEFAULT_COMMAND
+
+
+def _uses_program(command: Any) -> bool:
+    """Whether the command as written (the default when absent) runs ${program}."""
+    if command is v.MISSING:
+        return True
+    return isinstance(command, list) and Macro.PROGRAM.token in command
 
 
 def _or_none(value: Any, present: bool) -> Any:

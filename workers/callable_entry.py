@@ -4,6 +4,8 @@ The callable gets the trial's nested parameters as one dict. It may report
 along the way with `sweepctl.report(...)` and may return a number (the value
 of METRIC), a mapping of metric values (any names, `ndcg@10` too; its `step`, if
 any, is the step), or None (what it reported stands).
+A sweep without a metric (METRIC "") has no name for a returned number: it is
+left out, with a line on stderr.
 An exception prints its traceback and exits 1: the trial is recorded FAILED.
 """
 
@@ -38,6 +40,9 @@ def run_callable(target: str, metric: str) -> int:
     """Call the trial's function with its parameters and report what it returned; the exit code."""
     result = load_callable(target)(params())
     if result is None:
+        return 0
+    if not metric and not isinstance(result, Mapping):
+        print(f"sweepctl: the sweep has no metric; the returned value {result!r} is not recorded", file=sys.stderr)
         return 0
     values: dict[str, Any] = dict(result) if isinstance(result, Mapping) else {metric: result}
     step = values.pop("step", None)  # a returned mapping's "step" is the step, as report(step=) takes it

@@ -26,8 +26,8 @@ class MetricBuffer:
     longer than MAX_BUFFERED_POINTS points the oldest are dropped (and counted).
     """
 
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
+    def __init__(self, metric: str | None) -> None:
+        self.metric = metric  # the sweep's metric, whose last value is kept; None: the sweep has none
         self._points: collections.deque[MetricPoint] = collections.deque()
         self._first = 0  # the number of _points[0]
         self._lock = threading.Lock()
@@ -56,7 +56,7 @@ class MetricBuffer:
             self.last_values.update(report.values)
             if report.step is not None:
                 self.last_step = report.step
-            if self.metric in report.values:
+            if self.metric is not None and self.metric in report.values:
                 self.last_value = report.values[self.metric]
             self.count += 1
 

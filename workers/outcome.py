@@ -31,7 +31,7 @@ class Verdict:
 def judge_exit(
     returncode: int,
     *,
-    metric: str,
+    metric: str | None,
     last_value: float | None,
     timed_out: bool = False,
     cancelled: bool = False,
@@ -44,7 +44,8 @@ def judge_exit(
 
     What sweepctl did to the process (cancel, timeout) wins over how it ended;
     then signals (KILLED), non-zero exits (FAILED), and only a clean exit is
-    judged by its objective: the last value reported for `metric`.
+    judged by its objective: the last value reported for `metric`. A sweep
+    without a metric (`metric` None: grid or random) has no objective: a clean exit completes.
     `oom_killed` says whether the kernel's OOM killer struck while the trial ran
     (None: unknown), which is what can make a SIGKILL the machine's fault.
     """
@@ -61,6 +62,8 @@ def judge_exit(
     if returncode > 0:
         detail = f": {stderr_last_line}" if stderr_last_line else ""
         return Verdict(TrialState.FAILED, None, f"exited with status {returncode}{detail}")
+    if metric is None:
+        return Verdict(TrialState.COMPLETED, None, None)
     if last_value is None:
         return Verdict(TrialState.FAILED, None, f"exited 0 but reported no value for metric {metric!r}")
     if finite is None:

@@ -212,7 +212,7 @@ class TrialRunner:
         self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, hasher: provenance.DataHasher | None
     ) -> TrialState | None:
         """Start the attempt's process, supervise it to its end and record what that end comes to."""
-        metrics = MetricBuffer(spec.metric.name)
+        metrics = MetricBuffer(None if spec.metric is None else spec.metric.name)
         oom_before = oom_kills()
         try:
             process = self._start(spec, trial, argv, folder, metrics)
@@ -249,7 +249,7 @@ class TrialRunner:
             cwd=folder,
             on_stdout_line=metrics.feed,
             function=spec.function,
-            metric=spec.metric.name,
+            metric="" if spec.metric is None else spec.metric.name,  # "": no metric a returned number could be
             reuse=spec.reuse_process,
         )
 
@@ -273,7 +273,7 @@ class TrialRunner:
     ) -> Verdict:
         return judge_exit(
             returncode,
-            metric=spec.metric.name,
+            metric=None if spec.metric is None else spec.metric.name,
             last_value=metrics.last_value,
             timed_out=ending is Ending.TIMED_OUT,
             cancelled=ending is Ending.CANCELLED,

@@ -52,12 +52,12 @@ def is_local_number(number: int, share: float) -> bool:
 
 
 class _Axis:
-    """A numeric parameter's unit coordinate: 0..1 over its (log-)range, or its (log-)value when unbounded."""
+    """A numeric parameter's unit coordinate: 0..1 over its (log-)range (a beta's is [0, 1]), or its (log-)value when unbounded."""
 
     def __init__(self, p: Parameter) -> None:
         self.p = p
         self.log = p.distribution.is_log
-        self.bounds = log_space_bounds(p) if p.distribution.is_bounded else None
+        self.bounds = (0.0, 1.0) if p.distribution.is_beta else log_space_bounds(p) if p.distribution.is_bounded else None
         # An unbounded (normal) parameter: steps are measured in units of four sigmas.
         self.scale = 4.0 * p.sigma if self.bounds is None else self.bounds[1] - self.bounds[0]
 
@@ -74,6 +74,11 @@ class _Axis:
         return math.exp(t) if self.log else t
 
 
+def _is_numeric(p: Parameter) -> bool:
+    d = p.distribution
+    return d.is_bounded or d.is_normal or d.is_beta
+
+
 class LocalSearch(Suggester):
     """Wraps a TPE suggester: a `share` of the suggestions are local draws around the best trial."""
 
@@ -84,7 +89,7 @@ class LocalSearch(Suggester):
         self.inner = inner
         self.share = share
         self.after = after
-        self._axes = {p.name: _Axis(p) for p in inner.space.parameters if p.distribution.is_bounded or p.distribution.is_normal}
+        self._axes = {p.name: _Axis(p) for p in inner.space.parameters if _is_numeric(p) and not p.is_fixed}
         self._scored: list[tuple[float, int]] = []  # (loss, number) of observations with a usable loss
 
     def _learn(self, new: Sequence[Observation]) -> None:

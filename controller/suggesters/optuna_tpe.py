@@ -13,7 +13,11 @@ Mapping to Optuna (parameters that cannot vary stay out and are added back):
   over the values (the exponents' exp for log_uniform); int_uniform ->
   IntDistribution; q_uniform -> IntDistribution over the multiples k of q in
   range (the program receives k * q); q_log_uniform[_values] -> the same with
-  log=True; categorical -> CategoricalDistribution over value indices.
+  log=True; inv_log_uniform[_values] -> FloatDistribution(log=True) over their values
+  (both are log-uniform there: `controller.suggesters.sampling`); beta, q_beta ->
+  FloatDistribution(0, 1) over the Beta(a, b) quantile, mapped to the value by the
+  inverse CDF (Optuna has no beta; the prior is exactly Beta(a, b));
+  categorical -> CategoricalDistribution over value indices.
   The normal family has no Optuna counterpart; sweep-file validation refuses it
   for this engine (`TpeEngine.supports`). Optuna's prior over choices is
   uniform: categorical `probabilities` shape the start-up draws only. A
@@ -69,7 +73,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from controller.suggester import Observation, trial_rng
 from controller.suggesters.liar import TOLD_LIES, lie_value
 from controller.suggesters.observed import Choices, number_in_range
-from controller.suggesters.sampling import received_value, sample_parameter, value_range
+from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter
@@ -102,6 +106,8 @@ class _Modelled:
         x = number_in_range(self.p, value)
         if x is None:
             return None
+        if self.p.distribution.is_beta:
+            return beta_quantile(self.p, x)
         if self.p.distribution is Distribution.INT_UNIFORM:
             return int(x) if x.is_integer() else None
         if self.p.distribution.is_quantized:
@@ -113,6 +119,8 @@ class _Modelled:
         """The value the program receives for Optuna's `raw`."""
         if self.choices is not None:
             return copy.deepcopy(self.p.values[int(raw)])
+        if self.p.distribution.is_beta:
+            return beta_value(self.p, raw)
         if self.p.distribution.is_quantized:
             return received_value(self.p, raw * self.p.q)
         return received_value(self.p, raw)
@@ -127,6 +135,8 @@ def _modelled(p: Parameter) -> _Modelled | None:
         if len(p.values) == 1:
             return None
         return _Modelled(p, CategoricalDistribution(tuple(range(len(p.values)))), Choices(p))
+    if d.is_beta:
+        return _Modelled(p, FloatDistribution(0.0, 1.0))  # the quantile (see the module docstring)
     bounds = value_range(p)
     if bounds is None or bounds[0] == bounds[1]:
         return None

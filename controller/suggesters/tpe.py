@@ -1,8 +1,8 @@
 """TPE search through hyperopt: the only module of sweepctl that imports hyperopt.
 
 The search space becomes a hyperopt space labelled by `Parameter.name`;
-parameters that cannot vary (constants, one-value categoricals, min == max) stay
-out of it and are added back to every suggestion. `fmin` is not used: finished
+parameters that cannot vary (`Parameter.is_fixed`: constants, one-value
+categoricals, min == max, sigma 0) stay out of it and are added back to every suggestion. `fmin` is not used: finished
 trials go into a `hyperopt.Trials` as done documents (trial id = trial number)
 and `hyperopt.tpe.suggest` is called once per suggestion with a seed derived
 from `trial_rng(seed, number)`.
@@ -11,7 +11,12 @@ Mapping to hyperopt (bounds of log distributions are taken in log space):
   uniform -> uniform; q_uniform -> quniform; int_uniform -> quniform(min - 0.5,
   max + 0.5, 1), so the end values get a whole integer's share of the prior, not
   half; log_uniform[_values] -> loguniform; q_log_uniform[_values] ->
-  qloguniform; normal, q_normal, log_normal, q_log_normal -> their namesakes;
+  qloguniform; inv_log_uniform[_values] -> loguniform over their log-space
+  bounds (both are log-uniform over their values: `controller.suggesters.sampling`);
+  normal, q_normal, log_normal, q_log_normal -> their namesakes;
+  beta, q_beta -> uniform(0, 1) over the Beta(a, b) quantile, mapped to the value by
+  the inverse CDF (hyperopt has no beta; the prior is then exactly Beta(a, b), and TPE
+  models the quantile, in which the beta's mass is spread evenly);
   categorical -> choice (pchoice with probabilities) over value indices.
 
 Trials that failed (loss None or NaN) are kept as hyperopt "fail" documents,
@@ -53,6 +58,8 @@ from controller.suggester import Observation, trial_rng
 from controller.suggesters.liar import TOLD_LIES, lie_value
 from controller.suggesters.observed import Choices, number_in_range
 from controller.suggesters.sampling import (
+    beta_quantile,
+    beta_value,
     log_space_bounds,
     received_value,
     sample_parameter,
@@ -66,15 +73,6 @@ _LIE_TID_BASE = 10**12  # made-up trial ids for pending trials, far above any re
 _SEED_BOUND = 2**31 - 1
 
 
-def _is_fixed(p: Parameter) -> bool:
-    """Whether `p` can take only one value (hyperopt rejects empty ranges)."""
-    if p.distribution is Distribution.CONSTANT:
-        return True
-    if p.distribution is Distribution.CATEGORICAL:
-        return len(p.values) == 1
-    return p.distribution.is_bounded and p.min == p.max
-
-
 def _hyperopt_node(p: Parameter) -> Any:
     """The hyperopt distribution for a parameter that is not fixed."""
     d, label = p.distribution, p.name
@@ -86,6 +84,8 @@ def _hyperopt_node(p: Parameter) -> Any:
     if d is Distribution.INT_UNIFORM:
         assert p.min is not None and p.max is not None
         return hp.quniform(label, math.ceil(p.min) - 0.5, math.floor(p.max) + 0.5, 1)
+    if d.is_beta:
+        return hp.uniform(label, 0.0, 1.0)  # the quantile (see the module docstring)
     if d.is_bounded:
         lo, hi = log_space_bounds(p)
         if d is Distribution.UNIFORM:
@@ -116,12 +116,17 @@ class _Encoder:
         if self.choices is not None:
             index = self.choices.index(value)
             return None if index is None else float(index)
-        return number_in_range(self.p, value)
+        number = number_in_range(self.p, value)
+        if number is not None and self.p.distribution.is_beta:
+            return beta_quantile(self.p, number)
+        return number
 
     def from_internal(self, raw: float) -> JSON:
         """The value a program receives for hyperopt's `raw`."""
         if self.p.distribution is Distribution.CATEGORICAL:
             return copy.deepcopy(self.p.values[int(raw)])
+        if self.p.distribution.is_beta:
+            return beta_value(self.p, raw)
         return received_value(self.p, raw)
 
 
@@ -144,8 +149,8 @@ class TpeSuggester(BaseTpeSuggester):
 
     def _model_space(self) -> None:
         some_rng = np.random.default_rng(0)  # fixed parameters draw nothing from it
-        self._fixed = {p.name: sample_parameter(p, some_rng) for p in self.space.parameters if _is_fixed(p)}
-        self._encoders = {p.name: _Encoder(p) for p in self.space.parameters if not _is_fixed(p)}
+        self._fixed = {p.name: sample_parameter(p, some_rng) for p in self.space.parameters if p.is_fixed}
+        self._encoders = {p.name: _Encoder(p) for p in self.space.parameters if not p.is_fixed}
         self._domain: Domain | None = None
         if self._encoders:
             hyperopt_space = {name: _hyperopt_node(e.p) for name, e in self._encoders.items()}

@@ -30,7 +30,7 @@ from typing import Any
 
 from sweepctl.analysis.importance import InsufficientTrialsError, parameter_importance
 from sweepctl.analysis.overview import flat_params, is_failure_state, ranked
-from sweepctl.errors import ConfigError
+from sweepctl.errors import ConfigError, NoMetricError
 from sweepctl.records import Sweep, Trial, TrialState
 from sweepctl.space import Distribution, SearchSpace
 from sweepctl.spec import Goal, SweepSpec
@@ -136,7 +136,7 @@ def compare_sweeps(sweeps: Sequence[SweepTrials]) -> Comparison:
 def summarize(data: SweepTrials) -> SweepComparison:
     """One sweep's figures for a comparison."""
     spec, trials = data.spec, data.trials
-    goal = spec.metric.goal
+    goal = spec.goal
     finished = finish_order(trials)
     failed = sum(1 for t in finished if is_failure_state(t.state))
     best = ranked(trials, goal)
@@ -147,7 +147,7 @@ def summarize(data: SweepTrials) -> SweepComparison:
         sweep_id=data.sweep.id,
         name=spec.name,
         method=spec.method.value,
-        metric=spec.metric.name,
+        metric="" if spec.metric is None else spec.metric.name,
         goal=goal,
         trials=len(trials),
         by_state=dict(sorted(Counter(t.state.value for t in trials).items())),
@@ -201,6 +201,8 @@ def best_so_far_curve(finished: Sequence[Trial], goal: Goal) -> tuple[float | No
 def importance_ranking(data: SweepTrials) -> tuple[ImportanceRanking | None, str]:
     """The sweep's importance ranking of its own metric, or None and why."""
     metric = data.spec.metric
+    if metric is None:
+        return None, str(NoMetricError(data.spec.name))
     try:
         report = parameter_importance(
             data.trials, data.spec.space, metric.name, metric.goal, seed=data.sweep.seed, objective_metric=metric.name
@@ -248,11 +250,12 @@ def comparability_warnings(sweeps: Sequence[SweepTrials]) -> tuple[str, ...]:
     """Plain warnings when the sweeps optimise different metrics or goals, or search different parameters."""
     warnings = []
     metrics = {s.sweep.id: s.spec.metric for s in sweeps}
-    if len({m.name for m in metrics.values()}) > 1:
-        listed = ", ".join(f"{sid}: {m.name}" for sid, m in metrics.items())
+    if len({None if m is None else m.name for m in metrics.values()}) > 1:
+        listed = ", ".join(f"{sid}: {'no metric' if m is None else m.name}" for sid, m in metrics.items())
         warnings.append(f"the sweeps optimise different metrics ({listed}): their bests are not comparable")
-    if len({m.goal for m in metrics.values()}) > 1:
-        listed = ", ".join(f"{sid}: {m.goal.value}" for sid, m in metrics.items())
+    goals = {sid: m.goal for sid, m in metrics.items() if m is not None}
+    if len(set(goals.values())) > 1:
+        listed = ", ".join(f"{sid}: {goal.value}" for sid, goal in goals.items())
         warnings.append(f"the sweeps have different goals ({listed}): a better best means opposite things")
     names = {s.sweep.id: {p.name for p in s.spec.space.parameters if p.distribution is not Distribution.CONSTANT} for s in sweeps}
     common = set.intersection(*names.values())

@@ -42,9 +42,10 @@ def importance(sweep_id: str, metric: str | None, redis_url: str | None, state_d
         sweep = store.get_sweep(sweep_id)
         spec = store.spec_of(sweep)
         trials = store.get_trials(sweep_id)
-    report = parameter_importance(
-        trials, spec.space, metric or spec.metric.name, spec.metric.goal, seed=sweep.seed, objective_metric=spec.metric.name
-    )
+    # Without --metric it explains the sweep's metric; a sweep without one (grid, random) says so (NoMetricError).
+    objective = None if spec.metric is None else spec.metric.name
+    explained = metric or spec.objective_metric().name
+    report = parameter_importance(trials, spec.space, explained, spec.goal, seed=sweep.seed, objective_metric=objective)
     if fmt == "table":
         click.echo(importance_table(report))
     else:

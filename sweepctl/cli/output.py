@@ -34,7 +34,7 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
         "state": sweep.state.value,
         "reason": sweep.reason,
         "method": spec.method.value,
-        "metric": {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
+        "metric": None if metric is None else {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
         "seed": sweep.seed,
         "created_at": sweep.created_at,
         "ended_at": sweep.ended_at,

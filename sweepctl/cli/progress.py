@@ -74,15 +74,13 @@ def _show(bar: Any, store: Store, sweep_id: str, spec: SweepSpec, finished: int)
     and whether the sweep is paused."""
     counts = store.counts(sweep_id)
     now_finished = sum(n for s, n in counts.items() if s.is_finished)
-    best = store.best_objective(sweep_id, spec.metric.goal)
+    best = store.best_objective(sweep_id, spec.goal)
     failed = sum(n for s, n in counts.items() if s.is_trial_failure)
     # A paused sweep is not over: the bar waits, and says why nothing starts and how to go on.
     paused = store.sweep_state(sweep_id) is SweepState.PAUSED
     state = f" paused (sweepctl resume {sweep_id})" if paused else ""
-    bar.label = (
-        f"sweep {sweep_id}{state} running={counts[TrialState.RUNNING]} failed={failed} "
-        f"best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
-    )
+    shown = "" if spec.metric is None else f" best {spec.metric.name}={'-' if best is None else f'{best:.6g}'}"
+    bar.label = f"sweep {sweep_id}{state} running={counts[TrialState.RUNNING]} failed={failed}{shown}"
     if spec.run_cap:
         bar.update(now_finished - finished)
     return now_finished, paused

@@ -46,8 +46,8 @@ def _judge(spec: SweepSpec, output: rerun.RerunOutput) -> RerunResult:
     """The re-run judged exactly as a worker judges a trial's end."""
     from workers.outcome import judge_exit  # a role, imported only by this command
 
-    metric = spec.metric.name
-    verdict = judge_exit(output.returncode, metric=metric, last_value=output.last_metrics.get(metric))
+    metric = None if spec.metric is None else spec.metric.name
+    verdict = judge_exit(output.returncode, metric=metric, last_value=None if metric is None else output.last_metrics.get(metric))
     return RerunResult(
         state=verdict.state,
         objective=verdict.objective,

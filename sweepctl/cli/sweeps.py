@@ -12,7 +12,7 @@ from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.listing import Listing, emit_listing, listing_options, readable_sweep, readable_trial, sweep_table
 from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
 from sweepctl.cli.progress import follow
-from sweepctl.errors import ConfigError, StoreError
+from sweepctl.errors import ConfigError, NoMetricError, StoreError
 from sweepctl.export import space_of
 from sweepctl.records import Trial, TrialState
 from sweepctl.spec import Goal
@@ -31,15 +31,19 @@ def trial_columns(table: Table) -> list[str]:
 
 
 def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None) -> Trial | None:
-    """The best completed trial: by the sweep's objective, or by the final value of `metric` for `goal`."""
+    """The best completed trial: by the sweep's objective, or by the final value of `metric` for `goal`.
+
+    NoMetricError when neither the sweep nor `metric` names a metric.
+    """
     spec = store.get_spec(sweep_id)
-    if metric is None and (goal is None or Goal(goal) is spec.metric.goal):
-        return store.best_trial(sweep_id, spec.metric.goal)
-    name = metric or spec.metric.name
+    own = spec.objective_metric() if metric is None else spec.metric
+    if metric is None and (goal is None or Goal(goal) is spec.goal):
+        return store.best_trial(sweep_id, spec.goal)
+    name = metric or spec.objective_metric().name
     if goal is None:
-        if name != spec.metric.name:
+        if own is None or name != own.name:
             raise ConfigError(f"--goal: say whether {name!r} is better low or high (--goal minimize or --goal maximize)")
-        goal = spec.metric.goal.value
+        goal = own.goal.value
     trials = store.get_trials(sweep_id)
     best = best_by_metric(trials, name, Goal(goal))
     recorded = recorded_metrics(trials)
@@ -49,7 +53,11 @@ def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None)
 
 
 def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None, goal: str | None = None) -> None:
-    best = find_best(store, sweep_id, metric, goal)
+    try:
+        best = find_best(store, sweep_id, metric, goal)
+    except NoMetricError as exc:
+        click.echo(f"sweep {sweep_id}: {exc}", err=True)
+        return
     if best is None:
         click.echo(f"sweep {sweep_id}: no completed trial" + (f" with a finite {metric!r}" if metric else ""), err=True)
         return
@@ -67,15 +75,21 @@ def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None,
 def validate(file: str, fmt: str) -> None:
     """Check a sweep file; print what is wrong, with the field path, or a summary."""
     spec = load_sweep_file(file)
+    metric = spec.metric
     summary = {
         "file": file,
         "valid": True,
         "method": spec.method.value,
-        "metric": {"name": spec.metric.name, "goal": spec.metric.goal.value, "target": spec.metric.target},
+        "metric": None if metric is None else {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
         "parameters": list(spec.space.names),
         "run_cap": spec.run_cap,
         "parallelism": spec.parallelism,
     }
+    # Accepted, but worth saying (a W&B server key ignored, a deprecated distribution): as warnings, on stderr.
+    for field, message in spec.notes:
+        click.echo(f"note: {file}: {field}: {message}", err=True)
+    if fmt != "table":
+        summary["notes"] = [{"field": field, "message": message} for field, message in spec.notes]
     emit(summary, fmt)
 
 
@@ -119,7 +133,7 @@ def status(
         for sid in ids:
             sweep = store.get_sweep(sid)
             spec = store.spec_of(sweep)
-            records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.metric.goal)))
+            records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.goal)))
             spaces.append(spec.space)
         memory = redis_memory(store)
         if memory is not None and memory.full:

@@ -44,13 +44,17 @@ def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview) -> Sect
         budget = f"{facts.trials} trials, no run_cap"
     else:
         budget = f"{facts.trials} of run_cap {facts.run_cap} trials ({100 * facts.trials / max(facts.run_cap, 1):.0f}%)"
-    best = "-" if facts.best is None else f"trial {facts.best.number}: {metric.name} = {exact(facts.best.objective)}"
+    best = "-" if facts.best is None or metric is None else f"trial {facts.best.number}: {metric.name} = {exact(facts.best.objective)}"
+    if metric is None:
+        shown = "none (trials have no objective: there is no best trial, importance or ranking)"
+    else:
+        shown = f"{metric.name} ({metric.goal.value})" + ("" if metric.target is None else f", target {metric.target}")
     rows: list[tuple[str, Any]] = [
         ("sweep", code(sweep.id)),
         ("name", spec.name or "-"),
         ("state", state),
         ("method", spec.method.value),
-        ("metric", f"{metric.name} ({metric.goal.value})" + ("" if metric.target is None else f", target {metric.target}")),
+        ("metric", shown),
         ("best trial", best),
         ("budget", budget),
         ("trial hours", f"{facts.trial_hours:.2f}"),

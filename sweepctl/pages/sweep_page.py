@@ -12,6 +12,7 @@ from functools import cached_property
 
 from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS, InsufficientTrialsError, parameter_importance
 from sweepctl.analysis.overview import SweepOverview, failure_counts, overview, ranked, worker_usage
+from sweepctl.errors import NoMetricError
 from sweepctl.pages.page import Section, render_page, table, text
 from sweepctl.pages.records_html import best_trial_section, duration, summary_section, when
 from sweepctl.pages.run_figures import curves_figure, failure_host_figure, failure_reason_figure, gpu_usage_figure, timeline_figure
@@ -34,15 +35,16 @@ class SweepView:
 
     @cached_property
     def ranked(self) -> list[Trial]:
-        return ranked(self.trials, self.spec.metric.goal)
+        return ranked(self.trials, self.spec.goal)
 
     @cached_property
     def overview(self) -> SweepOverview:
-        return overview(self.trials, self.spec.metric.goal, self.spec.run_cap)
+        return overview(self.trials, self.spec.goal, self.spec.run_cap)
 
     @property
     def metric(self) -> str:
-        return self.spec.metric.name
+        """The sweep's metric; "" when it has none (a grid or random sweep: then no trial has an objective)."""
+        return "" if self.spec.metric is None else self.spec.metric.name
 
     @property
     def parameters(self) -> list[str]:
@@ -55,7 +57,7 @@ class SweepView:
 
 def curve_numbers(spec: SweepSpec, trials: Sequence[Trial]) -> list[int]:
     """The trials whose histories a view needs: the best completed ones and the early-stopped ones."""
-    return [t.number for t in curve_trials(ranked(trials, spec.metric.goal), trials)]
+    return [t.number for t in curve_trials(ranked(trials, spec.goal), trials)]
 
 
 def _note(message: str) -> str:
@@ -73,13 +75,13 @@ def best_trial(view: SweepView) -> Section:
 def history(view: SweepView) -> Section | None:
     if not view.ranked:
         return None
-    return Section("history", "Objective over time", figures=(history_figure(view.trials, view.spec.metric.goal, view.metric),))
+    return Section("history", "Objective over time", figures=(history_figure(view.trials, view.spec.goal, view.metric),))
 
 
 def parallel(view: SweepView) -> Section | None:
     if not view.ranked or not view.parameters:
         return None
-    figure = parallel_figure(view.ranked, view.spec.metric.goal, view.metric, view.parameters, view.log_parameters)
+    figure = parallel_figure(view.ranked, view.spec.goal, view.metric, view.parameters, view.log_parameters)
     return Section("parallel", "Parallel coordinates", figures=(figure,))
 
 
@@ -93,9 +95,11 @@ def slices(view: SweepView) -> Section | None:
 def importance(view: SweepView) -> Section | None:
     if not view.parameters:
         return None
+    if view.spec.metric is None:
+        return Section("importance", "Which parameter matters", _note(text(str(NoMetricError(view.spec.name)))))
     try:
         report = parameter_importance(
-            view.trials, view.spec.space, view.metric, view.spec.metric.goal, seed=view.sweep.seed, objective_metric=view.metric
+            view.trials, view.spec.space, view.metric, view.spec.goal, seed=view.sweep.seed, objective_metric=view.metric
         )
     except InsufficientTrialsError as exc:
         return Section("importance", "Which parameter matters", _note(text(str(exc))))
@@ -108,6 +112,8 @@ def importance(view: SweepView) -> Section | None:
 
 def curves(view: SweepView) -> Section | None:
     drawn = [t for t in view.trials if t.number in view.histories]
+    if view.spec.metric is None:
+        return None  # no metric: no curve to draw, and the summary says so
     if not any(view.metric in p.values for t in drawn for p in view.histories[t.number]):
         return Section("curves", "Learning curves", _note("No trial reported intermediate values of this metric."))
     note = _note(f"The {len(drawn)} trials drawn: the best completed ones and the early-stopped ones (dashed, a cross where stopped).")
@@ -155,5 +161,6 @@ def render_sweep_page(view: SweepView, *, sections: Sequence[SectionBuilder] = S
     """The sweep's whole page as HTML (Plotly inlined unless `script` is given, as a live view may)."""
     built = [s for s in (builder(view) for builder in sections) if s is not None]
     title = f"Sweep {view.spec.name or view.sweep.id}"
-    subtitle = f"{view.sweep.id} · {view.sweep.state.value} · {len(view.trials)} trials · {view.metric} ({view.spec.metric.goal.value})"
+    metric = "no metric" if view.spec.metric is None else f"{view.metric} ({view.spec.goal.value})"
+    subtitle = f"{view.sweep.id} · {view.sweep.state.value} · {len(view.trials)} trials · {metric}"
     return render_page(title, built, subtitle=subtitle, footer=f"sweepctl report, taken {when(view.now)}", script=script)

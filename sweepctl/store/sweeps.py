@@ -23,13 +23,13 @@ class SpecSummary:
 
     name: str
     method: str  # "tpe", "random", "grid" (a file's `bayes` is tpe)
-    metric: str
+    metric: str  # "" for a sweep without a metric
     goal: Goal
     run_cap: int | None
 
     @classmethod
     def of(cls, spec: SweepSpec) -> SpecSummary:
-        return cls(spec.name or "", spec.method.value, spec.metric.name, spec.metric.goal, spec.run_cap)
+        return cls(spec.name or "", spec.method.value, "" if spec.metric is None else spec.metric.name, spec.goal, spec.run_cap)
 
     @classmethod
     def unparsed(cls, raw: Any) -> SpecSummary:

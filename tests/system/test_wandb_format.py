@@ -143,3 +143,48 @@ def test_parameter_values_reach_the_program_as_single_literal_arguments(tmp_path
     assert received == [["trial_program.py", f"--payload={p}"] for p in payloads]
     assert not marker.exists()
     assert all(t.state is TrialState.COMPLETED for t in store.get_trials(sweep_id))
+
+
+def test_a_wandb_random_sweep_without_a_metric_runs_every_distribution_and_says_it_has_no_best(
+    tmp_path: Path, procs: Processes, store: Store
+) -> None:
+    # Given a W&B random sweep without a metric (W&B needs none for it), with W&B's newer distributions,
+    # a dotted (Hydra-style) name and a W&B server key
+    sweep_file = write_sweep(
+        tmp_path,
+        """
+        program: trial_program.py
+        method: random
+        controller: {type: local}
+        run_cap: 6
+        parameters:
+          x: {distribution: beta, a: 2, b: 5}
+          model.wd: {distribution: inv_log_uniform_values, min: 0.0001, max: 0.1}
+          keep: {distribution: q_beta, a: 3, b: 3, q: 0.25}
+          init: {distribution: normal, mu: 0.5, sigma: 0}
+        """,
+    )
+    validated = procs.run("validate", str(sweep_file), check=True)
+    assert "note: " in validated.stderr and "controller: accepted and ignored" in validated.stderr
+    sweep_id = submit(procs, sweep_file)
+    procs.start("controller")
+    procs.start("worker", "--gpus", "none", "--concurrency", "2")
+
+    # When it runs
+    wait_until_done(store, sweep_id, timeout=90)
+
+    # Then every trial completed with no objective, its values drawn as W&B defines them
+    assert store.get_sweep(sweep_id).state is SweepState.FINISHED
+    trials = store.get_trials(sweep_id)
+    assert len(trials) == 6
+    for t in trials:
+        assert t.state is TrialState.COMPLETED and t.objective is None, t.error
+        assert 0 <= t.params["x"] <= 1 and 0.0001 <= t.params["model.wd"] <= 0.1
+        assert t.params["keep"] in (0, 0.25, 0.5, 0.75, 1) and t.params["init"] == 0.5
+        assert f"--model.wd={t.params['model.wd']!r}" in t.argv
+    # and what needs a metric says the sweep has none, instead of failing
+    best = procs.run("best", sweep_id)
+    assert best.returncode == 0 and "has no metric" in best.stderr
+    importance = procs.run("importance", sweep_id)
+    assert importance.returncode == 2 and "has no metric" in importance.stderr
+    assert procs.run("status", sweep_id, "--format", "json", check=True).stdout

@@ -118,3 +118,15 @@ def test_a_non_finite_objective_is_nan(value: float) -> None:
 def test_a_finite_objective_completes_the_trial(value: float) -> None:
     # Given a clean exit with a finite last value (zero included) / When judged / Then COMPLETED with that objective
     assert judged(0, last_value=value) == Verdict(TrialState.COMPLETED, value, None)
+
+
+# --- a sweep without a metric (grid or random, as W&B allows) -------------------------
+
+
+def test_without_a_metric_a_clean_exit_completes_with_no_objective() -> None:
+    # Given a trial of a sweep that has no metric, which reported nothing
+    outcome = judge_exit(0, metric=None, last_value=None)
+    # Then it completed: there was nothing it had to report
+    assert outcome == Verdict(TrialState.COMPLETED, None, None)
+    # and a failure is still a failure
+    assert judge_exit(3, metric=None, last_value=None, stderr_last_line="boom").state is TrialState.FAILED

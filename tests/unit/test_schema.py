@@ -10,10 +10,11 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from sweepctl._documents import read_document
 from sweepctl.command import Macro
 from sweepctl.errors import SpecError
 from sweepctl.space import Distribution
-from sweepctl.sweepfile import parse_sweep, schema_path
+from sweepctl.sweepfile import load_sweep_file, parse_sweep, schema_path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -65,6 +66,24 @@ VALID = {
         "seed": 2**64 - 1,
         "early_terminate": {"type": "hyperband", "max_iter": 2**53, "s": 500, "eta": 1.1},
     },
+    "wandb-server-keys-and-new-distributions": {
+        "program": "train.py",
+        "method": "random",
+        "controller": {"type": "local"},
+        "apiVersion": "v1",
+        "kind": "sweep",
+        "entity": "team",
+        "metric": {"name": "acc", "goal": "maximize", "impute": "worst", "impute_while_running": "false"},
+        "early_terminate": {"type": "hyperband", "max_iter": 27.0, "s": 2.0},
+        "parameters": {
+            "model.lr": {"distribution": "inv_log_uniform_values", "min": 0.001, "max": 0.1},
+            "decay": {"distribution": "inv_log_uniform", "min": 0, "max": 5},
+            "mix": {"distribution": "beta", "a": 2, "b": 5},
+            "share": {"distribution": "q_beta", "q": 0.1},
+            "noise": {"distribution": "normal", "mu": 0.5, "sigma": 0},
+        },
+    },
+    "grid-without-metric": {"program": "train.py", "method": "grid", "parameters": {"a": {"values": [1, 2]}}},
     "sweepctl-extras": {
         "program": "fit.py",
         "metric": {"name": "loss"},
@@ -103,7 +122,19 @@ INVALID = {
         "metric": {"name": "l"},
         "parameters": {"a": {"value": 1}},
     },
-    "dotted parameter name": {**MINIMAL, "parameters": {"a.b": {"value": 1}}},
+    "tpe without a metric": {"program": "t.py", "parameters": {"a": {"value": 1}}},
+    "early_terminate without a metric": {
+        "program": "t.py", "method": "random", "parameters": {"a": {"value": 1}}, "early_terminate": {"type": "hyperband", "min_iter": 1}
+    },
+    "beta with a = 0": {**MINIMAL, "parameters": {"a": {"distribution": "beta", "a": 0}}},
+    "beta with min and max": {**MINIMAL, "parameters": {"a": {"distribution": "beta", "min": 0, "max": 1}}},
+    "W&B Launch job": {**MINIMAL, "job": "team/project/job:v0"},
+    "W&B Launch scheduler": {**MINIMAL, "scheduler": {"engine": "optuna"}},
+    "W&B Launch method custom": {**MINIMAL, "method": "custom"},
+    "W&B kind other than sweep": {**MINIMAL, "kind": "job"},
+    "W&B controller without type": {**MINIMAL, "controller": {}},
+    "W&B impute outside its values": {**MINIMAL, "metric": {"name": "l", "impute": "mean"}},
+    "fractional hyperband s": {**MINIMAL, "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2.5}},
     "reuse_process with a program": {**MINIMAL, "reuse_process": True},
     "unknown parameter key": {**MINIMAL, "parameters": {"a": {"value": 1, "values": [2]}}},
     # The limits of issue #12 that a schema can express
@@ -146,7 +177,7 @@ def test_invalid_documents_fail_both_schema_and_parser(validator: Draft202012Val
 
 
 def test_the_schema_knows_every_distribution_and_macro(schema: dict[str, Any]) -> None:
-    # Given the enums in code / Then completion offers exactly them (plus W&B's alias)
+    # Given the enums in code / Then completion offers exactly them (plus W&B's alias): every one of W&B's schema
     offered = schema["$defs"]["parameter"]["properties"]["distribution"]["enum"]
     assert set(offered) == {d.value for d in Distribution} | {"categorical_w_probabilities"}
     macros = schema["properties"]["command"]["items"]["anyOf"][0]["enum"]
@@ -185,3 +216,24 @@ def test_every_property_has_a_description_for_editors(schema: dict[str, Any]) ->
 def test_every_example_is_valid_under_the_schema(validator: Draft202012Validator, path: Path) -> None:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert [e.message for e in validator.iter_errors(doc)] == []
+
+
+WANDB_CORPUS = Path(__file__).resolve().parents[1] / "wandb_corpus"
+
+
+def _parses(path: Path) -> bool:
+    try:
+        load_sweep_file(path)
+    except SpecError:
+        return False
+    return True
+
+
+# The W&B files of the corpus (tests/unit/test_wandb_corpus.py) that the parser accepts.
+PARSED_WANDB_FILES = [path for path in sorted(WANDB_CORPUS.rglob("*.yaml")) if _parses(path)]
+
+
+@pytest.mark.parametrize("path", PARSED_WANDB_FILES, ids=lambda p: str(p.relative_to(WANDB_CORPUS)))
+def test_the_editor_schema_accepts_every_wandb_file_the_parser_accepts(validator: Draft202012Validator, path: Path) -> None:
+    # Given a W&B sweep file sweepctl accepts / Then an editor using the schema flags nothing in it either
+    assert [e.message for e in validator.iter_errors(read_document(str(path)))] == []

@@ -80,6 +80,15 @@ DISTRIBUTION_CASES = [
     ({"distribution": "q_normal", "mu": 5, "sigma": 2, "q": 0.5}, Parameter(("p",), C.Q_NORMAL, mu=5, sigma=2, q=0.5)),
     ({"distribution": "log_normal", "mu": -2, "sigma": 0.5}, Parameter(("p",), C.LOG_NORMAL, mu=-2, sigma=0.5)),
     ({"distribution": "q_log_normal", "sigma": 3}, Parameter(("p",), C.Q_LOG_NORMAL, sigma=3, q=1.0)),
+    ({"distribution": "normal", "mu": 2, "sigma": 0}, Parameter(("p",), C.NORMAL, mu=2, sigma=0)),  # W&B allows it: always mu
+    ({"distribution": "inv_log_uniform", "min": 0, "max": 4.6}, Parameter(("p",), C.INV_LOG_UNIFORM, min=0, max=4.6)),
+    (
+        {"distribution": "inv_log_uniform_values", "min": 0.01, "max": 1},
+        Parameter(("p",), C.INV_LOG_UNIFORM_VALUES, min=0.01, max=1),
+    ),
+    ({"distribution": "beta"}, Parameter(("p",), C.BETA, a=1.0, b=1.0)),  # W&B's defaults
+    ({"distribution": "beta", "a": 2, "b": 0.5}, Parameter(("p",), C.BETA, a=2, b=0.5)),
+    ({"distribution": "q_beta", "a": 3, "b": 3, "q": 0.1}, Parameter(("p",), C.Q_BETA, a=3, b=3, q=0.1)),
 ]
 
 
@@ -280,12 +289,18 @@ INVALID_CASES = [
     ("parameters: {a: {values: [1, 2], probabilities: [-0.5, 1.5]}}", "parameters.a.probabilities[0]", ">= 0"),
     ("method: grid\nparameters: {lr: {distribution: log_uniform_values, min: 0.001, max: 1}}", "parameters.lr",
      "method grid needs values, int_uniform or q_uniform; got log_uniform_values"),
-    ("parameters: {opt.lr: {value: 1}}", "parameters.opt.lr", "without '.'"),
+    ("parameters: {'': {value: 1}}", "parameters.", "expected a parameter name (a non-empty string)"),
+    ("parameters: {a.b: {value: 1}, a: {parameters: {b: {value: 2}}}}", "parameters.a.parameters.b",
+     "names the same parameter 'a.b' as parameters.a.b"),
+    ("parameters: {p: {distribution: beta, a: 0}}", "parameters.p.a", "Beta(a, b) needs a > 0"),
+    ("parameters: {p: {distribution: q_beta, b: -1}}", "parameters.p.b", "expected a finite number > 0, got -1"),
+    ("parameters: {p: {distribution: beta, min: 0}}", "parameters.p.min", "unknown key 'min'; expected one of: distribution, a, b"),
+    ("parameters: {p: {distribution: inv_log_uniform_values, min: 0, max: 1}}", "parameters.p.min", "> 0"),
     ("parameters: {lr: 0.1}", "parameters.lr", "expected a parameter spec"),
     ("parameters: {lr: {distribution: log_uniform_values, min: 0, max: 1}}", "parameters.lr.min", "> 0"),
     ("parameters: {n: {distribution: int_uniform, min: 1, max: 2.5}}", "parameters.n.max", "expected an integer"),
     ("parameters: {n: {distribution: q_uniform, min: 1, max: 2, q: 0}}", "parameters.n.q", "> 0"),
-    ("parameters: {n: {distribution: normal, sigma: 0}}", "parameters.n.sigma", "> 0"),
+    ("parameters: {n: {distribution: normal, sigma: -1}}", "parameters.n.sigma", ">= 0"),
     ("parameters: {n: {distribution: uniform, max: 2}}", "parameters.n.min", "required"),
     ("parameters: {n: {mu: 1}}", "parameters.n", "cannot tell the distribution"),
     ("parameters: {g: {parameters: {}}}", "parameters.g.parameters", "must not be empty"),
@@ -357,7 +372,7 @@ def test_all_problems_are_reported_together() -> None:
     doc = {
         "metric": {"goal": "maximize"},
         "parameters": {"lr": {"min": 1, "max": 0}, "opt": {"values": []}},
-        "command": ["${foo}"],
+        "command": ["${foo}", "${program}"],
         "colour": "red",
     }
     # When parsed / Then one SpecError lists each of them

@@ -20,7 +20,6 @@ from wandb.sdk.launch.sweeps.utils import load_sweep_config
 from controller.suggesters.random import RandomSuggester
 from sweepctl.codec import decode_trial, encode_trial
 from sweepctl.command import Macro, build_argv
-from sweepctl.errors import SpecError
 from sweepctl.records import Trial, TrialState
 from sweepctl.space import Distribution
 from sweepctl.spec import SweepSpec
@@ -33,8 +32,6 @@ ARGS_JSON_FILE = "/tmp/sweepctl-s1-7-x/params.json"
 BASE_ENVIRON = {"PATH": "/usr/bin:/bin", "HOME": "/home/me"}
 # The variables the corpus reads with ${envvar:NAME}; SWEEPCTL_TEST_UNSET_VAR is never set.
 SET_VARIABLES = {"SWEEPCTL_TEST_DATA_DIR": "/data/set one", "SWEEPCTL_TEST_SHARD": "003", "SWEEPCTL_TEST_PYTHON": "/opt/py/bin/python3"}
-# Dotted names parse once the sweep-file format part of issue 15 lands; only that refusal may excuse this file until then.
-AWAITING_FORMAT = {"argv-dotted-names.yaml"}
 LAUNCH_KEYS = {"job", "scheduler"}  # W&B Launch sweeps run no program of their own: refused by sweepctl, with the reason
 
 with warnings.catch_warnings():  # W&B's sweeps package trips a pydantic deprecation warning on import
@@ -50,8 +47,7 @@ def corpus_with_a_program() -> list[Any]:
         if not isinstance(doc, dict) or "program" not in doc or LAUNCH_KEYS & set(doc):
             continue
         if schema_violations_from_proposed_config(copy.deepcopy(doc)) == []:
-            marks = [pytest.mark.xfail(raises=SpecError, strict=False, reason="dotted names")] if path.name in AWAITING_FORMAT else []
-            found.append(pytest.param(path, marks=marks, id=path.stem))
+            found.append(pytest.param(path, id=path.stem))
     return found
 
 

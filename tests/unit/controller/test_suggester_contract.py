@@ -44,6 +44,11 @@ CONTINUOUS = (
     Parameter(("qn",), D.Q_NORMAL, mu=10.0, sigma=3.0, q=0.5),
     Parameter(("ln",), D.LOG_NORMAL, mu=0.0, sigma=1.0),
     Parameter(("qln",), D.Q_LOG_NORMAL, mu=2.0, sigma=0.5, q=1.0),
+    Parameter(("n0",), D.NORMAL, mu=0.25, sigma=0.0),  # W&B allows sigma 0: always mu
+    Parameter(("ilu",), D.INV_LOG_UNIFORM, min=0.0, max=3.0),
+    Parameter(("model.iluv",), D.INV_LOG_UNIFORM_VALUES, min=1e-3, max=0.5),  # a dotted name is one name
+    Parameter(("beta",), D.BETA, a=2.0, b=5.0),
+    Parameter(("qbeta",), D.Q_BETA, a=0.5, b=0.5, q=0.25),
 )
 EVERY_DISTRIBUTION = SearchSpace(DISCRETE + CONTINUOUS)
 DISCRETE_SPACE = SearchSpace(DISCRETE)
@@ -93,11 +98,17 @@ def assert_received_value(p: Parameter, v: JSON) -> None:
         assert _is_multiple(v, p.q), (p.name, v)
     else:
         assert isinstance(v, float), (p.name, v)
-    if d.is_bounded:
+    if d.is_beta:
+        assert 0 <= v <= 1, (p.name, v)
+    elif d.is_bounded:
         assert p.min is not None and p.max is not None
         exponents = d in (D.LOG_UNIFORM, D.Q_LOG_UNIFORM)
         lo, hi = (math.exp(p.min), math.exp(p.max)) if exponents else (p.min, p.max)
+        if d is D.INV_LOG_UNIFORM:
+            lo, hi = math.exp(-p.max), math.exp(-p.min)
         assert lo <= v <= hi, (p.name, v, lo, hi)
+    elif d.is_normal and p.sigma == 0:
+        assert v == (math.exp(p.mu) if d.is_log else p.mu), (p.name, v)
     elif d.is_log:
         assert v >= 0 if d.is_quantized else v > 0, (p.name, v)
 
