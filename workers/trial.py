@@ -44,6 +44,7 @@ from workers.metric_buffer import MetricBuffer
 from workers.oom import oom_kill_between, oom_kills
 from workers.outcome import Verdict, judge_exit
 from workers.trial_process import LauncherClient, TrialProcess
+from workers.wandb_feed import WandbFeed
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class TrialRunner:
         self._gpu_usage = gpu_usage  # None on a CPU slot
         self._stop_request: StopRequest | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
+        self._wandb: WandbFeed | None = None  # the running attempt's W&B run, read into its metrics
         self.launcher = LauncherClient(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
@@ -156,9 +158,12 @@ class TrialRunner:
             if self._gpu_usage is not None:
                 self._gpu_usage.begin(sweep_id, number)
             hasher = provenance.DataHasher(spec.data, Path(folder), self.settings.data_hash_seconds) if spec.data else None
+            self._wandb = WandbFeed(replace(trial, attempt=attempt), folder)
             try:
                 return self._execute(spec, replace(trial, attempt=attempt), argv, folder, hasher)
             finally:
+                self._wandb.close()
+                self._wandb = None
                 if hasher is not None:
                     hasher.cancel()
         finally:
@@ -220,6 +225,8 @@ class TrialRunner:
             verdict = Verdict(TrialState.FAILED, None, str(exc))
             return self._writes.record(trial, verdict, metrics, hasher, returncode=None, **self._gpu_usage_fields())
         returncode, ending = self._run_to_end(spec, trial, process, metrics, hasher)
+        if self._wandb is not None:
+            self._wandb.finish(metrics)  # what the run wrote last, and its final summary: the objective
         if ending is Ending.LEASE_LOST:
             log.warning(
                 "trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded",
@@ -240,10 +247,11 @@ class TrialRunner:
         return {} if usage is None else {"gpu_usage": usage}
 
     def _start(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, metrics: MetricBuffer) -> TrialProcess:
+        assert self._wandb is not None
         return TrialProcess(
             self.launcher,
             argv,
-            env=trial_environment(trial),  # the launcher already dropped the Redis URL
+            env=trial_environment(trial, self._wandb.files, os.environ),  # the launcher already dropped the Redis URL
             cwd=folder,
             on_stdout_line=metrics.feed,
             function=spec.function,
@@ -272,7 +280,7 @@ class TrialRunner:
         return judge_exit(
             returncode,
             metric=spec.metric.name,
-            last_value=metrics.last_value,
+            last_value=metrics.objective_value,
             timed_out=ending is Ending.TIMED_OUT,
             cancelled=ending is Ending.CANCELLED,
             timeout=spec.trial_timeout,
@@ -337,6 +345,8 @@ class TrialRunner:
         if now < due.flush:
             return None
         due.flush = now + self.settings.flush_interval
+        if self._wandb is not None:
+            self._wandb.poll(metrics)
         data = hasher.result() if due.data_pending and hasher is not None and hasher.done else None
         written = self._writes.flush(trial, metrics, data)
         due.data_pending = due.data_pending and data is None
