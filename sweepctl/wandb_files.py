@@ -9,7 +9,9 @@ attempt, whether its program uses wandb or not (a trial that never calls
 `wandb.init()` leaves no trace: its folder is removed after it), and adds:
 
 - WANDB_MODE=offline: no W&B server, account or network is needed or reached; a
-  worker whose own environment sets WANDB_MODE (`online`, say) is obeyed instead;
+  worker whose own environment sets WANDB_MODE (`online`, say) is obeyed instead,
+  and then WANDB_SWEEP_ID is not set: a sweepctl sweep is no sweep on W&B's server,
+  so an online run is a plain run of the script's project;
 - WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL=0.5: W&B writes a run's file every 0.5 s
   (its default, 15 s, would hide the run from early termination);
 - WANDB_ERROR_REPORTING=false: W&B's crash reports would be sent to its servers.
@@ -21,7 +23,8 @@ the parameter file `config-<run id>.yaml` in it (the agent's name for it) and W&
 writes the run below it, in its usual `wandb/offline-run-<time>-<run id>/` folder
 (`wandb sync` takes that folder). The run id is `<sweep id>-<trial number>-<attempt>`:
 unique per attempt, and it says which trial attempt a W&B run was. A sweep folder
-that cannot be written gets the attempt's W&B folder in the temporary directory instead.
+that cannot be written (or is gone) gets the attempt's W&B folder in the temporary
+directory instead.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ _FLUSH_INTERVAL_PRIVATE_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"  # the sam
 ERROR_REPORTING_ENV = "WANDB_ERROR_REPORTING"
 FLUSH_INTERVAL_SECONDS = 0.5
 RUNS_FOLDER = "wandb"  # W&B's own name for the folder of runs, under WANDB_DIR and under a sweep's folder
+_OFFLINE_MODES = ("offline", "dryrun")  # W&B's names for it
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -77,11 +81,12 @@ class WandbRunFiles:
         env = {
             DIR_ENV: str(self.directory),
             PARAM_PATH_ENV: str(self.params_path),
-            SWEEP_ID_ENV: self.sweep_id,
             RUN_ID_ENV: self.run_id,
         }
         if MODE_ENV not in inherited:
             env[MODE_ENV] = "offline"
+        if inherited.get(MODE_ENV, "offline") in _OFFLINE_MODES:
+            env[SWEEP_ID_ENV] = self.sweep_id
         if FLUSH_INTERVAL_ENV not in inherited and _FLUSH_INTERVAL_PRIVATE_ENV not in inherited:
             env[FLUSH_INTERVAL_ENV] = str(FLUSH_INTERVAL_SECONDS)
         if ERROR_REPORTING_ENV not in inherited:
@@ -123,12 +128,17 @@ def write_params(files: WandbRunFiles, params: Mapping[str, Any]) -> WandbRunFil
 
 
 def _write(files: WandbRunFiles, params: Mapping[str, Any]) -> None:
-    for _ in range(3):
+    # The sweep's folder itself is never made: one a trial deleted must stay missing ("cannot enter" it, clearly).
+    chain = (files.directory.parent.parent, files.directory.parent, files.directory)
+    for tries_left in (2, 1, 0):
         try:
-            files.directory.mkdir(parents=True, exist_ok=True)
+            for folder in chain:
+                folder.mkdir(exist_ok=True)
             break
         except FileNotFoundError:
-            continue  # another attempt removed an empty parent between our mkdirs: once more
+            if not tries_left or not chain[0].parent.is_dir():
+                raise
+            # else another attempt removed an empty parent between our mkdirs: once more
     temporary = files.params_path.with_name(files.params_path.name + ".part")
     temporary.write_text(params_text(params), encoding="utf-8")
     os.replace(temporary, files.params_path)  # wandb.init() never reads half a file

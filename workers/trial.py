@@ -157,8 +157,8 @@ class TrialRunner:
             self.current = (sweep_id, number)
             if self._gpu_usage is not None:
                 self._gpu_usage.begin(sweep_id, number)
+            self._wandb = WandbFeed(replace(trial, attempt=attempt), folder)  # the attempt's W&B parameter file, written
             hasher = provenance.DataHasher(spec.data, Path(folder), self.settings.data_hash_seconds) if spec.data else None
-            self._wandb = WandbFeed(replace(trial, attempt=attempt), folder)
             try:
                 return self._execute(spec, replace(trial, attempt=attempt), argv, folder, hasher)
             finally:

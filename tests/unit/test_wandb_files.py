@@ -62,6 +62,10 @@ def test_a_trial_runs_offline_in_its_attempts_folder_unless_the_worker_says_othe
     chosen = trial_environment(trial(), files, {"WANDB_MODE": "online", "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL": "2"})
     assert "WANDB_MODE" not in chosen
     assert "WANDB_X_TRANSACTION_LOG_FLUSH_INTERVAL" not in chosen
+    # And an online run is not said to belong to a W&B sweep (sweepctl's sweep is unknown to W&B's server)
+    assert "WANDB_SWEEP_ID" not in chosen
+    assert chosen["WANDB_SWEEP_PARAM_PATH"] == env["WANDB_SWEEP_PARAM_PATH"]
+    assert trial_environment(trial(), files, {"WANDB_MODE": "offline"})["WANDB_SWEEP_ID"] == "k3x9ab2q"
 
 
 def test_an_unused_folder_is_removed_with_its_empty_parents_and_a_used_one_is_kept(tmp_path: Path) -> None:
@@ -77,7 +81,9 @@ def test_an_unused_folder_is_removed_with_its_empty_parents_and_a_used_one_is_ke
     assert used.params_path.exists()
     remove_if_unused(used)
     # And a sweep none of whose trials used W&B leaves no wandb folder behind
+    (tmp_path / "b").mkdir()
     lone = write_params(run_files(Trial(sweep_id="other", number=0, state=TrialState.RUNNING, params={}, seed=0), tmp_path / "b"), {})
+    assert lone.params_path.is_relative_to(tmp_path / "b" / "wandb")
     remove_if_unused(lone)
     assert list((tmp_path / "b").iterdir()) == []
 
@@ -95,3 +101,14 @@ def test_a_sweep_folder_that_cannot_be_written_gets_the_files_in_the_temporary_d
     # And removed like any unused attempt's
     remove_if_unused(files)
     assert not files.directory.exists()
+
+
+def test_a_sweep_folder_that_is_gone_is_not_made_again(tmp_path: Path) -> None:
+    # Given a sweep folder a trial deleted (its next trials must fail to enter it, not run in a new one)
+    gone = tmp_path / "project"
+    # When an attempt's parameter file is written
+    files = write_params(run_files(trial(), gone), {"lr": 1})
+    # Then the folder is still gone, and the file went to the temporary directory
+    assert not gone.exists()
+    assert files.params_path.exists() and not files.directory.is_relative_to(tmp_path)
+    remove_if_unused(files)
