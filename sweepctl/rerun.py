@@ -7,7 +7,10 @@ where relative paths in the argv (the program, literal command elements) and the
 sweep's relative `data:` paths are found, so each of those that exists there is
 linked (never copied) into the fresh folder at the same relative place. A
 `${args_json_file}` the worker wrote and removed is written again at its recorded
-path. Whatever the trial writes stays in the fresh folder.
+path, and so is W&B's parameter file (`sweepctl.wandb_files`; the re-run's W&B run
+id is the attempt's with `-rerun` added). Whatever the trial writes stays in the
+fresh folder. What a W&B script logged is read back from its run once it ended, so
+the re-run is judged as a worker judges the trial (its W&B summary gives the objective).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sweepctl.command import Macro, args_json_text, build_argv
 from sweepctl.errors import RerunError
@@ -27,6 +31,8 @@ from sweepctl.records import Trial
 from sweepctl.settings import REDIS_URL_ENV
 from sweepctl.spec import SweepSpec
 from sweepctl.trial_environment import trial_environment
+from sweepctl.wandb_files import WandbRunFiles, remove_if_unused, run_files, run_id, write_params
+from sweepctl.wandb_reader import WandbRunReader
 
 _JSON_FILE_MARK = "\0args_json_file\0"
 
@@ -40,6 +46,8 @@ class RerunPlan:
     folder: Path
     links: tuple[tuple[str, Path], ...]  # (relative place in the folder, what it points to in the sweep's folder)
     args_json_file: tuple[Path, str] | None = None  # (recorded path, content)
+    wandb: WandbRunFiles | None = None  # the re-run's W&B folder, its parameter file written by `prepare`
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +70,16 @@ class RerunOutput:
         elif found is not None:
             self.rejected[found.reason] = self.rejected.get(found.reason, 0) + 1
 
+    def add_wandb_run(self, files: WandbRunFiles) -> None:
+        """What the ended trial logged with `wandb.log`, then its W&B summary (which wins, as for a worker)."""
+        progress = WandbRunReader(files).read_all()
+        for row in progress.rows:
+            self.reports += 1
+            self.last_metrics.update(row.values)
+            if row.step is not None:
+                self.last_step = row.step
+        self.last_metrics.update(progress.summary or {})
+
 
 def plan_rerun(trial: Trial, spec: SweepSpec, workdir: str, folder: Path) -> RerunPlan:
     """The re-run of `trial` in `folder`; raises RerunError when the record holds no argv to run."""
@@ -71,12 +89,15 @@ def plan_rerun(trial: Trial, spec: SweepSpec, workdir: str, folder: Path) -> Rer
     base = Path(workdir)
     relative = [p for p in (spec.program, *spec.command, *spec.data) if p and Macro.parse(p) is None]
     links = tuple((p, base / p) for p in dict.fromkeys(relative) if _linkable(p) and (base / p).exists())
+    wandb = run_files(trial, folder, run=f"{run_id(trial)}-rerun")
     return RerunPlan(
         argv=trial.argv,
-        env=trial_environment(trial),
+        env=trial_environment(trial, wandb, os.environ),
         folder=folder,
         links=links,
         args_json_file=_args_json_file(trial, spec),
+        wandb=wandb,
+        params=dict(trial.params),
     )
 
 
@@ -115,6 +136,8 @@ def prepare(plan: RerunPlan) -> None:
             raise RerunError(f"the trial's args file {str(path)!r} exists already: not overwritten; remove it to re-run")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    if plan.wandb is not None and write_params(plan.wandb, plan.params) != plan.wandb:
+        raise RerunError(f"cannot write W&B's parameter file in {str(plan.wandb.directory)!r}")
 
 
 def run(plan: RerunPlan, echo: Callable[[str], None], base_env: Mapping[str, str] | None = None) -> RerunOutput:
@@ -137,6 +160,8 @@ def run(plan: RerunPlan, echo: Callable[[str], None], base_env: Mapping[str, str
             echo(line.rstrip("\n"))
             output.feed(line)
         output.returncode = process.wait()
+        if plan.wandb is not None:
+            output.add_wandb_run(plan.wandb)
     except BaseException:
         _kill_group(process.pid)
         process.wait()
@@ -145,6 +170,8 @@ def run(plan: RerunPlan, echo: Callable[[str], None], base_env: Mapping[str, str
         _kill_group(process.pid)  # nothing the trial started outlives it, as under a worker
         if plan.args_json_file is not None:
             plan.args_json_file[0].unlink(missing_ok=True)
+        if plan.wandb is not None:
+            remove_if_unused(plan.wandb)
     return output
 
 

@@ -7,17 +7,20 @@ that runs it again, so a re-run sees exactly what the recorded run saw.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from sweepctl.records import Trial
 from sweepctl.report import PARAMS_ENV, SEED_ENV
+from sweepctl.wandb_files import WandbRunFiles
 
 SWEEP_ID_ENV = "SWEEPCTL_SWEEP_ID"
 TRIAL_NUMBER_ENV = "SWEEPCTL_TRIAL_NUMBER"
 TRIAL_ATTEMPT_ENV = "SWEEPCTL_TRIAL_ATTEMPT"
 
 
-def trial_environment(trial: Trial) -> dict[str, str]:
-    """What a trial's environment adds to the worker's: parameters (nested JSON), seed, sweep, number, attempt."""
+def trial_environment(trial: Trial, wandb: WandbRunFiles, inherited: Mapping[str, str]) -> dict[str, str]:
+    """What a trial's environment adds to `inherited` (the worker's): parameters (nested JSON), seed, sweep, number,
+    attempt, and W&B's variables for the attempt's run (`WandbRunFiles.environment`)."""
     return {
         PARAMS_ENV: json.dumps(trial.params),
         SEED_ENV: str(trial.seed),
@@ -25,4 +28,5 @@ def trial_environment(trial: Trial) -> dict[str, str]:
         TRIAL_NUMBER_ENV: str(trial.number),
         TRIAL_ATTEMPT_ENV: str(trial.attempt),
         "PYTHONUNBUFFERED": "1",  # reports reach the reader as they are printed
+        **wandb.environment(inherited),
     }

@@ -74,9 +74,28 @@ def run_function(target: str, metric: str, *, at_exit: bool) -> int:
             thread.join()
     if at_exit:
         atexit._run_exitfuncs()
+    else:
+        end_wandb(code)
     sys.stdout.flush()
     sys.stderr.flush()
     return code
+
+
+def end_wandb(code: int) -> None:
+    """In a process that runs the next trial next: end this trial's W&B run as exiting would, and forget its settings.
+
+    W&B's agent does the same between the runs of one process (`wandb.teardown()`):
+    the run is finished and written, and the next `wandb.init()` reads the next
+    trial's variables (run id, parameter file) instead of this one's.
+    """
+    wandb = sys.modules.get("wandb")
+    teardown = getattr(wandb, "teardown", None)
+    if teardown is None:
+        return  # the trial never imported wandb: nothing to end, nothing imported
+    try:
+        teardown(exit_code=code)
+    except BaseException:  # noqa: BLE001  # W&B failing to end its run must not end the process's next trials
+        traceback.print_exc()
 
 
 def exit_code(value: object) -> int:

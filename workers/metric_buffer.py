@@ -1,12 +1,21 @@
-"""A running trial's reports, parsed from its stdout and waiting to be written: bounded whatever the trial prints."""
+"""A running trial's reports, parsed from its stdout or read from its W&B run, waiting to be written: bounded whatever the trial does."""
 
 from __future__ import annotations
 
 import collections
 import threading
 import time
+from collections.abc import Iterator, Mapping
 
-from sweepctl.protocol import RejectedReport, classify_line
+from sweepctl.protocol import (
+    MAX_METRICS_PER_REPORT,
+    MAX_REPORT_CHARS,
+    RejectedReport,
+    Rejection,
+    classify_line,
+    format_report,
+    metric_name_problem,
+)
 from sweepctl.records import MetricPoint
 from sweepctl.store import METRICS_MAX
 
@@ -19,7 +28,7 @@ MAX_METRIC_NAMES = 1000
 
 
 class MetricBuffer:
-    """Reports parsed from stdout, collected by the reader thread and drained by the runner.
+    """Reports parsed from stdout (by the reader thread) or logged with `wandb.log` (`add_logged`), drained by the runner.
 
     Each accepted point gets the attempt's next number (0, 1, ...), which the
     store uses to append a retried write only once. Bounded: during an outage
@@ -33,6 +42,7 @@ class MetricBuffer:
         self._lock = threading.Lock()
         self.last_value: float | None = None
         self.last_values: dict[str, float] = {}
+        self.final_values: dict[str, float] = {}  # the trial's W&B run summary, when it has one
         self.last_step: int | None = None
         self.count = 0
         self.dropped = 0
@@ -47,18 +57,53 @@ class MetricBuffer:
             if isinstance(report, RejectedReport):
                 self._reject(report.reason)
                 return
-            new_names = report.values.keys() - self.last_values.keys()
-            if new_names and len(self.last_values) + len(new_names) > MAX_METRIC_NAMES:
-                self._reject("too_many_metric_names")
-                return
-            self._points.append(MetricPoint(time=time.time(), step=report.step, values=report.values))
-            self._drop_excess()
-            self.last_values.update(report.values)
-            if report.step is not None:
-                self.last_step = report.step
-            if self.metric is not None and self.metric in report.values:
-                self.last_value = report.values[self.metric]
-            self.count += 1
+            self._add(report.step, report.values)
+
+    def add_logged(self, step: int | None, values: Mapping[str, float]) -> None:
+        """Take one row the trial logged with `wandb.log`: checked and counted as a report line is.
+
+        Values whose name the protocol does not allow are left out (the row counts as
+        one `bad_metric_name` rejection); a row over a report line's limits
+        (MAX_METRICS_PER_REPORT values, MAX_REPORT_CHARS characters) becomes several
+        points of the same step; a value too long for any line is an `oversized_report`.
+        """
+        with self._lock:
+            allowed = {name: value for name, value in values.items() if metric_name_problem(name) is None}
+            if len(allowed) < len(values):
+                self._reject(Rejection.BAD_NAME.value)
+            for part in _line_sized(step, allowed):
+                if len(part) == 1 and len(format_report(step, part)) > MAX_REPORT_CHARS:
+                    self._reject(Rejection.OVERSIZED.value)
+                else:
+                    self._add(step, part)
+
+    def set_final(self, values: Mapping[str, float]) -> None:
+        """The trial's W&B run summary as it stands: its entry for the sweep's metric is the objective."""
+        with self._lock:
+            self.final_values = {name: value for name, value in values.items() if metric_name_problem(name) is None}
+
+    @property
+    def objective_value(self) -> float | None:
+        """The value the trial ends with: its W&B summary's (W&B's own rule) when it has one for the metric, else its last report."""
+        with self._lock:
+            if self.metric is None or self.metric not in self.final_values:
+                return self.last_value
+            return self.final_values[self.metric]
+
+    def _add(self, step: int | None, values: dict[str, float]) -> None:
+        """Keep one accepted report (the lock held)."""
+        new_names = values.keys() - self.last_values.keys()
+        if new_names and len(self.last_values) + len(new_names) > MAX_METRIC_NAMES:
+            self._reject("too_many_metric_names")
+            return
+        self._points.append(MetricPoint(time=time.time(), step=step, values=values))
+        self._drop_excess()
+        self.last_values.update(values)
+        if step is not None:
+            self.last_step = step
+        if self.metric is not None and self.metric in values:
+            self.last_value = values[self.metric]
+        self.count += 1
 
     def _reject(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -87,9 +132,28 @@ class MetricBuffer:
     def summary(self) -> dict[str, object]:
         """What the trial's record says about its reports so far (the store's fields of that name)."""
         with self._lock:
+            last = dict(self.last_values)
+            for name, value in self.final_values.items():  # W&B shows a run's summary as its last values
+                if name in last or len(last) < MAX_METRIC_NAMES:
+                    last[name] = value
             return {
-                "last_metrics": dict(self.last_values),
+                "last_metrics": last,
                 "last_step": self.last_step,
                 "reports": self.count,
                 "rejected_reports": dict(self.rejected),
             }
+
+
+def _line_sized(step: int | None, values: dict[str, float]) -> Iterator[dict[str, float]]:
+    """`values` cut into parts a report line could carry: at most MAX_METRICS_PER_REPORT values, MAX_REPORT_CHARS characters."""
+    part: dict[str, float] = {}
+    size = len(format_report(step, {}))
+    for name, value in values.items():
+        token = len(format_report(None, {name: value})) + 1
+        if part and (len(part) >= MAX_METRICS_PER_REPORT or size + token > MAX_REPORT_CHARS):
+            yield part
+            part, size = {}, len(format_report(step, {}))
+        part[name] = value
+        size += token
+    if part:
+        yield part

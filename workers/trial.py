@@ -28,6 +28,7 @@ from sweepctl.records import StopRequest, SweepState, Trial, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
 from sweepctl.trial_environment import trial_environment
+from sweepctl.wandb_files import run_files
 from sweepctl.worker_settings import (
     DEFAULT_DATA_HASH_SECONDS,
     DEFAULT_KILL_GRACE,
@@ -44,6 +45,7 @@ from workers.metric_buffer import MetricBuffer
 from workers.oom import oom_kill_between, oom_kills
 from workers.outcome import Verdict, judge_exit
 from workers.trial_process import LauncherClient, TrialProcess, launcher_environment
+from workers.wandb_feed import WandbFeed
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ class TrialRunner:
         self._gpu_usage = gpu_usage  # None on a CPU slot
         self._stop_request: StopRequest | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
+        self._wandb: WandbFeed | None = None  # the running attempt's W&B run, read into its metrics
         self.launcher = LauncherClient(self.settings.kill_grace)
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
@@ -141,7 +144,7 @@ class TrialRunner:
         try:
             # What the attempt will run is recorded by the claim itself: one round trip.
             try:
-                argv = () if trial is None else self._argv(spec, replace(trial, attempt=attempt), scratch)
+                argv = () if trial is None else self._argv(spec, replace(trial, attempt=attempt), scratch, folder)
                 started = {} if trial is None else self._provenance(spec, argv, folder)
             except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
                 return self._writes.fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
@@ -155,10 +158,13 @@ class TrialRunner:
             self.current = (sweep_id, number)
             if self._gpu_usage is not None:
                 self._gpu_usage.begin(sweep_id, number)
+            self._wandb = WandbFeed(replace(trial, attempt=attempt), folder)  # the attempt's W&B parameter file, written
             hasher = provenance.DataHasher(spec.data, Path(folder), self.settings.data_hash_seconds) if spec.data else None
             try:
                 return self._execute(spec, replace(trial, attempt=attempt), argv, folder, hasher)
             finally:
+                self._wandb.close()
+                self._wandb = None
                 if hasher is not None:
                     hasher.cancel()
         finally:
@@ -186,10 +192,10 @@ class TrialRunner:
         except StoreError:
             return None  # the claim refuses it, and counts the refusal
 
-    def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None) -> tuple[str, ...]:
+    def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None, folder: str) -> tuple[str, ...]:
         if spec.function is not None:
             return ()  # called in the forked trial process: no command runs
-        args_file = None
+        args_file, inherited = None, launcher_environment()
         if scratch is not None:
             args_file = scratch / "params.json"
             args_file.write_text(args_json_text(trial.params))
@@ -199,7 +205,7 @@ class TrialRunner:
             params=trial.params,
             interpreter=sys.executable,
             # ${envvar:NAME} reads the environment the trial itself will get (never the Redis URL).
-            environ={**launcher_environment(), **trial_environment(trial)},
+            environ={**inherited, **trial_environment(trial, run_files(trial, folder), inherited)},
             args_json_file=None if args_file is None else str(args_file),
         )
 
@@ -222,6 +228,8 @@ class TrialRunner:
             verdict = Verdict(TrialState.FAILED, None, str(exc))
             return self._writes.record(trial, verdict, metrics, hasher, returncode=None, **self._gpu_usage_fields())
         returncode, ending = self._run_to_end(spec, trial, process, metrics, hasher)
+        if self._wandb is not None:
+            self._wandb.finish(metrics)  # what the run wrote last, and its final summary: the objective
         if ending is Ending.LEASE_LOST:
             log.warning(
                 "trial %s/%s attempt %s: lease lost to another attempt; stopped, nothing recorded",
@@ -242,10 +250,11 @@ class TrialRunner:
         return {} if usage is None else {"gpu_usage": usage}
 
     def _start(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, metrics: MetricBuffer) -> TrialProcess:
+        assert self._wandb is not None
         return TrialProcess(
             self.launcher,
             argv,
-            env=trial_environment(trial),  # the launcher already dropped the Redis URL
+            env=trial_environment(trial, self._wandb.files, os.environ),  # the launcher already dropped the Redis URL
             cwd=folder,
             on_stdout_line=metrics.feed,
             function=spec.function,
@@ -274,7 +283,7 @@ class TrialRunner:
         return judge_exit(
             returncode,
             metric=None if spec.metric is None else spec.metric.name,
-            last_value=metrics.last_value,
+            last_value=metrics.objective_value,
             timed_out=ending is Ending.TIMED_OUT,
             cancelled=ending is Ending.CANCELLED,
             timeout=spec.trial_timeout,
@@ -339,6 +348,8 @@ class TrialRunner:
         if now < due.flush:
             return None
         due.flush = now + self.settings.flush_interval
+        if self._wandb is not None:
+            self._wandb.poll(metrics)
         data = hasher.result() if due.data_pending and hasher is not None and hasher.done else None
         written = self._writes.flush(trial, metrics, data)
         due.data_pending = due.data_pending and data is None
