@@ -222,7 +222,8 @@ DEFAULT_MAX_RETRIES = 3
 class SweepSpec:
     """Everything a sweep file says, validated.
 
-    Exactly one of `program` and `function` is set. `command` is the argv
+    At most one of `program` and `function` is set; with neither, the sweep is
+    for `sweepctl.agent(sweep_id, function=...)` (`runs_in_caller`). `command` is the argv
     template (W&B macros expanded per trial by `sweepctl.command`). `raw` is the
     mapping the spec was parsed from; it is what the store keeps, so a restarted
     controller re-parses the very same sweep.
@@ -256,6 +257,11 @@ class SweepSpec:
         """The `early_terminate` block as written (for showing it); `stopping` is what it means."""
         block = self.raw.get("early_terminate")
         return block if isinstance(block, Mapping) else None
+
+    @property
+    def runs_in_caller(self) -> bool:
+        """No program and no function: trials run only in a process that calls `sweepctl.agent(sweep_id, function=...)`."""
+        return self.program is None and self.function is None
 
     @property
     def budget(self) -> float:

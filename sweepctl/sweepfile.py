@@ -48,6 +48,7 @@ __all__ = [
     "MAX_STEP",
     "MAX_TRIALS",
     "MIN_ETA",
+    "load_sweep_config",
     "load_sweep_file",
     "parse_sweep",
     "schema_path",
@@ -131,6 +132,11 @@ def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
     """
     source = os.fspath(path)
     return parse_sweep(read_document(source), source=source, check_installed=True)
+
+
+def load_sweep_config(config: Mapping[str, Any], source: str = "sweep config") -> SweepSpec:
+    """Validate a sweep given as a mapping (`sweepctl.sweep(config)`) as a file is checked, its TPE engine included."""
+    return parse_sweep(config, source=source, check_installed=True)
 
 
 def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = False) -> SweepSpec:
@@ -248,7 +254,7 @@ def _metric(problems: v.Problems, raw: Any) -> MetricSpec | None:
 def _entry_point(
     problems: v.Problems, program: Any, function: Any, command: Any
 ) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """What a trial runs: `(program, function, command)`, exactly one of the first two set."""
+    """What a trial runs: `(program, function, command)`, at most one of the first two set (neither: runs_in_caller)."""
     has_program, has_function = program is not v.MISSING, function is not v.MISSING
     if has_program:
         program = v.string(problems, "program", program)
@@ -261,7 +267,9 @@ def _entry_point(
         problems.add("command", "not allowed with 'function': a function is called in the worker, not run as a command")
     if has_program and has_function:
         problems.add("function", "not allowed together with 'program'; give exactly one of them")
-    elif not has_program and not has_function:
+    elif not has_program and not has_function and command is not v.MISSING:
+        # With no command either, the sweep is for `sweepctl.agent(sweep_id, function=...)`, which
+        # runs its trials in the calling process (SweepSpec.runs_in_caller).
         needed_by = "command uses ${program}; " if argv and Macro.PROGRAM.token in argv else ""
         problems.add(
             "program", f"required: {needed_by}give 'program' (a script to run) or 'function' ('module:callable')"

@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 
 from sweepctl.command import Macro, args_json_text, build_argv
-from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
+from sweepctl.errors import ConfigError, StoreError, StoreUnavailable, TrialTooLargeError
 from sweepctl.records import StopRequest, SweepState, Trial, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
@@ -187,6 +187,11 @@ class TrialRunner:
             return None  # the claim refuses it, and counts the refusal
 
     def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None) -> tuple[str, ...]:
+        if spec.runs_in_caller:
+            raise ConfigError(
+                f"sweep {trial.sweep_id} has no program and no function: its trials run only in a Python process that calls "
+                f"sweepctl.agent({trial.sweep_id!r}, function=...), never on a worker (this worker consumes its queue {spec.queue!r})"
+            )
         if spec.function is not None:
             return ()  # called in the forked trial process: no command runs
         args_file = None
