@@ -182,7 +182,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     if method is Method.TPE:
         check_engine(problems, tpe_options, parameters, installed=check_installed)
     values = _scalars(problems, doc)
-    if values.get("reuse_process") and program is not None:
+    if values.get("reuse_process") and function is None:
         problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
     if parameters is not None and function is None:
         _check_argv_size(problems, command, program, largest_set_bytes(parameters))
