@@ -35,16 +35,20 @@ def load_callable(target: str) -> Any:
 
 def run_callable(target: str, metric: str) -> int:
     """Call the trial's function with its parameters and report what it returned; the exit code."""
-    result = load_callable(target)(params())
+    report_result(load_callable(target)(params()), metric)
+    return 0
+
+
+def report_result(result: Any, metric: str) -> None:
+    """Report what a trial function returned: a number is the value of `metric`, a mapping metric values; None nothing."""
     if result is None:
-        return 0
+        return
     values: dict[str, Any] = (
         {str(k): float(v) for k, v in result.items()} if isinstance(result, Mapping) else {metric: float(result)}
     )
     if "step" in values:
         values["step"] = int(values["step"])
     report(**values)
-    return 0
 
 
 def run_function(target: str, metric: str, *, at_exit: bool) -> int:
