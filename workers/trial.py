@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+from sweepctl.agent_count import TrialCount
 from sweepctl.command import Macro, args_json_text, build_argv
 from sweepctl.errors import ConfigError, StoreError, StoreUnavailable, TrialTooLargeError
 from sweepctl.records import StopRequest, SweepState, Trial, TrialState
@@ -38,6 +39,7 @@ from sweepctl.worker_settings import (
 from workers import provenance
 from workers.attempt_writes import AttemptWrites, Resend
 from workers.backoff import until_done
+from workers.counted import CountGate
 from workers.gpu_telemetry import TrialGpuUsage
 from workers.identity import WorkerIdentity
 from workers.metric_buffer import MetricBuffer
@@ -63,6 +65,7 @@ class RunnerSettings:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE  # on SIGTERM, how long a running trial may take before it is handed back
     data_hash_seconds: float = DEFAULT_DATA_HASH_SECONDS  # all of one trial's `data:` fingerprints
+    count: TrialCount | None = None  # `sweepctl agent --count N`: this worker starts no N+1-th trial of its sweep
 
     @classmethod
     def from_worker_settings(cls, settings: WorkerSettings) -> RunnerSettings:
@@ -71,6 +74,7 @@ class RunnerSettings:
             shutdown_grace=settings.shutdown_grace,
             kill_grace=settings.kill_grace,
             data_hash_seconds=settings.data_hash_seconds,
+            count=settings.count,
         )
 
 
@@ -107,7 +111,9 @@ class TrialRunner:
         should_stop: Callable[[], bool] = lambda: False,
         resend: Resend | None = None,
         gpu_usage: TrialGpuUsage | None = None,
+        stop_taking: Callable[[], None] = lambda: None,
     ) -> None:
+        """`stop_taking`: make the worker take no more trials (a counted agent's worker ran its share)."""
         self.store = store
         self.identity = identity
         self.settings = settings or RunnerSettings()
@@ -121,6 +127,10 @@ class TrialRunner:
         self._stop_request: StopRequest | None = None
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self.launcher = LauncherClient(self.settings.kill_grace)
+        count = self.settings.count
+        self._gate = (
+            None if count is None else CountGate(store, count, self._writes, stop_taking=stop_taking, give_up=self._shutdown_overdue)
+        )
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -151,6 +161,8 @@ class TrialRunner:
                 return TrialState.CANCELLED
             if claimed is not Outcome.OK or trial is None:
                 log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
+                return None
+            if self._gate is not None and not self._gate.admits(spec, replace(trial, attempt=attempt)):
                 return None
             self.current = (sweep_id, number)
             if self._gpu_usage is not None:

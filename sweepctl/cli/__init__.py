@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import analysis, compare, export, report, reproduce, run, services, sweeps, ui
+from sweepctl.cli import agent, analysis, compare, export, report, reproduce, run, services, sweeps, ui
 from sweepctl.errors import SweepError
 
 
@@ -22,6 +22,7 @@ def cli() -> None:
 COMMANDS = (
     *sweeps.COMMANDS,
     run.run,
+    *agent.COMMANDS,
     *services.COMMANDS,
     reproduce.reproduce,
     report.report,
