@@ -77,7 +77,11 @@ VALID = {
     },
 }
 
-VALID["notebook config, for sweepctl.agent(function=...)"] = {"method": "random", "metric": {"name": "l"}, "parameters": {"a": {"values": [1, 2]}}}
+VALID["notebook config, for sweepctl.agent(function=...)"] = {
+    "method": "random",
+    "metric": {"name": "l"},
+    "parameters": {"a": {"values": [1, 2]}},
+}
 MINIMAL = {"program": "t.py", "metric": {"name": "l"}, "parameters": {"a": {"value": 1}}}
 INVALID = {
     "unknown distribution": {
