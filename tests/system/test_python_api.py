@@ -193,6 +193,36 @@ def test_hyperband_stops_an_in_process_trial_by_raising_from_its_next_report(tmp
         assert store.get_trial(out["sweep_id"], after["number"]).state is TrialState.COMPLETED
 
 
+def test_a_trial_past_its_trial_timeout_is_stopped_from_its_next_report_and_the_agent_goes_on(tmp_path: Path) -> None:
+    # Given a sweep whose trials may take 1 s, and a function that would report for 20 s
+    _, out = run_script(
+        tmp_path,
+        """
+        config = {"method": "random", "metric": {"name": "loss"}, "parameters": {"x": {"min": 0.0, "max": 1.0}}, "trial_timeout": 1}
+
+        def train():
+            seen.append({"number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "stopped": False})
+            try:
+                for step in range(400):
+                    sweepctl.report(step=step, loss=1.0)
+                    time.sleep(0.05)
+            except sweepctl.TrialStopped:
+                seen[-1]["stopped"] = True
+                raise
+
+        sweep_id = sweepctl.sweep(config, state_dir=STATE)
+        sweepctl.agent(sweep_id, function=train, count=2, state_dir=STATE)
+        done(sweep_id=sweep_id)
+        """,
+    )
+    # Then both calls were stopped by TrialStopped, and both trials are recorded as timed out
+    assert [call["stopped"] for call in out["seen"]] == [True, True]
+    with local_store(tmp_path) as store:
+        for call in out["seen"]:
+            trial = store.get_trial(out["sweep_id"], call["number"])
+            assert trial.state is TrialState.TIMED_OUT and trial.error == "ran past trial_timeout (1s) and was stopped"
+
+
 def test_ctrl_c_hands_the_running_trial_back_and_leaves_nothing_running(tmp_path: Path) -> None:
     # Given an agent whose second call waits, in the calling process's main thread, to be interrupted
     script, out_path = write_script(
