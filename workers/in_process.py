@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from sweepctl.errors import StoreUnavailable
+from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.protocol import format_report
 from sweepctl.records import StopRequest, SweepState, Trial, TrialState
 from sweepctl.report import TrialStopped, reporting_to
@@ -64,7 +64,7 @@ class InProcessRunner:
 
         Raises KeyboardInterrupt after handing the trial back, when the call was interrupted.
         """
-        trial = until_done(lambda: self.store.get_trial(sweep_id, number), "reading the trial")
+        trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial")
         # The function's code is the caller's: its folder's git state is what a re-run needs.
         claimed = self._writes.claim(sweep_id, number, attempt, argv=(), code=provenance.code_version(Path.cwd()))
         if claimed is Outcome.CANCELLED:
@@ -90,6 +90,12 @@ class InProcessRunner:
             stopped=watch.stop_request if watch.ending is Ending.STOPPED else None,
         )
         return self._writes.record(trial, verdict, metrics, None, returncode=None, stderr_tail=tail)
+
+    def _read_trial(self, sweep_id: str, number: int) -> Trial | None:
+        try:
+            return self.store.get_trial(sweep_id, number)
+        except StoreError:
+            return None  # the claim refuses it, and counts the refusal
 
     def _call(self, spec: SweepSpec, trial: Trial, watch: _Watch, function: TrialFunction) -> tuple[str | None, str]:
         """Call the function with the watch running; (what it raised, as the trial's error, or None; the traceback's tail)."""

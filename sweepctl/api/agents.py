@@ -132,7 +132,7 @@ class _InProcessAgent:
                     break
                 ran += self._run_one(*taken)
         except KeyboardInterrupt:
-            _say(f"interrupted after {ran} trial(s); a trial that was running went back to the queue")
+            _say(f"interrupted after {ran} trial(s); the trial running, if any, went back to the sweep's queue")
             raise
         finally:
             self._beating.set()
@@ -172,13 +172,17 @@ class _InProcessAgent:
         """Run one attempt; 1 when the function was called for it, 0 when it was not this agent's to run."""
         try:
             params = self.store.get_trial(self.sweep_id, number).params
-        except StoreError:
+        except (StoreError, StoreUnavailable):
             params = {}
         _say(f"trial {number} of sweep {self.sweep_id}: {_describe(params)}")
         state = self.runner.run(self.spec, self.sweep_id, number, attempt, self.function)
         if state is None:
             return 0
-        trial = self.store.get_trial(self.sweep_id, number)
+        try:
+            trial = self.store.get_trial(self.sweep_id, number)
+        except (StoreError, StoreUnavailable):
+            _say(f"trial {number} {state.value}")
+            return 1
         value = trial.objective if trial.objective is not None else trial.last_metrics.get(self.spec.metric.name)
         detail = f"{self.spec.metric.name}={value:.6g}" if value is not None else (trial.error or "")
         _say(f"trial {number} {state.value}: {detail}")

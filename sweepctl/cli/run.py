@@ -97,6 +97,7 @@ class Started:
 
     def stop(self) -> None:
         """Stop the controller and the workers (warmly: they hand their trials back or finish them)."""
+        self.controller.stop(timeout=0)  # asked first, waited for last: the workers' warm shutdown takes longer
         self.workers.stop()
         self.controller.stop()
 
