@@ -1,8 +1,10 @@
 """sweepctl: self-hosted distributed hyperparameter optimization on Redis and Celery.
 
 Training scripts use `sweepctl.report(step=..., loss=...)`, `sweepctl.params()`
-and `sweepctl.seed()`; analysis code `sweepctl.trials_dataframe(sweep_id)`;
-everything else is the `sweepctl` command.
+and `sweepctl.seed()`; notebooks `sweepctl.sweep(config)` and
+`sweepctl.agent(sweep_id, function=train, count=N)`, as W&B's `wandb.sweep` and
+`wandb.agent`; analysis code `sweepctl.trials_dataframe(sweep_id)`; everything
+else is the `sweepctl` command.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from sweepctl.errors import SweepError
-from sweepctl.report import params, report, seed
+from sweepctl.report import TrialStopped, params, report, seed
 
-__all__ = ["SweepError", "__version__", "params", "report", "seed", "trials_dataframe"]
+__all__ = ["SweepError", "TrialStopped", "__version__", "agent", "params", "report", "seed", "sweep", "trials_dataframe"]
 __version__ = "0.1.0"
 
 
@@ -22,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from sweepctl.export import trials_dataframe
 
         return trials_dataframe
+    if name in ("sweep", "agent"):
+        from sweepctl import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'sweepctl' has no attribute {name!r}")

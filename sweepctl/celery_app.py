@@ -7,7 +7,9 @@ accept_content is remote code execution for anyone who can write to Redis).
 
 from __future__ import annotations
 
+import logging
 import os
+from queue import Empty
 from typing import Any
 
 import redis
@@ -25,7 +27,9 @@ from sweepctl.settings import (
 from sweepctl.store.failures import translated
 
 # `Celery` is named here for the roles, which pass an app to `send_attempt` without importing celery.
-__all__ = ["RUN_TRIAL_TASK", "Celery", "make_celery", "send_attempt", "task_id"]
+__all__ = ["RUN_TRIAL_TASK", "AttemptInbox", "Celery", "make_celery", "send_attempt", "task_id"]
+
+log = logging.getLogger(__name__)
 
 RUN_TRIAL_TASK = "sweepctl.run_trial"
 
@@ -138,3 +142,58 @@ def send_attempt(app: Celery, sweep_id: str, number: int, attempt: int, queue: s
         raise StoreUnavailable(
             f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}", out_of_memory=ours.out_of_memory
         ) from exc
+
+
+class AttemptInbox:
+    """The run_trial messages of one queue, taken one at a time without a Celery worker (`sweepctl.agent`).
+
+    A message is gone from the queue once taken (no acknowledgement): if the
+    taker dies before its claim, the trial stays queued with no message, and the
+    controller sends it again (controller.recovery.lost_messages), as for any
+    message Redis lost. Not thread safe: one taker per inbox.
+    """
+
+    def __init__(self, app: Celery, name: str) -> None:
+        self._app = app
+        self._name = name
+        self._connection: Any = None
+        self._queue: Any = None
+
+    def take(self) -> tuple[str, int, int] | None:
+        """The next waiting attempt as (sweep id, number, attempt), or None when none waits.
+
+        Raises StoreUnavailable when the broker cannot answer now. A message that
+        is no run_trial message is dropped (and logged).
+        """
+        try:
+            if self._queue is None:
+                self._connection = self._app.connection_for_read()
+                self._queue = self._connection.SimpleQueue(self._name, no_ack=True)
+            message = self._queue.get_nowait()
+        except Empty:
+            return None
+        except (OperationalError, redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            self.close()
+            raise StoreUnavailable(f"could not read queue {self._name!r}: {exc}") from exc
+        return _attempt_of(message)
+
+    def close(self) -> None:
+        simple, connection, self._queue, self._connection = self._queue, self._connection, None, None
+        for resource in (simple, connection):
+            if resource is not None:
+                try:
+                    resource.close()
+                except Exception as exc:  # noqa: BLE001  # closing a broken connection may fail too; it is dropped either way
+                    log.debug("closing the inbox of %r: %s", self._name, exc)
+
+
+def _attempt_of(message: Any) -> tuple[str, int, int] | None:
+    """(sweep id, number, attempt) of a run_trial message (Celery's protocol 2: body [args, kwargs, embed])."""
+    try:
+        if message.headers.get("task") != RUN_TRIAL_TASK:
+            raise ValueError(f"task {message.headers.get('task')!r}")
+        sweep_id, number, attempt = message.decode()[0]
+        return str(sweep_id), int(number), int(attempt)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        log.error("dropped a message that is no run_trial message: %s", exc)
+        return None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from sweepctl.errors import SweepStateError
+from sweepctl.errors import ConfigError, SweepStateError
 from sweepctl.records import Sweep, SweepState, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, new_sweep_id
@@ -15,25 +16,58 @@ from sweepctl.sweepfile import load_sweep_file
 
 # The states a sweep can still be ended from (cancelled, or failed when its run died).
 LIVE_STATES = (SweepState.RUNNING, SweepState.PAUSED, SweepState.STOPPING)
+AGENT_QUEUE_PREFIX = "sweepctl.agent."
 
 
-def submit_sweep(store: Store, path: str | os.PathLike[str]) -> tuple[Sweep, SweepSpec]:
+def submit_sweep(store: Store, path: str | os.PathLike[str], *, on_workers_of: str | None = None) -> tuple[Sweep, SweepSpec]:
     """Validate the sweep file and record it as RUNNING; raises SpecError before touching the store.
 
     A sweep without `seed` gets a random one, recorded, so every sweep can be replayed.
+    `on_workers_of` names a command that runs the sweep's trials on workers (`run`):
+    a file without program or function is then refused too (ConfigError).
     """
     spec = load_sweep_file(path)
+    if on_workers_of is not None:
+        refuse_caller_sweep(str(path), spec, on_workers_of)
+    return record_sweep(store, spec, source=str(path), workdir=str(Path(path).resolve().parent))
+
+
+def record_sweep(store: Store, spec: SweepSpec, *, source: str, workdir: str) -> tuple[Sweep, SweepSpec]:
+    """Record a validated sweep as RUNNING under a new id; the spec as recorded.
+
+    A sweep that runs in the caller (no program, no function) and names no queue gets
+    one of its own, `sweepctl.agent.<id>`, recorded with it: only `sweepctl.agent`
+    reads it, so no ordinary worker takes its trials by accident.
+    """
+    sweep_id = new_sweep_id()
+    if spec.runs_in_caller and "queue" not in spec.raw:
+        queue = agent_queue(sweep_id)
+        spec = replace(spec, queue=queue, raw={**spec.raw, "queue": queue})
     sweep = Sweep(
-        id=new_sweep_id(),
+        id=sweep_id,
         raw_spec=dict(spec.raw),
         state=SweepState.RUNNING,
         seed=spec.seed if spec.seed is not None else secrets.randbelow(2**31),
         created_at=time.time(),
-        source=str(path),
-        workdir=str(Path(path).resolve().parent),
+        source=source,
+        workdir=workdir,
     )
     store.create_sweep(sweep)
     return sweep, spec
+
+
+def refuse_caller_sweep(name: str, spec: SweepSpec, command: str) -> None:
+    """ConfigError for a sweep without program or function (`name`: its file or id): workers have nothing to run."""
+    if spec.runs_in_caller:
+        raise ConfigError(
+            f"{name} has no program and no function: nothing for `sweepctl {command}` to run on workers; "
+            "its trials run in Python, as calls of a function: sweepctl.agent(sweep_id, function=train)"
+        )
+
+
+def agent_queue(sweep_id: str) -> str:
+    """The Celery queue of a sweep whose trials run in the caller of `sweepctl.agent`."""
+    return f"{AGENT_QUEUE_PREFIX}{sweep_id}"
 
 
 def stop_sweep(store: Store, sweep_id: str) -> bool:

@@ -11,6 +11,12 @@ loss=0.25` when every name is a common one, else `sweepctl-report {"step":3,"met
 line is simply printed, so scripts run the same by hand. What a worker would reject (a
 name past the protocol's rules, a value that is no number, a fractional step, more than
 100 metrics or a line over 4096 characters) raises SweepError and prints nothing.
+
+A trial that runs in the process of `sweepctl.agent` (a function, not a
+process of its own) has its reports handed to that agent directly: the agent
+installs a sink (`reporting_to`), which gets each report instead of stdout,
+checked the same way, and which raises `TrialStopped` from `report()` once the
+trial must stop.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import math
 import numbers
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sweepctl.errors import SweepError
@@ -30,8 +37,40 @@ PARAMS_ENV = "SWEEPCTL_PARAMS"
 SEED_ENV = "SWEEPCTL_TRIAL_SEED"
 
 
+# Where a trial's reports go in the agent's own process: (step, values) -> None, or raises TrialStopped.
+ReportSink = Callable[[int | None, dict[str, float]], None]
+_sink: ReportSink | None = None
+
+
+class TrialStopped(BaseException):  # noqa: N818  # not an error: like KeyboardInterrupt, a request to stop
+    """Raised by `report()` in a trial function run by `sweepctl.agent` once the trial must stop.
+
+    Early termination, a cancelled sweep or a trial_timeout cannot kill the
+    process the function runs in (it is the caller's), so the next report stops
+    it instead; the agent records the trial as stopped (cancelled, timed out) and
+    goes on. A BaseException, as KeyboardInterrupt is, so that a training loop's
+    `except Exception:` does not swallow it; every later report raises it again.
+    """
+
+
+@contextmanager
+def reporting_to(sink: ReportSink) -> Iterator[None]:
+    """Within the block, `report()` hands its checked reports to `sink` instead of printing them (one sink at a time)."""
+    global _sink
+    if _sink is not None:
+        raise SweepError("another trial of this process is reporting already: one sweepctl.agent runs at a time in a process")
+    _sink = sink
+    try:
+        yield
+    finally:
+        _sink = None
+
+
 def report(metrics: Mapping[str, float] | None = None, /, *, step: int | None = None, **values: float) -> None:
-    """Report metric values of the running trial (a mapping of any names, keywords, or both) and optionally the step."""
+    """Report metric values of the running trial (a mapping of any names, keywords, or both) and optionally the step.
+
+    In a trial function run by `sweepctl.agent`, raises TrialStopped once the trial must stop.
+    """
     if metrics is not None and not isinstance(metrics, Mapping):
         raise SweepError(f"report() takes metrics as a mapping or keywords (the step as step=N), got {metrics!r}")
     given = dict(metrics or {})
@@ -46,6 +85,10 @@ def report(metrics: Mapping[str, float] | None = None, /, *, step: int | None = 
     rejected = report_problem(whole, clean)
     if rejected is not None:
         raise SweepError(f"report(): {rejected.detail}")
+    sink = _sink
+    if sink is not None:
+        sink(whole, clean)
+        return
     sys.stdout.write(format_report(whole, clean) + "\n")
     sys.stdout.flush()
 

@@ -85,6 +85,8 @@ def plan_rerun(trial: Trial, spec: SweepSpec, workdir: str, folder: Path) -> Rer
     """The re-run of `trial` in `folder`; raises RerunError when the record holds no argv to run."""
     if not trial.argv:
         why = "a function: trial runs no command" if spec.function is not None else "it never started"
+        if spec.runs_in_caller:
+            why = "a call of the function given to sweepctl.agent runs no command"
         raise RerunError(f"trial {trial.number} of sweep {trial.sweep_id!r} has no recorded argv ({why}): nothing to re-run")
     base = Path(workdir)
     relative = [p for p in (spec.program, *spec.command, *spec.data) if p and Macro.parse(p) is None]

@@ -224,7 +224,8 @@ class SweepSpec:
     """Everything a sweep file says, validated.
 
     At most one of `program` and `function` is set; with neither, `command`
-    runs as written (it does not use ${program}). `command` is the argv
+    runs as written when it does not use ${program}, and otherwise the sweep is
+    for `sweepctl.agent(sweep_id, function=...)` (`runs_in_caller`). `command` is the argv
     template (W&B macros expanded per trial by `sweepctl.command`). `raw` is the
     mapping the spec was parsed from; it is what the store keeps, so a restarted
     controller re-parses the very same sweep. `metric` is None for a grid or
@@ -274,6 +275,12 @@ class SweepSpec:
         if self.metric is None:
             raise NoMetricError(self.name)
         return self.metric
+
+    @property
+    def runs_in_caller(self) -> bool:
+        """No program, no function and no command of its own: trials run only in a process that calls
+        `sweepctl.agent(sweep_id, function=...)` (a command without ${program} runs as written)."""
+        return self.program is None and self.function is None and "${program}" in self.command
 
     @property
     def budget(self) -> float:

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_STEP",
     "MAX_TRIALS",
     "MIN_ETA",
+    "load_sweep_config",
     "load_sweep_file",
     "parse_sweep",
     "schema_path",
@@ -144,6 +145,11 @@ def load_sweep_file(path: str | os.PathLike[str]) -> SweepSpec:
     return parse_sweep(read_document(source), source=source, check_installed=True)
 
 
+def load_sweep_config(config: Mapping[str, Any], source: str = "sweep config") -> SweepSpec:
+    """Validate a sweep given as a mapping (`sweepctl.sweep(config)`) as a file is checked, its TPE engine included."""
+    return parse_sweep(config, source=source, check_installed=True)
+
+
 def parse_sweep(doc: Any, source: str = "<sweep>", *, check_installed: bool = False) -> SweepSpec:
     """Validate a decoded sweep file and build its `SweepSpec`.
 
@@ -192,7 +198,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     if method is Method.TPE:
         check_engine(problems, tpe_options, parameters, installed=check_installed)
     values = _scalars(problems, doc)
-    if values.get("reuse_process") and program is not None:
+    if values.get("reuse_process") and function is None:
         problems.add("reuse_process", "only with 'function': a program trial is a process of its own")
     if parameters is not None and function is None:
         _check_argv_size(problems, command, program, parameters)
@@ -282,6 +288,8 @@ def _entry_point(
 
     With neither, the command runs as written: as W&B allows, a command that
     does not use ${program} needs no program (`[python3, -m, pkg.train, ${args}]`).
+    With neither and no command either, the sweep is for `sweepctl.agent(sweep_id,
+    function=...)`, which runs its trials in the calling process (`SweepSpec.runs_in_caller`).
     """
     has_program, has_function = program is not v.MISSING, function is not v.MISSING
     if has_program:
@@ -295,8 +303,8 @@ def _entry_point(
         problems.add("command", "not allowed with 'function': a function is called in the worker, not run as a command")
     if has_program and has_function:
         problems.add("function", "not allowed together with 'program'; give exactly one of them")
-    elif not has_program and not has_function and not launched and _uses_program(command):
-        needed_by = "" if command is v.MISSING else "command uses ${program}; "
+    elif not has_program and not has_function and not launched and command is not v.MISSING and _uses_program(command):
+        needed_by = "command uses ${program}; "
         problems.add(
             "program", f"required: {needed_by}give 'program' (a script to run) or 'function' ('module:callable')"
         )

@@ -22,6 +22,7 @@ Variables (each mirrors a flag or a default; README documents them):
   SWEEPCTL_KILL_GRACE          SIGTERM -> SIGKILL when a trial is stopped
   SWEEPCTL_DATA_HASH_SECONDS   the time budget for all of one trial's `data:` fingerprints
   SWEEPCTL_SLOT, SWEEPCTL_GPU_INDEX, SWEEPCTL_GPU_UUID, SWEEPCTL_GPU_NAME   the slot pin
+  SWEEPCTL_AGENT_ID, SWEEPCTL_AGENT_SWEEP, SWEEPCTL_AGENT_COUNT    `sweepctl agent --count`: the trials counted
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from sweepctl.agent_count import TrialCount
 from sweepctl.errors import ConfigError
 from sweepctl.records import GpuRef
 from sweepctl.settings import DEFAULT_LEASE_SECONDS
@@ -47,6 +49,9 @@ SLOT_ENV = "SWEEPCTL_SLOT"
 GPU_INDEX_ENV = "SWEEPCTL_GPU_INDEX"
 GPU_UUID_ENV = "SWEEPCTL_GPU_UUID"
 GPU_NAME_ENV = "SWEEPCTL_GPU_NAME"
+AGENT_ID_ENV = "SWEEPCTL_AGENT_ID"
+AGENT_SWEEP_ENV = "SWEEPCTL_AGENT_SWEEP"
+AGENT_COUNT_ENV = "SWEEPCTL_AGENT_COUNT"
 
 DEFAULT_SHUTDOWN_GRACE = 60.0
 DEFAULT_KILL_GRACE = 5.0
@@ -72,6 +77,7 @@ class WorkerSettings:
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
     kill_grace: float = DEFAULT_KILL_GRACE
     data_hash_seconds: float = DEFAULT_DATA_HASH_SECONDS
+    count: TrialCount | None = None  # `sweepctl agent --count N`: at most N trials of its sweep
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], *, shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE) -> WorkerSettings:
@@ -89,15 +95,24 @@ class WorkerSettings:
             shutdown_grace=_seconds(env, SHUTDOWN_GRACE_ENV, shutdown_grace),
             kill_grace=_seconds(env, KILL_GRACE_ENV, DEFAULT_KILL_GRACE),
             data_hash_seconds=_seconds(env, DATA_HASH_SECONDS_ENV, DEFAULT_DATA_HASH_SECONDS),
+            count=_count(env),
         )
 
-    def with_flags(self, *, queues: str | None = None, preload: str | None = None, shutdown_grace: float | None = None) -> WorkerSettings:
+    def with_flags(
+        self,
+        *,
+        queues: str | None = None,
+        preload: str | None = None,
+        shutdown_grace: float | None = None,
+        count: TrialCount | None = None,
+    ) -> WorkerSettings:
         """These settings with the command line's flags on top (None: not given); lists as the flags take them, comma-separated."""
         return replace(
             self,
             queues=self.queues if queues is None else _names(queues),
             preload=self.preload if preload is None else _names(preload),
             shutdown_grace=self.shutdown_grace if shutdown_grace is None else shutdown_grace,
+            count=self.count if count is None else count,
         )
 
     def to_environment(self) -> dict[str, str]:
@@ -114,6 +129,8 @@ class WorkerSettings:
         }
         if self.hostname is not None:
             env[HOSTNAME_ENV] = self.hostname
+        if self.count is not None:
+            env |= {AGENT_ID_ENV: self.count.agent_id, AGENT_SWEEP_ENV: self.count.sweep_id, AGENT_COUNT_ENV: str(self.count.count)}
         return env
 
 
@@ -140,6 +157,15 @@ class SlotPin:
 def _names(text: str) -> tuple[str, ...]:
     """A comma-separated list, blanks dropped."""
     return tuple(name for name in (part.strip() for part in text.split(",")) if name)
+
+
+def _count(env: Mapping[str, str]) -> TrialCount | None:
+    if not env.get(AGENT_ID_ENV):
+        return None
+    try:
+        return TrialCount(agent_id=env[AGENT_ID_ENV], sweep_id=env[AGENT_SWEEP_ENV], count=int(env[AGENT_COUNT_ENV]))
+    except (KeyError, ValueError):
+        raise ConfigError(f"{AGENT_ID_ENV} needs {AGENT_SWEEP_ENV} and a whole number in {AGENT_COUNT_ENV}") from None
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.platforms import EX_OK
 from celery.worker import state as worker_state
 
 from sweepctl.celery_app import RUN_TRIAL_TASK, make_celery, send_attempt
@@ -15,6 +16,11 @@ from workers.trial import RunnerSettings, TrialRunner, WorkerIdentity
 def shutdown_requested() -> bool:
     """Whether Celery got a warm (SIGTERM) or cold (SIGQUIT) shutdown signal; it sets 0 for 'yes'."""
     return any(flag is not None and flag is not False for flag in (worker_state.should_stop, worker_state.should_terminate))
+
+
+def stop_taking_tasks() -> None:
+    """Ask Celery for a warm shutdown, as its SIGTERM handler does: no task is taken after the one running now."""
+    worker_state.should_stop = EX_OK
 
 
 def make_worker_app(
@@ -30,7 +36,9 @@ def make_worker_app(
     def resend(sweep_id: str, number: int, attempt: int, queue: str) -> None:
         send_attempt(app, sweep_id, number, attempt, queue)
 
-    runner = TrialRunner(store, identity, runner_settings, should_stop=shutdown_requested, resend=resend, gpu_usage=gpu_usage)
+    runner = TrialRunner(
+        store, identity, runner_settings, should_stop=shutdown_requested, resend=resend, gpu_usage=gpu_usage, stop_taking=stop_taking_tasks
+    )
 
     @app.task(name=RUN_TRIAL_TASK, ignore_result=True)
     def run_trial(sweep_id: str, number: int, attempt: int) -> str | None:

@@ -38,16 +38,20 @@ def load_callable(target: str) -> Any:
 
 def run_callable(target: str, metric: str) -> int:
     """Call the trial's function with its parameters and report what it returned; the exit code."""
-    result = load_callable(target)(params())
+    report_result(load_callable(target)(params()), metric)
+    return 0
+
+
+def report_result(result: Any, metric: str) -> None:
+    """Report what a trial function returned: a number is the value of `metric`, a mapping metric values; None nothing."""
     if result is None:
-        return 0
+        return
     if not metric and not isinstance(result, Mapping):
         print(f"sweepctl: the sweep has no metric; the returned value {result!r} is not recorded", file=sys.stderr)
-        return 0
+        return
     values: dict[str, Any] = dict(result) if isinstance(result, Mapping) else {metric: result}
     step = values.pop("step", None)  # a returned mapping's "step" is the step, as report(step=) takes it
     report(values, step=step)
-    return 0
 
 
 def run_function(target: str, metric: str, *, at_exit: bool) -> int:

@@ -71,6 +71,31 @@ def judge_exit(
     return Verdict(TrialState.COMPLETED, finite, None)
 
 
+def judge_call(
+    raised: str | None,
+    *,
+    metric: str | None,
+    last_value: float | None,
+    timed_out: bool = False,
+    cancelled: bool = False,
+    timeout: float | None = None,
+    stopped: StopRequest | None = None,
+) -> Verdict:
+    """The outcome of a trial function called in the agent's own process (`sweepctl.agent`).
+
+    As `judge_exit` for a process that exited 0, except that `raised` (what the
+    function raised, when it did) fails it, unless sweepctl stopped it first.
+    """
+    if not (cancelled or timed_out or stopped is not None):
+        if raised is not None:
+            return Verdict(TrialState.FAILED, None, raised)
+        if last_value is None and metric is not None:
+            return Verdict(TrialState.FAILED, None, f"returned without reporting a value for metric {metric!r}")
+    return judge_exit(
+        0, metric=metric, last_value=last_value, timed_out=timed_out, cancelled=cancelled, timeout=timeout, stopped=stopped
+    )
+
+
 # Signals a process gets from its own code: a fault, or abort() from a failed assertion or a C++ terminate.
 CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT, signal.SIGSYS, signal.SIGTRAP})
 

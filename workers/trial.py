@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,13 +21,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from sweepctl.command import Macro, args_json_text, build_argv
+from sweepctl.agent_count import TrialCount
+from sweepctl.command import Macro
 from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
 from sweepctl.records import StopRequest, SweepState, Trial, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
 from sweepctl.trial_environment import trial_environment
-from sweepctl.wandb_files import run_files
 from sweepctl.worker_settings import (
     DEFAULT_DATA_HASH_SECONDS,
     DEFAULT_KILL_GRACE,
@@ -39,12 +38,14 @@ from sweepctl.worker_settings import (
 from workers import provenance
 from workers.attempt_writes import AttemptWrites, Resend
 from workers.backoff import until_done
+from workers.counted import CountGate
 from workers.gpu_telemetry import TrialGpuUsage
 from workers.identity import WorkerIdentity
 from workers.metric_buffer import MetricBuffer
 from workers.oom import oom_kill_between, oom_kills
 from workers.outcome import Verdict, judge_exit
-from workers.trial_process import LauncherClient, TrialProcess, launcher_environment
+from workers.trial_argv import trial_argv
+from workers.trial_process import LauncherClient, TrialProcess
 from workers.wandb_feed import WandbFeed
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class RunnerSettings:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE  # on SIGTERM, how long a running trial may take before it is handed back
     data_hash_seconds: float = DEFAULT_DATA_HASH_SECONDS  # all of one trial's `data:` fingerprints
+    count: TrialCount | None = None  # `sweepctl agent --count N`: this worker starts no N+1-th trial of its sweep
 
     @classmethod
     def from_worker_settings(cls, settings: WorkerSettings) -> RunnerSettings:
@@ -73,6 +75,7 @@ class RunnerSettings:
             shutdown_grace=settings.shutdown_grace,
             kill_grace=settings.kill_grace,
             data_hash_seconds=settings.data_hash_seconds,
+            count=settings.count,
         )
 
 
@@ -109,7 +112,9 @@ class TrialRunner:
         should_stop: Callable[[], bool] = lambda: False,
         resend: Resend | None = None,
         gpu_usage: TrialGpuUsage | None = None,
+        stop_taking: Callable[[], None] = lambda: None,
     ) -> None:
+        """`stop_taking`: make the worker take no more trials (a counted agent's worker ran its share)."""
         self.store = store
         self.identity = identity
         self.settings = settings or RunnerSettings()
@@ -124,6 +129,10 @@ class TrialRunner:
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self._wandb: WandbFeed | None = None  # the running attempt's W&B run, read into its metrics
         self.launcher = LauncherClient(self.settings.kill_grace)
+        count = self.settings.count
+        self._gate = (
+            None if count is None else CountGate(store, count, self._writes, stop_taking=stop_taking, give_up=self._shutdown_overdue)
+        )
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -144,7 +153,7 @@ class TrialRunner:
         try:
             # What the attempt will run is recorded by the claim itself: one round trip.
             try:
-                argv = () if trial is None else self._argv(spec, replace(trial, attempt=attempt), scratch, folder)
+                argv = () if trial is None else trial_argv(spec, replace(trial, attempt=attempt), scratch, folder)
                 started = {} if trial is None else self._provenance(spec, argv, folder)
             except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
                 return self._writes.fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
@@ -154,6 +163,8 @@ class TrialRunner:
                 return TrialState.CANCELLED
             if claimed is not Outcome.OK or trial is None:
                 log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
+                return None
+            if self._gate is not None and not self._gate.admits(spec, replace(trial, attempt=attempt)):
                 return None
             self.current = (sweep_id, number)
             if self._gpu_usage is not None:
@@ -191,23 +202,6 @@ class TrialRunner:
             return self.store.get_trial(sweep_id, number)
         except StoreError:
             return None  # the claim refuses it, and counts the refusal
-
-    def _argv(self, spec: SweepSpec, trial: Trial, scratch: Path | None, folder: str) -> tuple[str, ...]:
-        if spec.function is not None:
-            return ()  # called in the forked trial process: no command runs
-        args_file, inherited = None, launcher_environment()
-        if scratch is not None:
-            args_file = scratch / "params.json"
-            args_file.write_text(args_json_text(trial.params))
-        return build_argv(
-            spec.command,
-            program=spec.program,
-            params=trial.params,
-            interpreter=sys.executable,
-            # ${envvar:NAME} reads the environment the trial itself will get (never the Redis URL).
-            environ={**inherited, **trial_environment(trial, run_files(trial, folder), inherited)},
-            args_json_file=None if args_file is None else str(args_file),
-        )
 
     def _provenance(self, spec: SweepSpec, argv: tuple[str, ...], folder: str) -> dict[str, object]:
         """What the claim records: the argv and the code's version. The data is hashed beside the trial."""

@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import click
 
 from sweepctl import lifecycle
+from sweepctl.api.controller_thread import SweepController
 from sweepctl.cli.connect import redis_option, serve_store
 from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.output import format_option
@@ -64,17 +64,15 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
     # Built once, here; each worker process gets it in its environment from the supervisor.
     settings = WorkerSettings.from_environment(os.environ, shutdown_grace=RUN_SHUTDOWN_GRACE).with_flags(preload=preload)
     # SIGTERM ends a run like Ctrl-C: the sweep is cancelled, workers stopped, the store shut down cleanly.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     slots = plan_slots(gpus, list_gpus(), n_workers)
     with serve_store(redis_url, state_dir, create_local=True, long_running=True) as (store, redis, local):
-        sweep, spec = lifecycle.submit_sweep(store, file)
+        sweep, spec = lifecycle.submit_sweep(store, file, on_workers_of="run")
         click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
-        if local is not None and local.process is not None:
-            click.echo(f"store: {local.data_dir} (embedded Redis, pid {local.process.pid})", err=True)
-        logs = (local.data_dir if local is not None else local_store_dir(state_dir)) / "logs"
-        started = _start(store, redis, local, sweep.id, spec, slots, settings.with_flags(queues=spec.queue), logs)
+        started = start_here(store, redis, local, sweep.id, spec, slots, settings.with_flags(queues=spec.queue), state_dir)
+        started.controller.start()
         try:
-            _follow(started)
+            follow_here(started, over=lambda: started.controller.ended() or started.done(), tend=started.workers.revive)
         except KeyboardInterrupt:
             _cancel(started)
             raise
@@ -84,28 +82,27 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
 
 
 @dataclass
-class _Started:
-    """What a run started for its sweep: the workers and the controller's thread, and how it watches its store."""
+class Started:
+    """What a command started here for a sweep: its worker processes and its controller thread, and how it watches its store."""
 
     store: Store
     sweep_id: str
     spec: SweepSpec
     workers: _Workers[Any]
-    controller: threading.Thread
+    controller: SweepController  # started by the command: always (`run`) or unless the sweep is owned (`agent`)
     watch: _Watch
-    stopping: threading.Event = field(default_factory=threading.Event)
 
     def done(self) -> bool:
         return sweep_done(self.store, self.sweep_id)
 
     def stop(self) -> None:
         """Stop the controller and the workers (warmly: they hand their trials back or finish them)."""
-        self.stopping.set()
+        self.controller.stop(timeout=0)  # asked first, waited for last: the workers' warm shutdown takes longer
         self.workers.stop()
-        self.controller.join(5)
+        self.controller.stop()
 
 
-def _start(
+def start_here(
     store: Store,
     redis: RedisSettings,
     local: LocalServer | None,
@@ -113,50 +110,42 @@ def _start(
     spec: SweepSpec,
     slots: Sequence[_Slot],
     settings: WorkerSettings,
-    logs: Path,
-) -> _Started:
-    """Start a worker process per slot and the controller, serving only this sweep until it is idle."""
-    from controller.loop import Controller
-    from sweepctl.celery_app import make_celery
+    state_dir: str | None,
+) -> Started:
+    """Start a worker process per slot, and make (not start) the controller thread that serves only this sweep."""
     from workers.supervisor import spawn
 
+    if local is not None and local.process is not None:
+        click.echo(f"store: {local.data_dir} (embedded Redis, pid {local.process.pid})", err=True)
+    logs = (local.data_dir if local is not None else local_store_dir(state_dir)) / "logs"
     workers: _Workers[Any] = _Workers(lambda slot: spawn(slot, redis, settings, log=logs / f"worker-{slot.name}.log"), slots, logs)
     click.echo(f"worker logs: {logs}", err=True)
-    stopping = threading.Event()
-    ctl = Controller(store, make_celery(redis), lease_seconds=settings.lease_seconds)
-    thread = threading.Thread(target=ctl.run, args=(stopping,), kwargs={"only": {sweep_id}, "until_idle": True}, daemon=True)
-    thread.start()
-    watch = _Watch(store, lambda: ctl.store_trouble, local)
-    return _Started(store, sweep_id, spec, workers, thread, watch, stopping)
+    controller = SweepController(store, redis, sweep_id, lease_seconds=settings.lease_seconds)
+    return Started(store, sweep_id, spec, workers, controller, _Watch(store, lambda: controller.store_trouble, local))
 
 
-def _follow(run: _Started) -> None:
-    """Show the sweep's progress until it is done or the run cannot go on (its Redis died, its workers or controller gave up)."""
+def follow_here(run: Started, *, over: Callable[[], bool], tend: Callable[[], None]) -> None:
+    """Show the sweep's progress until `over()` or the run cannot go on (its Redis died, its workers gave up);
+    `tend()` looks after what was started, once per tick (start workers again, a controller...)."""
     workers, watch = run.workers, run.watch
 
     def on_tick(trouble: StoreTrouble | None) -> None:
         watch.tick(trouble)
-        workers.revive()
+        tend()
 
-    follow(
-        run.store,
-        run.sweep_id,
-        run.spec,
-        until=lambda: watch.server_died() or not run.controller.is_alive() or workers.all_gone() or run.done(),
-        on_tick=on_tick,
-    )
+    follow(run.store, run.sweep_id, run.spec, until=lambda: watch.server_died() or workers.all_gone() or over(), on_tick=on_tick)
     if watch.server_died():
-        run.stopping.set()
+        run.controller.stop(timeout=0)
         workers.kill()
         raise _end_after_server_death(watch.local, run.sweep_id)
-    if workers.all_gone() and not run.done():
+    if workers.all_gone() and not over():
         raise ConfigError(
             f"every worker process exited, {MAX_WORKER_RESTARTS} restarts each, before sweep {run.sweep_id} was done;"
             f" last log lines:\n{workers.last_log()}"
         )
 
 
-def _cancel(run: _Started) -> None:
+def _cancel(run: Started) -> None:
     """Ctrl-C or SIGTERM: cancel the sweep and show it winding down."""
     click.echo(f"\ncancelling sweep {run.sweep_id}", err=True)
     try:
@@ -167,12 +156,12 @@ def _cancel(run: _Started) -> None:
     follow(run.store, run.sweep_id, run.spec, until=lambda: run.watch.server_died() or run.done())
 
 
-def _finish(run: _Started, fmt: str) -> None:
+def _finish(run: Started, fmt: str) -> None:
     """Say how the sweep ended and print its best trial."""
     final = run.store.get_sweep(run.sweep_id)
     click.echo(f"sweep {run.sweep_id} {final.state.value}: {final.reason}", err=True)
     print_best(run.store, run.sweep_id, fmt)
-    if not run.controller.is_alive() and not run.done():
+    if run.controller.ended() and not run.done():
         raise ConfigError(f"the controller stopped before sweep {run.sweep_id} was done; see the log above")
 
 
@@ -275,5 +264,6 @@ def _end_after_server_death(local: LocalServer | None, sweep_id: str) -> Embedde
     return EmbeddedRedisError(f"{reason} and ended; {note}; Redis' log: {local.data_dir / 'redis.log'}")
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    """A signal handler that makes the signal a Ctrl-C (KeyboardInterrupt)."""
     raise KeyboardInterrupt

@@ -24,6 +24,7 @@ class Scripts:
         self.requeue = Script(client, "requeue_trial")
         self.own = Script(client, "own_sweep")
         self.disown = Script(client, "disown_sweep")
+        self.admit = Script(client, "admit_trial")
 
 
 class StoreBase:

@@ -25,6 +25,7 @@
 | sweepctl:workers                      | zset   | worker id -> last heartbeat (unix time)            | none |
 | sweepctl:controllers                  | zset   | controller id -> last heartbeat (unix time)        | none |
 | sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
+| sweepctl:agent:{aid}:trials           | set    | numbers of the trials `sweepctl agent --count N` runs (N at most) | 7 days, renewed |
 
 `{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
 
@@ -48,6 +49,7 @@ CONTROLLERS = f"{PREFIX}:controllers"
 EVENTS_MAX = 10_000
 METRICS_MAX = 100_000
 WORKER_TTL_SECONDS = 60
+AGENT_TTL_SECONDS = 7 * 24 * 3600
 
 
 def sweep_key(sweep_id: str) -> str:
@@ -131,6 +133,10 @@ def metrics_key(sweep_id: str, number: int) -> str:
 def celery_queue_key(queue: str) -> str:
     """The list kombu's Redis transport keeps a Celery queue's waiting messages in (no priorities)."""
     return queue
+
+
+def agent_trials_key(agent_id: str) -> str:
+    return f"{PREFIX}:agent:{agent_id}:trials"
 
 
 def worker_key(worker_id: str) -> str:

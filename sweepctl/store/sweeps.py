@@ -169,5 +169,10 @@ class SweepRecords(StoreBase):
         """Take or keep ownership of a sweep for `lease_seconds`; False while another controller holds it."""
         return bool(self._scripts.own(owner=keys.owner_key(sweep_id), controller=controller_id, lease_ms=int(lease_seconds * 1000)))
 
+    def sweep_owner(self, sweep_id: str) -> str | None:
+        """The controller whose lease on the sweep is current, or None: no live controller looks after it."""
+        owner = self.redis.get(keys.owner_key(sweep_id))
+        return None if owner is None else str(owner)
+
     def disown_sweep(self, sweep_id: str, controller_id: str) -> None:
         self._scripts.disown(owner=keys.owner_key(sweep_id), controller=controller_id)

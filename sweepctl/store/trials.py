@@ -185,3 +185,18 @@ class TrialRecords(StoreBase):
             sweep_id=sweep_id,
         )
         return Requeue(result)
+
+    def admit_trial(self, agent_id: str, number: int, cap: int) -> bool:
+        """Count trial `number` among the at most `cap` of a counted agent; False when its count is full.
+
+        A number counted already is admitted again (another attempt of the same trial).
+        """
+        return bool(self._scripts.admit(admitted=keys.agent_trials_key(agent_id), number=number, cap=cap, ttl=keys.AGENT_TTL_SECONDS))
+
+    def admitted_trials(self, agent_id: str) -> list[int]:
+        """The trials a counted agent counted so far."""
+        return sorted(int(n) for n in self.redis.smembers(keys.agent_trials_key(agent_id)))
+
+    def forget_count(self, agent_id: str) -> None:
+        """Drop a counted agent's set of trials (its workers are gone)."""
+        self.redis.delete(keys.agent_trials_key(agent_id))

@@ -1,8 +1,10 @@
 """The architecture as a check: which package may import which, and who may touch celery, hyperopt, optuna, pynvml.
 
 Rules (STYLE.md, "The tree is the architecture"):
-  (a) the core (`sweepctl`) imports no role: not anywhere, except that commands in
-      `sweepctl/cli/` may import a role lazily, inside the function that starts it;
+  (a) the core (`sweepctl`) imports no role: not anywhere, except that the entry points that
+      start roles, the commands in `sweepctl/cli/` and the Python API in `sweepctl/api/`
+      (`sweepctl.agent` runs a controller and trials), may import a role lazily, inside the
+      function that starts it;
   (b) roles (`controller`, `workers`, `metrics`) do not import each other;
   (c) one module owns each heavy dependency: hyperopt, optuna, pynvml, celery; and the store
       package (with the connection settings, the embedded-Redis launcher and Celery's
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = "sweepctl"
 ROLES = ("controller", "workers", "metrics")
 PACKAGES = (CORE, *ROLES)
-LAZY_ROLE_IMPORTS_ALLOWED_UNDER = "sweepctl/cli/"
+LAZY_ROLE_IMPORTS_ALLOWED_UNDER = ("sweepctl/cli/", "sweepctl/api/")
 
 STORE = "sweepctl/store/"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sweepctl.records import TrialState
-from workers.outcome import Verdict, judge_exit
+from sweepctl.records import StopRequest, TrialState
+from workers.outcome import Verdict, judge_call, judge_exit
 
 
 def judged(returncode: int = 0, last_value: float | None = 0.5, **kwargs: Any) -> Verdict:
@@ -130,3 +130,35 @@ def test_without_a_metric_a_clean_exit_completes_with_no_objective() -> None:
     assert outcome == Verdict(TrialState.COMPLETED, None, None)
     # and a failure is still a failure
     assert judge_exit(3, metric=None, last_value=None, stderr_last_line="boom").state is TrialState.FAILED
+
+
+# --- a trial function called in the agent's own process ------------------------------
+
+
+def test_a_function_that_raised_fails_with_what_it_raised() -> None:
+    # Given a function that reported a value, then raised / When judged
+    outcome = judge_call("raised ValueError: boom", metric="val_loss", last_value=0.1)
+    # Then the trial failed, saying what was raised, and its value is no objective
+    assert outcome == Verdict(TrialState.FAILED, None, "raised ValueError: boom")
+
+
+def test_what_sweepctl_stopped_wins_over_what_the_stopped_function_raised() -> None:
+    # Given functions that raised on their way out of a stop, a cancel or a timeout / When judged
+    request = StopRequest(band=1, value=10.0, threshold=1.0, reason="hyperband: worse", at=1.0)
+    stopped = judge_call("raised TrialStopped", metric="val_loss", last_value=10.0, stopped=request)
+    cancelled = judge_call("raised RuntimeError: x", metric="val_loss", last_value=None, cancelled=True)
+    timed_out = judge_call("raised RuntimeError: x", metric="val_loss", last_value=None, timed_out=True, timeout=3)
+    # Then each is what sweepctl did, as for a trial process
+    assert stopped == Verdict(TrialState.STOPPED, None, "stopped early: hyperband: worse")
+    assert cancelled.state is TrialState.CANCELLED and timed_out.state is TrialState.TIMED_OUT
+
+
+@pytest.mark.parametrize(
+    ("last_value", "expected"),
+    [(0.25, Verdict(TrialState.COMPLETED, 0.25, None)), (math.nan, Verdict(TrialState.NAN, None, "metric 'val_loss' is nan"))],
+)
+def test_a_function_that_returned_is_judged_by_its_last_value(last_value: float, expected: Verdict) -> None:
+    assert judge_call(None, metric="val_loss", last_value=last_value) == expected
+    assert judge_call(None, metric="val_loss", last_value=None) == Verdict(
+        TrialState.FAILED, None, "returned without reporting a value for metric 'val_loss'"
+    )

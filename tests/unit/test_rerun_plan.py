@@ -55,6 +55,14 @@ def test_a_trial_without_argv_is_refused_naming_sweep_and_number(tmp_path: Path)
         plan_rerun(trial(()), spec, str(tmp_path), tmp_path / "fresh")
 
 
+def test_a_trial_of_the_python_agent_is_refused_saying_it_was_a_call(tmp_path: Path) -> None:
+    # Given a sweep with neither program nor function: its trials were calls in sweepctl.agent's process
+    spec = spec_in(tmp_path, "")
+    # When its re-run is planned, Then the error says there is no command to run again
+    with pytest.raises(RerunError, match=r"no recorded argv \(a call of the function given to sweepctl.agent runs no command\)"):
+        plan_rerun(trial(()), spec, str(tmp_path), tmp_path / "fresh")
+
+
 def test_the_args_json_file_is_written_again_at_its_recorded_path(tmp_path: Path) -> None:
     # Given a command that hands the parameters over as a file the worker wrote and removed
     spec = spec_in(tmp_path, 'program: train.py\ncommand: ["${interpreter}", "${program}", "${args_json_file}"]')

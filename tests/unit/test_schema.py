@@ -96,6 +96,11 @@ VALID = {
     },
 }
 
+VALID["notebook config, for sweepctl.agent(function=...)"] = {
+    "method": "random",
+    "metric": {"name": "l"},
+    "parameters": {"a": {"values": [1, 2]}},
+}
 MINIMAL = {"program": "t.py", "metric": {"name": "l"}, "parameters": {"a": {"value": 1}}}
 INVALID = {
     "unknown distribution": {
@@ -136,6 +141,7 @@ INVALID = {
     "W&B impute outside its values": {**MINIMAL, "metric": {"name": "l", "impute": "mean"}},
     "fractional hyperband s": {**MINIMAL, "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2.5}},
     "reuse_process with a program": {**MINIMAL, "reuse_process": True},
+    "reuse_process with neither program nor function": {"metric": {"name": "l"}, "parameters": {"a": {"value": 1}}, "reuse_process": True},
     "unknown parameter key": {**MINIMAL, "parameters": {"a": {"value": 1, "values": [2]}}},
     # The limits of issue #12 that a schema can express
     "parallelism past its limit": {**MINIMAL, "parallelism": 10_001},

@@ -12,7 +12,7 @@ import pytest
 from sweepctl.errors import SpecError
 from sweepctl.space import Distribution, Parameter
 from sweepctl.spec import DEFAULT_COMMAND, DEFAULT_QUEUE, Goal, Method
-from sweepctl.sweepfile import load_sweep_file, parse_sweep
+from sweepctl.sweepfile import load_sweep_config, load_sweep_file, parse_sweep
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -247,6 +247,25 @@ def test_a_function_sweep_has_no_program() -> None:
     assert parse_sweep(sweep(reuse_process=False)).reuse_process is False  # a program sweep may say no
 
 
+def test_a_sweep_without_program_function_or_command_runs_in_the_caller() -> None:
+    # Given a W&B notebook config: no program, the function is given to the agent
+    spec = parse_sweep(sweep(program=None))
+    # Then it is valid, for sweepctl.agent(sweep_id, function=...) only
+    assert (spec.program, spec.function, spec.runs_in_caller) == (None, None, True)
+    # And a sweep with a program or a function is not
+    assert not parse_sweep(sweep()).runs_in_caller
+    assert not parse_sweep(sweep(program=None, function="m:f")).runs_in_caller
+
+
+def test_a_sweep_config_mapping_is_checked_as_a_file_is() -> None:
+    # Given a mapping with two mistakes, as sweepctl.sweep(config) gets it
+    with pytest.raises(SpecError) as caught:
+        load_sweep_config(sweep(program=None, run_cap=0, parameters={"lr": {"min": 1}}))
+    # Then both are reported at once, each with its field path, naming the call
+    assert [path for path, _ in caught.value.problems] == ["parameters.lr.max", "run_cap"]
+    assert str(caught.value).startswith("sweep config: ")
+
+
 def test_raw_is_an_unshared_copy_of_the_document() -> None:
     # Given a document the caller goes on to change
     doc = sweep()
@@ -340,7 +359,7 @@ def test_invalid_file_names_file_field_and_expectation(tmp_path: Path, body: str
         ({"metric": {"name": ""}}, "metric.name", "must not be empty"),
         ({"metric": {"name": "acc", "goal": "max"}}, "metric.goal", "unknown goal 'max'"),
         ({"metric": {"name": "acc", "target": "0.9"}}, "metric.target", "expected a finite number, got string '0.9'"),
-        ({"program": None}, "program", "required: give 'program'"),
+        ({"program": None, "reuse_process": True}, "reuse_process", "only with 'function'"),
         ({"function": "mypkg.train:main"}, "function", "not allowed together with 'program'"),
         ({"program": None, "function": "train.py"}, "function", "'module:callable'"),
         ({"program": None, "function": "m:f", "command": ["python", "x.py"]}, "command", "not allowed with 'function'"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sweepctl.agent_count import TrialCount
 from sweepctl.errors import ConfigError
 from sweepctl.records import GpuRef
 from sweepctl.store import DEFAULT_LEASE_SECONDS
@@ -51,6 +52,17 @@ def test_settings_survive_the_trip_through_a_child_environment() -> None:
     settings = WorkerSettings(hostname="h", queues=("q1", "q2"), preload=("torch",), lease_seconds=0.1, shutdown_grace=1e-3)
     assert WorkerSettings.from_environment(settings.to_environment()) == settings
     assert WorkerSettings.from_environment(WorkerSettings().to_environment()) == WorkerSettings()
+
+
+def test_a_counted_agents_count_survives_the_trip_and_a_broken_one_names_its_variables() -> None:
+    # Given the settings of `sweepctl agent ID --count 3`'s workers
+    settings = WorkerSettings().with_flags(queues="sweepctl", count=TrialCount(agent_id="a1", sweep_id="s1", count=3))
+    # Then each worker process reads the same count back
+    assert WorkerSettings.from_environment(settings.to_environment()) == settings
+    # And a count that is not a whole number is refused, naming the variables
+    broken = {**settings.to_environment(), "SWEEPCTL_AGENT_COUNT": "three"}
+    with pytest.raises(ConfigError, match="SWEEPCTL_AGENT_ID needs SWEEPCTL_AGENT_SWEEP and a whole number in SWEEPCTL_AGENT_COUNT"):
+        WorkerSettings.from_environment(broken)
 
 
 def test_flags_win_over_the_environment_and_the_callers_default_grace_only_over_nothing() -> None:
