@@ -267,8 +267,8 @@ def test_ctrl_c_hands_the_running_trial_back_and_leaves_nothing_running(tmp_path
         assert [entry["reason"] for entry in interrupted.lost_attempts] == ["handed_back"]
 
 
-def test_wandb_config_holds_each_in_process_trials_parameters_with_no_server(tmp_path: Path) -> None:
-    # Given a train() written for wandb.agent: wandb.init(), wandb.config, wandb.log, no network
+def test_a_wandb_agent_function_runs_unchanged_in_process_its_config_history_and_summary_recorded(tmp_path: Path) -> None:
+    # Given a train() written for wandb.agent: wandb.init(), wandb.config, wandb.log, run.summary, no network, no sweepctl call
     _, out = run_script(
         tmp_path,
         """
@@ -277,12 +277,14 @@ def test_wandb_config_holds_each_in_process_trials_parameters_with_no_server(tmp
         def train():
             run = wandb.init()
             seen.append({"number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "config": dict(wandb.config), "mode": run.settings.mode})
-            wandb.log({"loss": wandb.config.optimizer["lr"]})
-            sweepctl.report(loss=wandb.config.optimizer["lr"])
+            lr = wandb.config.optimizer["lr"]
+            for step in range(3):
+                wandb.log({"val/loss": lr * (3 - step), "epoch": step})
+            run.summary["val/loss"] = lr / 2  # the summary, not the last row, is what W&B ranks a run by
 
         config = {
             "method": "grid",
-            "metric": {"name": "loss"},
+            "metric": {"name": "val/loss"},
             "parameters": {"optimizer": {"parameters": {"lr": {"values": [1e-05, 0.5]}, "name": {"value": "adam"}}}},
         }
         sweep_id = sweepctl.sweep(config, state_dir=STATE)
@@ -295,8 +297,12 @@ def test_wandb_config_holds_each_in_process_trials_parameters_with_no_server(tmp
     with local_store(tmp_path) as store:
         for call in out["seen"]:
             trial = store.get_trial(out["sweep_id"], call["number"])
+            lr = trial.params["optimizer"]["lr"]
             assert call["config"] == trial.params and call["mode"] == "offline"
-            assert trial.state is TrialState.COMPLETED and trial.objective == trial.params["optimizer"]["lr"]
+            # And what it logged is its history, step by step, and its W&B summary its objective
+            history = store.metric_history(out["sweep_id"], trial.number)
+            assert [(p.step, p.values["val/loss"], p.values["epoch"]) for p in history] == [(s, lr * (3 - s), s) for s in range(3)]
+            assert trial.state is TrialState.COMPLETED and trial.objective == lr / 2
         assert sorted(c["config"]["optimizer"]["lr"] for c in out["seen"]) == [1e-05, 0.5]
         # And the agent returned once the grid was done
         assert store.get_sweep(out["sweep_id"]).state is SweepState.FINISHED
