@@ -74,7 +74,9 @@ def sweep(
         command = {"pause": pause, "resume": resume, "stop": sweeps.stop, "cancel": sweeps.cancel}[chosen[0]]
         ctx.invoke(command, sweep_id=file_or_id, redis_url=redis_url, state_dir=state_dir)
         return
-    with open_store(redis_url, state_dir) as (store, _):
+    # As `wandb sweep` needs no server: with no Redis given, the folder's embedded store is made if there is none
+    # yet (its redis-server runs for this command only), and `sweepctl agent ID` serves it later.
+    with open_store(redis_url, state_dir, create_local=Path(file_or_id).is_file()) as (store, _):
         _refuse_an_id_as_file(store, file_or_id)
         created, spec = lifecycle.submit_sweep(store, file_or_id)
         what = f"{spec.method.value} over {len(spec.space.parameters)} parameter(s)"

@@ -99,8 +99,8 @@ def validate(file: str, fmt: str) -> None:
 @redis_option
 @format_option
 def submit(file: str, wait: bool, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
-    """Submit a sweep file; prints the sweep id. A `sweepctl controller` must be running."""
-    with open_store(redis_url, state_dir) as (store, _):
+    """Submit a sweep file; prints the sweep id. A `sweepctl controller` (or `sweepctl agent ID`) runs it."""
+    with open_store(redis_url, state_dir, create_local=True) as (store, _):
         sweep, spec = lifecycle.submit_sweep(store, file)
         click.echo(sweep.id)
         if wait:

@@ -10,7 +10,7 @@ import pytest
 
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store
-from tests.support.processes import Processes, pids_in_group, wait_for
+from tests.support.processes import Processes, child_env, pids_in_group, wait_for
 from tests.system.helpers import read_run_log, submit, write_sweep
 
 pytestmark = pytest.mark.system
@@ -51,6 +51,28 @@ def test_agent_with_count_runs_exactly_that_many_trials_and_exits_0(tmp_path: Pa
     # And it left no worker registered, no controller owning the sweep, and no count of its own behind
     assert store.workers() == {} and store.sweep_owner(sweep_id) is None
     assert list(store.redis.scan_iter("sweepctl:agent:*")) == []
+
+
+def test_wandb_habits_on_a_fresh_folder_sweep_then_agent_on_the_embedded_store(tmp_path: Path) -> None:
+    # Given a folder with a sweep file, no Redis given and no store yet: what `wandb sweep` + `wandb agent` users type
+    local = Processes(child_env(), cwd=tmp_path)
+    try:
+        sweep_file = write_sweep(tmp_path, SWEEP + "run_cap: 3\n")
+        state = ["--state-dir", str(tmp_path / "state")]
+        # When `sweepctl sweep FILE` creates the sweep, then `sweepctl agent ID --count 2` runs it
+        created = local.run("sweep", str(sweep_file), *state, timeout=60)
+        assert created.returncode == 0, created.stderr
+        sweep_id = created.stdout.strip()
+        done = local.run("agent", sweep_id, "--count", "2", *state, timeout=120)
+        # Then the id printed alone was the sweep's, the agent ran 2 trials and exited 0
+        assert done.returncode == 0, done.stderr
+        assert "agent done: ran 2 trial(s)" in done.stderr
+        # And a second agent finishes the sweep from the same folder's store
+        assert local.run("agent", sweep_id, *state, timeout=120).returncode == 0
+        shown = local.run("trials", sweep_id, "--format", "json", *state, timeout=60)
+        assert [t["state"] for t in json.loads(shown.stdout)] == ["completed"] * 3
+    finally:
+        local.close()
 
 
 def test_agent_without_count_runs_until_the_sweep_is_over(tmp_path: Path, procs: Processes, store: Store) -> None:
