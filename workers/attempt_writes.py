@@ -65,6 +65,14 @@ class AttemptWrites:
             give_up=self._give_up,
         )
 
+    def not_claimed(self, claimed: Outcome | None, sweep_id: str, number: int, attempt: int) -> TrialState | None:
+        """What an attempt whose claim did not succeed comes to: CANCELLED (recorded) in a cancelled sweep, else None (not ours)."""
+        if claimed is Outcome.CANCELLED:
+            self.finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
+            return TrialState.CANCELLED
+        log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
+        return None
+
     def fail_unstarted(self, sweep_id: str, number: int, attempt: int, error: str) -> TrialState | None:
         """A trial that cannot even start fails (its own fault: it would fail the same way anywhere).
 

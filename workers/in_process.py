@@ -69,12 +69,8 @@ class InProcessRunner:
         trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial")
         # The function's code is the caller's: its folder's git state is what a re-run needs.
         claimed = self._writes.claim(sweep_id, number, attempt, argv=(), code=provenance.code_version(Path.cwd()))
-        if claimed is Outcome.CANCELLED:
-            self._writes.finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
-            return TrialState.CANCELLED
         if claimed is not Outcome.OK or trial is None:
-            log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
-            return None
+            return self._writes.not_claimed(claimed, sweep_id, number, attempt)
         trial = replace(trial, attempt=attempt)
         metrics = MetricBuffer(None if spec.metric is None else spec.metric.name)
         watch = _Watch(self.store, self._writes, self.identity, trial, metrics, self.settings, spec.trial_timeout)

@@ -158,12 +158,8 @@ class TrialRunner:
             except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
                 return self._writes.fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
             claimed = self._writes.claim(sweep_id, number, attempt, **started)
-            if claimed is Outcome.CANCELLED:
-                self._writes.finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
-                return TrialState.CANCELLED
             if claimed is not Outcome.OK or trial is None:
-                log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
-                return None
+                return self._writes.not_claimed(claimed, sweep_id, number, attempt)
             if self._gate is not None and not self._gate.admits(spec, replace(trial, attempt=attempt)):
                 return None
             self.current = (sweep_id, number)
