@@ -26,7 +26,7 @@ from sweepctl.cli.connect import redis_option, serve_store
 from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.output import format_option
 from sweepctl.cli.progress import follow, sweep_done
-from sweepctl.cli.sweeps import print_best
+from sweepctl.cli.sweeps import print_best, say_notes
 from sweepctl.errors import ConfigError, EmbeddedRedisError, StoreUnavailable
 from sweepctl.local_store import LocalServer, local_store_dir
 from sweepctl.nvml import list_gpus
@@ -68,6 +68,7 @@ def run(file: str, n_workers: int, gpus: str, preload: str | None, redis_url: st
     slots = plan_slots(gpus, list_gpus(), n_workers)
     with serve_store(redis_url, state_dir, create_local=True, long_running=True) as (store, redis, local):
         sweep, spec = lifecycle.submit_sweep(store, file, on_workers_of="run")
+        say_notes(file, spec)
         click.echo(f"sweep {sweep.id}: {spec.method.value} over {len(spec.space.parameters)} parameters, {len(slots)} worker(s)", err=True)
         started = start_here(store, redis, local, sweep.id, spec, slots, settings.with_flags(queues=spec.queue), state_dir)
         started.controller.start()

@@ -79,6 +79,7 @@ def sweep(
     with open_store(redis_url, state_dir, create_local=Path(file_or_id).is_file()) as (store, _):
         _refuse_an_id_as_file(store, file_or_id)
         created, spec = lifecycle.submit_sweep(store, file_or_id)
+        sweeps.say_notes(file_or_id, spec)
         what = f"{spec.method.value} over {len(spec.space.parameters)} parameter(s)"
         click.echo(f"created sweep {created.id} from {file_or_id}: {what}", err=True)
         click.echo(created.id)

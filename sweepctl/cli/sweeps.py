@@ -15,7 +15,7 @@ from sweepctl.cli.progress import follow
 from sweepctl.errors import ConfigError, NoMetricError, StoreError
 from sweepctl.export import space_of
 from sweepctl.records import Trial, TrialState
-from sweepctl.spec import Goal
+from sweepctl.spec import Goal, SweepSpec
 from sweepctl.store import Store
 from sweepctl.sweepfile import load_sweep_file
 
@@ -69,6 +69,12 @@ def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None,
     emit(record, fmt)
 
 
+def say_notes(file: str, spec: SweepSpec) -> None:
+    """What the file has that is accepted but worth saying (a W&B server key ignored, a deprecated distribution), on stderr."""
+    for field, message in spec.notes:
+        click.echo(f"note: {file}: {field}: {message}", err=True)
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @format_option
@@ -85,9 +91,7 @@ def validate(file: str, fmt: str) -> None:
         "run_cap": spec.run_cap,
         "parallelism": spec.parallelism,
     }
-    # Accepted, but worth saying (a W&B server key ignored, a deprecated distribution): as warnings, on stderr.
-    for field, message in spec.notes:
-        click.echo(f"note: {file}: {field}: {message}", err=True)
+    say_notes(file, spec)
     if fmt != "table":
         summary["notes"] = [{"field": field, "message": message} for field, message in spec.notes]
     emit(summary, fmt)
@@ -102,6 +106,7 @@ def submit(file: str, wait: bool, redis_url: str | None, state_dir: str | None, 
     """Submit a sweep file; prints the sweep id. A `sweepctl controller` (or `sweepctl agent ID`) runs it."""
     with open_store(redis_url, state_dir, create_local=True) as (store, _):
         sweep, spec = lifecycle.submit_sweep(store, file)
+        say_notes(file, spec)
         click.echo(sweep.id)
         if wait:
             if not store.controllers():

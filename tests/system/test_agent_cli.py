@@ -57,12 +57,13 @@ def test_wandb_habits_on_a_fresh_folder_sweep_then_agent_on_the_embedded_store(t
     # Given a folder with a sweep file, no Redis given and no store yet: what `wandb sweep` + `wandb agent` users type
     local = Processes(child_env(), cwd=tmp_path)
     try:
-        sweep_file = write_sweep(tmp_path, SWEEP + "run_cap: 3\n")
+        sweep_file = write_sweep(tmp_path, SWEEP + "run_cap: 3\nproject: demo\n")
         state = ["--state-dir", str(tmp_path / "state")]
         # When `sweepctl sweep FILE` creates the sweep, then `sweepctl agent ID --count 2` runs it
         created = local.run("sweep", str(sweep_file), *state, timeout=60)
         assert created.returncode == 0, created.stderr
         sweep_id = created.stdout.strip()
+        assert "note: " in created.stderr and "project: " in created.stderr  # the W&B key it ignores, said as validate says it
         done = local.run("agent", sweep_id, "--count", "2", *state, timeout=120)
         # Then the id printed alone was the sweep's, the agent ran 2 trials and exited 0
         assert done.returncode == 0, done.stderr
