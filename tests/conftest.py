@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,14 @@ from sweepctl.embedded import EmbeddedRedis
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store
 from tests.support.processes import Processes, child_env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT ignored, and every
+    # process it starts would too: the Ctrl-C tests need SIGINT to reach their processes as it does from a terminal.
+    # A handled signal is reset to its default in an exec'd child, an ignored one stays ignored.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -317,7 +317,7 @@ def test_the_last_metric_points_are_appended_with_the_result_once_and_invalid_on
     # Then its history holds each point once, in order
     assert store.metric_history(SID, 0) == [early, *last]
     # And a result whose points are invalid is recorded without them, the refusal counted
-    assert store.finish_trial(SID, 1, 1, TrialState.COMPLETED, 0.2, points=[MetricPoint(1.0, 1, {"bad name!": 1.0})]) is Outcome.OK
+    assert store.finish_trial(SID, 1, 1, TrialState.COMPLETED, 0.2, points=[MetricPoint(1.0, 1, {"bad\nname": 1.0})]) is Outcome.OK
     assert store.get_trial(SID, 1).state is TrialState.COMPLETED
     assert store.metric_history(SID, 1) == []
     assert store.rejections(SID).get("invalid_metrics") == 1
