@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Collection
 
 from controller import creation, recovery
-from controller.context import SweepContext, build_context
+from controller.context import SweepContext, build_context, follow_run_cap
 from controller.curves import stop_early
 from controller.ownership import Ownership
 from controller.scheduling import Plan, SweepMoment, plan
@@ -125,6 +125,7 @@ class Controller:
         # reads is in the counts but not yet in `finished`: the liar keeps it as pending
         # until the next step, whose event its end already sent.
         progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        follow_run_cap(ctx, progress.run_cap)
         creation.observe_finished(self.store, ctx, progress.finished)
         if ctx.policy is not None and ctx.curves is not None:
             stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
@@ -140,9 +141,12 @@ class Controller:
         if progress.state.is_terminal:
             if active == 0:
                 creation.write_stats(self.store, ctx)
-                self.store.retire_sweep(sweep_id)
-                self._contexts.pop(sweep_id, None)
-                self._release(sweep_id)
+                # Not retired when `extend` re-opened it since the read above: it stays ours and live.
+                if self.store.retire_sweep(sweep_id):
+                    self._contexts.pop(sweep_id, None)
+                    self._release(sweep_id)
+                    return False
+                return True
             return False
         moment = SweepMoment(
             state=progress.state,
