@@ -159,6 +159,6 @@ def test_extend_on_the_embedded_store_then_the_agent_runs_the_added_trials(tmp_p
         shown = json.loads(local.run("trials", sweep_id, "--format", "json", *state, timeout=60).stdout)
         assert [(t["number"], t["state"]) for t in shown] == [(n, "completed") for n in range(1, 5)]
         status = json.loads(local.run("status", sweep_id, "--format", "json", *state, timeout=60).stdout)
-        assert status["state"] == "finished" and status["reason"] == "run_cap=4 reached"
+        assert (status["state"], status["reason"], status["run_cap"]) == ("finished", "run_cap=4 reached", 4)
     finally:
         local.close()
