@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sweepctl.records import SweepState, TrialState
-from sweepctl.store import Store
+from sweepctl import lifecycle
+from sweepctl.errors import SweepStateError
+from sweepctl.records import SweepState, Trial, TrialState
+from sweepctl.settings import RedisSettings
+from sweepctl.spec import Goal
+from sweepctl.store import Outcome, Store
 from tests.support.processes import Processes, child_env, kill_group, wait_for
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 
@@ -162,3 +166,35 @@ def test_extend_on_the_embedded_store_then_the_agent_runs_the_added_trials(tmp_p
         assert (status["state"], status["reason"], status["run_cap"]) == ("finished", "run_cap=4 reached", 4)
     finally:
         local.close()
+
+
+def test_other_processes_see_the_new_run_cap_and_a_sweep_reopened_after_its_end_was_read_stays_live(
+    tmp_path: Path, store: Store, redis_settings: RedisSettings
+) -> None:
+    # Given a sweep of run_cap 3 whose file another process (a controller, the exporter) already parsed, then ended
+    sweep, _ = lifecycle.submit_sweep(store, write_sweep(tmp_path, SWEEP + "run_cap: 3\n"))
+    observer = Store.connect(redis_settings)
+    assert observer.get_spec(sweep.id).run_cap == 3 and observer.spec_summary(observer.get_sweep(sweep.id)).run_cap == 3
+    store.transition_sweep(sweep.id, SweepState.FINISHED, [SweepState.RUNNING], reason="run_cap=3 reached")
+    # When it is extended to 9
+    done = lifecycle.extend_sweep(store, sweep.id, 9)
+    assert (done.previous_run_cap, done.run_cap, done.state, done.reopened) == (3, 9, SweepState.RUNNING, True)
+    # Then the process that cached its file plans and shows with 9 (the sweep record decides, not the cache)
+    assert observer.get_spec(sweep.id).run_cap == 9 and observer.spec_summary(observer.get_sweep(sweep.id)).run_cap == 9
+    assert observer.sweep_progress(sweep.id, Goal.MINIMIZE, 15.0).run_cap == 9
+    # And a controller that read it ended before the re-open cannot drop it from the live sweeps
+    assert observer.retire_sweep(sweep.id) is False and sweep.id in store.live_sweep_ids()
+
+
+def test_a_finished_sweep_whose_target_is_reached_is_not_reopened(tmp_path: Path, store: Store) -> None:
+    # Given a sweep with target loss 0.5 whose one trial reached it, finished for that
+    with_target = SWEEP.replace("{name: loss, goal: minimize}", "{name: loss, target: 0.5}")
+    sweep, _ = lifecycle.submit_sweep(store, write_sweep(tmp_path, with_target))
+    trial = Trial(sweep_id=sweep.id, number=1, state=TrialState.QUEUED, params={"x": 1, "sleep": 0.3}, seed=1, created_at=0.0)
+    assert store.create_trial(trial) is Outcome.OK and store.claim_trial(sweep.id, 1, 1, worker="w1") is Outcome.OK
+    assert store.finish_trial(sweep.id, 1, 1, TrialState.COMPLETED, 0.0) is Outcome.OK
+    store.transition_sweep(sweep.id, SweepState.FINISHED, [SweepState.RUNNING], reason="target loss=0.5 reached")
+    # When it is extended / Then it is refused: it would finish again at once
+    with pytest.raises(SweepStateError, match="target is reached"):
+        lifecycle.extend_sweep(store, sweep.id, 10)
+    assert store.get_sweep(sweep.id).run_cap is None and store.sweep_state(sweep.id) is SweepState.FINISHED
