@@ -31,6 +31,7 @@ from controller.curves import stop_early
 from controller.ownership import Ownership
 from controller.scheduling import Plan, SweepMoment, plan
 from controller.sending import send
+from sweepctl import extension
 from sweepctl.celery_app import Celery
 from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.lifecycle import cancel_queued_trials
@@ -173,8 +174,18 @@ class Controller:
             )
             if ended:
                 log.info("sweep %s %s: %s", sweep_id, decision.end.value, decision.reason)
+                if decision.end is SweepState.FINISHED:
+                    self._reopen_if_extended(ctx, moment.created)
             return ended
         return False
+
+    def _reopen_if_extended(self, ctx: SweepContext, created: int) -> None:
+        """`extend` may have raised the run_cap of the running sweep between this step's read and its end:
+        then the end judged an old budget, and the sweep runs again (atomically, as `extend` would re-open it)."""
+        run_cap = self.store.get_sweep(ctx.sweep.id).run_cap
+        if run_cap is not None and run_cap != ctx.spec.run_cap and run_cap > created:
+            self.store.extend_sweep(ctx.sweep.id, run_cap, (), (SweepState.FINISHED,), extension.extended_reason(run_cap))
+            log.info("sweep %s: running again, extended to run_cap=%d while it ended", ctx.sweep.id, run_cap)
 
     # ---- all sweeps ----------------------------------------------------------
     def run(

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from controller.loop import Controller
+from controller.scheduling import SweepMoment, plan
 from sweepctl import lifecycle
+from sweepctl.celery_app import make_celery
 from sweepctl.errors import SweepStateError
 from sweepctl.records import SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
@@ -198,3 +201,28 @@ def test_a_finished_sweep_whose_target_is_reached_is_not_reopened(tmp_path: Path
     with pytest.raises(SweepStateError, match="target is reached"):
         lifecycle.extend_sweep(store, sweep.id, 10)
     assert store.get_sweep(sweep.id).run_cap is None and store.sweep_state(sweep.id) is SweepState.FINISHED
+
+
+def test_a_run_cap_raised_while_the_controller_judged_the_old_one_reached_reopens_the_sweep(
+    tmp_path: Path, store: Store, redis_settings: RedisSettings
+) -> None:
+    # Given a running sweep of run_cap 2 whose 2 trials completed, and a controller that read it so
+    sweep, _ = lifecycle.submit_sweep(store, write_sweep(tmp_path, SWEEP + "run_cap: 2\n"))
+    for n in (1, 2):
+        trial = Trial(sweep_id=sweep.id, number=n, state=TrialState.QUEUED, params={"x": n, "sleep": 0.3}, seed=n, created_at=0.0)
+        assert store.create_trial(trial) is Outcome.OK and store.claim_trial(sweep.id, n, 1, worker="w1") is Outcome.OK
+        assert store.finish_trial(sweep.id, n, 1, TrialState.COMPLETED, float(n)) is Outcome.OK
+    controller = Controller(store, make_celery(redis_settings))
+    ctx = controller._context(sweep.id)
+    moment = SweepMoment(state=SweepState.RUNNING, created=2, active=0, trial_failures=0, best_objective=1.0)
+    decision = plan(ctx.spec, moment)
+    assert decision.end is SweepState.FINISHED
+    # When `extend` raises its run_cap to 5 before the controller acts on that judgement (the sweep still runs)
+    assert lifecycle.extend_sweep(store, sweep.id, 5).reopened is False
+    controller._apply(ctx, decision, moment)
+    # Then the end it wrote on the old budget is undone: the sweep runs again, and the next step creates trials
+    # again (3 and 4: its parallelism of 2)
+    again = store.get_sweep(sweep.id)
+    assert (again.state, again.reason, again.ended_at) == (SweepState.RUNNING, "extended to run_cap=5", None)
+    controller.step(sweep.id)
+    assert [t.number for t in store.get_trials(sweep.id)] == [1, 2, 3, 4]
