@@ -9,7 +9,7 @@ which is how a restarted controller carries on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controller.curves import Curves
 from controller.suggester import Suggester
@@ -57,6 +57,12 @@ def build_context(store: Store, sweep_id: str) -> SweepContext:
         # The parser allows early_terminate only with a metric: both or neither.
         curves=Curves(spec.metric.name) if policy is not None and spec.metric is not None else None,
     )
+
+
+def follow_run_cap(ctx: SweepContext, run_cap: int | None) -> None:
+    """Plan with the run_cap `extend` wrote on the sweep record since the context was built (None: none was)."""
+    if run_cap is not None and run_cap != ctx.spec.run_cap:
+        ctx.spec = replace(ctx.spec, run_cap=run_cap)
 
 
 def observed_loss(trial: Trial, spec: SweepSpec) -> float | None:

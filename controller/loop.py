@@ -26,11 +26,12 @@ import uuid
 from collections.abc import Callable, Collection
 
 from controller import creation, recovery
-from controller.context import SweepContext, build_context
+from controller.context import SweepContext, build_context, follow_run_cap
 from controller.curves import stop_early
 from controller.ownership import Ownership
 from controller.scheduling import Plan, SweepMoment, plan
 from controller.sending import send
+from sweepctl import extension
 from sweepctl.celery_app import Celery
 from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.lifecycle import cancel_queued_trials
@@ -125,6 +126,7 @@ class Controller:
         # reads is in the counts but not yet in `finished`: the liar keeps it as pending
         # until the next step, whose event its end already sent.
         progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        follow_run_cap(ctx, progress.run_cap)
         creation.observe_finished(self.store, ctx, progress.finished)
         if ctx.policy is not None and ctx.curves is not None:
             stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
@@ -140,9 +142,12 @@ class Controller:
         if progress.state.is_terminal:
             if active == 0:
                 creation.write_stats(self.store, ctx)
-                self.store.retire_sweep(sweep_id)
-                self._contexts.pop(sweep_id, None)
-                self._release(sweep_id)
+                # Not retired when `extend` re-opened it since the read above: it stays ours and live.
+                if self.store.retire_sweep(sweep_id):
+                    self._contexts.pop(sweep_id, None)
+                    self._release(sweep_id)
+                    return False
+                return True
             return False
         moment = SweepMoment(
             state=progress.state,
@@ -169,8 +174,18 @@ class Controller:
             )
             if ended:
                 log.info("sweep %s %s: %s", sweep_id, decision.end.value, decision.reason)
+                if decision.end is SweepState.FINISHED:
+                    self._reopen_if_extended(ctx, moment.created)
             return ended
         return False
+
+    def _reopen_if_extended(self, ctx: SweepContext, created: int) -> None:
+        """`extend` may have raised the run_cap of the running sweep between this step's read and its end:
+        then the end judged an old budget, and the sweep runs again (atomically, as `extend` would re-open it)."""
+        run_cap = self.store.get_sweep(ctx.sweep.id).run_cap
+        if run_cap is not None and run_cap != ctx.spec.run_cap and run_cap > created:
+            self.store.extend_sweep(ctx.sweep.id, run_cap, (), (SweepState.FINISHED,), extension.extended_reason(run_cap))
+            log.info("sweep %s: running again, extended to run_cap=%d while it ended", ctx.sweep.id, run_cap)
 
     # ---- all sweeps ----------------------------------------------------------
     def run(

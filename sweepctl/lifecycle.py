@@ -1,13 +1,14 @@
-"""Submitting, pausing, resuming, stopping and cancelling sweeps: what the CLI does to the store."""
+"""Submitting, pausing, resuming, extending, stopping and cancelling sweeps: what the CLI does to the store."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sweepctl import extension
 from sweepctl.errors import ConfigError, SweepStateError
 from sweepctl.records import Sweep, SweepState, TrialState
 from sweepctl.spec import SweepSpec
@@ -134,3 +135,44 @@ def abandon_sweep(store: Store, sweep_id: str, reason: str) -> int:
         ended += outcome is Outcome.OK
     store.retire_sweep(sweep_id)
     return ended
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What `extend_sweep` did: the sweep's run_cap before and now, its state now, whether it re-opened."""
+
+    sweep_id: str
+    previous_run_cap: int | None
+    run_cap: int
+    created: int
+    state: SweepState
+    reopened: bool
+
+
+def extend_sweep(store: Store, sweep_id: str, run_cap: int) -> Extension:
+    """Give the sweep a new run_cap (above its trials so far); an ended sweep that can go on runs again.
+
+    The run_cap is written on the sweep record in the store (its file stays as submitted), so every
+    controller, restarted or not, plans with it. Which states are extended or re-opened, and why the
+    others are refused, is in `sweepctl.extension`. SweepStateError for a refused state, ConfigError
+    for a run_cap not above the trials already created, UnknownSweepError for an unknown sweep.
+    """
+    sweep = store.get_sweep(sweep_id)
+    spec = store.spec_of(sweep)
+    if sweep.state in extension.REOPEN_STATES and _target_reached(store, sweep_id, spec):
+        raise SweepStateError(f"sweep {sweep_id} is {sweep.state.value}: its metric target is reached, so it would finish again at once")
+    outcome = store.extend_sweep(sweep_id, run_cap, extension.KEEP_STATES, extension.REOPEN_STATES, extension.extended_reason(run_cap))
+    if outcome.refused_state is not None:
+        raise SweepStateError(extension.state_refusal(sweep_id, outcome.refused_state))
+    if outcome.refused_created is not None:
+        raise ConfigError(extension.run_cap_refusal(sweep_id, run_cap, outcome.refused_created) or "")
+    now = store.get_sweep(sweep_id)
+    return Extension(sweep_id, spec.run_cap, run_cap, store.trial_count(sweep_id), now.state, outcome.reopened)
+
+
+def _target_reached(store: Store, sweep_id: str, spec: SweepSpec) -> bool:
+    metric = spec.metric
+    if metric is None or metric.target is None:
+        return False
+    best = store.best_objective(sweep_id, metric.goal)
+    return best is not None and metric.goal.reached(best, metric.target)

@@ -257,6 +257,8 @@ class Sweep:
     workdir: str = ""
     reason: str = ""
     ended_at: float | None = None
+    # Set by `extend`: the trial budget now, in place of the file's run_cap (the file as submitted is kept).
+    run_cap: int | None = None
 
 
 @dataclass(frozen=True)

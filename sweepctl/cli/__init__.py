@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import agent, analysis, compare, export, report, reproduce, run, services, sweep_state, sweeps, ui
+from sweepctl.cli import agent, analysis, compare, export, extend, report, reproduce, run, services, sweep_state, sweeps, ui
 from sweepctl.errors import SweepError
 
 
@@ -22,6 +22,7 @@ def cli() -> None:
 COMMANDS = (
     *sweeps.COMMANDS,
     *sweep_state.COMMANDS,
+    extend.extend,
     run.run,
     *agent.COMMANDS,
     *services.COMMANDS,

@@ -36,6 +36,7 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
         "method": spec.method.value,
         "metric": None if metric is None else {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
         "seed": sweep.seed,
+        "run_cap": spec.run_cap,  # the file's, or the one `extend` gave it
         "created_at": sweep.created_at,
         "ended_at": sweep.ended_at,
         "source": sweep.source,

@@ -25,6 +25,8 @@ class Scripts:
         self.own = Script(client, "own_sweep")
         self.disown = Script(client, "disown_sweep")
         self.admit = Script(client, "admit_trial")
+        self.extend = Script(client, "extend_sweep")
+        self.retire = Script(client, "retire_sweep")
 
 
 class StoreBase:
@@ -37,7 +39,7 @@ class StoreBase:
     def __init__(self, client: Any) -> None:
         self.redis = client  # the raw client: for tests and tools that inspect Redis itself
         self._scripts = Scripts(client)
-        self._specs: dict[str, SweepSpec] = {}  # parsed once per Store: a submitted sweep file never changes
+        self._specs: dict[str, SweepSpec] = {}  # files parsed once per Store: a submitted sweep file never changes
         self._summaries: dict[str, Any] = {}  # sweeps.SpecSummary by sweep id, likewise
 
 

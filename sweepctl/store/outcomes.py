@@ -79,6 +79,16 @@ class SweepProgress:
     live_workers: int  # worker processes that sent a heartbeat within the asked window
     finished: tuple[int, ...] = ()  # trials finished from the asked position of the finished list on, in order
     held: int = 0  # queued trials a worker held back while the sweep was paused (to send again)
+    run_cap: int | None = None  # the run_cap `extend` gave the sweep (None: its file's stands)
+
+
+@dataclass(frozen=True)
+class ExtendOutcome:
+    """What `Store.extend_sweep` did: set the run_cap (re-opening an ended sweep), or refused and why."""
+
+    reopened: bool = False
+    refused_state: SweepState | None = None  # its state allows no extension
+    refused_created: int | None = None  # it already has this many trials, not fewer than the run_cap asked
 
 
 def params_hash(params: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sweepctl import codec
@@ -13,7 +13,7 @@ from sweepctl.records import Sweep, SweepState, TrialState
 from sweepctl.spec import Goal, Method, SweepSpec
 from sweepctl.store import keys
 from sweepctl.store.base import StoreBase, pairs
-from sweepctl.store.outcomes import SweepProgress
+from sweepctl.store.outcomes import ExtendOutcome, SweepProgress
 from sweepctl.sweepfile import parse_sweep
 
 
@@ -66,19 +66,21 @@ class SweepRecords(StoreBase):
         return codec.decode_sweep(raw)
 
     def get_spec(self, sweep_id: str) -> SweepSpec:
-        """The sweep's parsed sweep file, parsed once per Store (a submitted sweep file never changes)."""
-        spec = self._specs.get(sweep_id)
-        return spec if spec is not None else self.spec_of(self.get_sweep(sweep_id))
+        """The sweep's parsed sweep file with its run_cap now (`spec_of` of the sweep read afresh)."""
+        return self.spec_of(self.get_sweep(sweep_id))
 
     def spec_of(self, sweep: Sweep) -> SweepSpec:
-        """The parsed file of a sweep already read, parsed once per Store; SpecError if it does not parse."""
+        """The parsed file of a sweep already read, with the run_cap `extend` gave it, if any; SpecError if it
+        does not parse. The file is parsed once per Store (a submitted sweep file never changes: `extend`
+        writes the sweep record's run_cap, so the record read decides the budget)."""
         spec = self._specs.get(sweep.id)
         if spec is None:
             spec = self._specs[sweep.id] = parse_sweep(sweep.raw_spec, source=sweep.source or sweep.id)
-        return spec
+        return spec if sweep.run_cap is None else replace(spec, run_cap=sweep.run_cap)
 
     def spec_summary(self, sweep: Sweep) -> SpecSummary:
-        """What observers show of a sweep's file, once per Store; read leniently when the file does not parse."""
+        """What observers show of a sweep's file, once per Store; read leniently when the file does not parse.
+        The run_cap is the sweep record's when `extend` set one."""
         summary: SpecSummary | None = self._summaries.get(sweep.id)
         if summary is None:
             try:
@@ -86,7 +88,7 @@ class SweepRecords(StoreBase):
             except SpecError:
                 summary = SpecSummary.unparsed(sweep.raw_spec)
             self._summaries[sweep.id] = summary
-        return summary
+        return summary if sweep.run_cap is None else replace(summary, run_cap=sweep.run_cap)
 
     def sweep_state(self, sweep_id: str) -> SweepState:
         raw = self.redis.hget(keys.sweep_key(sweep_id), "state")
@@ -106,7 +108,8 @@ class SweepRecords(StoreBase):
         pipe.zrange(keys.objective_key(sweep_id), 0, 0, withscores=True, desc=goal is Goal.MAXIMIZE)
         pipe.zcount(keys.WORKERS, time.time() - live_worker_seconds, "+inf")
         pipe.scard(keys.held_key(sweep_id))
-        finished, state, active, created, counts, best, workers, held = pipe.execute()
+        pipe.hget(keys.sweep_key(sweep_id), "run_cap")
+        finished, state, active, created, counts, best, workers, held, run_cap = pipe.execute()
         if state is None:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return SweepProgress(
@@ -118,6 +121,7 @@ class SweepRecords(StoreBase):
             live_workers=int(workers),
             finished=tuple(int(n) for n in finished),
             held=int(held),
+            run_cap=None if run_cap is None else codec.loads(run_cap),
         )
 
     def sweep_ids(self) -> list[str]:
@@ -128,12 +132,36 @@ class SweepRecords(StoreBase):
         """Sweeps a controller still has to look after."""
         return sorted(self.redis.smembers(keys.LIVE_SWEEPS))
 
-    def retire_sweep(self, sweep_id: str) -> None:
-        """Drop a sweep whose state is terminal and whose trials have all finished from the live set."""
-        pipe = self.redis.pipeline()
-        pipe.srem(keys.LIVE_SWEEPS, sweep_id)
-        pipe.delete(keys.held_key(sweep_id))  # numbers of trials that all ended: nothing left to send
-        pipe.execute()
+    def retire_sweep(self, sweep_id: str) -> bool:
+        """Drop a sweep whose state is terminal and whose trials have all finished from the live set.
+
+        Atomic with a look at its state: False (still live) when `extend` re-opened it meanwhile.
+        """
+        terminal = [codec.dumps(s.value) for s in SweepState if s.is_terminal]
+        retired = self._scripts.retire(
+            sweep=keys.sweep_key(sweep_id), live=keys.LIVE_SWEEPS, held=keys.held_key(sweep_id), sweep_id=sweep_id, rest=terminal
+        )
+        return bool(retired)
+
+    def extend_sweep(
+        self, sweep_id: str, run_cap: int, keep: Iterable[SweepState], reopen: Iterable[SweepState], reason: str
+    ) -> ExtendOutcome:
+        """Set the sweep's run_cap atomically: a sweep in a `keep` state keeps it, one in a `reopen` state runs again
+        (RUNNING, live). Refused, unchanged, when its state is in neither or it has run_cap trials already."""
+        result = str(
+            self._scripts.extend(
+                sweep=keys.sweep_key(sweep_id), trials=keys.trials_key(sweep_id), live=keys.LIVE_SWEEPS, events=keys.EVENTS,
+                sweep_id=sweep_id, run_cap=codec.dumps(run_cap), reason=codec.dumps(reason),
+                rest=[*(codec.dumps(s.value) for s in keep), "--", *(codec.dumps(s.value) for s in reopen)],
+            )
+        )
+        if result == "unknown":
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        if result in ("ok", "reopened"):
+            return ExtendOutcome(reopened=result == "reopened")
+        if result.startswith("created:"):
+            return ExtendOutcome(refused_created=int(result.partition(":")[2]))
+        return ExtendOutcome(refused_state=SweepState(codec.loads(result)))
 
     def held_numbers(self, sweep_id: str) -> set[int]:
         """Queued trials a worker held back while the sweep was paused (their message is spent)."""

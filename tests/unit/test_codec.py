@@ -67,6 +67,7 @@ FULL_SWEEP = Sweep(
     workdir="/work",
     reason="cancelled by request",
     ended_at=1700000500.0,
+    run_cap=12,
 )
 
 

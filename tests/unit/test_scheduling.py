@@ -237,3 +237,15 @@ def test_trial_seeds_differ_across_numbers_and_sweeps_and_fit_31_bits() -> None:
     assert all(0 <= s < 2**31 for s in seeds)
     assert trial_seed(42, 0) != trial_seed(43, 0)
     assert trial_seed(1, 23) != trial_seed(12, 3)  # "1:23" vs "12:3": the separator matters
+
+
+def test_an_extended_budget_turns_a_finished_plan_into_more_trials() -> None:
+    # Given a sweep whose 5 trials all ran: it finishes at its run_cap
+    s = spec(parallelism=4, run_cap=5)
+    assert plan(s, snap(created=5, active=0)) == Plan(end=SweepState.FINISHED, reason="run_cap=5 reached")
+    # When `extend` gives it run_cap 15 (re-opened: RUNNING, the same 5 trials)
+    extended = replace(s, run_cap=15)
+    # Then it fills its parallelism again, and the last batch stops at the new cap
+    assert plan(extended, snap(created=5, active=0)) == Plan(create=4)
+    assert plan(extended, snap(created=13, active=1)) == Plan(create=2)
+    assert plan(extended, snap(created=15, active=0)) == Plan(end=SweepState.FINISHED, reason="run_cap=15 reached")
