@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from controller.context import SweepContext, observed_loss
+from controller.context import SweepContext, observation
 from controller.scheduling import learns_from_results, trial_seed
 from controller.sending import publish
 from controller.suggester import Observation
@@ -35,8 +35,8 @@ WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a 
 def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
     """Finished trials of the earlier sweeps named in warm_start, as if they were this sweep's.
 
-    Only sweeps with the same metric count; trials whose parameters do not
-    fit this space are left out (TPE would skip them anyway).
+    Only sweeps with the same metric (the same objectives, in order, when several) count;
+    trials whose parameters do not fit this space are left out (TPE would skip them anyway).
     """
     found: list[Observation] = []
     for earlier_id in spec.warm_sweeps:
@@ -48,15 +48,14 @@ def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
         except SpecError:
             log.warning("warm_start: sweep %s has a sweep file that no longer parses; ignored", earlier_id)
             continue
-        if earlier.metric is None or spec.metric is None or earlier.metric.name != spec.metric.name:
+        if not spec.objectives or [m.name for m in earlier.objectives] != [m.name for m in spec.objectives]:
             log.warning("warm_start: sweep %s optimizes another metric; ignored", earlier_id)
             continue
         for trial in store.get_trials(earlier_id, store.finished_numbers(earlier_id)):
             try:
-                params = spec.space.flatten(trial.params)
+                found.append(observation(trial, spec, number=WARM_NUMBER_BASE + len(found)))
             except (KeyError, TypeError):
                 continue
-            found.append(Observation(number=WARM_NUMBER_BASE + len(found), params=params, loss=observed_loss(trial, spec)))
     return found
 
 
@@ -71,9 +70,8 @@ def observe_finished(store: Store, ctx: SweepContext, numbers: Sequence[int]) ->
         ctx.just_finished.extend(numbers)
     if not learns_from_results(ctx.spec):
         return  # random and grid: nothing to read back
-    space = ctx.spec.space
     observations = [
-        Observation(number=t.number, params=space.flatten(t.params), loss=observed_loss(t, ctx.spec))
+        observation(t, ctx.spec)
         for t in store.get_trials(ctx.sweep.id, numbers)
         # A lost worker or a cancel says nothing about the parameters: TPE never sees them.
         if t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure

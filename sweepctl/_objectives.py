@@ -74,7 +74,9 @@ def check_several(
             + " one metric (or use method random or grid)",
         )
     if tpe.local_search is not None:
-        problems.add("tpe.local_search", "searches around the one best trial, and a sweep with several objectives has a Pareto front instead")
+        problems.add(
+            "tpe.local_search", "searches around the one best trial, and a sweep with several objectives has a Pareto front instead"
+        )
 
 
 def _wandb_metrics(problems: v.Problems, raw: Any, *, given_metric: bool, raw_method: Any) -> tuple[MetricSpec, ...]:
