@@ -149,6 +149,8 @@ def readable_sweep(record: Mapping[str, Any], space: SearchSpace | None) -> dict
             readable[key] = trial_counts(value)
         elif key in ("created_at", "ended_at") and value is not None:
             readable[key] = format_timestamp(value)
+        elif key == "objectives":
+            readable[key] = ", ".join(f"{o['name']} ({o['goal']})" for o in value)
         elif key == "best" and value is not None:
             readable[key] = f"trial {value['number']}: {format_number(value['objective'])}"
             readable.update({f"best.{name}": v for name, v in flat_parameters(value["params"], space).items()})
