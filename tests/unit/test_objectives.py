@@ -14,6 +14,7 @@ from sweeps import schema_violations_from_proposed_config
 
 from sweepctl.errors import SpecError
 from sweepctl.spec import MAX_OBJECTIVES, Goal, MetricSpec
+from sweepctl.store.sweeps import SpecSummary
 from sweepctl.sweepfile import parse_sweep, schema_path
 
 ACC_AND_LATENCY = [{"name": "accuracy", "goal": "maximize"}, {"name": "latency_ms"}]
@@ -120,3 +121,13 @@ def test_wandb_metrics_with_method_custom_stay_a_wandb_launch_feature() -> None:
     found = dict(refused(doc))
     assert "is a W&B Launch feature, which sweepctl does not run" in found["metrics"]
     assert "method tpe (engine optuna), random or grid" in found["metrics"]
+
+
+def test_observers_show_the_first_objective_of_a_stored_file_that_no_longer_parses() -> None:
+    # Given a stored sweep file with several objectives that this version cannot parse (an unknown key)
+    raw = {**sweep(), "future_key": 1}
+    # Then status and the exporter still name its first objective and goal
+    summary = SpecSummary.unparsed(raw)
+    assert (summary.metric, summary.goal) == ("accuracy", Goal.MAXIMIZE)
+    assert SpecSummary.unparsed({**sweep(metric=None), "metrics": ACC_AND_LATENCY}).metric == "accuracy"
+    assert SpecSummary.of(parse_sweep(sweep())).metric == "accuracy"
