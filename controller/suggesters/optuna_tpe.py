@@ -39,6 +39,10 @@ Several objectives (`objectives` > 1): the study has one "minimize" direction pe
 objective and each trial is told its `losses` (each goal already applied), so
 TPESampler runs Optuna's multi-objective TPE: its "good" group is the best trials
 by non-domination rank, ties on the last rank broken by hypervolume contribution.
+As Optuna's defaults are for several objectives, each parameter is then sampled on
+its own (independent TPE, not multivariate): in benchmarks/multi_objective.py
+(20 seeds; benchmarks/results/multi_objective.md) multivariate TPE scored lower on
+ZDT1 and ZDT2 and higher on Fonseca-Fleming, so Optuna's own choice is kept.
 A failed trial is told an infinite loss on every objective, dominated by every
 success. Pending trials are accounted for as with one objective: "running" is
 Optuna's own constant liar (running trials join the "bad" group, whatever the
@@ -187,7 +191,8 @@ class _KnownSpaceSampler(optuna.samplers.TPESampler):
         self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self._known)
+        # Independent TPE (several objectives) samples each parameter on its own: no joint space.
+        return dict(self._known) if self._is_multivariate(study) else {}
 
 
 def _new_study(trials: Sequence[FrozenTrial], objectives: int) -> optuna.Study:
@@ -200,7 +205,7 @@ def _new_study(trials: Sequence[FrozenTrial], objectives: int) -> optuna.Study:
 
 
 class OptunaTpeSuggester(BaseTpeSuggester):
-    """Tree-structured Parzen Estimator search (Optuna's multivariate `TPESampler`).
+    """Tree-structured Parzen Estimator search (Optuna's `TPESampler`: multivariate for one objective, independent for several).
 
     The first `n_startup_jobs` observed trials (failed ones included) are
     followed by draws from the prior, after which TPE models good and bad regions
@@ -311,7 +316,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         study.add_trials(scratch)
         with _quiet_optuna():
             study.sampler = _KnownSpaceSampler(
-                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=True, constant_liar=running
+                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=self.objectives == 1, constant_liar=running
             )
             asked = study.ask(self._distributions)
             # Scratch trials end as FAIL, which TPE and the search space ignore: the

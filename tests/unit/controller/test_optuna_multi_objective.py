@@ -120,3 +120,25 @@ def test_the_controller_tells_a_loss_per_objective_each_goal_applied() -> None:
     failed = Trial("s", 5, TrialState.FAILED, {"x": 0.6}, 1, last_metrics={"accuracy": 0.95})
     assert observation(done, spec) == Observation(4, {"x": 0.5}, -0.9, (-0.9, 20.0))
     assert observation(failed, spec).losses is None and observation(failed, spec).failed
+
+
+def test_several_objectives_sample_each_parameter_on_its_own_as_optuna_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the engine's sampler, recorded as it is made for one objective and for two
+    from controller.suggesters import optuna_tpe
+
+    made: list[bool] = []
+
+    class Recorded(optuna_tpe._KnownSpaceSampler):
+        def __init__(self, distributions: dict, **options: object) -> None:
+            super().__init__(distributions, **options)  # type: ignore[arg-type]
+            made.append(bool(options["multivariate"]))
+
+    monkeypatch.setattr(optuna_tpe, "_KnownSpaceSampler", Recorded)
+    for objectives in (1, 2):
+        suggester = OptunaTpeSuggester(SQUARE, 0, objectives=objectives, n_startup_jobs=2)
+        run(suggester, 3)
+        # Then TPE is multivariate for one objective and independent for two (Optuna's defaults)
+        assert made[-1] is (objectives == 1)
+        study = suggester._observed_study()
+        relative = Recorded(suggester._distributions, multivariate=made[-1]).infer_relative_search_space(study, study.trials[-1])
+        assert bool(relative) is (objectives == 1)
