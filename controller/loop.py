@@ -136,6 +136,8 @@ class Controller:
         if progress.held and progress.state.starts_queued_trials:
             for trial in recovery.held_back(self.store, ctx):
                 self._send(ctx, trial)
+        if progress.retried and progress.state.starts_queued_trials:
+            self._send_retried(ctx)
         active = progress.active
         if progress.state is SweepState.CANCELLED and cancel_queued_trials(self.store, sweep_id):
             active = len(self.store.active_numbers(sweep_id))
@@ -159,6 +161,13 @@ class Controller:
             live_workers=progress.live_workers,
         )
         return self._apply(ctx, plan(ctx.spec, moment), moment)
+
+    def _send_retried(self, ctx: SweepContext) -> None:
+        """Send the trials `retry` queued again; a suggester that learnt their earlier results starts afresh."""
+        taken = recovery.retried(self.store, ctx)
+        creation.forget_retried(self.store, ctx, taken.numbers)
+        for trial in taken.send:
+            self._send(ctx, trial)
 
     def _apply(self, ctx: SweepContext, decision: Plan, moment: SweepMoment) -> bool:
         """Do what `plan` decided for the sweep; True when another step may do more."""
