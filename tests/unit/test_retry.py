@@ -72,5 +72,6 @@ def test_every_sweep_state_is_kept_reopened_or_refused_and_a_retry_never_makes_a
 
 
 def test_what_retrying_nothing_and_a_reopened_sweep_say() -> None:
-    assert retry.nothing_to_retry("ab12", (TrialState.FAILED, TrialState.LOST)) == "sweep ab12: no trial is failed or lost: nothing to retry"
+    said = retry.nothing_to_retry("ab12", (TrialState.FAILED, TrialState.LOST))
+    assert said == "sweep ab12: no trial is failed or lost: nothing to retry"
     assert retry.reopened_reason(3) == "retrying 3 trial(s)"

@@ -26,7 +26,8 @@ def main() -> int:
     kind, loss = CASES[parser.parse_known_args()[0].case]
     log = os.environ.get("RUN_LOG")
     if log:
-        record = {"event": "start", "number": int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), "attempt": int(os.environ["SWEEPCTL_TRIAL_ATTEMPT"])}
+        number, attempt = int(os.environ["SWEEPCTL_TRIAL_NUMBER"]), int(os.environ["SWEEPCTL_TRIAL_ATTEMPT"])
+        record = {"event": "start", "number": number, "attempt": attempt}
         with open(log, "a") as f:
             f.write(json.dumps(record) + "\n")
     print("step=0 loss=9.0", flush=True)
