@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.loop import Controller
+from metrics.families import sweep_families
 from sweepctl import lifecycle
 from sweepctl.celery_app import make_celery
 from sweepctl.errors import SweepStateError
@@ -17,6 +18,7 @@ from sweepctl.retry import DEFAULT_STATES, SWEEP_MOVES
 from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal
 from sweepctl.store import Outcome, Requeue, Retried, Store
+from sweepctl.telemetry import read_snapshot
 from tests.system.helpers import write_sweep
 
 pytestmark = pytest.mark.system
@@ -47,6 +49,12 @@ def record(store: Store, sweep_id: str, number: int, state: TrialState, objectiv
     assert store.finish_trial(sweep_id, number, 1, state, objective, points=points, **fields) is Outcome.OK
 
 
+def exported_trials_finished(store: Store, sweep_id: str) -> float:
+    """What the exporter publishes as the sweep's sweepctl_sweep_trials_finished counter."""
+    family = next(f for f in sweep_families(read_snapshot(store, keep_finished=1e12)) if f.name == "sweepctl_sweep_trials_finished")
+    return next(s.value for s in family.samples if s.labels["sweep"] == sweep_id)
+
+
 def test_a_retry_queues_each_failure_once_keeps_its_earlier_attempt_and_fences_the_old_one(tmp_path: Path, store: Store) -> None:
     # Given a finished sweep whose trial 1 completed, 2 failed (exit 4, with a metric history), 3 was lost
     sweep, _ = lifecycle.submit_sweep(store, write_sweep(tmp_path, SWEEP))
@@ -54,6 +62,7 @@ def test_a_retry_queues_each_failure_once_keeps_its_earlier_attempt_and_fences_t
     record(store, sid, 1, TrialState.COMPLETED, 0.5, last_metrics={"loss": 0.5})
     record(store, sid, 2, TrialState.FAILED, error="exited with status 4", exit_code=4, last_metrics={"loss": PRECISE}, ended_at=3.0)
     record(store, sid, 3, TrialState.LOST)
+    assert exported_trials_finished(store, sid) == 3
     assert store.transition_sweep(sid, SweepState.FINISHED, [SweepState.RUNNING], reason="run_cap=3 reached", ended_at=4.0)
     assert store.retire_sweep(sid)
 
@@ -70,6 +79,8 @@ def test_a_retry_queues_each_failure_once_keeps_its_earlier_attempt_and_fences_t
     counts = store.counts(sid)
     assert {s: n for s, n in counts.items() if n} == {TrialState.COMPLETED: 1, TrialState.QUEUED: 2}
     assert store.best_trial(sid, Goal.MINIMIZE).number == 1
+    # And the exporter's counter of finished trials does not go back (Prometheus would read a drop as a reset)
+    assert exported_trials_finished(store, sid) == 3
     # And trial 2 starts clean, its earlier attempt kept whole (its floats exact), its history under attempt 1
     failed = store.get_trial(sid, 2)
     assert (failed.state, failed.attempt, failed.error, failed.exit_code, failed.worker) == (TrialState.QUEUED, 2, None, None, None)
@@ -97,6 +108,7 @@ def test_a_retry_queues_each_failure_once_keeps_its_earlier_attempt_and_fences_t
     assert store.claim_trial(sid, 2, 2, worker="h/0/2") is Outcome.OK
     assert store.finish_trial(sid, 2, 2, TrialState.COMPLETED, 0.1) is Outcome.OK
     assert store.best_trial(sid, Goal.MINIMIZE).number == 2 and store.counts(sid)[TrialState.COMPLETED] == 2
+    assert exported_trials_finished(store, sid) == 4
 
 
 def test_which_sweeps_take_a_retry_and_the_state_each_takes(tmp_path: Path, store: Store) -> None:
