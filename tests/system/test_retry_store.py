@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.loop import Controller
+from controller.scheduling import SweepMoment, plan
 from metrics.families import sweep_families
 from sweepctl import lifecycle
 from sweepctl.celery_app import make_celery
@@ -171,3 +172,26 @@ def test_a_controller_sends_a_retried_trial_once_and_its_suggester_learns_one_re
     again = fresh._contexts[sid]
     assert {o.number: o.loss for o in again.suggester.observations} == losses
     assert again.suggester.suggest(5) == ctx.suggester.suggest(5)
+
+
+def test_a_trial_retried_while_the_controller_judged_the_sweep_done_reopens_it(
+    tmp_path: Path, store: Store, redis_settings: RedisSettings
+) -> None:
+    # Given a running sweep of run_cap 2 whose trial 1 completed and 2 failed, and a controller that judged it done
+    sweep, spec = lifecycle.submit_sweep(store, write_sweep(tmp_path, SWEEP.replace("run_cap: 4", "run_cap: 2")))
+    sid = sweep.id
+    record(store, sid, 1, TrialState.COMPLETED, 1.0)
+    record(store, sid, 2, TrialState.FAILED, error="boom")
+    controller = Controller(store, make_celery(redis_settings))
+    ctx = controller._context(sid)
+    moment = SweepMoment(state=SweepState.RUNNING, created=2, active=0, trial_failures=1, best_objective=1.0)
+    decision = plan(ctx.spec, moment)
+    assert decision.end is SweepState.FINISHED
+    # When trial 2 is retried before the controller acts on that judgement (the sweep still runs: kept running)
+    assert lifecycle.retry_trials(store, sid, DEFAULT_STATES).reopened is False
+    controller._apply(ctx, decision, moment)
+    # Then the end it wrote with a trial queued is undone: the sweep runs again, and the next step sends the trial
+    again = store.get_sweep(sid)
+    assert (again.state, again.reason, again.ended_at) == (SweepState.RUNNING, "retrying 1 trial(s)", None)
+    controller.step(sid)
+    assert store.get_trial(sid, 2).sent_at is not None and store.waiting_messages(spec.queue) == 1
