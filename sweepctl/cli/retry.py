@@ -31,9 +31,10 @@ def retry(sweep_id: str, states: tuple[str, ...], redis_url: str | None, state_d
     """Run a sweep's failed trials again, each once, with the same parameters, as new attempts.
 
     Each keeps its number; its new result is the one recorded, counted and ranked, and its earlier
-    attempt stays in its history (`trials --format json`: retried_attempts). A finished or failed
-    sweep runs again and ends again when they are done; a stopped one runs them and stops again.
-    A completed or early-stopped trial, and any trial of a cancelled sweep, is refused.
+    attempt stays in its history (`trials --format json`: retried_attempts). A finished sweep runs
+    again and finishes again when they are done; a stopped one runs them and stops again; a failed
+    one runs again, the failures retried no longer counting against its max_failures. A completed
+    or early-stopped trial, and any trial of a cancelled sweep, is refused.
     """
     asked = parse_states(states)  # bad input is refused before the store is touched
     with open_store(redis_url, state_dir) as (store, _):
