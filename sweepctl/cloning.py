@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sweepctl.records import Sweep
 from sweepctl.space_fit import same_value
 from sweepctl.spec_edit import Edit, apply_edits, field_name
 
@@ -45,26 +44,26 @@ class Change:
     new: Any = None
 
 
-def as_it_stands(old: Sweep, own_queue: str) -> dict[str, Any]:
-    """The old sweep's document as it runs now: its file, with the run_cap `extend` gave it, and without the
-    agent queue `own_queue` made for it alone (`lifecycle.agent_queue` of its id)."""
-    doc = copy.deepcopy(old.raw_spec)
-    if old.run_cap is not None:
-        doc["run_cap"] = old.run_cap
+def as_it_stands(document: Mapping[str, Any], run_cap: int | None, own_queue: str) -> dict[str, Any]:
+    """The old sweep's document as it runs now: its file (`document`), with the run_cap `extend` gave it (`run_cap`,
+    None when none), and without the agent queue `own_queue` made for it alone (`lifecycle.agent_queue` of its id)."""
+    doc = copy.deepcopy(dict(document))
+    if run_cap is not None:
+        doc["run_cap"] = run_cap
     if doc.get("queue") == own_queue:
         del doc["queue"]
     return doc
 
 
-def clone_document(old: Sweep, own_queue: str, file_doc: Any | None, edits: Sequence[Edit]) -> Any:
-    """The clone's document: `file_doc` (a new file's, as read) or the old sweep's as it stands less its warm-start
-    points, edited, warm-started from the old sweep. A file that is no mapping is returned as is, for the parser
-    to refuse as it refuses any such file."""
-    base = _inherited(old, own_queue) if file_doc is None else file_doc
+def clone_document(stands: Mapping[str, Any], sweep_id: str, file_doc: Any | None, edits: Sequence[Edit]) -> Any:
+    """The clone's document: `file_doc` (a new file's, as read) or the old sweep's as it stands (`stands`) less its
+    warm-start points, edited, warm-started from the old sweep `sweep_id`. A file that is no mapping is returned
+    as is, for the parser to refuse as it refuses any such file."""
+    base = _without_points(stands) if file_doc is None else file_doc
     if not isinstance(base, Mapping):
         return base
     # Named before the edits too, so that `--set warm_start.points=...` finds a warm_start to go in.
-    return warm_from(apply_edits(warm_from(base, old.id), edits), old.id)
+    return warm_from(apply_edits(warm_from(base, sweep_id), edits), sweep_id)
 
 
 def warm_from(doc: Mapping[str, Any], sweep_id: str) -> dict[str, Any]:
@@ -94,8 +93,8 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix: tuple[s
     return tuple(found)
 
 
-def _inherited(old: Sweep, own_queue: str) -> dict[str, Any]:
-    doc = as_it_stands(old, own_queue)
+def _without_points(stands: Mapping[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(dict(stands))
     warm = doc.get("warm_start")
     if isinstance(warm, dict):
         warm.pop("points", None)

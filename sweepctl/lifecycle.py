@@ -15,7 +15,7 @@ from sweepctl.records import Sweep, SweepState, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.spec_edit import Edit
 from sweepctl.store import Outcome, Store, new_sweep_id
-from sweepctl.sweepfile import load_sweep_file, parse_sweep
+from sweepctl.sweepfile import load_sweep_config, load_sweep_file
 from sweepctl.warm_trials import WarmSource, read_warm_start
 
 # The states a sweep can still be ended from (cancelled, or failed when its run died).
@@ -36,9 +36,7 @@ def submit_sweep(store: Store, path: str | os.PathLike[str], *, on_workers_of: s
     return record_sweep(store, spec, source=str(path), workdir=str(Path(path).resolve().parent))
 
 
-def record_sweep(
-    store: Store, spec: SweepSpec, *, source: str, workdir: str, cloned_from: str | None = None
-) -> tuple[Sweep, SweepSpec]:
+def record_sweep(store: Store, spec: SweepSpec, *, source: str, workdir: str, cloned_from: str | None = None) -> tuple[Sweep, SweepSpec]:
     """Record a validated sweep as RUNNING under a new id (`cloned_from`: the sweep it is a clone of); the spec as recorded.
 
     A sweep that runs in the caller (no program, no function) and names no queue gets
@@ -81,17 +79,18 @@ def clone_sweep(
     """A new sweep from an old one (`sweepctl.cloning`): its file as it stands, or `file`, edited by `edits` and
     warm-started from it; checked as a submitted file is (SpecError naming `file`, or `clone of ID`, the field and
     what was expected) and recorded RUNNING unless `dry_run`. UnknownSweepError when the old sweep is not in the
-    store (a deleted one: restore its archive first); ConfigError for an edit whose path leads nowhere.
+    store (a deleted one: restore its archive first); SpecError when its own file no longer parses; ConfigError
+    for an edit whose path leads nowhere.
     """
     try:
         old = store.get_sweep(sweep_id)
     except UnknownSweepError as exc:
         raise UnknownSweepError(f"{exc}: nothing to clone (a deleted sweep can be cloned once its archive is restored)") from exc
-    own_queue = agent_queue(old.id)
+    stands = cloning.as_it_stands(store.spec_of(old).raw, old.run_cap, agent_queue(old.id))
     file_doc = None if file is None else read_document(os.fspath(file))
-    document = cloning.clone_document(old, own_queue, file_doc, edits)
-    spec = parse_sweep(document, source=f"clone of {old.id}" if file is None else os.fspath(file), check_installed=True)
-    changed = cloning.changes(cloning.as_it_stands(old, own_queue), spec.raw)
+    document = cloning.clone_document(stands, old.id, file_doc, edits)
+    spec = load_sweep_config(document, source=f"clone of {old.id}" if file is None else os.fspath(file))
+    changed = cloning.changes(stands, spec.raw)
     warm = read_warm_start(store, spec)
     if dry_run:
         return Clone(None, spec, old.id, changed, warm)

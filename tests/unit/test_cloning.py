@@ -9,7 +9,6 @@ import pytest
 
 from sweepctl.cloning import Change, ChangeKind, as_it_stands, changes, clone_document, warm_from
 from sweepctl.errors import SpecError
-from sweepctl.records import Sweep, SweepState
 from sweepctl.spec_edit import parse_set, parse_unset
 from sweepctl.sweepfile import parse_sweep
 
@@ -24,13 +23,14 @@ RAW: dict[str, Any] = {
 OWN_QUEUE = "sweepctl.agent.old"
 
 
-def old(raw: dict[str, Any] = RAW, run_cap: int | None = None) -> Sweep:
-    return Sweep(id="old", raw_spec=raw, state=SweepState.FINISHED, seed=7, created_at=1.0, run_cap=run_cap)
+def stands(raw: dict[str, Any] = RAW, run_cap: int | None = None) -> dict[str, Any]:
+    """The old sweep "old" as it stands: its file, the run_cap `extend` gave it (if any)."""
+    return as_it_stands(raw, run_cap, OWN_QUEUE)
 
 
 def test_a_clone_is_the_old_file_edited_and_warm_started_from_the_old_sweep_first() -> None:
     # When the old sweep is cloned with a narrowed range
-    doc = clone_document(old(), OWN_QUEUE, None, [parse_set("parameters.lr.max=0.5")])
+    doc = clone_document(stands(), "old", None, [parse_set("parameters.lr.max=0.5")])
     # Then the range is edited, the old sweep is named first in warm_start.sweeps (its own earlier ones kept),
     # and its warm-start points are left behind: they ran as its first trials
     assert doc["parameters"]["lr"] == {"min": 0.0, "max": 0.5}
@@ -43,45 +43,44 @@ def test_a_clone_is_the_old_file_edited_and_warm_started_from_the_old_sweep_firs
 
 def test_the_run_cap_extend_gave_is_taken_and_the_old_sweeps_own_agent_queue_is_not() -> None:
     raw = {**RAW, "queue": OWN_QUEUE}
-    stands = as_it_stands(old(raw, run_cap=25), OWN_QUEUE)
-    assert stands["run_cap"] == 25 and "queue" not in stands
+    extended = stands(raw, run_cap=25)
+    assert extended["run_cap"] == 25 and "queue" not in extended
     # A queue the file named itself is kept: it is where its workers listen
-    assert as_it_stands(old({**RAW, "queue": "gpu"}), OWN_QUEUE)["queue"] == "gpu"
-    assert clone_document(old(raw, run_cap=25), OWN_QUEUE, None, [parse_set("run_cap=40")])["run_cap"] == 40
+    assert stands({**RAW, "queue": "gpu"})["queue"] == "gpu"
+    assert clone_document(stands(raw, run_cap=25), "old", None, [parse_set("run_cap=40")])["run_cap"] == 40
 
 
 def test_a_new_file_replaces_the_old_document_and_still_warm_starts_from_the_old_sweep() -> None:
     new_file = {"metric": {"name": "loss"}, "function": "m:f", "parameters": {"lr": {"min": 0.0, "max": 0.2}}}
-    doc = clone_document(old(), OWN_QUEUE, new_file, [parse_set("run_cap=3")])
+    doc = clone_document(stands(), "old", new_file, [parse_set("run_cap=3")])
     assert doc == {**new_file, "run_cap": 3, "warm_start": {"sweeps": ["old"]}}
     # And the file's own warm start is kept, the old sweep added first (once)
     with_points = {**new_file, "warm_start": {"points": [{"lr": 0.1}], "sweeps": ["x", "old"]}}
-    assert clone_document(old(), OWN_QUEUE, with_points, [])["warm_start"] == {"points": [{"lr": 0.1}], "sweeps": ["old", "x"]}
+    assert clone_document(stands(), "old", with_points, [])["warm_start"] == {"points": [{"lr": 0.1}], "sweeps": ["old", "x"]}
     # And a set may write into the warm_start the clone gets even when the base had none
-    doc = clone_document(old(), OWN_QUEUE, new_file, [parse_set("warm_start.points=[{lr: 0.05}]")])
+    doc = clone_document(stands(), "old", new_file, [parse_set("warm_start.points=[{lr: 0.05}]")])
     assert doc["warm_start"] == {"sweeps": ["old"], "points": [{"lr": 0.05}]}
 
 
 def test_a_set_that_makes_the_spec_invalid_is_refused_as_the_file_would_be_naming_the_field() -> None:
     for given, field in (("parameters.lr.max=abc", "parameters.lr.max"), ("method=annealing", "method"), ("run_cap=0", "run_cap")):
-        doc = clone_document(old(), OWN_QUEUE, None, [parse_set(given)])
+        doc = clone_document(stands(), "old", None, [parse_set(given)])
         with pytest.raises(SpecError) as refused:
             parse_sweep(doc, source="clone of old")
         assert refused.value.source == "clone of old" and field in [path for path, _ in refused.value.problems]
     # And a user who replaces warm_start.sweeps cannot drop the old sweep from it
-    assert clone_document(old(), OWN_QUEUE, None, [parse_set("warm_start.sweeps=[x]")])["warm_start"]["sweeps"] == ["old", "x"]
+    assert clone_document(stands(), "old", None, [parse_set("warm_start.sweeps=[x]")])["warm_start"]["sweeps"] == ["old", "x"]
     # And a warm_start that is no mapping is left for the parser to refuse, as in a file
-    doc = clone_document(old(), OWN_QUEUE, None, [parse_set("warm_start=oops")])
+    doc = clone_document(stands(), "old", None, [parse_set("warm_start=oops")])
     with pytest.raises(SpecError, match="warm_start: expected a mapping"):
         parse_sweep(doc)
 
 
 def test_the_diff_lists_each_changed_added_and_removed_field_by_its_path() -> None:
-    stands = as_it_stands(old(), OWN_QUEUE)
-    doc = clone_document(
-        old(), OWN_QUEUE, None, [parse_set("parameters.lr.max=0.5"), parse_set("method=random"), parse_unset("run_cap"), parse_set("seed=3")]
-    )
-    assert changes(stands, doc) == (
+    before = stands()
+    edits = [parse_set("parameters.lr.max=0.5"), parse_set("method=random"), parse_unset("run_cap"), parse_set("seed=3")]
+    doc = clone_document(before, "old", None, edits)
+    assert changes(before, doc) == (
         Change("method", ChangeKind.CHANGED, "bayes", "random"),
         Change("parameters.lr.max", ChangeKind.CHANGED, 1.0, 0.5),
         Change("run_cap", ChangeKind.REMOVED, old=10),

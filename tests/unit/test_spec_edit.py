@@ -68,7 +68,10 @@ def test_unset_removes_a_field_after_the_sets() -> None:
     ("given", "message"),
     [
         ("parameters.lrr.max=0.5", "--set parameters.lrr.max=0.5: no key 'lrr' in parameters (its keys: lr, opt, model, \"model.depth\")"),
-        ("parameters.opt.name.values=[a]", "no key 'name' in parameters.opt (its keys: parameters); did you mean parameters.opt.parameters.name?"),
+        (
+            "parameters.opt.name.values=[a]",
+            "no key 'name' in parameters.opt (its keys: parameters); did you mean parameters.opt.parameters.name?",
+        ),
         ("parameters.lr.max.x=1", "parameters.lr.max is float 1.0, not a mapping or a list"),
         ("command.7=x", "command has 3 element(s): no index 7"),
         ("command.first=x", "command is a list: expected an index (0, 1, ...), got 'first'"),
