@@ -86,7 +86,7 @@ def test_a_clone_with_a_narrowed_range_warm_starts_from_exactly_the_old_trials_i
     # And any controller that takes the clone up (two fresh ones: a restart, a standby) learns exactly those trials
     expected = sorted((t.params["x"], t.objective) for t in inside)
     for _ in range(2):
-        learned = Controller(store, make_celery(redis_settings))._context(new).suggester.observations  # type: ignore[attr-defined]
+        learned = Controller(store, make_celery(redis_settings))._context(new).suggester.observations
         assert sorted((o.params["x"], o.loss) for o in learned) == expected
 
     # And a controller process started now runs the clone to its run_cap, every trial inside the new range
