@@ -78,5 +78,6 @@ def test_gpu_use_is_shown_per_trial_and_mostly_idle_trials_are_listed() -> None:
 def test_a_clone_says_which_sweep_it_was_cloned_from_and_another_sweep_says_nothing_of_it() -> None:
     view = view_of([trial(1, objective=1.0)])
     cloned = SweepView(replace(view.sweep, cloned_from="k3j9x2ab"), view.spec, view.trials, view.histories, view.now)
-    assert "cloned from" in render_sweep_page(cloned) and "k3j9x2ab" in render_sweep_page(cloned)
+    page = render_sweep_page(cloned)
+    assert "cloned from" in page and "k3j9x2ab" in page
     assert "cloned from" not in render_sweep_page(view)
