@@ -16,12 +16,12 @@ from controller.scheduling import learns_from_results, trial_seed
 from controller.sending import publish
 from controller.suggester import Observation
 from sweepctl.celery_app import Celery
-from sweepctl.errors import SpecError, UnknownSweepError
 from sweepctl.records import Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store
 from sweepctl.telemetry import record_suggestions
+from sweepctl.warm_trials import learnable, read_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -33,33 +33,23 @@ WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a 
 
 
 def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
-    """Finished trials of the earlier sweeps named in warm_start, as if they were this sweep's.
-
-    Only sweeps with the same metric count; trials whose parameters do not
-    fit this space are left out (TPE would skip them anyway).
-    """
+    """The trials of the earlier sweeps named in warm_start, as if they were this sweep's: exactly the ones
+    `sweepctl.warm_trials` takes (learnable, inside this space, of a sweep with the same metric)."""
     found: list[Observation] = []
-    for earlier_id in spec.warm_sweeps:
-        try:
-            earlier = store.get_spec(earlier_id)
-        except UnknownSweepError:
-            log.warning("warm_start: no sweep %r; ignored", earlier_id)
+    for source in read_warm_start(store, spec):
+        if source.ignored is not None:
+            log.warning("warm_start: sweep %s: %s; ignored", source.sweep_id, source.ignored.value)
             continue
-        except SpecError:
-            log.warning("warm_start: sweep %s has a sweep file that no longer parses; ignored", earlier_id)
-            continue
-        if earlier.metric is None or spec.metric is None or earlier.metric.name != spec.metric.name:
-            log.warning("warm_start: sweep %s optimizes another metric; ignored", earlier_id)
-            continue
-        # A trial `retry` ran again is listed once per attempt that finished: read once, as it stands.
-        for trial in store.get_trials(earlier_id, list(dict.fromkeys(store.finished_numbers(earlier_id)))):
-            if not trial.state.is_finished:
-                continue
-            try:
-                params = spec.space.flatten(trial.params)
-            except (KeyError, TypeError):
-                continue
+        for trial in source.taken:
+            params = spec.space.flatten(trial.params)
             found.append(Observation(number=WARM_NUMBER_BASE + len(found), params=params, loss=observed_loss(trial, spec)))
+        log.info(
+            "warm_start: %d trial(s) of sweep %s taken, %d outside the space, %d not learned from",
+            len(source.taken),
+            source.sweep_id,
+            len(source.outside),
+            len(source.not_learned),
+        )
     return found
 
 
@@ -110,12 +100,8 @@ def relearn(store: Store, ctx: SweepContext) -> None:
 
 
 def _observations(trials: Sequence[Trial], spec: SweepSpec) -> list[Observation]:
-    """What the suggester learns of finished trials; a lost worker or a cancel says nothing about the parameters."""
-    return [
-        Observation(number=t.number, params=spec.space.flatten(t.params), loss=observed_loss(t, spec))
-        for t in trials
-        if t.state.is_finished and t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure
-    ]
+    """What the suggester learns of trials (`learnable` ones: a lost worker or a cancel says nothing about the parameters)."""
+    return [Observation(number=t.number, params=spec.space.flatten(t.params), loss=observed_loss(t, spec)) for t in trials if learnable(t)]
 
 
 def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: int, count: int) -> int:

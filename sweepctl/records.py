@@ -329,6 +329,8 @@ class Sweep:
     ended_at: float | None = None
     # Set by `extend`: the trial budget now, in place of the file's run_cap (the file as submitted is kept).
     run_cap: int | None = None
+    # Set by `clone`: the sweep this one was cloned from (and warm-started from).
+    cloned_from: str | None = None
 
 
 @dataclass(frozen=True)

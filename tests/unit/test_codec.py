@@ -69,6 +69,7 @@ FULL_SWEEP = Sweep(
     reason="cancelled by request",
     ended_at=1700000500.0,
     run_cap=12,
+    cloned_from="k3j9x2ab",
 )
 
 
