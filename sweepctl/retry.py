@@ -26,7 +26,8 @@ Sweep states (`SWEEP_MOVES`: the state a sweep takes when one of its trials is r
   without them (what resuming errored trials does in Ray Tune).
 - STOPPED runs its retried trials and stops again (STOPPING): someone stopped it, and a retry is no
   reason to create more trials (`extend` is).
-- CANCELLED is refused: its search was given up (queued trials dropped, running ones killed).
+- CANCELLED is refused: its search was given up (queued trials dropped, running ones killed); `clone`
+  starts a new sweep warm-started from its trials.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def chosen(trials: Iterable[Trial], states: Iterable[TrialState]) -> list[Trial]
 def sweep_refusal(sweep_id: str, state: SweepState) -> str:
     """Why no trial of a sweep in `state` (one SWEEP_MOVES lacks) is retried."""
     why = "its search was given up (queued trials dropped, running ones killed)" if state is SweepState.CANCELLED else "it takes no retry"
-    return f"sweep {sweep_id} is {state.value}: {why}; a new sweep can warm-start from its trials"
+    return f"sweep {sweep_id} is {state.value}: {why}; `sweepctl clone {sweep_id}` starts a new sweep warm-started from its trials"
 
 
 def reopened_reason(count: int) -> str:

@@ -68,7 +68,8 @@ def test_every_sweep_state_is_kept_reopened_or_refused_and_a_retry_never_makes_a
     assert set(SweepState) - set(moves) == {SweepState.CANCELLED}
     # And the state taken always starts queued trials, or holds them for a resume (paused)
     assert all(to.starts_queued_trials or to is SweepState.PAUSED for to in moves.values())
-    assert "is cancelled: its search was given up" in retry.sweep_refusal("ab12", SweepState.CANCELLED)
+    refusal = retry.sweep_refusal("ab12", SweepState.CANCELLED)
+    assert "is cancelled: its search was given up" in refusal and "sweepctl clone ab12" in refusal
 
 
 def test_what_retrying_nothing_and_a_reopened_sweep_say() -> None:
