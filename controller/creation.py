@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from controller.context import SweepContext, observed_loss
+from controller.context import SweepContext, new_suggester, observed_loss
 from controller.scheduling import learns_from_results, trial_seed
 from controller.sending import publish
 from controller.suggester import Observation
@@ -21,7 +21,7 @@ from sweepctl.space import FlatAssignment
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store
 from sweepctl.telemetry import record_suggestions
-from sweepctl.warm_trials import read_warm_start
+from sweepctl.warm_trials import learnable, read_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +54,54 @@ def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
 
 
 def observe_finished(store: Store, ctx: SweepContext, numbers: Sequence[int]) -> None:
-    """Learn from trials that finished since the last step (`numbers`, read from ctx.finished_seen on)."""
+    """Learn from trials that finished since the last step (`numbers`, read from ctx.finished_seen on).
+
+    A trial `retry` ran again is in the finished list once per attempt that finished, and is read as
+    it stands now: queued or running again, it is pending, not finished; finished again after the
+    suggester learnt its earlier result, the suggester starts afresh (`relearn`): one result per trial.
+    """
     if not numbers:
         return
     ctx.finished_seen += len(numbers)
+    numbers = list(dict.fromkeys(numbers))
     for number in numbers:
         ctx.pending.pop(number, None)
     if ctx.curves is not None:
         ctx.just_finished.extend(numbers)
     if not learns_from_results(ctx.spec):
         return  # random and grid: nothing to read back
-    space = ctx.spec.space
-    observations = [
-        Observation(number=t.number, params=space.flatten(t.params), loss=observed_loss(t, ctx.spec))
-        for t in store.get_trials(ctx.sweep.id, numbers)
-        # A lost worker or a cancel says nothing about the parameters: TPE never sees them.
-        if t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure
-    ]
-    ctx.suggester.observe(observations)
+    trials = store.get_trials(ctx.sweep.id, numbers)
+    for trial in trials:
+        if not trial.state.is_finished:
+            ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
+    if any(trial.state.is_finished and ctx.suggester.has_observed(trial.number) for trial in trials):
+        relearn(store, ctx)
+    else:
+        ctx.suggester.observe(_observations(trials, ctx.spec))
+
+
+def forget_retried(store: Store, ctx: SweepContext, numbers: Sequence[int]) -> None:
+    """Trials `retry` queued again are pending now: a suggester that learnt their earlier results starts afresh."""
+    if learns_from_results(ctx.spec) and any(ctx.suggester.has_observed(n) for n in numbers):
+        relearn(store, ctx)
+
+
+def relearn(store: Store, ctx: SweepContext) -> None:
+    """A new suggester for the sweep, told its warm start and each trial finished so far once, as it stands now.
+
+    What a restarted controller builds, so suggestions stay the same either way: engines take each
+    trial once, so one whose result `retry` replaced needs a suggester that never saw the old one.
+    Only trials up to ctx.finished_seen are told; later ones come with the next step, as usual.
+    """
+    ctx.suggester = new_suggester(ctx.sweep, ctx.spec)
+    ctx.suggester.observe(warm_observations(store, ctx.spec))
+    seen = list(dict.fromkeys(store.finished_numbers(ctx.sweep.id)[: ctx.finished_seen]))
+    ctx.suggester.observe(_observations(store.get_trials(ctx.sweep.id, seen), ctx.spec))
+
+
+def _observations(trials: Sequence[Trial], spec: SweepSpec) -> list[Observation]:
+    """What the suggester learns of trials (`learnable` ones: a lost worker or a cancel says nothing about the parameters)."""
+    return [Observation(number=t.number, params=spec.space.flatten(t.params), loss=observed_loss(t, spec)) for t in trials if learnable(t)]
 
 
 def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: int, count: int) -> int:

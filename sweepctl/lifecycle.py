@@ -1,4 +1,4 @@
-"""Submitting, cloning, pausing, resuming, extending, stopping and cancelling sweeps: what the CLI does to the store."""
+"""Submitting, cloning, pausing, resuming, extending, retrying, stopping and cancelling sweeps: what the CLI does to the store."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from sweepctl import cloning, extension
+from sweepctl import cloning, extension, retry
 from sweepctl._documents import read_document
 from sweepctl.errors import ConfigError, SweepStateError, UnknownSweepError
 from sweepctl.records import Sweep, SweepState, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.spec_edit import Edit
-from sweepctl.store import Outcome, Store, new_sweep_id
+from sweepctl.store import Outcome, Retried, Store, new_sweep_id
 from sweepctl.sweepfile import load_sweep_config, load_sweep_file
 from sweepctl.warm_trials import WarmSource, read_warm_start
 
@@ -218,3 +219,49 @@ def _target_reached(store: Store, sweep_id: str, spec: SweepSpec) -> bool:
         return False
     best = store.best_objective(sweep_id, metric.goal)
     return best is not None and metric.goal.reached(best, metric.target)
+
+
+@dataclass(frozen=True)
+class RetriedTrial:
+    """One trial `retry_trials` queued again: its number, the state its earlier attempt ended in, its new attempt."""
+
+    number: int
+    previous_state: TrialState
+    attempt: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What `retry_trials` did: the trials queued again (none when no trial was in the states asked), the sweep's state now."""
+
+    sweep_id: str
+    states: tuple[TrialState, ...]
+    retried: tuple[RetriedTrial, ...]
+    state: SweepState
+    reopened: bool
+
+
+def retry_trials(store: Store, sweep_id: str, states: tuple[TrialState, ...]) -> Retry:
+    """Run the sweep's trials in `states` again, each once, as new attempts with the same parameters.
+
+    Each trial is re-queued atomically with its sweep's move (`sweepctl.retry` says which states are
+    retried and what becomes of the sweep: an ended one runs again). A trial that changed since it was
+    read (retried by another command meanwhile) is left as it is. SweepStateError for a sweep whose
+    state takes no retry, UnknownSweepError for an unknown sweep.
+    """
+    sweep = store.get_sweep(sweep_id)
+    if sweep.state not in retry.SWEEP_MOVES:
+        raise SweepStateError(retry.sweep_refusal(sweep_id, sweep.state))
+    picked = retry.chosen(store.get_trials(sweep_id), states)
+    reason = retry.reopened_reason(len(picked))
+    done: list[RetriedTrial] = []
+    reopened = False
+    for trial in picked:
+        outcome = store.retry_trial(sweep_id, trial.number, trial.attempt, states, retry.SWEEP_MOVES, reason)
+        if outcome is Retried.SWEEP_REFUSED:
+            break  # cancelled meanwhile: the ones queued so far are the cancel's to drop
+        if outcome in (Retried.REQUEUED, Retried.REOPENED):
+            done.append(RetriedTrial(trial.number, trial.state, trial.attempt + 1, trial.params))
+            reopened = reopened or outcome is Retried.REOPENED
+    return Retry(sweep_id, states, tuple(done), store.sweep_state(sweep_id), reopened)
