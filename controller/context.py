@@ -52,12 +52,17 @@ def build_context(store: Store, sweep_id: str) -> SweepContext:
     return SweepContext(
         sweep,
         spec,
-        make_suggester(spec.method, spec.space, sweep.seed, spec.tpe, objectives=len(spec.objectives)),
+        new_suggester(sweep, spec),
         make_suggester(Method.RANDOM, spec.space, sweep.seed),
         policy=policy,
         # The parser allows early_terminate only with a metric: both or neither.
         curves=Curves(spec.metric.name) if policy is not None and spec.metric is not None else None,
     )
+
+
+def new_suggester(sweep: Sweep, spec: SweepSpec) -> Suggester:
+    """The sweep's engine as it starts: seeded by the sweep, nothing observed yet."""
+    return make_suggester(spec.method, spec.space, sweep.seed, spec.tpe, objectives=len(spec.objectives))
 
 
 def follow_run_cap(ctx: SweepContext, run_cap: int | None) -> None:

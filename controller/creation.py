@@ -11,17 +11,17 @@ import logging
 import time
 from collections.abc import Sequence
 
-from controller.context import SweepContext, observation
+from controller.context import SweepContext, new_suggester, observation
 from controller.scheduling import learns_from_results, trial_seed
 from controller.sending import publish
 from controller.suggester import Observation
 from sweepctl.celery_app import Celery
-from sweepctl.errors import SpecError, UnknownSweepError
 from sweepctl.records import Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store
 from sweepctl.telemetry import record_suggestions
+from sweepctl.warm_trials import learnable, read_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -33,50 +33,74 @@ WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a 
 
 
 def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
-    """Finished trials of the earlier sweeps named in warm_start, as if they were this sweep's.
-
-    Only sweeps with the same metric (the same objectives, in order, when several) count;
-    trials whose parameters do not fit this space are left out (TPE would skip them anyway).
-    """
+    """The trials of the earlier sweeps named in warm_start, as if they were this sweep's: exactly the ones
+    `sweepctl.warm_trials` takes (learnable, inside this space, of a sweep with the same metric)."""
     found: list[Observation] = []
-    for earlier_id in spec.warm_sweeps:
-        try:
-            earlier = store.get_spec(earlier_id)
-        except UnknownSweepError:
-            log.warning("warm_start: no sweep %r; ignored", earlier_id)
+    for source in read_warm_start(store, spec):
+        if source.ignored is not None:
+            log.warning("warm_start: sweep %s: %s; ignored", source.sweep_id, source.ignored.value)
             continue
-        except SpecError:
-            log.warning("warm_start: sweep %s has a sweep file that no longer parses; ignored", earlier_id)
-            continue
-        if not spec.objectives or [m.name for m in earlier.objectives] != [m.name for m in spec.objectives]:
-            log.warning("warm_start: sweep %s optimizes another metric; ignored", earlier_id)
-            continue
-        for trial in store.get_trials(earlier_id, store.finished_numbers(earlier_id)):
-            try:
-                found.append(observation(trial, spec, number=WARM_NUMBER_BASE + len(found)))
-            except (KeyError, TypeError):
-                continue
+        for trial in source.taken:
+            found.append(observation(trial, spec, number=WARM_NUMBER_BASE + len(found)))
+        log.info(
+            "warm_start: %d trial(s) of sweep %s taken, %d outside the space, %d not learned from",
+            len(source.taken),
+            source.sweep_id,
+            len(source.outside),
+            len(source.not_learned),
+        )
     return found
 
 
 def observe_finished(store: Store, ctx: SweepContext, numbers: Sequence[int]) -> None:
-    """Learn from trials that finished since the last step (`numbers`, read from ctx.finished_seen on)."""
+    """Learn from trials that finished since the last step (`numbers`, read from ctx.finished_seen on).
+
+    A trial `retry` ran again is in the finished list once per attempt that finished, and is read as
+    it stands now: queued or running again, it is pending, not finished; finished again after the
+    suggester learnt its earlier result, the suggester starts afresh (`relearn`): one result per trial.
+    """
     if not numbers:
         return
     ctx.finished_seen += len(numbers)
+    numbers = list(dict.fromkeys(numbers))
     for number in numbers:
         ctx.pending.pop(number, None)
     if ctx.curves is not None:
         ctx.just_finished.extend(numbers)
     if not learns_from_results(ctx.spec):
         return  # random and grid: nothing to read back
-    observations = [
-        observation(t, ctx.spec)
-        for t in store.get_trials(ctx.sweep.id, numbers)
-        # A lost worker or a cancel says nothing about the parameters: TPE never sees them.
-        if t.state is not TrialState.CANCELLED and not t.state.is_infrastructure_failure
-    ]
-    ctx.suggester.observe(observations)
+    trials = store.get_trials(ctx.sweep.id, numbers)
+    for trial in trials:
+        if not trial.state.is_finished:
+            ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
+    if any(trial.state.is_finished and ctx.suggester.has_observed(trial.number) for trial in trials):
+        relearn(store, ctx)
+    else:
+        ctx.suggester.observe(_observations(trials, ctx.spec))
+
+
+def forget_retried(store: Store, ctx: SweepContext, numbers: Sequence[int]) -> None:
+    """Trials `retry` queued again are pending now: a suggester that learnt their earlier results starts afresh."""
+    if learns_from_results(ctx.spec) and any(ctx.suggester.has_observed(n) for n in numbers):
+        relearn(store, ctx)
+
+
+def relearn(store: Store, ctx: SweepContext) -> None:
+    """A new suggester for the sweep, told its warm start and each trial finished so far once, as it stands now.
+
+    What a restarted controller builds, so suggestions stay the same either way: engines take each
+    trial once, so one whose result `retry` replaced needs a suggester that never saw the old one.
+    Only trials up to ctx.finished_seen are told; later ones come with the next step, as usual.
+    """
+    ctx.suggester = new_suggester(ctx.sweep, ctx.spec)
+    ctx.suggester.observe(warm_observations(store, ctx.spec))
+    seen = list(dict.fromkeys(store.finished_numbers(ctx.sweep.id)[: ctx.finished_seen]))
+    ctx.suggester.observe(_observations(store.get_trials(ctx.sweep.id, seen), ctx.spec))
+
+
+def _observations(trials: Sequence[Trial], spec: SweepSpec) -> list[Observation]:
+    """What the suggester learns of trials (`learnable` ones: a lost worker or a cancel says nothing about the parameters)."""
+    return [observation(t, spec) for t in trials if learnable(t)]
 
 
 def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: int, count: int) -> int:

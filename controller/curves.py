@@ -42,6 +42,12 @@ class Curves:
             grew = True
         return grew
 
+    def forget(self, number: int) -> None:
+        """Drop a trial's curve: `retry` runs it again, and its new attempt's points start a new history from 0."""
+        self.points.pop(number, None)
+        self.offsets.pop(number, None)
+        self.judged.pop(number, None)
+
     def histories(self, running: set[int]) -> dict[int, TrialHistory]:
         return {n: TrialHistory(number=n, running=n in running, points=tuple(pts)) for n, pts in self.points.items() if pts}
 

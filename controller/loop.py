@@ -31,7 +31,7 @@ from controller.curves import stop_early
 from controller.ownership import Ownership
 from controller.scheduling import Plan, SweepMoment, plan
 from controller.sending import send
-from sweepctl import extension
+from sweepctl import extension, retry
 from sweepctl.celery_app import Celery
 from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.lifecycle import cancel_queued_trials
@@ -136,6 +136,8 @@ class Controller:
         if progress.held and progress.state.starts_queued_trials:
             for trial in recovery.held_back(self.store, ctx):
                 self._send(ctx, trial)
+        if progress.retried and progress.state.starts_queued_trials:
+            self._send_retried(ctx)
         active = progress.active
         if progress.state is SweepState.CANCELLED and cancel_queued_trials(self.store, sweep_id):
             active = len(self.store.active_numbers(sweep_id))
@@ -160,6 +162,13 @@ class Controller:
         )
         return self._apply(ctx, plan(ctx.spec, moment), moment)
 
+    def _send_retried(self, ctx: SweepContext) -> None:
+        """Send the trials `retry` queued again; a suggester that learnt their earlier results starts afresh."""
+        taken = recovery.retried(self.store, ctx)
+        creation.forget_retried(self.store, ctx, taken.numbers)
+        for trial in taken.send:
+            self._send(ctx, trial)
+
     def _apply(self, ctx: SweepContext, decision: Plan, moment: SweepMoment) -> bool:
         """Do what `plan` decided for the sweep; True when another step may do more."""
         if decision.create:
@@ -176,6 +185,7 @@ class Controller:
                 log.info("sweep %s %s: %s", sweep_id, decision.end.value, decision.reason)
                 if decision.end is SweepState.FINISHED:
                     self._reopen_if_extended(ctx, moment.created)
+                self._reopen_if_retried(sweep_id, decision.end)
             return ended
         return False
 
@@ -186,6 +196,16 @@ class Controller:
         if run_cap is not None and run_cap != ctx.spec.run_cap and run_cap > created:
             self.store.extend_sweep(ctx.sweep.id, run_cap, (), (SweepState.FINISHED,), extension.extended_reason(run_cap))
             log.info("sweep %s: running again, extended to run_cap=%d while it ended", ctx.sweep.id, run_cap)
+
+    def _reopen_if_retried(self, sweep_id: str, end: SweepState) -> None:
+        """`retry` may have queued trials of the running sweep again between this step's read and its end: then
+        the end judged a sweep with nothing active, and it moves on as a retry moves an ended sweep, to run them."""
+        waiting = len(self.store.retried_numbers(sweep_id))
+        to = retry.SWEEP_MOVES.get(end)
+        if not waiting or to is None:
+            return
+        if self.store.transition_sweep(sweep_id, to, [end], reason=retry.reopened_reason(waiting), ended_at=None):
+            log.info("sweep %s: %s again, %d trial(s) retried while it ended", sweep_id, to.value, waiting)
 
     # ---- all sweeps ----------------------------------------------------------
     def run(

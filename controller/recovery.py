@@ -1,4 +1,5 @@
-"""Recovery decisions: attempts whose worker was lost, trials whose Celery message was, and trials a pause held back.
+"""Recovery decisions: attempts whose worker was lost, trials whose Celery message was, trials a pause held back,
+and trials `retry` queued again.
 
 Each function reads the store for one sweep (or the lease set) and returns what
 to send again, or takes one trial back (one fenced write); the loop sends and
@@ -64,8 +65,9 @@ def lost_messages(store: Store, ctx: SweepContext, now: float, lost_after: float
     active = store.active_numbers(sweep_id)
     if not active or store.waiting_messages(ctx.spec.queue) > 0:
         return []
-    # A trial held back by a pause has no message on purpose: `held_back` sends it on resume.
-    waiting = set(active) - store.held_numbers(sweep_id)
+    # A trial held back by a pause has no message on purpose: `held_back` sends it on resume;
+    # one `retry` queued again has none yet: `retried` sends it (once the sweep may start it).
+    waiting = set(active) - store.held_numbers(sweep_id) - store.retried_numbers(sweep_id)
     lost = []
     for trial in store.get_trials(sweep_id, sorted(waiting)):
         # Never sent at all counts too: Redis can apply a create and lose the reply,
@@ -105,3 +107,32 @@ def held_back(store: Store, ctx: SweepContext) -> list[Trial]:
     if trials:
         log.info("sweep %s runs again: sending %d trial(s) held back by the pause", sweep_id, len(trials))
     return trials
+
+
+@dataclass(frozen=True)
+class RetriedTrials:
+    """Trials `retry` queued again, as the controller took them up: all of them, and those to send now."""
+
+    numbers: tuple[int, ...] = ()
+    send: tuple[Trial, ...] = ()
+
+
+def retried(store: Store, ctx: SweepContext) -> RetriedTrials:
+    """Take up the trials `retry` queued again as a new attempt: each becomes pending and its old curve is
+    dropped (the new attempt's history starts empty); those not sent yet are to send (a restarted
+    controller's `never_sent` may have sent them first).
+
+    The numbers are taken from the store before sending, as `held_back` does: one queued again by a later
+    retry is taken next time, and one lost with a controller that died before sending is still queued
+    and unsent, which the next controller's `never_sent` finds.
+    """
+    sweep_id = ctx.sweep.id
+    trials = [t for t in store.get_trials(sweep_id, store.take_retried(sweep_id)) if not t.state.is_finished]
+    for trial in trials:
+        ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
+        if ctx.curves is not None:
+            ctx.curves.forget(trial.number)
+    if trials:
+        log.info("sweep %s: trials %s run again (retry)", sweep_id, [t.number for t in trials])
+    unsent = tuple(t for t in trials if t.state is TrialState.QUEUED and t.sent_at is None)
+    return RetriedTrials(tuple(t.number for t in trials), unsent)

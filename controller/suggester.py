@@ -70,7 +70,9 @@ class Suggester(ABC):
       when the space is exhausted (only grid search ever is);
     - it is deterministic in (seed, number, observations so far);
     - `observe` is incremental: each call passes only trials not passed before.
-      A trial number seen again is ignored, so replaying is harmless.
+      A trial number seen again is ignored, so replaying is harmless. A trial
+      that `retry` ran again has a new result: the controller then builds a new
+      suggester from the trials as they stand (as a restarted controller does).
     """
 
     def __init__(self, space: SearchSpace, seed: int | None) -> None:
@@ -83,6 +85,10 @@ class Suggester(ABC):
     def observations(self) -> tuple[Observation, ...]:
         """Every trial observed so far, by trial number."""
         return tuple(self._observations[n] for n in sorted(self._observations))
+
+    def has_observed(self, number: int) -> bool:
+        """Whether trial `number` was observed (a later result of it would be ignored: see `observe`)."""
+        return number in self._observations
 
     def observe(self, observations: Sequence[Observation]) -> None:
         """Remember finished trials; trial numbers already observed are ignored."""

@@ -76,7 +76,9 @@ CATALOG: tuple[MetricDef, ...] = (
         "Failed trials by kind: trial (the parameters' fault) or infrastructure (killed, lost).",
         ("sweep", "kind"),
     ),
-    MetricDef("sweepctl_sweep_trials_finished", Kind.COUNTER, "Trials that reached a final state.", SWEEP),
+    MetricDef(
+        "sweepctl_sweep_trials_finished", Kind.COUNTER, "Trials that reached a final state (a retried trial once per attempt).", SWEEP
+    ),
     MetricDef("sweepctl_sweep_best_objective", Kind.GAUGE, "Best objective among completed trials.", SWEEP),
     MetricDef("sweepctl_sweep_queue_depth", Kind.GAUGE, "Trials queued and waiting for a worker.", SWEEP),
     MetricDef("sweepctl_sweep_running_trials", Kind.GAUGE, "Trials running now.", SWEEP),

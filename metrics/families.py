@@ -114,7 +114,7 @@ def sweep_families(snapshot: TelemetrySnapshot) -> Iterator[Metric]:
         infra_failures = sum(n for st, n in s.counts.items() if st.is_infrastructure_failure)
         f["sweepctl_sweep_failures"].add_metric([sid, "trial"], trial_failures)
         f["sweepctl_sweep_failures"].add_metric([sid, "infrastructure"], infra_failures)
-        f["sweepctl_sweep_trials_finished"].add_metric([sid], sum(n for st, n in s.counts.items() if st.is_finished))
+        f["sweepctl_sweep_trials_finished"].add_metric([sid], s.finished)  # not from the counts: a retry moves a trial back to queued
         if s.best is not None:
             f["sweepctl_sweep_best_objective"].add_metric([sid], s.best)
         f["sweepctl_sweep_queue_depth"].add_metric([sid], s.counts[TrialState.QUEUED])

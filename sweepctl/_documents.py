@@ -38,10 +38,16 @@ def read_document(source: str) -> Any:
         raise SpecError(source, [("<file>", f"cannot read the sweep file: {_reason(exc)}")]) from exc
     if source.lower().endswith(".json"):
         return _load_json(source, text)
+    return read_yaml_text(text, source)
+
+
+def read_yaml_text(text: str, source: str, field: str = "<yaml>") -> Any:
+    """YAML text read as a sweep file is (`1e-5` a number, dates strings, the same limits); SpecError naming
+    `source` and `field` when it is not well-formed. Also reads a value given on the command line (`--set`)."""
     try:
         return yaml.load(text, Loader=_SweepLoader)
     except yaml.YAMLError as exc:
-        raise SpecError(source, [("<yaml>", _yaml_message(exc))]) from exc
+        raise SpecError(source, [(field, _yaml_message(exc))]) from exc
 
 
 def _load_json(source: str, text: str) -> Any:

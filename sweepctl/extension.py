@@ -14,7 +14,7 @@ the store refuses a parameter set the sweep already has, so nothing finished run
   was given up, not finished.
 - FAILED is refused: more trials failed than its max_failures allows (or its run died), and
   that count stays, so it would fail again at once. A variant with a higher max_failures is
-  a new sweep (warm-started from this one's trials).
+  a new sweep, warm-started from this one's trials (`sweepctl clone ID --set max_failures=N`).
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ _WHY_NOT = {
     SweepState.CANCELLED: "a cancelled sweep was given up: its queued trials were dropped and running ones killed",
     SweepState.FAILED: (
         "it failed (more trials failed than its max_failures allows, or its run died) and would fail again at once; "
-        "start a new sweep with a higher max_failures, warm-started from this one"
+        "clone it with a higher max_failures, warm-started from its trials: sweepctl clone {sweep_id} --set max_failures=N"
     ),
 }
 
 
 def state_refusal(sweep_id: str, state: SweepState) -> str:
     """Why a sweep in `state` cannot be extended (a state neither kept nor re-opened)."""
-    why = _WHY_NOT.get(state, "its state allows no extension")
+    why = _WHY_NOT.get(state, "its state allows no extension").format(sweep_id=sweep_id)
     return f"sweep {sweep_id} is {state.value}: {why}"
 
 

@@ -1,4 +1,4 @@
-"""Submitting, pausing, resuming, extending, stopping and cancelling sweeps: what the CLI does to the store."""
+"""Submitting, cloning, pausing, resuming, extending, retrying, stopping and cancelling sweeps: what the CLI does to the store."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from sweepctl import extension
-from sweepctl.errors import ConfigError, SweepStateError
+from sweepctl import cloning, extension, retry
+from sweepctl._documents import read_document
+from sweepctl.errors import ConfigError, SweepStateError, UnknownSweepError
 from sweepctl.records import Sweep, SweepState, TrialState
 from sweepctl.spec import SweepSpec
-from sweepctl.store import Outcome, Store, new_sweep_id
-from sweepctl.sweepfile import load_sweep_file
+from sweepctl.spec_edit import Edit
+from sweepctl.store import Outcome, Retried, Store, new_sweep_id
+from sweepctl.sweepfile import load_sweep_config, load_sweep_file
+from sweepctl.warm_trials import WarmSource, read_warm_start
 
 # The states a sweep can still be ended from (cancelled, or failed when its run died).
 LIVE_STATES = (SweepState.RUNNING, SweepState.PAUSED, SweepState.STOPPING)
@@ -33,8 +37,8 @@ def submit_sweep(store: Store, path: str | os.PathLike[str], *, on_workers_of: s
     return record_sweep(store, spec, source=str(path), workdir=str(Path(path).resolve().parent))
 
 
-def record_sweep(store: Store, spec: SweepSpec, *, source: str, workdir: str) -> tuple[Sweep, SweepSpec]:
-    """Record a validated sweep as RUNNING under a new id; the spec as recorded.
+def record_sweep(store: Store, spec: SweepSpec, *, source: str, workdir: str, cloned_from: str | None = None) -> tuple[Sweep, SweepSpec]:
+    """Record a validated sweep as RUNNING under a new id (`cloned_from`: the sweep it is a clone of); the spec as recorded.
 
     A sweep that runs in the caller (no program, no function) and names no queue gets
     one of its own, `sweepctl.agent.<id>`, recorded with it: only `sweepctl.agent`
@@ -52,9 +56,48 @@ def record_sweep(store: Store, spec: SweepSpec, *, source: str, workdir: str) ->
         created_at=time.time(),
         source=source,
         workdir=workdir,
+        cloned_from=cloned_from,
     )
     store.create_sweep(sweep)
     return sweep, spec
+
+
+@dataclass(frozen=True)
+class Clone:
+    """What `clone_sweep` made, or on a dry run would make: the new sweep (None on a dry run), its spec, the
+    fields that differ from the old sweep's as it stands, and what each sweep it warm-starts from gives it now."""
+
+    sweep: Sweep | None
+    spec: SweepSpec
+    cloned_from: str
+    changes: tuple[cloning.Change, ...]
+    warm: tuple[WarmSource, ...]
+
+
+def clone_sweep(
+    store: Store, sweep_id: str, *, file: str | os.PathLike[str] | None = None, edits: tuple[Edit, ...] = (), dry_run: bool = False
+) -> Clone:
+    """A new sweep from an old one (`sweepctl.cloning`): its file as it stands, or `file`, edited by `edits` and
+    warm-started from it; checked as a submitted file is (SpecError naming `file`, or `clone of ID`, the field and
+    what was expected) and recorded RUNNING unless `dry_run`. UnknownSweepError when the old sweep is not in the
+    store (a deleted one: restore its archive first); SpecError when its own file no longer parses; ConfigError
+    for an edit whose path leads nowhere.
+    """
+    try:
+        old = store.get_sweep(sweep_id)
+    except UnknownSweepError as exc:
+        raise UnknownSweepError(f"{exc}: nothing to clone (a deleted sweep can be cloned once its archive is restored)") from exc
+    stands = cloning.as_it_stands(store.spec_of(old).raw, old.run_cap, agent_queue(old.id))
+    file_doc = None if file is None else read_document(os.fspath(file))
+    document = cloning.clone_document(stands, old.id, file_doc, edits)
+    spec = load_sweep_config(document, source=f"clone of {old.id}" if file is None else os.fspath(file))
+    changed = cloning.changes(stands, spec.raw)
+    warm = read_warm_start(store, spec)
+    if dry_run:
+        return Clone(None, spec, old.id, changed, warm)
+    source, workdir = (old.source, old.workdir) if file is None else (os.fspath(file), str(Path(file).resolve().parent))
+    sweep, spec = record_sweep(store, spec, source=source, workdir=workdir, cloned_from=old.id)
+    return Clone(sweep, spec, old.id, changed, warm)
 
 
 def refuse_caller_sweep(name: str, spec: SweepSpec, command: str) -> None:
@@ -176,3 +219,49 @@ def _target_reached(store: Store, sweep_id: str, spec: SweepSpec) -> bool:
         return False
     best = store.best_objective(sweep_id, metric.goal)
     return best is not None and metric.goal.reached(best, metric.target)
+
+
+@dataclass(frozen=True)
+class RetriedTrial:
+    """One trial `retry_trials` queued again: its number, the state its earlier attempt ended in, its new attempt."""
+
+    number: int
+    previous_state: TrialState
+    attempt: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What `retry_trials` did: the trials queued again (none when no trial was in the states asked), the sweep's state now."""
+
+    sweep_id: str
+    states: tuple[TrialState, ...]
+    retried: tuple[RetriedTrial, ...]
+    state: SweepState
+    reopened: bool
+
+
+def retry_trials(store: Store, sweep_id: str, states: tuple[TrialState, ...]) -> Retry:
+    """Run the sweep's trials in `states` again, each once, as new attempts with the same parameters.
+
+    Each trial is re-queued atomically with its sweep's move (`sweepctl.retry` says which states are
+    retried and what becomes of the sweep: an ended one runs again). A trial that changed since it was
+    read (retried by another command meanwhile) is left as it is. SweepStateError for a sweep whose
+    state takes no retry, UnknownSweepError for an unknown sweep.
+    """
+    sweep = store.get_sweep(sweep_id)
+    if sweep.state not in retry.SWEEP_MOVES:
+        raise SweepStateError(retry.sweep_refusal(sweep_id, sweep.state))
+    picked = retry.chosen(store.get_trials(sweep_id), states)
+    reason = retry.reopened_reason(len(picked))
+    done: list[RetriedTrial] = []
+    reopened = False
+    for trial in picked:
+        outcome = store.retry_trial(sweep_id, trial.number, trial.attempt, states, retry.SWEEP_MOVES, reason)
+        if outcome is Retried.SWEEP_REFUSED:
+            break  # cancelled meanwhile: the ones queued so far are the cancel's to drop
+        if outcome in (Retried.REQUEUED, Retried.REOPENED):
+            done.append(RetriedTrial(trial.number, trial.state, trial.attempt + 1, trial.params))
+            reopened = reopened or outcome is Retried.REOPENED
+    return Retry(sweep_id, states, tuple(done), store.sweep_state(sweep_id), reopened)

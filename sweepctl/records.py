@@ -178,6 +178,55 @@ class LostAttempt:
 
 
 @dataclass(frozen=True)
+class RetriedAttempt:
+    """One earlier attempt of a trial that ended and that `sweepctl retry` ran again: its result as it was.
+
+    `record` is the entry as stored: the attempt's fields (`ATTEMPT_FIELDS`) as they were when it was
+    retried, with `attempt` and `retried_at`; the properties read the ones most asked for. Its metric
+    history stays readable under its attempt number (`Store.metric_history(..., attempt=...)`).
+    """
+
+    attempt: int
+    state: TrialState
+    retried_at: float
+    record: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> RetriedAttempt:
+        """The record of one entry of `Trial.retried_attempts` (as the retry script writes it)."""
+        return cls(
+            attempt=int(entry["attempt"]), state=TrialState(entry["state"]), retried_at=float(entry.get("retried_at", 0.0)), record=entry
+        )
+
+    @property
+    def objective(self) -> float | None:
+        value = self.record.get("objective")
+        return None if value is None else float(value)
+
+    @property
+    def error(self) -> str | None:
+        return self.record.get("error")
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.record.get("exit_code")
+
+    @property
+    def worker(self) -> str | None:
+        return self.record.get("worker")
+
+    @property
+    def last_metrics(self) -> dict[str, float]:
+        """Its last value of each metric (non-finite ones stored as strings, read back as floats)."""
+        return {name: float(value) for name, value in (self.record.get("last_metrics") or {}).items()}
+
+    @property
+    def lost(self) -> tuple[LostAttempt, ...]:
+        """The attempts before it that were taken back from their workers (its `Trial.lost` then)."""
+        return tuple(LostAttempt.of(entry) for entry in self.record.get("lost_attempts") or ())
+
+
+@dataclass(frozen=True)
 class StopRequest:
     """The early-termination decision a running attempt's worker acts on (`Store.request_stop`).
 
@@ -226,11 +275,22 @@ class Trial:
     stop_requested: dict[str, Any] | None = None  # the early-termination decision as stored (a StopRequest's fields)
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back, as stored: see `lost`
     gpu_usage: GpuUsage | None = None  # the GPU samples taken while it ran, summed up (written with its result)
+    retried_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts that ended and `retry` ran again, as stored: see `retried`
 
     @property
     def lost(self) -> tuple[LostAttempt, ...]:
-        """The earlier attempts taken back from their workers, oldest first."""
+        """The earlier attempts taken back from their workers since the trial was last retried, oldest first."""
         return tuple(LostAttempt.of(entry) for entry in self.lost_attempts)
+
+    @property
+    def retried(self) -> tuple[RetriedAttempt, ...]:
+        """The earlier attempts that ended (failed, lost, ...) and that `sweepctl retry` ran again, oldest first."""
+        return tuple(RetriedAttempt.of(entry) for entry in self.retried_attempts)
+
+    @property
+    def lost_history(self) -> tuple[LostAttempt, ...]:
+        """Every attempt taken back from its worker, those before a retry included, oldest first."""
+        return (*(lost for earlier in self.retried for lost in earlier.lost), *self.lost)
 
     @property
     def infrastructure_failures(self) -> int:
@@ -242,6 +302,16 @@ class Trial:
         if self.started_at is None or self.ended_at is None:
             return None
         return self.ended_at - self.started_at
+
+
+# The fields of a trial that belong to one attempt: what `retry` moves into `Trial.retried_attempts`
+# (with the state) and sets back to their defaults before the trial runs again. The rest (number,
+# params, seed, created_at) is the trial's own and stays.
+ATTEMPT_FIELDS = (
+    "objective", "sent_at", "started_at", "ended_at", "worker", "host", "gpu", "argv", "exit_code", "error",
+    "stdout_tail", "stderr_tail", "code", "data", "last_metrics", "last_step", "reports", "dropped_points",
+    "rejected_reports", "lease_expires", "stop_requested", "lost_attempts", "gpu_usage",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -259,6 +329,8 @@ class Sweep:
     ended_at: float | None = None
     # Set by `extend`: the trial budget now, in place of the file's run_cap (the file as submitted is kept).
     run_cap: int | None = None
+    # Set by `clone`: the sweep this one was cloned from (and warm-started from).
+    cloned_from: str | None = None
 
 
 @dataclass(frozen=True)

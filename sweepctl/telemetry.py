@@ -40,6 +40,7 @@ class SweepTelemetry:
     best: float | None
     running: tuple[tuple[int, float | None], ...]  # (trial number, last value of the sweep's metric)
     created: int
+    finished: int = 0  # final states recorded, ever (a counter: a retried trial does not take its earlier end back)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def _telemetry(counters: SweepCounters, summary: SpecSummary, figures: SweepFigu
         best=figures.best,
         running=figures.running,
         created=counters.created,
+        finished=counters.finished,
     )
 
 

@@ -33,9 +33,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from controller.suggester import Observation, Suggester, trial_rng
-from controller.suggesters.observed import number_in_range
 from controller.suggesters.sampling import log_space_bounds, received_value
 from sweepctl.space import FlatAssignment, Parameter
+from sweepctl.space_fit import number_in_range
 
 LOCAL_SEARCH_AFTER = 50  # finished trials (with a loss) before the first local draw
 TOP = 10  # best trials whose spread sets the step size

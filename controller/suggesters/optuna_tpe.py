@@ -86,11 +86,11 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from controller.suggester import Observation, trial_rng
 from controller.suggesters.liar import TOLD_LIES, lie_value
-from controller.suggesters.observed import Choices, number_in_range
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
+from sweepctl.space_fit import Choices, number_in_range
 from sweepctl.spec import TpeEngine
 
 DEFAULT_N_STARTUP_JOBS = 10  # Optuna's own n_startup_trials

@@ -27,9 +27,9 @@ import math
 import numpy as np
 
 from sweepctl.space import JSON, Distribution, Parameter
+from sweepctl.space_fit import value_range
 
 _EXPONENT_BOUNDS = frozenset({Distribution.LOG_UNIFORM, Distribution.Q_LOG_UNIFORM})
-_BETA_RANGE = (0.0, 1.0)
 
 
 def log_space_bounds(p: Parameter) -> tuple[float, float]:
@@ -59,38 +59,6 @@ def beta_quantile(p: Parameter, value: float) -> float:
     from scipy import special
 
     return float(special.betainc(p.a, p.b, min(max(value, 0.0), 1.0)))
-
-
-def value_range(p: Parameter) -> tuple[float, float] | None:
-    """The closed range of values the program may receive, or None when unbounded.
-
-    For int and quantized parameters the range ends on the extreme allowed
-    integers / q-multiples. None too when no multiple lies within the bounds:
-    then values are left as rounding made them (W&B does the same).
-    """
-    d = p.distribution
-    if d.is_beta:
-        lo, hi = _BETA_RANGE
-    elif not d.is_bounded:
-        return None
-    else:
-        lo, hi = _written_range(p)
-    if d is Distribution.INT_UNIFORM:
-        lo, hi = math.ceil(lo), math.floor(hi)
-    elif d.is_quantized:
-        lo, hi = math.ceil(lo / p.q - 1e-9) * p.q, math.floor(hi / p.q + 1e-9) * p.q
-        lo, hi = p.coerce(lo), p.coerce(hi)
-    return (lo, hi) if lo <= hi else None
-
-
-def _written_range(p: Parameter) -> tuple[float, float]:
-    """A bounded parameter's range of values, taken as written where possible: exp(log(0.1)) is 0.10000000000000002."""
-    assert p.min is not None and p.max is not None, f"{p.name}: bounded without min/max"
-    if p.distribution is Distribution.INV_LOG_UNIFORM:
-        return math.exp(-p.max), math.exp(-p.min)
-    if p.distribution in _EXPONENT_BOUNDS:
-        return math.exp(p.min), math.exp(p.max)
-    return p.min, p.max
 
 
 def received_value(p: Parameter, raw: float) -> JSON:

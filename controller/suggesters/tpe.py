@@ -56,7 +56,6 @@ from hyperopt.base import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
 from controller.suggester import Observation, trial_rng
 from controller.suggesters.liar import TOLD_LIES, lie_value
-from controller.suggesters.observed import Choices, number_in_range
 from controller.suggesters.sampling import (
     beta_quantile,
     beta_value,
@@ -66,6 +65,7 @@ from controller.suggesters.sampling import (
 )
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter
+from sweepctl.space_fit import Choices, number_in_range
 
 DEFAULT_N_STARTUP_JOBS = 20  # hyperopt's own default: random draws before TPE takes over
 LIES = TOLD_LIES

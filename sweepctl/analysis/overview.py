@@ -139,7 +139,7 @@ class FailureCounts:
     by_reason: dict[str, int]
     by_host: dict[str, dict[str, int]]  # host -> reason -> count
     errors: list[tuple[str, int]]  # first line of the error, most frequent first
-    lost_attempts: dict[str, int]  # worker -> attempts taken back from it (the trial ran again elsewhere)
+    lost_attempts: dict[str, int]  # worker -> attempts taken back from it (before a retry too)
 
 
 def failure_counts(trials: Iterable[Trial], top_errors: int = 10) -> FailureCounts:
@@ -149,7 +149,7 @@ def failure_counts(trials: Iterable[Trial], top_errors: int = 10) -> FailureCoun
     errors: Counter[str] = Counter()
     lost: Counter[str] = Counter()
     for t in trials:
-        for attempt in t.lost:
+        for attempt in t.lost_history:
             if attempt.is_loss:
                 lost[attempt.worker or UNKNOWN] += 1
         if not is_failure_state(t.state):

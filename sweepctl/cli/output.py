@@ -41,6 +41,7 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
         "created_at": sweep.created_at,
         "ended_at": sweep.ended_at,
         "source": sweep.source,
+        "cloned_from": sweep.cloned_from,  # the sweep `clone` made it from (and warm-started it from)
         "trials": {state.value: n for state, n in counts.items() if n},
         "best": None if best is None else {"number": best.number, "objective": best.objective, "params": best.params},
     }

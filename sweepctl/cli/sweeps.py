@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sweepctl import lifecycle
@@ -15,7 +17,7 @@ from sweepctl.cli.output import emit, format_option, objectives_field, sweep_rec
 from sweepctl.cli.progress import follow
 from sweepctl.errors import ConfigError, NoMetricError, StoreError
 from sweepctl.export import space_of
-from sweepctl.records import Trial, TrialState
+from sweepctl.records import MetricPoint, Trial, TrialState
 from sweepctl.spec import Goal, SweepSpec
 from sweepctl.store import Store
 from sweepctl.sweepfile import load_sweep_file
@@ -170,7 +172,7 @@ def status(
 @click.option(
     "--state", "states", multiple=True, type=click.Choice([s.value for s in TrialState]), help="Only trials in this state (repeatable)."
 )
-@click.option("--history", is_flag=True, help="Include each trial's metric history (json/yaml).")
+@click.option("--history", is_flag=True, help="Include each trial's metric history, and its retried attempts' (json/yaml).")
 @listing_options
 @redis_option
 @format_option
@@ -194,13 +196,16 @@ def trials(
         for trial in chosen:
             row = trial_record(trial)
             if history:
-                row["history"] = [
-                    {"time": p.time, "step": p.step, "values": {k: v for k, v in trial_record_values(p.values).items()}}
-                    for p in store.metric_history(sweep_id, trial.number)
-                ]
+                row["history"] = history_record(store.metric_history(sweep_id, trial.number))
+                for earlier in row["retried_attempts"]:  # each attempt `retry` ran again left its own history
+                    earlier["history"] = history_record(store.metric_history(sweep_id, trial.number, attempt=earlier["attempt"]))
             records.append(row)
         table = trial_table(chosen, space)
         emit_listing(table, records, fmt, listing, default=trial_columns(table))
+
+
+def history_record(points: list[MetricPoint]) -> list[dict[str, Any]]:
+    return [{"time": p.time, "step": p.step, "values": {k: v for k, v in trial_record_values(p.values).items()}} for p in points]
 
 
 def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:

@@ -71,6 +71,7 @@ def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview, front: 
         ("created", when(sweep.created_at)),
         ("ended", when(sweep.ended_at)),
         ("source", sweep.source or "-"),
+        *([("cloned from", code(sweep.cloned_from))] if sweep.cloned_from else []),
     ]
     states = table(("state", "trials"), sorted(facts.by_state.items(), key=lambda kv: -kv[1]))
     body = f'<div class="tables"><div>{pairs(rows)}</div><div>{states}</div></div>'

@@ -27,6 +27,7 @@ class Scripts:
         self.admit = Script(client, "admit_trial")
         self.extend = Script(client, "extend_sweep")
         self.retire = Script(client, "retire_sweep")
+        self.retry = Script(client, "retry_trial")
 
 
 class StoreBase:

@@ -10,7 +10,8 @@
 | sweepctl:sweep:{sid}:trials           | zset   | trial number -> number (every trial)               | none |
 | sweepctl:sweep:{sid}:active           | set    | numbers of queued or running trials                | none |
 | sweepctl:sweep:{sid}:held             | set    | queued trials a worker held back while the sweep was paused | deleted when retired |
-| sweepctl:sweep:{sid}:finished         | list   | numbers in the order they finished                 | none |
+| sweepctl:sweep:{sid}:retried          | set    | trials `retry` queued again, for the controller to send | deleted when retired |
+| sweepctl:sweep:{sid}:finished         | list   | numbers in the order they finished (a retried trial once per finished attempt) | none |
 | sweepctl:sweep:{sid}:counts           | hash   | trial state -> count                               | none |
 | sweepctl:sweep:{sid}:objective        | zset   | number -> objective, completed trials only         | none |
 | sweepctl:sweep:{sid}:params           | set    | canonical hashes of every parameter set created    | none |
@@ -22,6 +23,7 @@
 | sweepctl:sweep:{sid}:owner            | string | id of the controller that owns the sweep           | lease, renewed |
 | sweepctl:sweep:{sid}:trial:{n}        | hash   | trial record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trial:{n}:metrics| list   | metric history, JSON points, capped                | none |
+| sweepctl:sweep:{sid}:trial:{n}:attempt:{a}:metrics | list | the history attempt `a` left when `retry` ran the trial again | none |
 | sweepctl:workers                      | zset   | worker id -> last heartbeat (unix time)            | none |
 | sweepctl:controllers                  | zset   | controller id -> last heartbeat (unix time)        | none |
 | sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
@@ -67,6 +69,11 @@ def active_key(sweep_id: str) -> str:
 def held_key(sweep_id: str) -> str:
     """Queued trials whose message a worker took while the sweep was paused: the controller sends them again on resume."""
     return f"{sweep_key(sweep_id)}:held"
+
+
+def retried_key(sweep_id: str) -> str:
+    """Trials `retry` queued again as a new attempt: the controller sends them (and forgets their old curves)."""
+    return f"{sweep_key(sweep_id)}:retried"
 
 
 def finished_key(sweep_id: str) -> str:
@@ -128,6 +135,11 @@ def trial_key(sweep_id: str, number: int) -> str:
 
 def metrics_key(sweep_id: str, number: int) -> str:
     return f"{trial_key(sweep_id, number)}:metrics"
+
+
+def attempt_metrics_key(sweep_id: str, number: int, attempt: int) -> str:
+    """Where the metric history of an earlier attempt is kept once `retry` ran the trial again."""
+    return f"{trial_key(sweep_id, number)}:attempt:{attempt}:metrics"
 
 
 def celery_queue_key(queue: str) -> str:

@@ -183,5 +183,7 @@ class MetricWrites(StoreBase):
             pipe.lrange(keys.metrics_key(sweep_id, n), offsets[n], -1)
         return {n: [codec.decode_point(raw) for raw in found] for n, found in zip(numbers, pipe.execute())}
 
-    def metric_history(self, sweep_id: str, number: int) -> list[MetricPoint]:
-        return [codec.decode_point(raw) for raw in self.redis.lrange(keys.metrics_key(sweep_id, number), 0, -1)]
+    def metric_history(self, sweep_id: str, number: int, *, attempt: int | None = None) -> list[MetricPoint]:
+        """The trial's metric history now; with `attempt`, the one that earlier attempt left when `retry` ran the trial again."""
+        key = keys.metrics_key(sweep_id, number) if attempt is None else keys.attempt_metrics_key(sweep_id, number, attempt)
+        return [codec.decode_point(raw) for raw in self.redis.lrange(key, 0, -1)]

@@ -67,6 +67,17 @@ class Requeue(str, Enum):
     UNKNOWN = "unknown"
 
 
+class Retried(str, Enum):
+    """What running one finished trial again (`Store.retry_trial`) did. Anything but REQUEUED or REOPENED changed nothing."""
+
+    REQUEUED = "requeued"  # queued again as attempt+1, its sweep's state kept
+    REOPENED = "reopened"  # queued again, and its ended sweep runs again
+    STALE = "stale"  # it is at another attempt now: retried (or re-queued) since it was read
+    NOT_ASKED = "not_asked"  # its state is not one of those asked for (it changed since it was read)
+    SWEEP_REFUSED = "sweep_refused"  # the sweep's state allows no retry (cancelled)
+    UNKNOWN = "unknown"  # no such trial
+
+
 @dataclass(frozen=True)
 class SweepProgress:
     """What the controller needs to plan a sweep's next step, read in one round trip."""
@@ -80,6 +91,7 @@ class SweepProgress:
     finished: tuple[int, ...] = ()  # trials finished from the asked position of the finished list on, in order
     held: int = 0  # queued trials a worker held back while the sweep was paused (to send again)
     run_cap: int | None = None  # the run_cap `extend` gave the sweep (None: its file's stands)
+    retried: int = 0  # trials `retry` queued again that the controller has not sent yet
 
 
 @dataclass(frozen=True)

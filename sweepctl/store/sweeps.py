@@ -112,7 +112,8 @@ class SweepRecords(StoreBase):
         pipe.zcount(keys.WORKERS, time.time() - live_worker_seconds, "+inf")
         pipe.scard(keys.held_key(sweep_id))
         pipe.hget(keys.sweep_key(sweep_id), "run_cap")
-        finished, state, active, created, counts, best, workers, held, run_cap = pipe.execute()
+        pipe.scard(keys.retried_key(sweep_id))
+        finished, state, active, created, counts, best, workers, held, run_cap, retried = pipe.execute()
         if state is None:
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         return SweepProgress(
@@ -125,6 +126,7 @@ class SweepRecords(StoreBase):
             finished=tuple(int(n) for n in finished),
             held=int(held),
             run_cap=None if run_cap is None else codec.loads(run_cap),
+            retried=int(retried),
         )
 
     def sweep_ids(self) -> list[str]:
@@ -138,11 +140,12 @@ class SweepRecords(StoreBase):
     def retire_sweep(self, sweep_id: str) -> bool:
         """Drop a sweep whose state is terminal and whose trials have all finished from the live set.
 
-        Atomic with a look at its state: False (still live) when `extend` re-opened it meanwhile.
+        Atomic with a look at its state: False (still live) when `extend` or `retry` re-opened it meanwhile.
         """
         terminal = [codec.dumps(s.value) for s in SweepState if s.is_terminal]
         retired = self._scripts.retire(
-            sweep=keys.sweep_key(sweep_id), live=keys.LIVE_SWEEPS, held=keys.held_key(sweep_id), sweep_id=sweep_id, rest=terminal
+            sweep=keys.sweep_key(sweep_id), live=keys.LIVE_SWEEPS, held=keys.held_key(sweep_id), retried=keys.retried_key(sweep_id),
+            sweep_id=sweep_id, rest=terminal,
         )
         return bool(retired)
 
@@ -173,9 +176,20 @@ class SweepRecords(StoreBase):
     def take_held(self, sweep_id: str) -> list[int]:
         """Take every held trial number at once, for sending again: read and emptied in one transaction,
         so a trial held again after this (the sweep paused again) is taken by the next call."""
+        return self._take_numbers(keys.held_key(sweep_id))
+
+    def retried_numbers(self, sweep_id: str) -> set[int]:
+        """Trials `retry` queued again that the controller has not taken up yet (no message was sent for them)."""
+        return {int(n) for n in self.redis.smembers(keys.retried_key(sweep_id))}
+
+    def take_retried(self, sweep_id: str) -> list[int]:
+        """Take every trial `retry` queued again since the last call, for sending: read and emptied at once."""
+        return self._take_numbers(keys.retried_key(sweep_id))
+
+    def _take_numbers(self, key: str) -> list[int]:
         pipe = self.redis.pipeline()
-        pipe.smembers(keys.held_key(sweep_id))
-        pipe.delete(keys.held_key(sweep_id))
+        pipe.smembers(key)
+        pipe.delete(key)
         numbers, _ = pipe.execute()
         return sorted(int(n) for n in numbers)
 

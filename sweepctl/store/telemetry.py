@@ -79,6 +79,7 @@ class SweepCounters:
     stats: dict[str, float]
     active: tuple[int, ...]  # queued or running, ascending
     created: int
+    finished: int = 0  # final states recorded, ever: a trial `retry` ran again once per attempt that ended
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,13 @@ class TelemetryRecords(StoreBase):
             pipe.hgetall(keys.stats_key(sid))
             pipe.smembers(keys.active_key(sid))
             pipe.zcard(keys.trials_key(sid))
+            pipe.llen(keys.finished_key(sid))
         results = pipe.execute()
         gpus = tuple(GpuSample(**json.loads(raw)) for raw in results[: len(overview.gpus)] if raw)
         rest = results[len(overview.gpus) :]
         sweeps = []
         for i in range(len(overview.sweep_ids)):
-            raw_sweep, counts, stats, active, created = rest[5 * i : 5 * i + 5]
+            raw_sweep, counts, stats, active, created, finished = rest[6 * i : 6 * i + 6]
             if raw_sweep:
                 sweeps.append(
                     SweepCounters(
@@ -171,6 +173,7 @@ class TelemetryRecords(StoreBase):
                         stats={k: float(v) for k, v in stats.items()},
                         active=tuple(sorted(int(n) for n in active)),
                         created=int(created),
+                        finished=int(finished),
                     )
                 )
         return gpus, sweeps

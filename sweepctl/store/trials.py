@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sweepctl import codec
-from sweepctl.errors import StoreError
-from sweepctl.records import StopRequest, SweepState, Trial, TrialState
+from sweepctl.errors import StoreError, UnknownSweepError
+from sweepctl.records import ATTEMPT_FIELDS, StopRequest, SweepState, Trial, TrialState
 from sweepctl.spec import Goal
 from sweepctl.store import keys
 from sweepctl.store.base import StoreBase, pairs
-from sweepctl.store.outcomes import DEFAULT_LEASE_SECONDS, Outcome, Requeue, params_hash
+from sweepctl.store.outcomes import DEFAULT_LEASE_SECONDS, Outcome, Requeue, Retried, params_hash
+
+
+def _attempt_defaults() -> list[str]:
+    """ATTEMPT_FIELDS with the values a trial starts with, as stored: field, value, field, value, ..."""
+    defaults: dict[str, Any] = {}
+    for f in dataclasses.fields(Trial):
+        if f.name in ATTEMPT_FIELDS:
+            defaults[f.name] = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+    return pairs(defaults)
+
+
+_ATTEMPT_DEFAULTS = _attempt_defaults()
+_RETRY_REFUSALS = {"sweep": Retried.SWEEP_REFUSED, "state": Retried.NOT_ASKED, "unknown_trial": Retried.UNKNOWN}
 
 
 class TrialRecords(StoreBase):
@@ -185,6 +198,36 @@ class TrialRecords(StoreBase):
             sweep_id=sweep_id,
         )
         return Requeue(result)
+
+    def retry_trial(
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        states: Iterable[TrialState],
+        sweep_moves: Mapping[SweepState, SweepState],
+        reason: str,
+    ) -> Retried:
+        """Run a finished trial again as attempt+1, atomically (lua/retry_trial.lua): only while it is at `attempt` in one
+        of `states`, and its sweep in a state `sweep_moves` maps (to the state the sweep takes; an ended sweep re-opens,
+        `reason` saying why). The attempt's result moves into `Trial.retried_attempts`, its metric history stays
+        readable under its number, and the trial goes to QUEUED for the controller to send (`take_retried`)."""
+        result = str(
+            self._scripts.retry(
+                sweep=keys.sweep_key(sweep_id), trial=keys.trial_key(sweep_id, number), metrics=keys.metrics_key(sweep_id, number),
+                earlier_metrics=keys.attempt_metrics_key(sweep_id, number, attempt), counts=keys.counts_key(sweep_id),
+                active=keys.active_key(sweep_id), objective=keys.objective_key(sweep_id), retried=keys.retried_key(sweep_id),
+                live=keys.LIVE_SWEEPS, events=keys.EVENTS,
+                number=number, attempt=codec.dumps(attempt), sweep_id=sweep_id, reason=codec.dumps(reason),
+                trial_states=codec.dumps([s.value for s in states]),
+                sweep_moves=codec.dumps({old.value: new.value for old, new in sweep_moves.items()}),
+                rest=_ATTEMPT_DEFAULTS,
+            )
+        )
+        if result == "unknown_sweep":
+            raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
+        kind = result.partition(":")[0]  # 'sweep:<state>' and 'state:<state>' name the state that refused
+        return _RETRY_REFUSALS[kind] if kind in _RETRY_REFUSALS else Retried(result)
 
     def admit_trial(self, agent_id: str, number: int, cap: int) -> bool:
         """Count trial `number` among the at most `cap` of a counted agent; False when its count is full.

@@ -55,6 +55,7 @@ FULL_TRIAL = Trial(
     stop_requested={"band": 3, "reason": "worse than the top third at step 3"},
     lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
     gpu_usage=GpuUsage(samples=9, mean_util_percent=87.25, max_util_percent=100.0, peak_memory_bytes=13207024435, energy_joules=41250.5),
+    retried_attempts=({"attempt": 2, "state": "failed", "retried_at": 1700000350.5, "exit_code": 4, "last_metrics": {"loss": "nan"}},),
 )
 
 FULL_SWEEP = Sweep(
@@ -68,6 +69,7 @@ FULL_SWEEP = Sweep(
     reason="cancelled by request",
     ended_at=1700000500.0,
     run_cap=12,
+    cloned_from="k3j9x2ab",
 )
 
 

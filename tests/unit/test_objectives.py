@@ -16,6 +16,7 @@ from sweepctl.errors import SpecError
 from sweepctl.spec import MAX_OBJECTIVES, Goal, MetricSpec
 from sweepctl.store.sweeps import SpecSummary
 from sweepctl.sweepfile import parse_sweep, schema_path
+from sweepctl.warm_trials import same_objective
 
 ACC_AND_LATENCY = [{"name": "accuracy", "goal": "maximize"}, {"name": "latency_ms"}]
 
@@ -131,3 +132,11 @@ def test_observers_show_the_first_objective_of_a_stored_file_that_no_longer_pars
     assert (summary.metric, summary.goal) == ("accuracy", Goal.MAXIMIZE)
     assert SpecSummary.unparsed({**sweep(metric=None), "metrics": ACC_AND_LATENCY}).metric == "accuracy"
     assert SpecSummary.of(parse_sweep(sweep())).metric == "accuracy"
+
+
+def test_a_sweep_warm_starts_only_from_one_with_the_same_objectives_in_the_same_order() -> None:
+    spec = parse_sweep(sweep())
+    assert same_objective(spec, parse_sweep(sweep(metric=None, metrics=ACC_AND_LATENCY)))
+    assert not same_objective(spec, parse_sweep(sweep(metric=list(reversed(ACC_AND_LATENCY)))))  # a loss per objective, in order
+    assert not same_objective(spec, parse_sweep(sweep(metric={"name": "accuracy", "goal": "maximize"}, tpe=None)))
+    assert not same_objective(parse_sweep(sweep(method="random", metric=None, tpe=None)), spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sweepctl.pages.page import Section
 from sweepctl.pages.sweep_page import SECTIONS, SweepView, curve_numbers, gpu_usage, render_sweep_page
@@ -72,3 +73,11 @@ def test_gpu_use_is_shown_per_trial_and_mostly_idle_trials_are_listed() -> None:
     assert 'id="gpu"' in render_sweep_page(view)
     # And a sweep without GPU trials has no such section
     assert gpu_usage(view_of([trial(1, objective=1.0)])) is None
+
+
+def test_a_clone_says_which_sweep_it_was_cloned_from_and_another_sweep_says_nothing_of_it() -> None:
+    view = view_of([trial(1, objective=1.0)])
+    cloned = SweepView(replace(view.sweep, cloned_from="k3j9x2ab"), view.spec, view.trials, view.histories, view.now)
+    page = render_sweep_page(cloned)
+    assert "cloned from" in page and "k3j9x2ab" in page
+    assert "cloned from" not in render_sweep_page(view)
