@@ -55,6 +55,10 @@ FULL_TRIAL = Trial(
     stop_requested={"band": 3, "reason": "worse than the top third at step 3"},
     lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
     gpu_usage=GpuUsage(samples=9, mean_util_percent=87.25, max_util_percent=100.0, peak_memory_bytes=13207024435, energy_joules=41250.5),
+    folds=5,
+    fold=2,
+    fold_objectives=(0.125, None, 0.25, 0.0, 1e-300),
+    objective_std=0.0625,
 )
 
 FULL_SWEEP = Sweep(
