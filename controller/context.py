@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from controller.curves import Curves
 from controller.suggester import Suggester
 from controller.suggester_factory import make_suggester
-from sweepctl.folds import partial_mean
+from sweepctl.kfold import partial_mean
 from sweepctl.records import Sweep, Trial, TrialState
 from sweepctl.space import FlatAssignment
 from sweepctl.spec import MedianStop, Method, StoppingRule, SweepSpec

@@ -12,7 +12,7 @@ import time
 
 from controller.context import SweepContext
 from controller.fold_stopping import FoldProgress, judge_fold_means
-from sweepctl.folds import completed_values
+from sweepctl.kfold import completed_values
 from sweepctl.records import StopRequest, TrialState
 from sweepctl.store import Outcome, Store
 

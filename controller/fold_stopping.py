@@ -1,7 +1,7 @@
 """Early termination of k-fold trials: the median rule on fold means, as a pure function of the sweep's results.
 
 With `cross_validation`, `early_terminate: {type: median, min_iter: m, min_trials: n}` judges a
-running k-fold trial by the folds it has completed (`sweepctl.folds`), not by learning curves:
+running k-fold trial by the folds it has completed (`sweepctl.kfold`), not by learning curves:
 
     A running trial with c completed folds, m <= c < k (a fold is left to stop), is stopped when the
     mean of its c completed folds' objectives is strictly worse (for the metric's goal) than the

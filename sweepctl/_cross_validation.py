@@ -1,7 +1,7 @@
 """The `cross_validation` block of a sweep file (a sweepctl extension): k-fold trials.
 
 `cross_validation: {folds: k}` with MIN_FOLDS <= k <= MAX_FOLDS makes every trial k fold tasks
-(`sweepctl.folds`). What the rest of the file must agree with is checked here too:
+(`sweepctl.kfold`). What the rest of the file must agree with is checked here too:
 
 - `${fold}` in `command` needs the block (a trial of one task has no fold to name);
 - `early_terminate` with it judges fold means (`controller.fold_stopping`), which only the median

@@ -228,7 +228,7 @@ class Trial:
     stop_requested: dict[str, Any] | None = None  # the early-termination decision as stored (a StopRequest's fields)
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back, as stored: see `lost`
     gpu_usage: GpuUsage | None = None  # the GPU samples taken while it ran, summed up (written with its result)
-    # k-fold trials (cross_validation, `sweepctl.folds`): a trial's record has `folds` (k), and once its folds ended
+    # k-fold trials (cross_validation, `sweepctl.kfold`): a trial's record has `folds` (k), and once its folds ended
     # each fold's objective (None for a fold without one) and, when it completed, their mean's standard deviation.
     # Each fold has a record of its own, of this same shape, with `fold` its index (None on the trial's record).
     folds: int | None = None

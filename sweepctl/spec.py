@@ -225,7 +225,7 @@ class CrossValidation:
     """A sweep file's `cross_validation` block: every trial runs as `folds` fold tasks, in parallel on any workers.
 
     Each fold is told its index (0 .. folds-1: `${fold}`, SWEEPCTL_FOLD, `sweepctl.fold()`); the
-    trial's objective is the mean of its folds' (`sweepctl.folds` has the rule).
+    trial's objective is the mean of its folds' (`sweepctl.kfold` has the rule).
     """
 
     folds: int

@@ -42,7 +42,7 @@ def make_worker_app(
 
     @app.task(name=RUN_TRIAL_TASK, ignore_result=True)
     def run_trial(sweep_id: str, number: int, attempt: int, fold: int | None = None) -> str | None:
-        # `fold`: the message of one fold of a k-fold trial (sweepctl.folds); messages of other trials have three arguments.
+        # `fold`: the message of one fold of a k-fold trial (sweepctl.kfold); messages of other trials have three arguments.
         state = runner.run(sweep_id, int(number), int(attempt), None if fold is None else int(fold))
         return None if state is None else state.value
 

@@ -23,11 +23,12 @@ BEST_FIELDS = ("sweep_id", "number", "objective", "params", "seed", "argv", "cod
 
 
 def trial_columns(table: Table) -> list[str]:
-    """The `trials` table without --columns: number, state, objective, one column per parameter, duration, worker,
-    GPU use (when any trial ran on a GPU), error."""
+    """The `trials` table without --columns: number, state, objective (for k-fold trials its standard deviation and
+    the folds' values), one column per parameter, duration, worker, GPU use (when any trial ran on a GPU), error."""
     parameters = [c.name for c in table.columns if c.source is ColumnSource.PARAMETER]
     gpu = ["gpu_use"] if any(value is not None for value in table.column("gpu_use")) else []
-    return ["number", "state", "objective", *parameters, "duration", "worker", *gpu, "error"]
+    folds = ["objective_std", "folds"] if "folds" in table.names else []
+    return ["number", "state", "objective", *folds, *parameters, "duration", "worker", *gpu, "error"]
 
 
 def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None) -> Trial | None:
@@ -63,7 +64,8 @@ def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None,
         return
     record = trial_record(best)
     if fmt == "table":
-        record = readable_trial(record, BEST_FIELDS, space_of(store, store.get_sweep(sweep_id)))
+        fields = BEST_FIELDS if not best.folds else (*BEST_FIELDS[:3], "objective_std", "fold_objectives", *BEST_FIELDS[3:])
+        record = readable_trial(record, fields, space_of(store, store.get_sweep(sweep_id)))
         if metric is not None:
             record[metric] = best.last_metrics.get(metric)
     emit(record, fmt)

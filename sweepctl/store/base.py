@@ -27,7 +27,7 @@ class Scripts:
         self.admit = Script(client, "admit_trial")
         self.extend = Script(client, "extend_sweep")
         self.retire = Script(client, "retire_sweep")
-        # One fold of a k-fold trial (sweepctl.folds); renew_lease and record_progress serve a fold as they are.
+        # One fold of a k-fold trial (sweepctl.kfold); renew_lease and record_progress serve a fold as they are.
         self.claim_fold = Script(client, "claim_fold")
         self.finish_fold = Script(client, "finish_fold")
         self.requeue_fold = Script(client, "requeue_fold")

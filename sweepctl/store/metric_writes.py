@@ -137,7 +137,7 @@ class MetricWrites(StoreBase):
     ) -> Outcome:
         """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers.
 
-        With `fold`, of that fold of a k-fold trial: its trial then follows (`sweepctl.folds`),
+        With `fold`, of that fold of a k-fold trial: its trial then follows (`sweepctl.kfold`),
         concluded in the same atomic step when this was its last fold to end.
 
         `points` (the trial's last metric points) are appended in the same atomic

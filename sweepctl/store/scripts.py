@@ -39,7 +39,7 @@ import redis
 from redis.exceptions import OutOfMemoryError  # type: ignore[attr-defined]  # types-redis 4.6 predates it
 
 from sweepctl.buckets import DURATION_BUCKETS
-from sweepctl.folds import NOT_FINITE
+from sweepctl.kfold import NOT_FINITE
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store.keys import EVENTS_MAX, METRICS_MAX
 

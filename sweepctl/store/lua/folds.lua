@@ -1,5 +1,5 @@
 -- K-fold trials: a trial's folds end one by one; the first to fail stops the others, the last to end concludes the
--- trial, once (sweepctl/folds.py is the same rule in Python, and a test holds the two equal). A fold's record is its
+-- trial, once (sweepctl/kfold.py is the same rule in Python, and a test holds the two equal). A fold's record is its
 -- trial's key + ':fold:' + f (sweepctl/store/keys.py fold_key). Numbers are written with 17 significant digits
 -- (cjson writes 14), so a mean read back is the float the rule computed.
 -- A script including this names the keys trial active finished counts objective events, and the argument number.
@@ -67,7 +67,7 @@ local function mean_metrics(ends, k)
   return '{' .. table.concat(parts, ',') .. '}'
 end
 
--- The state, error, mean and standard deviation of a trial whose folds all ended (folds.py `conclude`).
+-- The state, error, mean and standard deviation of a trial whose folds all ended (kfold.py `conclude`).
 local function derive(ends, objectives, k)
   local failed = redis.call('HGET', K.trial, 'failed_fold')
   if failed then
