@@ -84,8 +84,9 @@ def lost_messages(store: Store, ctx: SweepContext, now: float, lost_after: float
 
 
 def queued(store: Store, trials: list[Trial]) -> list[Trial]:
-    """What of `trials` waits for a message: the QUEUED ones (a k-fold trial QUEUED: all of its folds, one message
-    each), and the QUEUED folds of a RUNNING k-fold trial (a fold's record, its `sent_at` none: its trial's counts)."""
+    """What of `trials` waits for a message: the QUEUED ones (a QUEUED k-fold trial: every fold, a message each) and
+    the QUEUED folds of a RUNNING k-fold trial, as their fold records (one not sent alone since was sent with its trial:
+    the trial's `sent_at` is its own)."""
     running = [t for t in trials if t.folds and t.state is TrialState.RUNNING]
     folds = store.get_folds(trials[0].sweep_id, running) if running else {}
     found: list[Trial] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sweepctl import lifecycle
@@ -162,7 +164,7 @@ def status(
 @click.option(
     "--state", "states", multiple=True, type=click.Choice([s.value for s in TrialState]), help="Only trials in this state (repeatable)."
 )
-@click.option("--history", is_flag=True, help="Include each trial's metric history (json/yaml).")
+@click.option("--history", is_flag=True, help="Include each trial's (and each fold's) metric history (json/yaml).")
 @listing_options
 @redis_option
 @format_option
@@ -177,22 +179,34 @@ def trials(
     state_dir: str | None,
     fmt: str,
 ) -> None:
-    """List the trials of a sweep: one column per parameter (`optimizer.lr`); any final metric, timing or GPU column by --columns."""
+    """List the trials of a sweep: one column per parameter (`optimizer.lr`); any final metric, timing or GPU column by --columns.
+
+    A k-fold trial's json/yaml record holds each fold's record too (`fold_records`)."""
     listing = Listing.of(sort, limit, columns)
     with open_store(redis_url, state_dir) as (store, _):
         space = space_of(store, store.get_sweep(sweep_id))
         chosen = [t for t in store.get_trials(sweep_id) if not states or t.state.value in states]
+        folds = store.get_folds(sweep_id, chosen)
         records = []
         for trial in chosen:
             row = trial_record(trial)
             if history:
-                row["history"] = [
-                    {"time": p.time, "step": p.step, "values": {k: v for k, v in trial_record_values(p.values).items()}}
-                    for p in store.metric_history(sweep_id, trial.number)
+                row["history"] = history_records(store, trial)
+            if trial.folds:  # a k-fold trial: each fold's own record (state, attempt, worker, objective, error, ...)
+                row["fold_records"] = [
+                    {**trial_record(f), **({"history": history_records(store, f)} if history else {})} for f in folds[trial.number]
                 ]
             records.append(row)
         table = trial_table(chosen, space)
         emit_listing(table, records, fmt, listing, default=trial_columns(table))
+
+
+def history_records(store: Store, trial: Trial) -> list[dict[str, Any]]:
+    """A trial's (or a fold's) metric history as JSON-safe records."""
+    return [
+        {"time": p.time, "step": p.step, "values": trial_record_values(p.values)}
+        for p in store.metric_history(trial.sweep_id, trial.number, fold=trial.fold)
+    ]
 
 
 def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from sweepctl.cli import cli
+from sweepctl.errors import RerunError
 from sweepctl.kfold import mean_and_std
 from sweepctl.records import SweepState, TrialState
 from sweepctl.settings import RedisSettings
@@ -93,8 +94,11 @@ def assert_shown(redis: RedisSettings, sweep_id: str, store: Store) -> None:
         return done.stdout
 
     trial = store.get_trial(sweep_id, 1)
-    records = json.loads(run("trials", sweep_id, "--format", "json"))
+    records = json.loads(run("trials", sweep_id, "--format", "json", "--history"))
     assert records[0]["fold_objectives"] == list(trial.fold_objectives) and records[0]["objective_std"] == trial.objective_std
+    folds = records[0]["fold_records"]  # each fold's own record and metric history
+    assert [(f["fold"], f["objective"]) for f in folds] == list(enumerate(trial.fold_objectives))
+    assert all(f["worker"] and [p["step"] for p in f["history"]] == [0, 1, 2, None] for f in folds)
     assert run("trials", sweep_id).splitlines()[0].split()[:5] == ["NUMBER", "STATE", "OBJECTIVE", "OBJECTIVE_STD", "FOLDS"]
     best = store.best_trial(sweep_id, store.get_spec(sweep_id).goal)
     assert best is not None and best.objective_std is not None
@@ -104,6 +108,11 @@ def assert_shown(redis: RedisSettings, sweep_id: str, store: Store) -> None:
     exported = list(csv.DictReader(io.StringIO(run("export", sweep_id, "--format", "csv"))))
     assert json.loads(exported[0]["folds"]) == list(trial.fold_objectives)
     assert float(exported[0]["objective_std"]) == trial.objective_std
+    # And reproduce re-runs one fold of it (each fold ran a command of its own), told to say which
+    again = json.loads(run("reproduce", sweep_id, "1", "--fold", "2", "--format", "json"))
+    assert again["argv"][3:5] == ["--fold", "2"] and again["rerun"]["objective"] == trial.fold_objectives[2]
+    with pytest.raises(RerunError, match="ran as 5 folds: give one, --fold 0 to 4"):
+        run("reproduce", sweep_id, "1")
 
 
 def test_folds_in_the_python_api_on_the_embedded_store_and_a_hopeless_trial_stopped_early(tmp_path: Path) -> None:
