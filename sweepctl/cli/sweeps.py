@@ -22,6 +22,8 @@ from sweepctl.store import Store
 from sweepctl.sweepfile import load_sweep_file
 
 BEST_FIELDS = ("sweep_id", "number", "objective", "params", "seed", "argv", "code", "data", "host", "worker", "gpu", "duration")
+# A k-fold trial's: its argv, code, data, host, worker and GPU are each fold's (in `trials --format json`'s fold_records).
+BEST_FOLD_FIELDS = ("sweep_id", "number", "objective", "objective_std", "fold_objectives", "params", "seed", "duration")
 
 
 def trial_columns(table: Table) -> list[str]:
@@ -66,8 +68,7 @@ def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None,
         return
     record = trial_record(best)
     if fmt == "table":
-        fields = BEST_FIELDS if not best.folds else (*BEST_FIELDS[:3], "objective_std", "fold_objectives", *BEST_FIELDS[3:])
-        record = readable_trial(record, fields, space_of(store, store.get_sweep(sweep_id)))
+        record = readable_trial(record, BEST_FOLD_FIELDS if best.folds else BEST_FIELDS, space_of(store, store.get_sweep(sweep_id)))
         if metric is not None:
             record[metric] = best.last_metrics.get(metric)
     emit(record, fmt)
@@ -95,6 +96,8 @@ def validate(file: str, fmt: str) -> None:
         "run_cap": spec.run_cap,
         "parallelism": spec.parallelism,
     }
+    if spec.folds is not None:
+        summary["folds"] = spec.folds  # cross_validation: each trial runs as this many fold tasks
     say_notes(file, spec)
     if fmt != "table":
         summary["notes"] = [{"field": field, "message": message} for field, message in spec.notes]
