@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from controller.recovery import queued
 from sweepctl import lifecycle
 from sweepctl.kfold import FoldEnd, conclude, mean_metrics
 from sweepctl.records import LossReason, StopRequest, Sweep, SweepState, Trial, TrialState
@@ -191,3 +192,18 @@ def test_cancelling_ends_queued_folds_and_the_trial_with_its_last_running_one(st
     finish(store, 0, TrialState.CANCELLED, error="the sweep was cancelled")
     assert store.get_trial(SID, 1).state is TrialState.CANCELLED and store.active_numbers(SID) == []
     assert store.counts(SID)[TrialState.CANCELLED] == 2
+
+
+def test_a_fold_delivered_while_paused_is_held_and_only_the_trials_queued_folds_are_sent_again(store: Store) -> None:
+    # Given a running 4-fold trial (fold 0 running) whose sweep is paused
+    k_fold_trial(store)
+    claim(store, 0)
+    assert lifecycle.pause_sweep(store, SID)
+    # When a worker takes fold 1's message / Then it stays queued and its trial is held for the resume
+    assert claim(store, 1) is Outcome.PAUSED
+    assert store.get_trial(SID, 1, fold=1).state is TrialState.QUEUED and store.held_numbers(SID) == {1}
+    # And on resume the controller sends again its queued folds, each as its own message, not the running one
+    assert lifecycle.resume_sweep(store, SID)
+    held = store.get_trials(SID, store.take_held(SID))
+    assert [(t.number, t.fold, t.attempt) for t in queued(store, held)] == [(1, 1, 1), (1, 2, 1), (1, 3, 1)]
+    assert claim(store, 1) is Outcome.OK
