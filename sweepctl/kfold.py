@@ -117,7 +117,7 @@ def mean_metrics(last_metrics: Sequence[Mapping[str, float]]) -> dict[str, float
 
 
 def describe(objective: float | None, std: float | None, fold_objectives: Sequence[float | None]) -> str:
-    """A k-fold trial's result for people: `0.5123 ± 0.0213 (folds 0.49 0.51 0.52 - -)`."""
+    """A k-fold trial's result for people: `0.5123 ± 0.02131 (folds 0.49 0.51 0.52 - -)`."""
     folds = " ".join("-" if value is None else f"{value:.4g}" for value in fold_objectives)
-    head = "-" if objective is None else f"{objective:.4g}" + ("" if std is None else f" ± {std:.2g}")
+    head = "-" if objective is None else f"{objective:.4g}" + ("" if std is None else f" ± {std:.4g}")
     return f"{head} (folds {folds})" if fold_objectives else head

@@ -104,7 +104,7 @@ def assert_shown(redis: RedisSettings, sweep_id: str, store: Store) -> None:
     assert best is not None and best.objective_std is not None
     shown = run("best", sweep_id)
     assert f"{best.objective_std:.4g}" in shown and f"{best.fold_objectives[4]:.4g}" in shown
-    assert f"trial {best.number}: {best.objective:.4g} ± {best.objective_std:.2g} (folds " in run("status", sweep_id)
+    assert f"trial {best.number}: {best.objective:.4g} ± {best.objective_std:.4g} (folds " in run("status", sweep_id)
     exported = list(csv.DictReader(io.StringIO(run("export", sweep_id, "--format", "csv"))))
     assert json.loads(exported[0]["folds"]) == list(trial.fold_objectives)
     assert float(exported[0]["objective_std"]) == trial.objective_std

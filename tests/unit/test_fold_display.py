@@ -30,7 +30,7 @@ def test_a_table_of_trials_of_one_task_has_no_fold_columns() -> None:
 
 def test_a_sweeps_best_k_fold_trial_reads_as_mean_plus_minus_std_with_its_folds() -> None:
     record = {"best": best_summary(trial(1, objective=0.75, **FOLDS))}
-    assert readable_sweep(record, None)["best"] == "trial 1: 0.75 ± 0.2 (folds 0.5 0.75 1)"
+    assert readable_sweep(record, None)["best"] == "trial 1: 0.75 ± 0.2041 (folds 0.5 0.75 1)"
     assert readable_sweep({"best": best_summary(trial(2, objective=0.5))}, None)["best"] == "trial 2: 0.5"
 
 

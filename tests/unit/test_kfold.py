@@ -85,6 +85,6 @@ def test_partial_means_and_metric_means_skip_what_is_missing() -> None:
 
 
 def test_a_result_reads_as_mean_plus_minus_std_with_each_fold() -> None:
-    assert describe(0.51234, 0.02131, (0.49, 0.53, None)) == "0.5123 ± 0.021 (folds 0.49 0.53 -)"
+    assert describe(0.51234, 0.02131, (0.49, 0.53, None)) == "0.5123 ± 0.02131 (folds 0.49 0.53 -)"
     assert describe(None, None, (0.49, None)) == "- (folds 0.49 -)"
     assert describe(0.5, None, ()) == "0.5"
