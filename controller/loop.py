@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection
 from controller import creation, recovery
 from controller.context import SweepContext, build_context, follow_run_cap
 from controller.curves import stop_early
+from controller.fold_means import stop_hopeless_folds
 from controller.ownership import Ownership
 from controller.scheduling import Plan, SweepMoment, plan
 from controller.sending import send
@@ -96,9 +97,9 @@ class Controller:
     def reap(self, owned: Collection[str]) -> int:
         """Take back running trials of owned sweeps whose worker lease expired; returns how many."""
         reaped = 0
-        for sweep_id, number in recovery.expired_leases(self.store, owned):
+        for sweep_id, number, fold in recovery.expired_leases(self.store, owned):
             ctx = self._context(sweep_id)
-            taken = recovery.take_back(self.store, ctx, number)
+            taken = recovery.take_back(self.store, ctx, number, fold)
             if taken.resend is not None:
                 self._send(ctx, taken.resend)
             reaped += taken.reaped
@@ -128,11 +129,7 @@ class Controller:
         progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
         follow_run_cap(ctx, progress.run_cap)
         creation.observe_finished(self.store, ctx, progress.finished)
-        if ctx.policy is not None and ctx.curves is not None:
-            stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
-            ctx.just_finished = []
-            if stopped:
-                log.info("sweep %s: stopping trials %s early", sweep_id, stopped)
+        self._stop_early(ctx)
         if progress.held and progress.state.starts_queued_trials:
             for trial in recovery.held_back(self.store, ctx):
                 self._send(ctx, trial)
@@ -168,6 +165,15 @@ class Controller:
         creation.forget_retried(self.store, ctx, taken.numbers)
         for trial in taken.send:
             self._send(ctx, trial)
+
+    def _stop_early(self, ctx: SweepContext) -> None:
+        """The sweep's early_terminate: on learning curves, or for a k-fold sweep on fold means."""
+        if ctx.policy is not None and ctx.curves is not None:
+            stopped = stop_early(self.store, ctx.sweep.id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
+            ctx.just_finished = []
+            if stopped:
+                log.info("sweep %s: stopping trials %s early", ctx.sweep.id, stopped)
+        stop_hopeless_folds(self.store, ctx)
 
     def _apply(self, ctx: SweepContext, decision: Plan, moment: SweepMoment) -> bool:
         """Do what `plan` decided for the sweep; True when another step may do more."""

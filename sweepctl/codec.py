@@ -89,7 +89,7 @@ def decode_trial(raw: Mapping[str, str]) -> Trial:
         f["code"] = CodeVersion(**f["code"])
     if f.get("gpu_usage") is not None:
         f["gpu_usage"] = GpuUsage.of(f["gpu_usage"])
-    for name in ("argv", "lost_attempts", "retried_attempts"):
+    for name in ("argv", "lost_attempts", "retried_attempts", "fold_objectives"):
         if name in f:
             f[name] = tuple(f[name])
     if "last_metrics" in f:

@@ -228,15 +228,17 @@ class RetriedAttempt:
 
 @dataclass(frozen=True)
 class StopRequest:
-    """The early-termination decision a running attempt's worker acts on (`Store.request_stop`).
+    """The early-termination decision a running attempt's worker acts on (`Store.request_stop`, `Store.stop_folds`).
 
-    At `band` (a step) the trial's `value` was worse than `threshold` (metric units);
-    `reason` says so in words and becomes the trial's error; `at` is when it was decided.
+    At `band` (a step; for a k-fold trial, the folds it had completed) the trial's `value` was
+    worse than `threshold` (metric units); `reason` says so in words and becomes the trial's
+    error; `at` is when it was decided. A k-fold trial stopped because one of its folds failed
+    has no value and threshold (None): its folds stop because the trial has failed already.
     """
 
     band: int
-    value: float
-    threshold: float
+    value: float | None
+    threshold: float | None
     reason: str
     at: float
 
@@ -276,6 +278,13 @@ class Trial:
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back, as stored: see `lost`
     gpu_usage: GpuUsage | None = None  # the GPU samples taken while it ran, summed up (written with its result)
     retried_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts that ended and `retry` ran again, as stored: see `retried`
+    # k-fold trials (cross_validation, `sweepctl.kfold`): a trial's record has `folds` (k), and once its folds ended
+    # each fold's objective (None for a fold without one) and, when it completed, their mean's standard deviation.
+    # Each fold has a record of its own, of this same shape, with `fold` its index (None on the trial's record).
+    folds: int | None = None
+    fold: int | None = None
+    fold_objectives: tuple[float | None, ...] = ()
+    objective_std: float | None = None
 
     @property
     def lost(self) -> tuple[LostAttempt, ...]:

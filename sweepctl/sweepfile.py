@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl import _validate as v
+from sweepctl._cross_validation import parse_cross_validation
 from sweepctl._documents import read_document
 from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
@@ -41,6 +42,7 @@ from sweepctl.spec import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_QUEUE,
     MAX_BANDS,
+    MAX_FOLDS,
     MAX_TRIALS,
     MIN_ETA,
     Goal,
@@ -53,6 +55,7 @@ from sweepctl.spec import (
 __all__ = [
     "MAX_ARGV_BYTES",
     "MAX_BANDS",
+    "MAX_FOLDS",
     "MAX_PARALLELISM",
     "MAX_SEED",
     "MAX_STEP",
@@ -87,6 +90,7 @@ _TOP_KEYS = (
     "data",
     "warm_start",
     "tpe",
+    "cross_validation",
 )
 # impute and impute_while_running steer W&B's own Bayesian search; TPE has no
 # use for them, but W&B files carry them, so they are accepted and ignored (with a note).
@@ -195,6 +199,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     stopping = parse_early_terminate(problems, get("early_terminate"), goal)
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
     tpe_options = parse_tpe_options(problems, get("tpe"))
+    cross_validation = parse_cross_validation(problems, get("cross_validation"), stopping, command)
     if method is Method.TPE:
         check_engine(problems, tpe_options, parameters, installed=check_installed)
     values = _scalars(problems, doc)
@@ -226,6 +231,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
         warm_points=warm_points,
         tpe=tpe_options,
         warm_sweeps=warm_sweeps,
+        cross_validation=cross_validation,
         notes=problems.notes,
         raw=copy.deepcopy(dict(doc)),
     )

@@ -28,6 +28,11 @@ class Scripts:
         self.extend = Script(client, "extend_sweep")
         self.retire = Script(client, "retire_sweep")
         self.retry = Script(client, "retry_trial")
+        # One fold of a k-fold trial (sweepctl.kfold); renew_lease and record_progress serve a fold as they are.
+        self.claim_fold = Script(client, "claim_fold")
+        self.finish_fold = Script(client, "finish_fold")
+        self.requeue_fold = Script(client, "requeue_fold")
+        self.stop_folds = Script(client, "stop_folds")
 
 
 class StoreBase:

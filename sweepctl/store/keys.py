@@ -5,7 +5,7 @@
 | sweepctl:sweeps                       | zset   | sweep id -> creation time                          | none |
 | sweepctl:sweeps:live                  | set    | sweeps a controller still has to look after        | none |
 | sweepctl:events                       | list   | sweep ids whose trials changed (wakes controllers) | none, trimmed to 10k |
-| sweepctl:leases                       | zset   | "{sid}:{n}" of running trials -> lease expiry (Redis server time) | none |
+| sweepctl:leases                       | zset   | "{sid}:{n}" of running trials, "{sid}:{n}.{f}" of folds -> lease expiry | none |
 | sweepctl:sweep:{sid}                  | hash   | sweep record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trials           | zset   | trial number -> number (every trial)               | none |
 | sweepctl:sweep:{sid}:active           | set    | numbers of queued or running trials                | none |
@@ -24,6 +24,8 @@
 | sweepctl:sweep:{sid}:trial:{n}        | hash   | trial record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trial:{n}:metrics| list   | metric history, JSON points, capped                | none |
 | sweepctl:sweep:{sid}:trial:{n}:attempt:{a}:metrics | list | the history attempt `a` left when `retry` ran the trial again | none |
+| sweepctl:sweep:{sid}:trial:{n}:fold:{f}| hash  | fold f's record, of a k-fold trial (a trial record's fields) | none |
+| sweepctl:sweep:{sid}:trial:{n}:fold:{f}:metrics | list | fold f's metric history, capped          | none |
 | sweepctl:workers                      | zset   | worker id -> last heartbeat (unix time)            | none |
 | sweepctl:controllers                  | zset   | controller id -> last heartbeat (unix time)        | none |
 | sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
@@ -32,8 +34,10 @@
 `{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
 
 Members and fields with a format of their own, each built and parsed side by side below:
-worker ids `host/slot/pid`, lease members `{sid}:{n}`, GPU members `host|uuid`, and
-host-trials fields `host<TAB>state`. Nothing outside `sweepctl.store` imports this module.
+worker ids `host/slot/pid`, lease members `{sid}:{n}` (`{sid}:{n}.{f}` for fold f), GPU members
+`host|uuid`, and host-trials fields `host<TAB>state`. Nothing outside `sweepctl.store` imports
+this module. Two formats are built by the Lua scripts too, each said where it is: host-trials
+fields (lua/account_finish.lua) and fold keys (lua/folds.lua: a trial's key + `:fold:{f}`).
 """
 
 from __future__ import annotations
@@ -119,14 +123,16 @@ def owner_key(sweep_id: str) -> str:
     return f"{sweep_key(sweep_id)}:owner"
 
 
-def lease_member(sweep_id: str, number: int) -> str:
-    """The member of LEASES for one trial."""
-    return f"{sweep_id}:{number}"
+def lease_member(sweep_id: str, number: int, fold: int | None = None) -> str:
+    """The member of LEASES for one trial, or for fold `fold` of a k-fold trial."""
+    return f"{sweep_id}:{number}" if fold is None else f"{sweep_id}:{number}.{fold}"
 
 
-def parse_lease_member(member: str) -> tuple[str, int]:
-    sweep_id, _, number = member.rpartition(":")
-    return sweep_id, int(number)
+def parse_lease_member(member: str) -> tuple[str, int, int | None]:
+    """(sweep id, number, fold or None) of a LEASES member."""
+    sweep_id, _, rest = member.rpartition(":")
+    number, _, fold = rest.partition(".")
+    return sweep_id, int(number), int(fold) if fold else None
 
 
 def trial_key(sweep_id: str, number: int) -> str:
@@ -140,6 +146,20 @@ def metrics_key(sweep_id: str, number: int) -> str:
 def attempt_metrics_key(sweep_id: str, number: int, attempt: int) -> str:
     """Where the metric history of an earlier attempt is kept once `retry` ran the trial again."""
     return f"{trial_key(sweep_id, number)}:attempt:{attempt}:metrics"
+def fold_key(sweep_id: str, number: int, fold: int) -> str:
+    """The record of fold `fold` of k-fold trial `number` (lua/folds.lua builds the same from the trial's key)."""
+    return f"{trial_key(sweep_id, number)}:fold:{fold}"
+
+
+def fold_metrics_key(sweep_id: str, number: int, fold: int) -> str:
+    return f"{fold_key(sweep_id, number, fold)}:metrics"
+
+
+def record_keys(sweep_id: str, number: int, fold: int | None) -> tuple[str, str]:
+    """(record key, metric history key) of a trial (`fold` None) or of one fold of it: what an attempt writes."""
+    if fold is None:
+        return trial_key(sweep_id, number), metrics_key(sweep_id, number)
+    return fold_key(sweep_id, number, fold), fold_metrics_key(sweep_id, number, fold)
 
 
 def celery_queue_key(queue: str) -> str:

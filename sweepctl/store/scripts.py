@@ -39,6 +39,7 @@ import redis
 from redis.exceptions import OutOfMemoryError  # type: ignore[attr-defined]  # types-redis 4.6 predates it
 
 from sweepctl.buckets import DURATION_BUCKETS
+from sweepctl.kfold import NOT_FINITE
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store.keys import EVENTS_MAX, METRICS_MAX
 
@@ -51,12 +52,10 @@ CONSTANTS: Mapping[str, str] = {
     "METRICS_MAX": str(METRICS_MAX),
     "EVENTS_MAX": str(EVENTS_MAX),
     "DURATION_BUCKETS": ", ".join(repr(b) for b in DURATION_BUCKETS),
-    "QUEUED": TrialState.QUEUED.value,
-    "RUNNING": TrialState.RUNNING.value,
-    "LOST": TrialState.LOST.value,
-    "QUEUED_JSON": _json(TrialState.QUEUED.value),
-    "RUNNING_JSON": _json(TrialState.RUNNING.value),
-    "LOST_JSON": _json(TrialState.LOST.value),
+    "FOLDS_NOT_FINITE": NOT_FINITE,
+    # Every trial state, plain (`${COMPLETED}`) and as a hash field holds it (`${COMPLETED_JSON}`).
+    **{state.name: state.value for state in TrialState},
+    **{f"{state.name}_JSON": _json(state.value) for state in TrialState},
     "SWEEP_RUNNING_JSON": _json(SweepState.RUNNING.value),
     "SWEEP_CANCELLED_JSON": _json(SweepState.CANCELLED.value),
     "SWEEP_PAUSED_JSON": _json(SweepState.PAUSED.value),

@@ -17,7 +17,7 @@ from sweepctl.store.scripts import CONSTANTS, Script, load
 SCRIPTS = sorted(
     p.name[: -len(".lua")]
     for p in resources.files("sweepctl.store").joinpath("lua").iterdir()
-    if p.name.endswith(".lua") and p.name not in ("prelude.lua", "account_finish.lua")
+    if p.name.endswith(".lua") and p.name not in ("prelude.lua", "account_finish.lua", "folds.lua")  # included by others
 )
 
 
@@ -46,7 +46,7 @@ class Client:
 
 
 def test_every_script_loads_with_its_constants_filled_in_and_its_parameters_named() -> None:
-    assert len(SCRIPTS) == 14
+    assert len(SCRIPTS) == 18
     for name in SCRIPTS:
         source = load(name)
         # Given a script file / Then no placeholder is left and KEYS and ARGV are bound to the declared names
@@ -133,7 +133,8 @@ class FailingClient:
         (keys.worker_id, keys.parse_worker_id, ("host-1", "gpu0", 4242)),
         (keys.gpu_member, keys.parse_gpu_member, ("host-1", "GPU-1234")),
         (keys.host_trials_field, keys.parse_host_trials_field, ("host-1", "completed")),
-        (keys.lease_member, keys.parse_lease_member, ("abc123", 17)),
+        (keys.lease_member, keys.parse_lease_member, ("abc123", 17, None)),
+        (keys.lease_member, keys.parse_lease_member, ("abc123", 17, 3)),  # fold 3 of a k-fold trial
     ],
 )
 def test_every_member_format_parses_back_what_it_built(build: Any, parse: Any, parts: tuple[Any, ...]) -> None:
