@@ -12,6 +12,7 @@ import pytest
 
 from controller.recovery import queued
 from sweepctl import lifecycle
+from sweepctl.errors import SweepStateError
 from sweepctl.kfold import FoldEnd, conclude, mean_metrics
 from sweepctl.records import LossReason, StopRequest, Sweep, SweepState, Trial, TrialState
 from sweepctl.store import Outcome, Requeue, Store, keys
@@ -133,6 +134,10 @@ def test_a_failing_fold_stops_the_others_and_fails_the_trial(store: Store) -> No
     trial = store.get_trial(SID, 1)
     assert (trial.state, trial.error) == (TrialState.FAILED, "fold 1: exited with status 3")
     assert store.counts(SID)[TrialState.FAILED] == 1 and store.finished_numbers(SID) == [1]
+    # And retry refuses it, saying why and what to do instead, and queues nothing
+    with pytest.raises(SweepStateError, match=r"k-fold trials \(cross_validation\): retry cannot run them again yet.*sweepctl clone"):
+        lifecycle.retry_trials(store, SID, (TrialState.FAILED,))
+    assert store.get_trial(SID, 1).state is TrialState.FAILED and store.retried_numbers(SID) == set()
 
 
 def test_a_lost_fold_is_requeued_alone_and_lost_too_often_ends_the_trial(store: Store) -> None:
