@@ -319,7 +319,7 @@ class Trial:
 ATTEMPT_FIELDS = (
     "objective", "sent_at", "started_at", "ended_at", "worker", "host", "gpu", "argv", "exit_code", "error",
     "stdout_tail", "stderr_tail", "code", "data", "last_metrics", "last_step", "reports", "dropped_points",
-    "rejected_reports", "lease_expires", "stop_requested", "lost_attempts", "gpu_usage",
+    "rejected_reports", "lease_expires", "stop_requested", "lost_attempts", "gpu_usage", "fold_objectives", "objective_std",
 )  # fmt: skip
 
 
