@@ -126,6 +126,11 @@ class Controller:
         # reads is in the counts but not yet in `finished`: the liar keeps it as pending
         # until the next step, whose event its end already sent.
         progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        if progress.state is SweepState.DELETING:
+            # `delete` is removing it: let it go, and write nothing more of it (no stats, no owner).
+            self._contexts.pop(sweep_id, None)
+            self._release(sweep_id)
+            return False
         follow_run_cap(ctx, progress.run_cap)
         creation.observe_finished(self.store, ctx, progress.finished)
         if ctx.policy is not None and ctx.curves is not None:

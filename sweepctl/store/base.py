@@ -27,6 +27,8 @@ class Scripts:
         self.admit = Script(client, "admit_trial")
         self.extend = Script(client, "extend_sweep")
         self.retire = Script(client, "retire_sweep")
+        self.set_trial_fields = Script(client, "set_trial_fields")
+        self.add_to_counters = Script(client, "add_to_counters")
 
 
 class StoreBase:

@@ -41,11 +41,10 @@ class MetricWrites(StoreBase):
     """Metric histories, results, and the refusals counted around them."""
 
     def count_rejections(self, sweep_id: str, reasons: Mapping[str, int]) -> None:
-        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for reason, count in reasons.items():
-            pipe.hincrby(keys.rejections_key(sweep_id), reason, count)
-        pipe.execute()
+        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines), while the sweep exists."""
+        if reasons:
+            increments = [x for reason, count in reasons.items() for x in (reason, str(int(count)))]
+            self._scripts.add_to_counters(sweep=keys.sweep_key(sweep_id), counters=keys.rejections_key(sweep_id), rest=increments)
 
     def rejections(self, sweep_id: str) -> dict[str, int]:
         """Writes refused by the fences, by reason (stale attempt, unknown trial, ...)."""
@@ -92,6 +91,7 @@ class MetricWrites(StoreBase):
                 trial=keys.trial_key(sweep_id, number),
                 metrics=keys.metrics_key(sweep_id, number),
                 rejections=keys.rejections_key(sweep_id),
+                sweep=keys.sweep_key(sweep_id),
                 attempt=codec.dumps(attempt),
                 numbered_from=_numbered(first_point),
                 field_pairs=len(written) // 2,
@@ -163,6 +163,7 @@ class MetricWrites(StoreBase):
             stats=keys.stats_key(sweep_id),
             host_trials=keys.HOST_TRIALS,
             metrics=keys.metrics_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
             number=number,
             attempt=codec.dumps(attempt),
             state=state.value,

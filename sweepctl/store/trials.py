@@ -39,16 +39,19 @@ class TrialRecords(StoreBase):
         return Outcome(result)
 
     def update_trial(self, sweep_id: str, number: int, **fields: Any) -> None:
-        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent`)."""
-        self.redis.hset(keys.trial_key(sweep_id, number), mapping=codec.encode_fields(fields))
+        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent`); nothing for a trial that is gone."""
+        self._scripts.set_trial_fields(trial=keys.trial_key(sweep_id, number), rest=pairs(fields))
 
     def mark_sent(self, sweep_id: str, numbers: Sequence[int], at: float) -> None:
-        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip."""
+        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip.
+
+        A trial deleted meanwhile (its sweep was) is left gone, not written back as a bare `sent_at`."""
         if not numbers:
             return
         pipe = self.redis.pipeline(transaction=False)
+        sent = pairs({"sent_at": at})
         for n in numbers:
-            pipe.hset(keys.trial_key(sweep_id, n), mapping=codec.encode_fields({"sent_at": at}))
+            self._scripts.set_trial_fields(trial=keys.trial_key(sweep_id, n), rest=sent, pipeline=pipe)
         pipe.execute()
 
     def trial_field(self, sweep_id: str, number: int, name: str) -> Any:
@@ -127,6 +130,7 @@ class TrialRecords(StoreBase):
             trial=keys.trial_key(sweep_id, number),
             leases=keys.LEASES,
             rejections=keys.rejections_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             worker=codec.dumps(worker),
             lease_seconds=lease_seconds,
@@ -139,6 +143,7 @@ class TrialRecords(StoreBase):
         result = self._scripts.request_stop(
             trial=keys.trial_key(sweep_id, number),
             rejections=keys.rejections_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             decision=codec.dumps(dataclasses.asdict(request)),
         )
@@ -151,7 +156,9 @@ class TrialRecords(StoreBase):
         pipe.hget(keys.trial_key(sweep_id, number), "stop_requested")
         state, stop = pipe.execute()
         request = codec.loads(stop) if stop else None  # a trial without a request holds JSON null
-        return SweepState(codec.loads(state)), (StopRequest(**request) if request else None)
+        # A sweep deleted meanwhile reads as DELETING: its running trials stop, as they would while it is deleted.
+        sweep_state = SweepState.DELETING if state is None else SweepState(codec.loads(state))
+        return sweep_state, (StopRequest(**request) if request else None)
 
     def expired_leases(self, limit: int = 1000) -> list[tuple[str, int]]:
         """(sweep id, number) of running trials whose lease expired by Redis' clock."""
@@ -177,6 +184,7 @@ class TrialRecords(StoreBase):
             rejections=keys.rejections_key(sweep_id),
             stats=keys.stats_key(sweep_id),
             host_trials=keys.HOST_TRIALS,
+            sweep=keys.sweep_key(sweep_id),
             number=number,
             lease_member=keys.lease_member(sweep_id, number),
             attempt="" if attempt is None else codec.dumps(attempt),

@@ -68,6 +68,7 @@ FULL_SWEEP = Sweep(
     reason="cancelled by request",
     ended_at=1700000500.0,
     run_cap=12,
+    restored_at=1700000900.5,
 )
 
 
