@@ -1,7 +1,7 @@
 """Archive files: written atomically and read back before anything is deleted; gzip by the name's `.gz`.
 
-A file is written under a temporary name in its folder, flushed to disk, then renamed over the
-destination, so a reader (or a crash) never sees half an archive. An existing file is replaced only
+A file is written under a temporary name in its folder (made if missing), flushed to disk, then renamed
+over the destination, so a reader (or a crash) never sees half an archive. An existing file is replaced only
 when it is an archive of the same sweep (a delete run again); any other file is refused, untouched.
 Files are read whole: an archive takes about three times its uncompressed size in memory to write or read.
 """
@@ -51,6 +51,7 @@ def write(doc: Any, path: Path, sweep_id: str) -> int:
     data = gzip.compress(text, compresslevel=6, mtime=0) if path.name.endswith(".gz") else text
     folder = path.parent if str(path.parent) else Path(".")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot write in {folder}: {exc}") from exc

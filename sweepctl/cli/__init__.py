@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import agent, analysis, compare, export, extend, report, reproduce, run, services, sweep_state, sweeps, ui
+from sweepctl.cli import agent, analysis, compare, delete, export, extend, report, reproduce, run, services, sweep_state, sweeps, ui
 from sweepctl.errors import SweepError
 
 
@@ -23,6 +23,7 @@ COMMANDS = (
     *sweeps.COMMANDS,
     *sweep_state.COMMANDS,
     extend.extend,
+    *delete.COMMANDS,
     run.run,
     *agent.COMMANDS,
     *services.COMMANDS,

@@ -103,8 +103,11 @@ def test_an_unreadable_archive_or_a_folder_is_refused_naming_the_file(tmp_path: 
         archive_file.read(tmp_path / "missing.json")
     with pytest.raises(ArchiveError, match="is a folder; give a file name"):
         archive_file.write(DOC, tmp_path, "ab12cd34")
+    (tmp_path / "a-file").write_text("")
     with pytest.raises(ArchiveError, match="cannot write in"):
-        archive_file.write(DOC, tmp_path / "no" / "such" / "folder.json", "ab12cd34")
+        archive_file.write(DOC, tmp_path / "a-file" / "x.json", "ab12cd34")
+    archive_file.write(DOC, tmp_path / "new" / "folder" / "x.json", "ab12cd34")
+    assert archive_file.read(tmp_path / "new" / "folder" / "x.json") == DOC
 
 
 def test_the_sweep_states_a_bulk_run_may_archive_are_the_ended_ones() -> None:
