@@ -246,6 +246,10 @@ class Controller:
     def _pass(self, live: list[str]) -> bool:
         """One round over the live sweeps: own what is free, reap, step what we own."""
         now = time.monotonic()
+        for sweep_id in self._contexts.keys() - set(live):
+            # Out of the live set without this controller retiring it: deleted (`sweepctl delete`). Forget it.
+            self._contexts.pop(sweep_id, None)
+            self.ownership.forget(sweep_id)
         claim = self.ownership.claim(live, now)
         for sweep_id in claim.taken:
             # Another controller took it (we stalled past our lease): forget our copy.

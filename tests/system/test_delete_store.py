@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from controller.creation import warm_observations
+from controller.loop import Controller
 from sweepctl import codec, lifecycle, removal
+from sweepctl.celery_app import make_celery
 from sweepctl.errors import ArchiveError, StoreError, SweepStateError, UnknownSweepError
 from sweepctl.export import json_rows, load_trial_table
 from sweepctl.records import MetricPoint, StopRequest, SweepState, Trial, TrialState
+from sweepctl.settings import RedisSettings
 from sweepctl.spec import Goal
 from sweepctl.store import Outcome, Requeue, Store, keys
 from tests.system.helpers import write_sweep
@@ -248,3 +251,22 @@ def test_the_last_step_keeps_a_sweep_that_is_not_being_deleted_and_a_foreign_fil
     with pytest.raises(ArchiveError, match="exists and is not an archive of sweep"):
         removal.delete_sweep(store, sweep.id, archive_to=notes)
     assert notes.read_text() == '{"mine": true}' and store.sweep_state(sweep.id) is SweepState.FINISHED
+
+
+def test_a_controller_lets_a_sweep_being_deleted_go_and_forgets_one_deleted_between_its_passes(
+    tmp_path: Path, store: Store, redis_settings: RedisSettings
+) -> None:
+    # Given two running sweeps a controller serves: it owns both and created their trials
+    path = write_sweep(tmp_path, SWEEP + "run_cap: 2\nparallelism: 2\n")
+    first, second = (lifecycle.submit_sweep(store, path)[0].id for _ in range(2))
+    controller = Controller(store, make_celery(redis_settings))
+    controller._pass(store.live_sweep_ids())
+    assert store.trial_count(first) == store.trial_count(second) == 2 and store.sweep_owner(first) == controller.id
+    # When the first is marked DELETING (a delete under way) / Then its next step lets it go: no context, no owner
+    assert store.move_sweep(first, SweepState.DELETING, [SweepState.RUNNING]) is None
+    assert controller.step(first) is False
+    assert first not in controller._contexts and store.sweep_owner(first) is None and store.trial_count(first) == 2
+    # When the second is deleted outright between two passes / Then the controller forgets it and writes none of it back
+    removal.delete_sweep(store, second, force=True, wait_seconds=0)
+    controller._pass(store.live_sweep_ids())
+    assert second not in controller._contexts and keys_naming(store, second) == []
