@@ -59,7 +59,7 @@ class BulkEntry:
 
     sweep_id: str
     state: SweepState
-    ended_at: float
+    ended_at: float  # when it was last in use: its end, or its restore (`retention.ended_at`)
     archive: str
     deleted: bool
     bytes: int | None = None

@@ -14,6 +14,7 @@ import click
 
 from sweepctl import removal, retention
 from sweepctl.cli.connect import open_store, redis_option
+from sweepctl.cli.listing import format_timestamp
 from sweepctl.cli.output import emit, format_option
 
 WAIT_HELP = "Seconds to wait for the sweep's queued and running trials to end before deleting."
@@ -46,13 +47,15 @@ def delete(
     """
     with open_store(redis_url, state_dir) as (store, _):
         total = store.trial_count(sweep_id)
-        progress = click.progressbar(length=total, label=f"deleting sweep {sweep_id}", file=click.get_text_stream("stderr"))  # type: ignore[operator]  # click 8.4 stubs
-        with progress as bar:
-            done = removal.delete_sweep(
-                store, sweep_id, force=force, archive_to=archive_to, wait_seconds=wait_seconds, on_batch=bar.update
-            )
-    record = _deletion_record(done)
-    emit(record, fmt)
+        if total == 0:  # nothing to show progress of (or no such sweep: delete_sweep says so)
+            done = removal.delete_sweep(store, sweep_id, force=force, archive_to=archive_to, wait_seconds=wait_seconds)
+        else:
+            progress = click.progressbar(length=total, label=f"deleting sweep {sweep_id}", file=click.get_text_stream("stderr"))  # type: ignore[operator]  # click 8.4 stubs
+            with progress as bar:
+                done = removal.delete_sweep(
+                    store, sweep_id, force=force, archive_to=archive_to, wait_seconds=wait_seconds, on_batch=bar.update
+                )
+    emit(_readable(_deletion_record(done), fmt), fmt)
     kept = f"; archive {done.archive.path} ({done.archive.bytes} bytes)" if done.archive else ""
     click.echo(f"sweep {sweep_id}: deleted, {done.trials} trial(s){kept}", err=True)
 
@@ -67,11 +70,18 @@ def _deletion_record(done: removal.Deletion) -> dict[str, Any]:
         "archive": None if done.archive is None else done.archive.path,
         "archive_bytes": None if done.archive is None else done.archive.bytes,
         "metric_points": None if done.archive is None else done.archive.points,
+        # As INFO reads them just before and after: other clients' writes, and Redis' own allocations, count too.
         "redis_used_bytes_before": before,
         "redis_used_bytes_after": after,
-        "redis_bytes_returned": None if before is None or after is None else before - after,
         "seconds": round(done.seconds, 3),
     }
+
+
+def _readable(record: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """Times (`*_at`) as times of day in the table; json and yaml keep unix times."""
+    if fmt != "table":
+        return record
+    return {k: format_timestamp(v) if k.endswith("_at") and isinstance(v, float) else v for k, v in record.items()}
 
 
 @click.command()
@@ -117,7 +127,7 @@ def archive(
         entries, more = removal.archive_old(
             store, age, folder, max_sweeps=max_sweeps, dry_run=dry_run, now=time.time(), wait_seconds=wait_seconds
         )
-    rows = [asdict(e) | {"state": e.state.value} for e in entries]
+    rows = [_readable(asdict(e) | {"state": e.state.value}, fmt) for e in entries]
     emit(rows, fmt, columns=("sweep_id", "state", "ended_at", "archive", "deleted", "bytes", "trials", "error"))
     failed = [e for e in entries if e.error]
     verb = "would be archived and deleted" if dry_run else "archived and deleted"
@@ -138,7 +148,7 @@ def restore(file: Path, as_id: str | None, redis_url: str | None, state_dir: str
     warm_start read it; no controller ever runs it again (nor does `extend`). Refused when a sweep has its id."""
     with open_store(redis_url, state_dir, create_local=True) as (store, _):
         done = removal.restore_sweep(store, file, as_id=as_id)
-    emit(asdict(done) | {"state": done.state.value}, fmt)
+    emit(_readable(asdict(done) | {"state": done.state.value}, fmt), fmt)
     click.echo(f"sweep {done.sweep_id}: restored from {file}, {done.trials} trial(s), {done.state.value}", err=True)
 
 
