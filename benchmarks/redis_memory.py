@@ -27,8 +27,12 @@ from sweepctl.records import MetricPoint, Sweep, SweepState, Trial, TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Outcome, Store, keys
 
-SPEC = {"method": "random", "metric": {"name": "loss", "goal": "minimize"}, "program": "train.py",
-        "parameters": {"lr": {"min": 1e-5, "max": 1e-1, "distribution": "log_uniform_values"}, "layers": {"values": [2, 4, 8]}}}
+SPEC = {
+    "method": "random",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "program": "train.py",
+    "parameters": {"lr": {"min": 1e-5, "max": 1e-1, "distribution": "log_uniform_values"}, "layers": {"values": [2, 4, 8]}},
+}
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,16 @@ def measure(store: Store, settings: RedisSettings, folder: Path, trials: int, po
     settled_memory(store)
     fill(store, "peer", trials, points)
     peer_took, peer_stall = longest_ping(settings, lambda: one_del(store, "peer", trials))
-    return Row(trials, points, full - base, full - after, took, stall, peer_took, peer_stall, path.stat().st_size, archive_seconds,
-               restore_seconds)
+    return Row(
+        trials, points, full - base, full - after, took, stall, peer_took, peer_stall, path.stat().st_size, archive_seconds, restore_seconds
+    )
 
 
 def report(rows: list[Row]) -> None:
-    print("| trials | points/trial | Redis bytes added | bytes/trial | returned by delete | returned | delete s | longest PING, "
-          "delete (batches) | longest PING, one DEL (peer) | stall ratio | archive .json.gz | archive / Redis | archive s | restore s |")
+    print(
+        "| trials | points/trial | Redis bytes added | bytes/trial | returned by delete | returned | delete s | longest PING, "
+        "delete (batches) | longest PING, one DEL (peer) | stall ratio | archive .json.gz | archive / Redis | archive s | restore s |"
+    )
     print("|---" * 14 + "|")
     for r in rows:
         print(
