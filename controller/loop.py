@@ -127,6 +127,11 @@ class Controller:
         # reads is in the counts but not yet in `finished`: the liar keeps it as pending
         # until the next step, whose event its end already sent.
         progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        if progress.state is SweepState.DELETING:
+            # `delete` is removing it: let it go, and write nothing more of it (no stats, no owner).
+            self._contexts.pop(sweep_id, None)
+            self._release(sweep_id)
+            return False
         follow_run_cap(ctx, progress.run_cap)
         creation.observe_finished(self.store, ctx, progress.finished)
         self._stop_early(ctx)
@@ -267,6 +272,10 @@ class Controller:
     def _pass(self, live: list[str]) -> bool:
         """One round over the live sweeps: own what is free, reap, step what we own."""
         now = time.monotonic()
+        for sweep_id in self._contexts.keys() - set(live):
+            # Out of the live set without this controller retiring it: deleted (`sweepctl delete`). Forget it.
+            self._contexts.pop(sweep_id, None)
+            self.ownership.forget(sweep_id)
         claim = self.ownership.claim(live, now)
         for sweep_id in claim.taken:
             # Another controller took it (we stalled past our lease): forget our copy.

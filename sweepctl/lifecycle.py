@@ -210,6 +210,8 @@ def extend_sweep(store: Store, sweep_id: str, run_cap: int) -> Extension:
     """
     sweep = store.get_sweep(sweep_id)
     spec = store.spec_of(sweep)
+    if sweep.restored_at is not None:
+        raise SweepStateError(extension.restored_refusal(sweep_id))
     if sweep.state in extension.REOPEN_STATES and _target_reached(store, sweep_id, spec):
         raise SweepStateError(f"sweep {sweep_id} is {sweep.state.value}: its metric target is reached, so it would finish again at once")
     outcome = store.extend_sweep(sweep_id, run_cap, extension.KEEP_STATES, extension.REOPEN_STATES, extension.extended_reason(run_cap))

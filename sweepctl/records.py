@@ -19,6 +19,9 @@ class SweepState(str, Enum):
     STOPPING: no new trials; running ones finish, then STOPPED.
     CANCELLED: no new trials; queued ones are dropped and running ones killed.
     FINISHED: budget, target or search space done. FAILED: too many trial failures.
+    DELETING: `sweepctl delete` is removing its keys: nothing is created or started, its running
+    trials are stopped (their late writes are refused), and it never changes again: the delete,
+    run again after an interruption, goes on from where it stopped.
     """
 
     RUNNING = "running"
@@ -28,6 +31,7 @@ class SweepState(str, Enum):
     CANCELLED = "cancelled"
     FINISHED = "finished"
     FAILED = "failed"
+    DELETING = "deleting"
 
     @property
     def accepts_trials(self) -> bool:
@@ -40,9 +44,14 @@ class SweepState(str, Enum):
         return self in (SweepState.RUNNING, SweepState.STOPPING)
 
     @property
+    def stops_running_trials(self) -> bool:
+        """Whether a running trial is stopped at once: the sweep was cancelled, or is being deleted."""
+        return self in (SweepState.CANCELLED, SweepState.DELETING)
+
+    @property
     def is_terminal(self) -> bool:
         """Whether the state can no longer change (trials may still be draining)."""
-        return self in (SweepState.STOPPED, SweepState.CANCELLED, SweepState.FINISHED, SweepState.FAILED)
+        return self in (SweepState.STOPPED, SweepState.CANCELLED, SweepState.FINISHED, SweepState.FAILED, SweepState.DELETING)
 
 
 class TrialState(str, Enum):
@@ -340,6 +349,8 @@ class Sweep:
     run_cap: int | None = None
     # Set by `clone`: the sweep this one was cloned from (and warm-started from).
     cloned_from: str | None = None
+    # Set by `restore`: when the sweep was loaded back from an archive (a record to read, never run again).
+    restored_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.protocol import format_report
-from sweepctl.records import StopRequest, SweepState, Trial, TrialState
+from sweepctl.records import StopRequest, Trial, TrialState
 from sweepctl.report import TrialStopped, reporting_to
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store
@@ -237,7 +237,7 @@ class _Watch:
             self.ending = Ending.TIMED_OUT
             return
         sweep_state, stop = self.store.trial_control(self.trial.sweep_id, self.trial.number)
-        if sweep_state is SweepState.CANCELLED:
+        if sweep_state.stops_running_trials:
             self.ending = Ending.CANCELLED
         elif stop is not None:
             self.stop_request = stop

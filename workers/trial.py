@@ -23,8 +23,8 @@ from pathlib import Path
 
 from sweepctl.agent_count import TrialCount
 from sweepctl.command import Macro
-from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
-from sweepctl.records import StopRequest, SweepState, Trial, TrialState
+from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError, UnknownSweepError
+from sweepctl.records import StopRequest, Trial, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
 from sweepctl.trial_environment import trial_environment
@@ -143,7 +143,11 @@ class TrialRunner:
     def run(self, sweep_id: str, number: int, attempt: int, fold: int | None = None) -> TrialState | None:
         """Run the attempt (of fold `fold` of a k-fold trial) if it is still ours to run; the final state, or None when
         not recorded here. A fold's attempt runs exactly as a trial's: its record (`Trial.fold` set) is what it runs."""
-        found = until_done(lambda: self._spec(sweep_id), "reading the sweep", give_up=self._shutdown_overdue)
+        try:
+            found = until_done(lambda: self._spec(sweep_id), "reading the sweep", give_up=self._shutdown_overdue)
+        except UnknownSweepError:
+            log.info("trial %s/%s attempt %s not run: the sweep is gone (deleted)", sweep_id, number, attempt)
+            return None
         if found is None:
             return None
         spec, workdir = found
@@ -355,7 +359,7 @@ class TrialRunner:
             return None
         due.control = now + self.settings.control_interval
         sweep_state, stop = self.store.trial_control(trial.sweep_id, trial.number)
-        if sweep_state is SweepState.CANCELLED:
+        if sweep_state.stops_running_trials:  # cancelled, or being deleted: its result is refused if it is gone
             return Ending.CANCELLED
         if stop is not None:
             self._stop_request = stop

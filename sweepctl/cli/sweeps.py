@@ -14,7 +14,7 @@ from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.listing import Listing, emit_listing, listing_options, readable_sweep, readable_trial, sweep_table
 from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
 from sweepctl.cli.progress import follow
-from sweepctl.errors import ConfigError, NoMetricError, StoreError
+from sweepctl.errors import ConfigError, NoMetricError, StoreError, UnknownSweepError
 from sweepctl.export import space_of
 from sweepctl.records import MetricPoint, Trial, TrialState
 from sweepctl.spec import Goal, SweepSpec
@@ -143,7 +143,12 @@ def status(
         ids = [sweep_id] if sweep_id else store.sweep_ids()
         records, spaces = [], []
         for sid in ids:
-            sweep = store.get_sweep(sid)
+            try:
+                sweep = store.get_sweep(sid)
+            except UnknownSweepError:
+                if sweep_id:
+                    raise
+                continue  # deleted between the two reads (`delete`, `archive`)
             spec = store.spec_of(sweep)
             records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.goal)))
             spaces.append(spec.space)

@@ -30,8 +30,14 @@
 | sweepctl:controllers                  | zset   | controller id -> last heartbeat (unix time)        | none |
 | sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
 | sweepctl:agent:{aid}:trials           | set    | numbers of the trials `sweepctl agent --count N` runs (N at most) | 7 days, renewed |
+| sweepctl.agent.{sid} (kombu's)        | list   | the Celery queue of a sweep run by `sweepctl agent` / `sweepctl.agent` | none |
+| _kombu.binding.sweepctl.agent.{sid}, _kombu.binding_permanent.sweepctl.agent.{sid} | set | kombu's bindings of that queue | none |
 
 `{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
+Every key naming a sweep is one of `sweep_keys` (the record and its indexes), `trial_key` and
+`metrics_key` of each of its trials, or (a sweep run in the caller) `celery_queue_keys` of its own
+queue: `sweepctl delete` removes exactly these, and the sweep's id from SWEEPS, LIVE_SWEEPS, EVENTS
+and LEASES. (GPU samples name the trial they saw in their value, and expire by themselves.)
 
 Members and fields with a format of their own, each built and parsed side by side below:
 worker ids `host/slot/pid`, lease members `{sid}:{n}` (`{sid}:{n}.{f}` for fold f), GPU members
@@ -165,6 +171,36 @@ def record_keys(sweep_id: str, number: int, fold: int | None) -> tuple[str, str]
 def celery_queue_key(queue: str) -> str:
     """The list kombu's Redis transport keeps a Celery queue's waiting messages in (no priorities)."""
     return queue
+
+
+# kombu's Redis transport: a queue's priority lists are the queue's name, SEP and the step (step 0 has
+# the bare name), and the exchange Celery names after the queue keeps its bindings in two sets.
+_KOMBU_SEP = "\x06\x16"
+_KOMBU_PRIORITY_STEPS = (3, 6, 9)
+
+
+def celery_queue_keys(queue: str) -> tuple[str, ...]:
+    """Every key kombu's Redis transport keeps for a Celery queue of its own (its messages and its bindings)."""
+    lists = (celery_queue_key(queue), *(f"{queue}{_KOMBU_SEP}{step}" for step in _KOMBU_PRIORITY_STEPS))
+    return (*lists, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
+def sweep_keys(sweep_id: str) -> dict[str, str]:
+    """The sweep's record and every index key of its own, by name (its trials' keys are not among them)."""
+    return {
+        "sweep": sweep_key(sweep_id),
+        "trials": trials_key(sweep_id),
+        "active": active_key(sweep_id),
+        "held": held_key(sweep_id),
+        "retried": retried_key(sweep_id),
+        "finished": finished_key(sweep_id),
+        "counts": counts_key(sweep_id),
+        "objective": objective_key(sweep_id),
+        "params": params_key(sweep_id),
+        "rejections": rejections_key(sweep_id),
+        "stats": stats_key(sweep_id),
+        "owner": owner_key(sweep_id),
+    }
 
 
 def agent_trials_key(agent_id: str) -> str:

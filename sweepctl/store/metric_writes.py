@@ -41,11 +41,10 @@ class MetricWrites(StoreBase):
     """Metric histories, results, and the refusals counted around them."""
 
     def count_rejections(self, sweep_id: str, reasons: Mapping[str, int]) -> None:
-        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for reason, count in reasons.items():
-            pipe.hincrby(keys.rejections_key(sweep_id), reason, count)
-        pipe.execute()
+        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines), while the sweep exists."""
+        if reasons:
+            increments = [x for reason, count in reasons.items() for x in (reason, str(int(count)))]
+            self._scripts.add_to_counters(sweep=keys.sweep_key(sweep_id), counters=keys.rejections_key(sweep_id), rest=increments)
 
     def rejections(self, sweep_id: str) -> dict[str, int]:
         """Writes refused by the fences, by reason (stale attempt, unknown trial, ...)."""
@@ -103,6 +102,7 @@ class MetricWrites(StoreBase):
                 trial=record,
                 metrics=metrics,
                 rejections=keys.rejections_key(sweep_id),
+                sweep=keys.sweep_key(sweep_id),
                 attempt=codec.dumps(attempt),
                 numbered_from=_numbered(first_point),
                 field_pairs=len(written) // 2,
@@ -179,6 +179,7 @@ class MetricWrites(StoreBase):
             stats=keys.stats_key(sweep_id),
             host_trials=keys.HOST_TRIALS,
             metrics=keys.metrics_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
             number=number,
             attempt=codec.dumps(attempt),
             state=state.value,
@@ -199,6 +200,7 @@ class MetricWrites(StoreBase):
         result = self._scripts.finish_fold(
             fold=keys.fold_key(sweep_id, number, fold),
             trial=keys.trial_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
             active=keys.active_key(sweep_id),
             finished=keys.finished_key(sweep_id),
             counts=keys.counts_key(sweep_id),

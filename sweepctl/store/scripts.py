@@ -59,6 +59,7 @@ CONSTANTS: Mapping[str, str] = {
     "SWEEP_RUNNING_JSON": _json(SweepState.RUNNING.value),
     "SWEEP_CANCELLED_JSON": _json(SweepState.CANCELLED.value),
     "SWEEP_PAUSED_JSON": _json(SweepState.PAUSED.value),
+    "SWEEP_DELETING_JSON": _json(SweepState.DELETING.value),
 }
 
 _HEADER = re.compile(r"^-- (include|keys|argv):(.*)$", re.MULTILINE)
@@ -123,8 +124,11 @@ class Script:
         self.source = load(name)
         self._script = client.register_script(self.source.text)
 
-    def __call__(self, *, rest: Sequence[Any] = (), **named: Any) -> Any:
-        """Run with every declared key and argument given by name; `rest` is the variable rest of ARGV."""
+    def __call__(self, *, rest: Sequence[Any] = (), pipeline: Any = None, **named: Any) -> Any:
+        """Run with every declared key and argument given by name; `rest` is the variable rest of ARGV.
+
+        With `pipeline` the call is queued on it (its reply comes with the pipeline's).
+        """
         src = self.source
         expected = {*src.keys, *src.args}
         if set(named) != expected:
@@ -133,6 +137,8 @@ class Script:
             raise TypeError(f"lua/{src.name}.lua takes no variable rest of ARGV")
         keys = [named[k] for k in src.keys]
         args = [*(named[a] for a in src.args), *rest]
+        if pipeline is not None:
+            return self._script(keys=keys, args=args, client=pipeline)
         try:
             return self._script(keys=keys, args=args)
         except redis.ResponseError as exc:

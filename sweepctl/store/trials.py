@@ -54,16 +54,20 @@ class TrialRecords(StoreBase):
         return Outcome(result)
 
     def update_trial(self, sweep_id: str, number: int, *, fold: int | None = None, **fields: Any) -> None:
-        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent_at`), of the trial or one fold of it."""
-        self.redis.hset(keys.record_keys(sweep_id, number, fold)[0], mapping=codec.encode_fields(fields))
+        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent_at`), of the trial or one fold
+        of it; nothing for a trial that is gone (its sweep was deleted)."""
+        self._scripts.set_trial_fields(trial=keys.record_keys(sweep_id, number, fold)[0], rest=pairs(fields))
 
     def mark_sent(self, sweep_id: str, numbers: Sequence[int], at: float) -> None:
-        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip."""
+        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip.
+
+        A trial deleted meanwhile (its sweep was) is left gone, not written back as a bare `sent_at`."""
         if not numbers:
             return
         pipe = self.redis.pipeline(transaction=False)
+        sent = pairs({"sent_at": at})
         for n in numbers:
-            pipe.hset(keys.trial_key(sweep_id, n), mapping=codec.encode_fields({"sent_at": at}))
+            self._scripts.set_trial_fields(trial=keys.trial_key(sweep_id, n), rest=sent, pipeline=pipe)
         pipe.execute()
 
     def trial_field(self, sweep_id: str, number: int, name: str) -> Any:
@@ -190,6 +194,7 @@ class TrialRecords(StoreBase):
             trial=keys.record_keys(sweep_id, number, fold)[0],
             leases=keys.LEASES,
             rejections=keys.rejections_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             worker=codec.dumps(worker),
             lease_seconds=lease_seconds,
@@ -202,6 +207,7 @@ class TrialRecords(StoreBase):
         result = self._scripts.request_stop(
             trial=keys.trial_key(sweep_id, number),
             rejections=keys.rejections_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             decision=codec.dumps(dataclasses.asdict(request)),
         )
@@ -212,6 +218,7 @@ class TrialRecords(StoreBase):
         (`trial_control`), and it ends STOPPED with its last fold. NOT_RUNNING when it is not running or stopping already."""
         result = self._scripts.stop_folds(
             trial=keys.trial_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
             active=keys.active_key(sweep_id),
             finished=keys.finished_key(sweep_id),
             counts=keys.counts_key(sweep_id),
@@ -234,7 +241,9 @@ class TrialRecords(StoreBase):
         pipe.hget(keys.trial_key(sweep_id, number), "stop_requested")
         state, stop = pipe.execute()
         request = codec.loads(stop) if stop else None  # a trial without a request holds JSON null
-        return SweepState(codec.loads(state)), (StopRequest(**request) if request else None)
+        # A sweep deleted meanwhile reads as DELETING: its running trials stop, as they would while it is deleted.
+        sweep_state = SweepState.DELETING if state is None else SweepState(codec.loads(state))
+        return sweep_state, (StopRequest(**request) if request else None)
 
     def expired_leases(self, limit: int = 1000) -> list[tuple[str, int, int | None]]:
         """(sweep id, number, fold) of running trials (fold None) and folds whose lease expired by Redis' clock."""
@@ -263,6 +272,7 @@ class TrialRecords(StoreBase):
             rejections=keys.rejections_key(sweep_id),
             stats=keys.stats_key(sweep_id),
             host_trials=keys.HOST_TRIALS,
+            sweep=keys.sweep_key(sweep_id),
             number=number,
             lease_member=keys.lease_member(sweep_id, number),
             attempt="" if attempt is None else codec.dumps(attempt),
@@ -305,6 +315,7 @@ class TrialRecords(StoreBase):
         result = self._scripts.requeue_fold(
             fold=keys.fold_key(sweep_id, number, fold),
             trial=keys.trial_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
             leases=keys.LEASES,
             active=keys.active_key(sweep_id),
             finished=keys.finished_key(sweep_id),

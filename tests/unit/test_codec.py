@@ -74,6 +74,7 @@ FULL_SWEEP = Sweep(
     ended_at=1700000500.0,
     run_cap=12,
     cloned_from="k3j9x2ab",
+    restored_at=1700000900.5,
 )
 
 

@@ -61,20 +61,20 @@ def test_a_script_is_called_with_keys_and_args_in_the_order_the_file_declares() 
     recorded = Recorded()
     script = Script(Client(recorded), "renew_lease")
     # When called by name, in any order
-    script(lease_member="s:1", worker='"w"', rejections="R", attempt="2", leases="L", trial="T", lease_seconds=30)
+    script(lease_member="s:1", worker='"w"', rejections="R", sweep="S", attempt="2", leases="L", trial="T", lease_seconds=30)
     # Then KEYS and ARGV follow the file's header
-    assert recorded.calls == [(["T", "L", "R"], ["2", '"w"', 30, "s:1"])]
+    assert recorded.calls == [(["T", "L", "R", "S"], ["2", '"w"', 30, "s:1"])]
 
 
 def test_a_missing_or_unknown_name_is_refused_before_anything_is_sent() -> None:
     recorded = Recorded()
     script = Script(Client(recorded), "own_sweep")
     with pytest.raises(TypeError, match="takes"):
-        script(owner="O", controller="c")  # no lease_ms
+        script(owner="O", sweep="S", controller="c")  # no lease_ms
     with pytest.raises(TypeError, match="takes"):
-        script(owner="O", controller="c", lease_ms=1, extra=2)
+        script(owner="O", sweep="S", controller="c", lease_ms=1, extra=2)
     with pytest.raises(TypeError, match="variable rest"):
-        script(owner="O", controller="c", lease_ms=1, rest=["x"])
+        script(owner="O", sweep="S", controller="c", lease_ms=1, rest=["x"])
     assert recorded.calls == []
 
 

@@ -4,11 +4,12 @@
 -- include: prelude
 -- keys: fold trial counts sweep leases rejections held
 -- argv: attempt lease_seconds lease_member number ...fields
-local state, refused = fenced(K.fold, A.attempt, K.rejections)
+local state, refused = fenced(K.fold, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
 if state ~= '${QUEUED_JSON}' then return refuse(K.rejections, 'not_queued') end
 local sweep_state = redis.call('HGET', K.sweep, 'state')
 if sweep_state == '${SWEEP_CANCELLED_JSON}' then return 'cancelled' end
+if sweep_state == '${SWEEP_DELETING_JSON}' then return 'sweep_not_running' end
 if sweep_state == '${SWEEP_PAUSED_JSON}' then
   redis.call('SADD', K.held, A.number)
   return 'paused'

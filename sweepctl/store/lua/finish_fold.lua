@@ -2,9 +2,9 @@
 -- its last metric points (finish_trial.lua's rule, per fold); then its trial follows (folds.lua): the fold's objective
 -- noted, the other folds stopped when it is the first to fail, the trial concluded when it was the last.
 -- include: prelude account_finish folds
--- keys: fold trial active finished counts objective events leases rejections stats host_trials metrics
+-- keys: fold trial sweep active finished counts objective events leases rejections stats host_trials metrics
 -- argv: number index attempt state objective_value sweep_id lease_member numbered_from field_pairs ...pairs_then_points
-local state, refused = fenced(K.fold, A.attempt, K.rejections)
+local state, refused = fenced(K.fold, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
 if state ~= '${QUEUED_JSON}' and state ~= '${RUNNING_JSON}' then return refuse(K.rejections, 'already_finished') end
 local pairs_end = REST - 1 + 2 * tonumber(A.field_pairs)

@@ -2,11 +2,15 @@
 -- attempt+1 while its trial goes on RUNNING, or record it LOST once `max_lost` attempts were lost, which ends the
 -- trial (folds.lua). A fold of a trial being stopped is not run again: it ends STOPPED ('stopped').
 -- include: prelude account_finish folds
--- keys: fold trial leases active finished counts objective events rejections stats host_trials
+-- keys: fold trial sweep leases active finished counts objective events rejections stats host_trials
 -- argv: number index lease_member attempt reason max_lost sweep_id
 local t = now()
 local state = redis.call('HGET', K.fold, 'state')
-if not state then redis.call('ZREM', K.leases, A.lease_member); return refuse(K.rejections, 'unknown') end
+if not state then
+  redis.call('ZREM', K.leases, A.lease_member)
+  if redis.call('EXISTS', K.sweep) == 0 then return 'unknown' end  -- a deleted sweep's: not counted (see fenced)
+  return refuse(K.rejections, 'unknown')
+end
 local attempt = redis.call('HGET', K.fold, 'attempt')
 if A.attempt ~= '' then
   if attempt ~= A.attempt then return refuse(K.rejections, 'stale') end
