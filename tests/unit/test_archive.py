@@ -147,7 +147,10 @@ def test_a_restore_renames_the_folds_and_ends_a_fold_that_had_not_ended() -> Non
         ("copy-1", 0, TrialState.COMPLETED),
         ("copy-1", 1, TrialState.CANCELLED),
     ]
-    assert folds[1].trial.ended_at == 1700001000.0 and folds[1].trial.error == "running when its sweep was archived; a restored sweep runs nothing"
+    assert (
+        folds[1].trial.ended_at == 1700001000.0
+        and folds[1].trial.error == "running when its sweep was archived; a restored sweep runs nothing"
+    )
     assert side_parts(replace(plan, trials=plan.trials[3:])) == side_parts(replace(archived, trials=archived.trials[3:]))
     histories = [[codec.encode_point(p) for p in f.history] for f in folds]
     assert histories == [[codec.encode_point(p) for p in f.history] for f in archived.trials[2].folds]
