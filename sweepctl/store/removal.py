@@ -127,8 +127,9 @@ class SweepRemoval(StoreBase):
         """Write trials and their metric histories back, with their folds' (records with `fold` set) and the histories
         of their earlier attempts, by (number, attempt) (one pipeline; give the trials of at most WRITE_BATCH at a time)."""
         pipe = self.redis.pipeline(transaction=False)
-        for trial, history in (*trials, *folds):
-            record, metrics = keys.record_keys(sweep_id, trial.number, trial.fold)
+        written = [(trial, history, None) for trial, history in trials] + [(fold, history, fold.fold) for fold, history in folds]
+        for trial, history, index in written:  # a fold's record is keyed by its index, a trial's never (whatever its `fold`)
+            record, metrics = keys.record_keys(sweep_id, trial.number, index)
             pipe.hset(record, mapping=codec.encode_trial(trial))
             _push_history(pipe, metrics, history)
         for (number, attempt), history in attempt_histories.items():
