@@ -13,7 +13,9 @@ Layout, version 1 (the file is UTF-8 JSON, gzip-compressed when its name ends in
       "trials": [                               # one per trial, by ascending number
         {"row": {...},                          # its row of `sweepctl export --format json`
          "record": {...},                       # its record as the store keeps it, earlier (lost) attempts included
-         "history": [{"t": 1733.5, "step": 0, "v": {"loss": 0.9}}, ...]}   # every metric point, oldest first
+         "history": [{"t": 1733.5, "step": 0, "v": {"loss": 0.9}}, ...],  # every metric point, oldest first
+         "folds": [{"record": {...}, "history": [...]}, ...],   # a k-fold trial only: each fold's record and history
+         "attempt_histories": {"1": [...], ...}}  # a retried trial only: what each earlier attempt left (non-empty)
       ],
       "finished": [2, 1, 3],                    # trial numbers in the order they finished (what warm_start reads)
       "objective": [[1, 0.25], [3, 0.5]],       # (number, objective) of its completed trials
@@ -25,6 +27,10 @@ The sweep record, the trial records and the points hold exactly what the store k
 non-finite numbers are the strings "nan", "inf" and "-inf", so the file is strict JSON. The rows alone,
 `jq '[.trials[].row]'`, are the sweep's `sweepctl export --format json`. A reader of version N reads every
 version up to N and refuses a newer one, naming both.
+
+`folds` and `attempt_histories` came after the first archives: an entry without them is a trial without
+folds or earlier histories. A fold's record is a trial record with `fold` set (0 .. the trial's `folds`-1);
+`attempt_histories` are keyed by attempt number (1 .. the trial's `attempt`-1), each list oldest first.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sweepctl import codec
@@ -46,11 +52,27 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
-class ArchivedTrial:
-    """One trial of an archive: its record and its metric history."""
+class ArchivedFold:
+    """One fold of a k-fold trial: its record (a Trial with `fold` set) and its metric history."""
 
     trial: Trial
     history: tuple[MetricPoint, ...]
+
+
+@dataclass(frozen=True)
+class ArchivedTrial:
+    """One trial of an archive: its record and its metric history; a k-fold trial's folds, and the histories its
+    earlier attempts left when `retry` ran it again (by attempt number)."""
+
+    trial: Trial
+    history: tuple[MetricPoint, ...]
+    folds: tuple[ArchivedFold, ...] = ()
+    attempt_histories: Mapping[int, tuple[MetricPoint, ...]] = field(default_factory=dict)
+
+    @property
+    def points(self) -> int:
+        """Its metric points: its own, its folds' and its earlier attempts'."""
+        return len(self.history) + sum(len(f.history) for f in self.folds) + sum(len(h) for h in self.attempt_histories.values())
 
 
 @dataclass(frozen=True)
@@ -67,8 +89,8 @@ class ArchivedSweep:
 
     @property
     def points(self) -> int:
-        """Metric points over all trials."""
-        return sum(len(t.history) for t in self.trials)
+        """Metric points over all trials (their folds' and earlier attempts' included)."""
+        return sum(t.points for t in self.trials)
 
 
 def document(archived: ArchivedSweep, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], sweepctl_version: str) -> dict[str, Any]:
@@ -82,18 +104,28 @@ def document(archived: ArchivedSweep, columns: Sequence[str], rows: Sequence[Map
         "sweepctl_version": sweepctl_version,
         "sweep": {k: codec.loads(v) for k, v in codec.encode_sweep(archived.sweep).items()},
         "columns": list(columns),
-        "trials": [
-            {
-                "row": dict(row),
-                "record": {k: codec.loads(v) for k, v in codec.encode_trial(t.trial).items()},
-                "history": [codec.point_fields(p) for p in t.history],
-            }
-            for t, row in zip(archived.trials, rows)
-        ],
+        "trials": [_entry(t, row) for t, row in zip(archived.trials, rows)],
         "finished": list(archived.finished),
         "objective": [[n, value] for n, value in archived.objective],
         "rejections": dict(archived.rejections),
         "stats": dict(archived.stats),
+    }
+
+
+def _entry(archived: ArchivedTrial, row: Mapping[str, Any]) -> dict[str, Any]:
+    """One trial's entry; `folds` and `attempt_histories` only when it has them (an older reader's shape otherwise)."""
+    entry: dict[str, Any] = {"row": dict(row), **_record_fields(archived.trial, archived.history)}
+    if archived.folds:
+        entry["folds"] = [_record_fields(f.trial, f.history) for f in archived.folds]
+    if archived.attempt_histories:
+        entry["attempt_histories"] = {str(a): [codec.point_fields(p) for p in h] for a, h in sorted(archived.attempt_histories.items())}
+    return entry
+
+
+def _record_fields(trial: Trial, history: Sequence[MetricPoint]) -> dict[str, Any]:
+    return {
+        "record": {k: codec.loads(v) for k, v in codec.encode_trial(trial).items()},
+        "history": [codec.point_fields(p) for p in history],
     }
 
 
@@ -130,21 +162,28 @@ def restored(archived: ArchivedSweep, *, as_id: str | None, now: float) -> Archi
     is recorded CANCELLED, saying so, and counted finished: a restored sweep runs nothing.
     """
     sweep_id = as_id or archived.sweep.id
-    error = "{state} when its sweep was archived; a restored sweep runs nothing"
     trials = []
     ended = []
     for entry in archived.trials:
-        trial = replace(entry.trial, sweep_id=sweep_id)
-        if not trial.state.is_finished:
-            ended.append(trial.number)
-            trial = replace(trial, state=TrialState.CANCELLED, error=error.format(state=trial.state.value), ended_at=archived.archived_at)
-        trials.append(ArchivedTrial(trial, entry.history))
+        if not entry.trial.state.is_finished:
+            ended.append(entry.trial.number)
+        folds = tuple(ArchivedFold(_ended(f.trial, sweep_id, archived.archived_at), f.history) for f in entry.folds)
+        trials.append(replace(entry, trial=_ended(entry.trial, sweep_id, archived.archived_at), folds=folds))
     return replace(
         archived,
         sweep=replace(archived.sweep, id=sweep_id, restored_at=now),
         trials=tuple(trials),
         finished=(*archived.finished, *(n for n in ended if n not in archived.finished)),
     )
+
+
+def _ended(trial: Trial, sweep_id: str, archived_at: float) -> Trial:
+    """A trial's (or a fold's) record under `sweep_id`, CANCELLED at `archived_at` when it had not ended."""
+    trial = replace(trial, sweep_id=sweep_id)
+    if trial.state.is_finished:
+        return trial
+    error = f"{trial.state.value} when its sweep was archived; a restored sweep runs nothing"
+    return replace(trial, state=TrialState.CANCELLED, error=error, ended_at=archived_at)
 
 
 def counts_of(trials: Sequence[ArchivedTrial]) -> dict[TrialState, int]:
@@ -191,19 +230,64 @@ def _trial(entry: Any, i: int, sweep_id: str, source: str) -> ArchivedTrial:
     where = f"{source}: trials[{i}]"
     if not isinstance(entry, dict) or not isinstance(entry.get("record"), dict) or not isinstance(entry.get("history"), list):
         raise ArchiveError(f"{where}: expected an object with a record (object) and a history (list)")
-    try:
-        trial = codec.decode_trial({k: codec.dumps(v) for k, v in entry["record"].items()})
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArchiveError(f"{where}.record: not a trial record ({exc})") from exc
-    if trial.sweep_id != sweep_id or not isinstance(trial.number, int) or isinstance(trial.number, bool):
+    trial = _record(entry["record"], f"{where}.record")
+    if trial.sweep_id != sweep_id or not _whole(trial.number):
         raise ArchiveError(
             f"{where}.record: expected a trial of sweep {sweep_id} with a whole number, got {trial.sweep_id!r}/{trial.number!r}"
         )
+    folds = _folds(entry.get("folds", []), trial, f"{where}.folds")
+    earlier = _attempt_histories(entry.get("attempt_histories", {}), trial, f"{where}.attempt_histories")
+    return ArchivedTrial(trial, _history(entry["history"], f"{where}.history"), folds, earlier)
+
+
+def _record(fields: dict[str, Any], where: str) -> Trial:
     try:
-        history = tuple(codec.point_of(point) for point in entry["history"])
+        return codec.decode_trial({k: codec.dumps(v) for k, v in fields.items()})
     except (KeyError, TypeError, ValueError) as exc:
-        raise ArchiveError(f'{where}.history: expected points {{"t": time, "step": step, "v": {{name: value}}}} ({exc})') from exc
-    return ArchivedTrial(trial, history)
+        raise ArchiveError(f"{where}: not a trial record ({exc})") from exc
+
+
+def _history(points: list[Any], where: str) -> tuple[MetricPoint, ...]:
+    try:
+        return tuple(codec.point_of(point) for point in points)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArchiveError(f'{where}: expected points {{"t": time, "step": step, "v": {{name: value}}}} ({exc})') from exc
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _folds(entries: Any, trial: Trial, where: str) -> tuple[ArchivedFold, ...]:
+    """A k-fold trial's folds: each a record of this trial with its own fold index (0 .. folds-1), once."""
+    if not isinstance(entries, list):
+        raise ArchiveError(f"{where}: expected a list of folds, got {type(entries).__name__}")
+    found: list[ArchivedFold] = []
+    for i, entry in enumerate(entries):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("record"), dict) or not isinstance(entry.get("history"), list):
+            raise ArchiveError(f"{at}: expected an object with a record (object) and a history (list)")
+        fold = _record(entry["record"], f"{at}.record")
+        index, k = fold.fold, trial.folds or 0
+        if (fold.sweep_id, fold.number) != (trial.sweep_id, trial.number) or not isinstance(index, int) or isinstance(index, bool):
+            raise ArchiveError(f"{at}.record: expected a fold of trial {trial.number} (a whole fold index), got {fold.number!r}/{index!r}")
+        if not 0 <= index < k or index in {f.trial.fold for f in found}:
+            raise ArchiveError(f"{at}.record.fold: expected a fold not given before, 0 to {k - 1} (the trial has {k} folds), got {index}")
+        found.append(ArchivedFold(fold, _history(entry["history"], f"{at}.history")))
+    return tuple(found)
+
+
+def _attempt_histories(entries: Any, trial: Trial, where: str) -> dict[int, tuple[MetricPoint, ...]]:
+    """The histories of a retried trial's earlier attempts, by attempt number (1 .. attempt-1)."""
+    if not isinstance(entries, dict):
+        raise ArchiveError(f"{where}: expected an object of attempt number -> points, got {type(entries).__name__}")
+    found = {}
+    for name, points in entries.items():
+        attempt = int(name) if isinstance(name, str) and name.isdigit() else 0
+        if not 1 <= attempt < trial.attempt or not isinstance(points, list):
+            raise ArchiveError(f"{where}.{name}: expected an earlier attempt (1 to {trial.attempt - 1}) with a list of points")
+        found[attempt] = _history(points, f"{where}.{name}")
+    return found
 
 
 def _numbers(values: list[Any], known: set[int], name: str, source: str) -> tuple[int, ...]:

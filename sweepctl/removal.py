@@ -20,10 +20,10 @@ from pathlib import Path
 
 from sweepctl import __version__, archive, archive_file, lifecycle, retention
 from sweepctl.analysis.table import trial_table
-from sweepctl.archive import ArchivedSweep, ArchivedTrial
+from sweepctl.archive import ArchivedFold, ArchivedSweep, ArchivedTrial
 from sweepctl.errors import ConfigError, StoreError, SweepError, SweepStateError, UnknownSweepError
 from sweepctl.export import json_rows, space_of
-from sweepctl.records import Sweep, SweepState
+from sweepctl.records import MetricPoint, Sweep, SweepState
 from sweepctl.store import WRITE_BATCH, Store
 
 READ_BATCH = 500  # trials (and their histories) read per round trip while archiving
@@ -165,9 +165,7 @@ def read_archived(store: Store, sweep: Sweep) -> ArchivedSweep:
     numbers = store.trial_numbers(sweep.id)
     trials: list[ArchivedTrial] = []
     for i in range(0, len(numbers), READ_BATCH):
-        page = numbers[i : i + READ_BATCH]
-        histories = store.metric_points_since(sweep.id, dict.fromkeys(page, 0))
-        trials += [ArchivedTrial(t, tuple(histories[t.number])) for t in store.get_trials(sweep.id, page)]
+        trials += _read_page(store, sweep.id, numbers[i : i + READ_BATCH])
     return ArchivedSweep(
         sweep=sweep,
         trials=tuple(trials),
@@ -177,6 +175,27 @@ def read_archived(store: Store, sweep: Sweep) -> ArchivedSweep:
         stats=store.sweep_stats(sweep.id),
         archived_at=time.time(),
     )
+
+
+def _read_page(store: Store, sweep_id: str, numbers: list[int]) -> list[ArchivedTrial]:
+    """The trials, their histories, a k-fold trial's folds and a retried trial's earlier histories: four round trips."""
+    records = store.get_trials(sweep_id, numbers)
+    histories = store.metric_points_since(sweep_id, dict.fromkeys(numbers, 0))
+    folds = store.get_folds(sweep_id, records)
+    fold_histories, attempt_histories = store.side_histories(sweep_id, records)
+    earlier: dict[int, dict[int, tuple[MetricPoint, ...]]] = {}
+    for (number, attempt), history in attempt_histories.items():
+        if history:  # an attempt taken back from a lost worker kept none aside
+            earlier.setdefault(number, {})[attempt] = tuple(history)
+    return [
+        ArchivedTrial(
+            t,
+            tuple(histories[t.number]),
+            tuple(ArchivedFold(f, tuple(fold_histories[t.number, f.fold or 0])) for f in folds.get(t.number, [])),
+            earlier.get(t.number, {}),
+        )
+        for t in records
+    ]
 
 
 def archive_sweep(store: Store, sweep_id: str, path: Path) -> Written:
@@ -245,7 +264,10 @@ def restore_sweep(store: Store, path: Path, *, as_id: str | None = None, now: fl
     if taken is not None:
         raise SweepStateError(retention.taken_refusal(sweep_id, taken))
     for i in range(0, len(plan.trials), WRITE_BATCH):
-        store.write_trials(sweep_id, [(t.trial, t.history) for t in plan.trials[i : i + WRITE_BATCH]])
+        page = plan.trials[i : i + WRITE_BATCH]
+        folds = [(f.trial, f.history) for t in page for f in t.folds]
+        earlier = {(t.trial.number, a): h for t in page for a, h in t.attempt_histories.items()}
+        store.write_trials(sweep_id, [(t.trial, t.history) for t in page], folds, earlier)
     store.write_indexes(sweep_id, plan.finished, plan.objective, archive.counts_of(plan.trials), plan.rejections, plan.stats)
     refused = store.publish_sweep(plan.sweep)
     if refused is not None:

@@ -23,10 +23,11 @@ from sweepctl.store import keys
 from sweepctl.store.base import StoreBase
 from sweepctl.store.outcomes import params_hash
 
-# Trials removed (their hash and metric history, two keys each) or written back per atomic step.
+# Trials removed (their hash and metric history, their folds' and earlier attempts') or written back per step.
 DROP_BATCH = 200
 WRITE_BATCH = 200
 POINTS_PER_PUSH = 1000  # metric points (and finished numbers) per RPUSH of a restore
+_NO_HISTORIES: Mapping[tuple[int, int], Sequence[MetricPoint]] = {}
 
 
 class SweepRemoval(StoreBase):
@@ -44,6 +45,21 @@ class SweepRemoval(StoreBase):
     def trial_numbers(self, sweep_id: str) -> list[int]:
         """Every trial number of the sweep, ascending."""
         return [int(n) for n in self.redis.zrange(keys.trials_key(sweep_id), 0, -1)]
+
+    def side_histories(
+        self, sweep_id: str, trials: Sequence[Trial]
+    ) -> tuple[dict[tuple[int, int], list[MetricPoint]], dict[tuple[int, int], list[MetricPoint]]]:
+        """In one round trip, the histories kept beside `trials`' own: each fold's of a k-fold trial, by (number, fold),
+        and each earlier attempt's of a retried one, by (number, attempt) (1 .. attempt-1; empty where none was kept)."""
+        folds = [(t.number, f) for t in trials for f in range(t.folds or 0)]
+        attempts = [(t.number, a) for t in trials for a in range(1, t.attempt)]
+        pipe = self.redis.pipeline(transaction=False)
+        for n, f in folds:
+            pipe.lrange(keys.fold_metrics_key(sweep_id, n, f), 0, -1)
+        for n, a in attempts:
+            pipe.lrange(keys.attempt_metrics_key(sweep_id, n, a), 0, -1)
+        found = [[codec.decode_point(raw) for raw in points] for points in pipe.execute()]
+        return dict(zip(folds, found)), dict(zip(attempts, found[len(folds) :]))
 
     # ---- deleting ------------------------------------------------------------
     def drop_trials(self, sweep_id: str, batch: int = DROP_BATCH) -> int:
@@ -101,16 +117,24 @@ class SweepRemoval(StoreBase):
             return None
         return SweepState.DELETING if result == "exists" else SweepState(codec.loads(result))
 
-    def write_trials(self, sweep_id: str, trials: Sequence[tuple[Trial, Sequence[MetricPoint]]]) -> None:
-        """Write trials and their metric histories back (one pipeline; give at most WRITE_BATCH at a time)."""
+    def write_trials(
+        self,
+        sweep_id: str,
+        trials: Sequence[tuple[Trial, Sequence[MetricPoint]]],
+        folds: Sequence[tuple[Trial, Sequence[MetricPoint]]] = (),
+        attempt_histories: Mapping[tuple[int, int], Sequence[MetricPoint]] = _NO_HISTORIES,
+    ) -> None:
+        """Write trials and their metric histories back, with their folds' (records with `fold` set) and the histories
+        of their earlier attempts, by (number, attempt) (one pipeline; give the trials of at most WRITE_BATCH at a time)."""
         pipe = self.redis.pipeline(transaction=False)
-        for trial, history in trials:
-            metrics = keys.metrics_key(sweep_id, trial.number)
-            pipe.hset(keys.trial_key(sweep_id, trial.number), mapping=codec.encode_trial(trial))
-            pipe.unlink(metrics)
-            encoded = [codec.encode_point(p) for p in history]
-            for i in range(0, len(encoded), POINTS_PER_PUSH):
-                pipe.rpush(metrics, *encoded[i : i + POINTS_PER_PUSH])
+        written = [(trial, history, None) for trial, history in trials] + [(fold, history, fold.fold) for fold, history in folds]
+        for trial, history, index in written:  # a fold's record is keyed by its index, a trial's never (whatever its `fold`)
+            record, metrics = keys.record_keys(sweep_id, trial.number, index)
+            pipe.hset(record, mapping=codec.encode_trial(trial))
+            _push_history(pipe, metrics, history)
+        for (number, attempt), history in attempt_histories.items():
+            _push_history(pipe, keys.attempt_metrics_key(sweep_id, number, attempt), history)
+        for trial, _ in trials:
             pipe.zadd(keys.trials_key(sweep_id), {str(trial.number): trial.number})
             pipe.sadd(keys.params_key(sweep_id), params_hash(trial.params))
         pipe.execute()
@@ -154,6 +178,14 @@ class SweepRemoval(StoreBase):
         if result == "unknown":
             raise UnknownSweepError(f"no sweep {sweep.id!r} in this store (its reservation was deleted meanwhile)")
         return None if result == "ok" else SweepState(codec.loads(result))
+
+
+def _push_history(pipe: Any, key: str, history: Sequence[MetricPoint]) -> None:
+    """Replace the list at `key` by `history` (none left when it is empty), POINTS_PER_PUSH points per RPUSH."""
+    pipe.unlink(key)
+    encoded = [codec.encode_point(p) for p in history]
+    for i in range(0, len(encoded), POINTS_PER_PUSH):
+        pipe.rpush(key, *encoded[i : i + POINTS_PER_PUSH])
 
 
 def _stat_values(stats: Mapping[str, float]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import math
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,3 +297,55 @@ def test_delete_also_removes_a_k_fold_trials_folds_and_a_retried_trials_earlier_
         removal.delete_sweep(store, sid, wait_seconds=0, force=True)
         assert keys_naming(store, sid) == []
         assert not any(indexes_listing(store, sid).values())
+
+
+def side_records(store: Store, sweep_id: str) -> dict[str, Any]:
+    """The trials' records and histories, their folds' (records, histories) and earlier attempts' histories (NaN-safe)."""
+    trials = store.get_trials(sweep_id)
+
+    def history(number: int, **which: int) -> list[str]:
+        return [codec.encode_point(p) for p in store.metric_history(sweep_id, number, **which)]
+
+    return {
+        "trials": [codec.encode_trial(t) for t in trials],
+        "histories": {t.number: history(t.number) for t in trials},
+        "folds": {n: [codec.encode_trial(f) for f in found] for n, found in store.get_folds(sweep_id, trials).items()},
+        "fold_histories": {(t.number, f): history(t.number, fold=f) for t in trials for f in range(t.folds or 0)},
+        "attempt_histories": {(t.number, a): history(t.number, attempt=a) for t in trials for a in range(1, t.attempt)},
+    }
+
+
+def test_an_archive_restores_a_k_fold_trials_folds_and_a_retried_trials_earlier_history(tmp_path: Path, store: Store) -> None:
+    # Given an ended 2-fold sweep whose trial completed both folds, each with a history of its own (a NaN in fold 0's)
+    folded = lifecycle.submit_sweep(store, write_sweep(tmp_path, SWEEP + "cross_validation: {folds: 2}\n", "folds.yaml"))[0].id
+    trial = Trial(sweep_id=folded, number=1, state=TrialState.QUEUED, params={"x": 0.5}, seed=1, created_at=1.0, folds=2)
+    assert store.create_trial(trial) is Outcome.OK
+    for fold in (0, 1):
+        assert store.claim_trial(folded, 1, 1, fold=fold, lease_seconds=60, worker=f"h/cpu{fold}/1", host="h") is Outcome.OK
+        done = store.finish_trial(folded, 1, 1, TrialState.COMPLETED, 0.5 + fold, fold=fold, points=points(3 - fold, nan_at=1 - fold))
+        assert done is Outcome.OK
+    assert store.transition_sweep(folded, SweepState.FINISHED, [SweepState.RUNNING], reason="test", ended_at=3.0)
+    # And an ended sweep whose failed trial was retried and failed again (attempt 1's 3 points kept aside)
+    retried = lifecycle.submit_sweep(store, write_sweep(tmp_path, SWEEP, "retried.yaml"))[0].id
+    created(store, retried, 1)
+    assert store.claim_trial(retried, 1, 1, worker="h/0/1", host="h") is Outcome.OK
+    assert store.finish_trial(retried, 1, 1, TrialState.FAILED, None, points=points(3), exit_code=3) is Outcome.OK
+    assert [t.number for t in lifecycle.retry_trials(store, retried, (TrialState.FAILED,)).retried] == [1]
+    assert store.claim_trial(retried, 1, 2, worker="h/0/1", host="h") is Outcome.OK
+    assert store.finish_trial(retried, 1, 2, TrialState.FAILED, None, points=points(2), exit_code=3) is Outcome.OK
+    assert store.transition_sweep(retried, SweepState.FINISHED, [SweepState.RUNNING], reason="test", ended_at=3.0)
+    before = {sid: side_records(store, sid) for sid in (folded, retried)}
+    assert store.get_trial(folded, 1).state is TrialState.COMPLETED
+    assert [len(h) for h in before[folded]["fold_histories"].values()] == [3, 2]
+    assert [len(h) for h in before[retried]["attempt_histories"].values()] == [3]
+
+    for sid, total in ((folded, 5), (retried, 5)):
+        # When each is deleted with an archive, then restored
+        done = removal.delete_sweep(store, sid, archive_to=tmp_path / f"{sid}.json")
+        assert done.archive is not None and done.archive.points == total and keys_naming(store, sid) == []
+        restored = removal.restore_sweep(store, tmp_path / f"{sid}.json")
+        # Then its folds' records and histories and its earlier attempt's history are back, as are its records
+        assert restored.points == total and side_records(store, sid) == before[sid]
+        # When deleted again / Then no key names it, and no index does
+        removal.delete_sweep(store, sid)
+        assert keys_naming(store, sid) == [] and not any(indexes_listing(store, sid).values())

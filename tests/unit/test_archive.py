@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sweepctl import archive, codec
-from sweepctl.archive import ArchivedSweep, ArchivedTrial
+from sweepctl.archive import ArchivedFold, ArchivedSweep, ArchivedTrial
 from sweepctl.errors import ArchiveError
 from sweepctl.records import MetricPoint, SweepState, TrialState
 from tests.unit.test_codec import FULL_SWEEP, FULL_TRIAL
@@ -31,6 +31,32 @@ def an_archive() -> ArchivedSweep:
         stats={"duration_count": 1.0, "duration_sum": 12.5},
         archived_at=1700001000.0,
     )
+
+
+def with_folds_and_retries() -> ArchivedSweep:
+    """An archive that also has a 2-fold trial (9, fold 1 still running) and a trial retried twice (10, on attempt 3)."""
+    base = replace(FULL_TRIAL, fold=None, folds=None, retried_attempts=(), attempt=1)
+    folded = replace(base, number=9, folds=2)
+    folds = (
+        ArchivedFold(replace(folded, folds=None, fold=0), (MetricPoint(3.0, 0, {"loss": 0.5}), MetricPoint(4.0, 1, {"loss": math.nan}))),
+        ArchivedFold(replace(folded, folds=None, fold=1, state=TrialState.RUNNING, ended_at=None), (MetricPoint(3.5, 0, {"loss": 0.7}),)),
+    )
+    retried = replace(base, number=10, attempt=3, state=TrialState.FAILED)
+    earlier = {1: (MetricPoint(5.0, 0, {"loss": 2.0}),), 2: (MetricPoint(6.0, 0, {"loss": 1.5}), MetricPoint(7.0, 1, {"loss": math.inf}))}
+    archived = an_archive()
+    added = (ArchivedTrial(folded, (), folds), ArchivedTrial(retried, (MetricPoint(8.0, 0, {"loss": 1.0}),), attempt_histories=earlier))
+    return replace(archived, trials=(*archived.trials, *added), finished=(*archived.finished, 9, 10))
+
+
+def side_parts(archived: ArchivedSweep) -> Any:
+    """Each trial's folds (records and histories) and earlier attempts' histories as the store would hold them."""
+    return [
+        (
+            [(codec.encode_trial(f.trial), [codec.encode_point(p) for p in f.history]) for f in t.folds],
+            {a: [codec.encode_point(p) for p in h] for a, h in t.attempt_histories.items()},
+        )
+        for t in archived.trials
+    ]
 
 
 def as_json(archived: ArchivedSweep) -> Any:
@@ -57,6 +83,77 @@ def test_every_field_of_the_sweep_its_trials_and_their_histories_round_trips_thr
     # And the document says what it is, and holds the export's row beside each record
     assert (doc["format"], doc["version"], doc["sweepctl_version"]) == ("sweepctl-archive", 1, "0.1.0")
     assert doc["trials"][1]["row"] == {"number": 8} and doc["trials"][0]["history"][1]["v"] == {"loss": "nan", "acc": "inf"}
+
+
+def test_a_k_fold_trials_folds_and_a_retried_trials_earlier_histories_round_trip() -> None:
+    # Given an archive with a 2-fold trial (its folds' records and histories) and a trial retried twice
+    archived = with_folds_and_retries()
+    # When written as a document and read back
+    doc = as_json(archived)
+    again = archive.parse(doc, "a.json")
+    # Then the folds and the earlier attempts' histories are what was archived, and counted among the points
+    assert side_parts(again) == side_parts(archived) and encoded(again) == encoded(archived)
+    assert again.points == archived.points == 2 + 3 + 4
+    # And only the trials that have them carry the new keys; attempts are keyed by their number as text
+    assert ["folds" in t for t in doc["trials"]] == [False, False, True, False]
+    assert ["attempt_histories" in t for t in doc["trials"]] == [False, False, False, True]
+    assert [f["record"]["fold"] for f in doc["trials"][2]["folds"]] == [0, 1]
+    assert doc["trials"][3]["attempt_histories"]["2"][1]["v"] == {"loss": "inf"}
+
+
+def test_an_archive_written_before_folds_and_retries_loads_without_them() -> None:
+    # Given a document of the first layout: trials with a record and a history only
+    doc = as_json(an_archive())
+    assert all(set(t) == {"row", "record", "history"} for t in doc["trials"])
+    # When read / Then its trials have no folds and no earlier histories
+    again = archive.parse(doc, "old.json")
+    assert [(t.folds, dict(t.attempt_histories)) for t in again.trials] == [((), {}), ((), {})]
+    assert encoded(again) == encoded(an_archive())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d["trials"][2].update(folds={}), "trials[2].folds: expected a list of folds, got dict"),
+        (lambda d: d["trials"][2]["folds"][0].pop("history"), "trials[2].folds[0]: expected an object with a record"),
+        (lambda d: d["trials"][2]["folds"][1]["record"].pop("seed"), "trials[2].folds[1].record: not a trial record"),
+        (lambda d: d["trials"][2]["folds"][1]["record"].update(number=10), "trials[2].folds[1].record: expected a fold of trial 9"),
+        (lambda d: d["trials"][2]["folds"][1]["record"].update(fold=None), "trials[2].folds[1].record: expected a fold of trial 9"),
+        (lambda d: d["trials"][2]["folds"][1]["record"].update(fold=2), "folds[1].record.fold: expected a fold not given before, 0 to 1"),
+        (lambda d: d["trials"][2]["folds"][1]["record"].update(fold=0), "folds[1].record.fold: expected a fold not given before"),
+        (lambda d: d["trials"][2]["folds"][0]["history"].append({}), "trials[2].folds[0].history: expected points"),
+        (lambda d: d["trials"][3].update(attempt_histories=[]), "trials[3].attempt_histories: expected an object of attempt number"),
+        (lambda d: d["trials"][3]["attempt_histories"].update({"3": []}), "attempt_histories.3: expected an earlier attempt (1 to 2)"),
+        (lambda d: d["trials"][3]["attempt_histories"].update({"x": []}), "attempt_histories.x: expected an earlier attempt"),
+        (lambda d: d["trials"][3]["attempt_histories"].update({"1": {}}), "attempt_histories.1: expected an earlier attempt"),
+        (lambda d: d["trials"][3]["attempt_histories"]["2"].append({"t": 1}), "trials[3].attempt_histories.2: expected points"),
+    ],
+)
+def test_a_damaged_fold_or_earlier_history_is_refused_naming_the_field(damage: Any, message: str) -> None:
+    doc = copy.deepcopy(as_json(with_folds_and_retries()))
+    damage(doc)
+    with pytest.raises(ArchiveError, match=r"^a\.json: .*" + re.escape(message)):
+        archive.parse(doc, "a.json")
+
+
+def test_a_restore_renames_the_folds_and_ends_a_fold_that_had_not_ended() -> None:
+    # Given an archive whose 2-fold trial's fold 1 was running when it was archived
+    archived = with_folds_and_retries()
+    # When planned for a restore under another id
+    plan = archive.restored(archived, as_id="copy-1", now=1700002000.0)
+    # Then its folds carry the new id, fold 1 is cancelled at the archive's time, and every history is untouched
+    folds = plan.trials[2].folds
+    assert [(f.trial.sweep_id, f.trial.fold, f.trial.state) for f in folds] == [
+        ("copy-1", 0, TrialState.COMPLETED),
+        ("copy-1", 1, TrialState.CANCELLED),
+    ]
+    assert (
+        folds[1].trial.ended_at == 1700001000.0
+        and folds[1].trial.error == "running when its sweep was archived; a restored sweep runs nothing"
+    )
+    assert side_parts(replace(plan, trials=plan.trials[3:])) == side_parts(replace(archived, trials=archived.trials[3:]))
+    histories = [[codec.encode_point(p) for p in f.history] for f in folds]
+    assert histories == [[codec.encode_point(p) for p in f.history] for f in archived.trials[2].folds]
 
 
 @pytest.mark.parametrize(
