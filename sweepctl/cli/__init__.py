@@ -8,7 +8,23 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import agent, analysis, clone, compare, delete, export, extend, report, reproduce, retry, run, services, sweep_state, sweeps, ui
+from sweepctl.cli import (
+    agent,
+    analysis,
+    clone,
+    compare,
+    delete,
+    export,
+    extend,
+    report,
+    reproduce,
+    retry,
+    run,
+    services,
+    sweep_state,
+    sweeps,
+    ui,
+)
 from sweepctl.errors import SweepError
 
 
