@@ -261,6 +261,8 @@ def retry_trials(store: Store, sweep_id: str, states: tuple[TrialState, ...]) ->
     state takes no retry, UnknownSweepError for an unknown sweep.
     """
     sweep = store.get_sweep(sweep_id)
+    if sweep.restored_at is not None:
+        raise SweepStateError(retry.restored_refusal(sweep_id))
     if sweep.state not in retry.SWEEP_MOVES:
         raise SweepStateError(retry.sweep_refusal(sweep_id, sweep.state))
     picked = retry.chosen(store.get_trials(sweep_id), states)

@@ -186,10 +186,12 @@ def test_an_archive_restores_every_trial_record_and_metric_history_and_the_resto
     assert [t["row"] for t in document["trials"]] == before["rows"] == json_rows(load_trial_table(store, sid))
     assert (document["format"], document["version"]) == ("sweepctl-archive", 1)
 
-    # And it is listed, but never live: no controller takes it, `extend` refuses it
+    # And it is listed, but never live: no controller takes it, `extend` and `retry` refuse it
     assert sid in store.sweep_ids() and sid not in store.live_sweep_ids()
     with pytest.raises(SweepStateError, match="restored from an archive"):
         lifecycle.extend_sweep(store, sid, 20)
+    with pytest.raises(SweepStateError, match="restored from an archive: it is kept to read, never run again"):
+        lifecycle.retry_trials(store, sid, (TrialState.FAILED, TrialState.LOST, TrialState.CANCELLED))
     # And a new sweep warm-starts from it: its 6 finished trials are observations, the 4 completed with their result
     spec = replace(store.get_spec(sid), warm_sweeps=(sid,))
     observed = warm_observations(store, spec)
