@@ -154,6 +154,7 @@ def create_one(store: Store, ctx: SweepContext, number: int) -> Trial | None:
             params=ctx.spec.space.assemble(flat),
             seed=trial_seed(ctx.sweep.seed, number),
             created_at=time.time(),
+            folds=ctx.spec.folds,  # a k-fold trial: created with its fold records, sent as one message per fold
         )
         outcome = store.create_trial(trial)
         if outcome is Outcome.OK:

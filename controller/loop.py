@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection
 from controller import creation, recovery
 from controller.context import SweepContext, build_context, follow_run_cap
 from controller.curves import stop_early
+from controller.fold_means import stop_hopeless_folds
 from controller.ownership import Ownership
 from controller.scheduling import Plan, SweepMoment, plan
 from controller.sending import send
@@ -96,9 +97,9 @@ class Controller:
     def reap(self, owned: Collection[str]) -> int:
         """Take back running trials of owned sweeps whose worker lease expired; returns how many."""
         reaped = 0
-        for sweep_id, number in recovery.expired_leases(self.store, owned):
+        for sweep_id, number, fold in recovery.expired_leases(self.store, owned):
             ctx = self._context(sweep_id)
-            taken = recovery.take_back(self.store, ctx, number)
+            taken = recovery.take_back(self.store, ctx, number, fold)
             if taken.resend is not None:
                 self._send(ctx, taken.resend)
             reaped += taken.reaped
@@ -126,13 +127,14 @@ class Controller:
         # reads is in the counts but not yet in `finished`: the liar keeps it as pending
         # until the next step, whose event its end already sent.
         progress = self.store.sweep_progress(sweep_id, ctx.spec.goal, WORKER_UP_SECONDS, ctx.finished_seen)
+        if progress.state is SweepState.DELETING:
+            # `delete` is removing it: let it go, and write nothing more of it (no stats, no owner).
+            self._contexts.pop(sweep_id, None)
+            self._release(sweep_id)
+            return False
         follow_run_cap(ctx, progress.run_cap)
         creation.observe_finished(self.store, ctx, progress.finished)
-        if ctx.policy is not None and ctx.curves is not None:
-            stopped = stop_early(self.store, sweep_id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
-            ctx.just_finished = []
-            if stopped:
-                log.info("sweep %s: stopping trials %s early", sweep_id, stopped)
+        self._stop_early(ctx)
         if progress.held and progress.state.starts_queued_trials:
             for trial in recovery.held_back(self.store, ctx):
                 self._send(ctx, trial)
@@ -168,6 +170,15 @@ class Controller:
         creation.forget_retried(self.store, ctx, taken.numbers)
         for trial in taken.send:
             self._send(ctx, trial)
+
+    def _stop_early(self, ctx: SweepContext) -> None:
+        """The sweep's early_terminate: on learning curves, or for a k-fold sweep on fold means."""
+        if ctx.policy is not None and ctx.curves is not None:
+            stopped = stop_early(self.store, ctx.sweep.id, ctx.policy, ctx.curves, set(ctx.pending), ctx.just_finished)
+            ctx.just_finished = []
+            if stopped:
+                log.info("sweep %s: stopping trials %s early", ctx.sweep.id, stopped)
+        stop_hopeless_folds(self.store, ctx)
 
     def _apply(self, ctx: SweepContext, decision: Plan, moment: SweepMoment) -> bool:
         """Do what `plan` decided for the sweep; True when another step may do more."""
@@ -261,6 +272,10 @@ class Controller:
     def _pass(self, live: list[str]) -> bool:
         """One round over the live sweeps: own what is free, reap, step what we own."""
         now = time.monotonic()
+        for sweep_id in self._contexts.keys() - set(live):
+            # Out of the live set without this controller retiring it: deleted (`sweepctl delete`). Forget it.
+            self._contexts.pop(sweep_id, None)
+            self.ownership.forget(sweep_id)
         claim = self.ownership.claim(live, now)
         for sweep_id in claim.taken:
             # Another controller took it (we stalled past our lease): forget our copy.

@@ -3,14 +3,16 @@ and trials `retry` queued again.
 
 Each function reads the store for one sweep (or the lease set) and returns what
 to send again, or takes one trial back (one fenced write); the loop sends and
-decides when to look.
+decides when to look. A k-fold trial's folds are recovered one by one, as trials
+are: a lost fold's worker re-runs that fold alone, a fold's lost message sends that
+fold again (what is returned to send is then the fold's record, `Trial.fold` set).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.context import SweepContext
 from sweepctl.records import LossReason, Trial, TrialState
@@ -28,25 +30,27 @@ class TakenBack:
 
     @property
     def reaped(self) -> bool:
-        """Whether the trial left its lost worker (re-queued or recorded LOST)."""
-        return self.result in (Requeue.REQUEUED, Requeue.LOST)
+        """Whether the trial (or fold) left its lost worker (re-queued, recorded LOST, or a stopping trial's fold ended)."""
+        return self.result in (Requeue.REQUEUED, Requeue.LOST, Requeue.STOPPED)
 
 
-def expired_leases(store: Store, owned: Collection[str]) -> list[tuple[str, int]]:
-    """(sweep id, number) of running trials of `owned` sweeps whose worker lease expired."""
-    return [(sweep_id, number) for sweep_id, number in store.expired_leases() if sweep_id in owned]
+def expired_leases(store: Store, owned: Collection[str]) -> list[tuple[str, int, int | None]]:
+    """(sweep id, number, fold or None) of running trials and folds of `owned` sweeps whose worker lease expired."""
+    return [lease for lease in store.expired_leases() if lease[0] in owned]
 
 
-def take_back(store: Store, ctx: SweepContext, number: int) -> TakenBack:
-    """Re-queue trial `number` as its next attempt, or record it LOST after the sweep's max_retries."""
+def take_back(store: Store, ctx: SweepContext, number: int, fold: int | None = None) -> TakenBack:
+    """Re-queue trial `number` (its fold `fold` alone, of a k-fold trial) as its next attempt, or record it LOST after
+    the sweep's max_retries (a fold LOST ends its trial)."""
     sweep_id = ctx.sweep.id
-    result = store.requeue_trial(sweep_id, number, max_lost=ctx.spec.max_retries, reason=LossReason.LEASE_EXPIRED.value)
+    what = f"trial {sweep_id}/{number}" + ("" if fold is None else f" fold {fold}")
+    result = store.requeue_trial(sweep_id, number, max_lost=ctx.spec.max_retries, reason=LossReason.LEASE_EXPIRED.value, fold=fold)
     if result is Requeue.REQUEUED:
-        trial = store.get_trial(sweep_id, number)
-        log.warning("trial %s/%s: worker lost, re-queued as attempt %s", sweep_id, number, trial.attempt)
+        trial = store.get_trial(sweep_id, number, fold=fold)
+        log.warning("%s: worker lost, re-queued as attempt %s", what, trial.attempt)
         return TakenBack(result, trial)
     if result is Requeue.LOST:
-        log.warning("trial %s/%s: worker lost too often, recorded lost", sweep_id, number)
+        log.warning("%s: worker lost too often, recorded lost", what)
     return TakenBack(result)
 
 
@@ -69,15 +73,32 @@ def lost_messages(store: Store, ctx: SweepContext, now: float, lost_after: float
     # one `retry` queued again has none yet: `retried` sends it (once the sweep may start it).
     waiting = set(active) - store.held_numbers(sweep_id) - store.retried_numbers(sweep_id)
     lost = []
-    for trial in store.get_trials(sweep_id, sorted(waiting)):
+    for trial in queued(store, store.get_trials(sweep_id, sorted(waiting))):
         # Never sent at all counts too: Redis can apply a create and lose the reply,
         # so this controller never learnt the trial exists.
-        since = trial.sent_at if trial.sent_at is not None else trial.created_at
-        if trial.state is TrialState.QUEUED and trial.number not in ctx.unsent and now - since > lost_after:
-            log.warning("trial %s/%s: queued %.0f s with no message waiting; sending it", sweep_id, trial.number, now - since)
+        since = trial.sent_at or trial.created_at
+        if (trial.number, trial.fold) not in ctx.unsent and now - since > lost_after:
+            what = f"trial {sweep_id}/{trial.number}" + ("" if trial.fold is None else f" fold {trial.fold}")
+            log.warning("%s: queued %.0f s with no message waiting; sending it", what, now - since)
             ctx.pending[trial.number] = ctx.spec.space.flatten(trial.params)
             lost.append(trial)
     return lost
+
+
+def queued(store: Store, trials: list[Trial]) -> list[Trial]:
+    """What of `trials` waits for a message: the QUEUED ones (a QUEUED k-fold trial: every fold, a message each) and
+    the QUEUED folds of a RUNNING k-fold trial, as their fold records (one not sent alone since was sent with its trial:
+    the trial's `sent_at` is its own)."""
+    running = [t for t in trials if t.folds and t.state is TrialState.RUNNING]
+    folds = store.get_folds(trials[0].sweep_id, running) if running else {}
+    found: list[Trial] = []
+    for trial in trials:
+        if trial.state is TrialState.QUEUED:
+            found.append(trial)
+        for fold in folds.get(trial.number, ()):
+            if fold.state is TrialState.QUEUED:
+                found.append(replace(fold, sent_at=fold.sent_at or trial.sent_at))
+    return found
 
 
 def never_sent(store: Store, ctx: SweepContext) -> list[Trial]:
@@ -103,7 +124,8 @@ def held_back(store: Store, ctx: SweepContext) -> list[Trial]:
     is still queued with no message, which `lost_messages` finds.
     """
     sweep_id = ctx.sweep.id
-    trials = [t for t in store.get_trials(sweep_id, store.take_held(sweep_id)) if t.state is TrialState.QUEUED]
+    held = store.get_trials(sweep_id, store.take_held(sweep_id))
+    trials = queued(store, held) if held else []
     if trials:
         log.info("sweep %s runs again: sending %d trial(s) held back by the pause", sweep_id, len(trials))
     return trials

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 from sweepctl.records import SweepState
@@ -67,11 +68,17 @@ def parallelism(spec: SweepSpec, snap: SweepMoment) -> int:
     from the broker at once instead of waiting for the controller. No worker can
     hoard them: with late acks and a prefetch of one, a busy worker reserves no
     second message; queued trials go to whichever worker frees first.
+
+    `parallelism` counts trials, also for a k-fold sweep (each trial k fold tasks): the controller
+    creates, budgets and suggests whole trials, so `parallelism: P` keeps up to P*k fold tasks queued
+    or running. Without it, a k-fold sweep gets as many trials as make one fold task per live worker
+    (rounded up: ceil(workers / k), three times that for random and grid), so that folds fill the workers.
     """
     if spec.parallelism is not None:
         return spec.parallelism
     workers = max(1, snap.live_workers)
-    return workers if learns_from_results(spec) else 3 * workers
+    tasks = workers if learns_from_results(spec) else 3 * workers
+    return math.ceil(tasks / (spec.folds or 1))
 
 
 def refill_batch(spec: SweepSpec, snap: SweepMoment) -> int:
@@ -79,12 +86,13 @@ def refill_batch(spec: SweepSpec, snap: SweepMoment) -> int:
 
     Random and grid (default parallelism) refill a worker's worth at a time, so
     the controller's per-pass reads are paid once per batch, not per trial: the
-    queue then holds between one and two trials per worker. Otherwise every
+    queue then holds between one and two trials per worker (a k-fold sweep: a
+    worker's worth of fold tasks, ceil(workers / k) trials). Otherwise every
     free place is filled at once.
     """
     if spec.parallelism is not None or learns_from_results(spec):
         return 1
-    return max(1, snap.live_workers)
+    return max(1, math.ceil(snap.live_workers / (spec.folds or 1)))
 
 
 def learns_from_results(spec: SweepSpec) -> bool:

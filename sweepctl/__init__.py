@@ -1,7 +1,7 @@
 """sweepctl: self-hosted distributed hyperparameter optimization on Redis and Celery.
 
-Training scripts use `sweepctl.report(step=..., loss=...)`, `sweepctl.params()`
-and `sweepctl.seed()`; notebooks `sweepctl.sweep(config)` and
+Training scripts use `sweepctl.report(step=..., loss=...)`, `sweepctl.params()`,
+`sweepctl.seed()` and, in a k-fold sweep, `sweepctl.fold()` and `sweepctl.folds()`; notebooks `sweepctl.sweep(config)` and
 `sweepctl.agent(sweep_id, function=train, count=N)`, as W&B's `wandb.sweep` and
 `wandb.agent`; analysis code `sweepctl.trials_dataframe(sweep_id)`; everything
 else is the `sweepctl` command.
@@ -12,9 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from sweepctl.errors import SweepError
-from sweepctl.report import TrialStopped, params, report, seed
+from sweepctl.report import TrialStopped, fold, folds, params, report, seed
 
-__all__ = ["SweepError", "TrialStopped", "__version__", "agent", "params", "report", "seed", "sweep", "trials_dataframe"]
+__all__ = [
+    "SweepError",
+    "TrialStopped",
+    "__version__",
+    "agent",
+    "fold",
+    "folds",
+    "params",
+    "report",
+    "seed",
+    "sweep",
+    "trials_dataframe",
+]
 __version__ = "0.1.0"
 
 

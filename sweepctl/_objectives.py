@@ -14,6 +14,7 @@ best": the result is the Pareto front (`sweepctl.analysis.pareto`). What needs
 one order of trials is refused, naming the field: `target` (a sweep that ends
 when one metric reaches a value would ignore the others), `early_terminate`
 (it stops a trial for being worse than its peers on one metric),
+`cross_validation` (k-fold trials average one metric over their folds),
 `tpe.local_search` (it searches around the one best trial), and hyperopt, the
 default TPE engine, which optimizes one loss.
 """
@@ -52,17 +53,25 @@ def parse_objectives(problems: v.Problems, metric: Any, metrics: Any, method: Me
     return () if one is None else (one,)
 
 
+# Top-level blocks that need one metric, refused with several objectives: key -> why.
+ONE_METRIC_BLOCKS = {
+    "early_terminate": "compares trials by one metric",
+    "cross_validation": "averages one metric over the folds",
+}
+
+
 def check_several(
-    problems: v.Problems, objectives: tuple[MetricSpec, ...], method: Method | None, tpe: TpeOptions, early_terminate: bool
+    problems: v.Problems, objectives: tuple[MetricSpec, ...], method: Method | None, tpe: TpeOptions, also: Mapping[str, bool]
 ) -> None:
-    """Refuse, naming the field, what needs one order of trials in a sweep with several objectives."""
+    """Refuse, naming the field, what needs one order of trials in a sweep with several objectives.
+
+    `also` says which of ONE_METRIC_BLOCKS the file has.
+    """
     if len(objectives) < 2:
         return
-    if early_terminate:
-        problems.add(
-            "early_terminate",
-            "compares trials by one metric, and this sweep has several objectives: leave early_terminate out, or optimize one metric",
-        )
+    for key, why in ONE_METRIC_BLOCKS.items():
+        if also.get(key):
+            problems.add(key, f"{why}, and this sweep has several objectives: leave {key} out, or optimize one metric")
     if method is not Method.TPE:
         return
     if tpe.chosen_engine is TpeEngine.HYPEROPT:

@@ -119,20 +119,22 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = N
     return app
 
 
-def task_id(sweep_id: str, number: int, attempt: int) -> str:
-    """The Celery task id of one attempt of a trial: the same for every send of that attempt."""
-    return f"{sweep_id}.{number}.{attempt}"
+def task_id(sweep_id: str, number: int, attempt: int, fold: int | None = None) -> str:
+    """The Celery task id of one attempt of a trial (or of one fold of it): the same for every send of that attempt."""
+    return f"{sweep_id}.{number}.{attempt}" if fold is None else f"{sweep_id}.{number}.{attempt}.f{fold}"
 
 
-def send_attempt(app: Celery, sweep_id: str, number: int, attempt: int, queue: str) -> None:
-    """Publish the run_trial message of one attempt of a trial to `queue`.
+def send_attempt(app: Celery, sweep_id: str, number: int, attempt: int, queue: str, fold: int | None = None) -> None:
+    """Publish the run_trial message of one attempt of a trial (of fold `fold` of a k-fold trial) to `queue`.
 
-    Sending an attempt again is harmless: the worker's fenced claim lets one delivery
-    of an attempt run. Raises StoreUnavailable when the broker (our Redis) cannot take
-    the message now (unreachable, frozen, loading, or out of memory): retry later.
+    Its arguments are (sweep id, number, attempt), and the fold for a fold's attempt. Sending an
+    attempt again is harmless: the worker's fenced claim lets one delivery of an attempt run.
+    Raises StoreUnavailable when the broker (our Redis) cannot take the message now
+    (unreachable, frozen, loading, or out of memory): retry later.
     """
+    args: list[object] = [sweep_id, number, attempt] if fold is None else [sweep_id, number, attempt, fold]
     try:
-        app.send_task(RUN_TRIAL_TASK, args=[sweep_id, number, attempt], queue=queue, task_id=task_id(sweep_id, number, attempt))
+        app.send_task(RUN_TRIAL_TASK, args=args, queue=queue, task_id=task_id(sweep_id, number, attempt, fold))
     except OperationalError as exc:  # kombu's own "cannot connect"
         raise StoreUnavailable(f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}") from exc
     except redis.RedisError as exc:  # the Redis client's, under kombu: only "not now" is ours to wait out
@@ -159,8 +161,8 @@ class AttemptInbox:
         self._connection: Any = None
         self._queue: Any = None
 
-    def take(self) -> tuple[str, int, int] | None:
-        """The next waiting attempt as (sweep id, number, attempt), or None when none waits.
+    def take(self) -> tuple[str, int, int, int | None] | None:
+        """The next waiting attempt as (sweep id, number, attempt, fold or None), or None when none waits.
 
         Raises StoreUnavailable when the broker cannot answer now. A message that
         is no run_trial message is dropped (and logged).
@@ -187,13 +189,15 @@ class AttemptInbox:
                     log.debug("closing the inbox of %r: %s", self._name, exc)
 
 
-def _attempt_of(message: Any) -> tuple[str, int, int] | None:
-    """(sweep id, number, attempt) of a run_trial message (Celery's protocol 2: body [args, kwargs, embed])."""
+def _attempt_of(message: Any) -> tuple[str, int, int, int | None] | None:
+    """(sweep id, number, attempt, fold or None) of a run_trial message (Celery's protocol 2: body [args, kwargs, embed])."""
     try:
         if message.headers.get("task") != RUN_TRIAL_TASK:
             raise ValueError(f"task {message.headers.get('task')!r}")
-        sweep_id, number, attempt = message.decode()[0]
-        return str(sweep_id), int(number), int(attempt)
+        sweep_id, number, attempt, *fold = message.decode()[0]
+        if len(fold) > 1:
+            raise ValueError(f"{3 + len(fold)} arguments")
+        return str(sweep_id), int(number), int(attempt), int(fold[0]) if fold else None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         log.error("dropped a message that is no run_trial message: %s", exc)
         return None

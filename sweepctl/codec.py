@@ -89,7 +89,7 @@ def decode_trial(raw: Mapping[str, str]) -> Trial:
         f["code"] = CodeVersion(**f["code"])
     if f.get("gpu_usage") is not None:
         f["gpu_usage"] = GpuUsage.of(f["gpu_usage"])
-    for name in ("argv", "lost_attempts", "retried_attempts"):
+    for name in ("argv", "lost_attempts", "retried_attempts", "fold_objectives"):
         if name in f:
             f[name] = tuple(f[name])
     if "last_metrics" in f:
@@ -107,10 +107,19 @@ def decode_sweep(raw: Mapping[str, str]) -> Sweep:
     return Sweep(**f)
 
 
+def point_fields(point: MetricPoint) -> dict[str, Any]:
+    """A metric point as plain JSON data: `{"t": time, "step": step, "v": {name: value}}` (non-finite values as strings)."""
+    return {"t": point.time, "step": point.step, "v": encode_values(point.values)}
+
+
+def point_of(fields: Mapping[str, Any]) -> MetricPoint:
+    """The point `point_fields` gave."""
+    return MetricPoint(time=fields["t"], step=fields["step"], values=decode_values(fields["v"]))
+
+
 def encode_point(point: MetricPoint) -> str:
-    return dumps({"t": point.time, "step": point.step, "v": encode_values(point.values)})
+    return dumps(point_fields(point))
 
 
 def decode_point(raw: str) -> MetricPoint:
-    d = json.loads(raw)
-    return MetricPoint(time=d["t"], step=d["step"], values=decode_values(d["v"]))
+    return point_of(json.loads(raw))

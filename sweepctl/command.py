@@ -58,6 +58,7 @@ class Macro(str, Enum):
     ARGS_JSON_FILE = "args_json_file"
     ARGS_FLAT = "args_flat"  # sweepctl: one --group.name=value per leaf
     ARGS_FLAT_NO_HYPHENS = "args_flat_no_hyphens"  # sweepctl: one group.name=value per leaf
+    FOLD = "fold"  # sweepctl: the fold a task of a k-fold trial runs (0 .. k-1; cross_validation)
 
     @property
     def token(self) -> str:
@@ -70,6 +71,8 @@ class Macro(str, Enum):
 
 
 _BY_TOKEN = {m.token: m for m in Macro}
+# sweepctl's own macros, which W&B's agent does not know.
+OWN_MACROS = frozenset({Macro.ARGS_FLAT, Macro.ARGS_FLAT_NO_HYPHENS, Macro.FOLD})
 _ANY_MACRO = re.compile(r"\$\{[^}]*\}?")
 # W&B's own pattern (SWEEP_COMMAND_ENV_VAR_REGEX): upper-case names only.
 _ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
@@ -120,16 +123,23 @@ def build_argv(
     environ: Mapping[str, str],
     env: str = "/usr/bin/env",
     args_json_file: str | None = None,
+    fold: int | None = None,
 ) -> tuple[str, ...]:
-    """Expand the macros of `command` for one trial.
+    """Expand the macros of `command` for one trial (for one fold task of it: `fold`).
 
     `params` is the nested assignment (`SearchSpace.assemble`); `environ` is the
     trial's environment, read for `${envvar:NAME}`. Literal elements are copied
     unchanged. Raises ValueError when an element is not a valid command element
-    (see `macro_problem`), when `${program}` is used without a program, or
-    `${args_json_file}` without a file path.
+    (see `macro_problem`), when `${program}` is used without a program,
+    `${args_json_file}` without a file path, or `${fold}` without a fold.
     """
-    paths = {Macro.ENV: env, Macro.INTERPRETER: interpreter, Macro.PROGRAM: program, Macro.ARGS_JSON_FILE: args_json_file}
+    paths = {
+        Macro.ENV: env,
+        Macro.INTERPRETER: interpreter,
+        Macro.PROGRAM: program,
+        Macro.ARGS_JSON_FILE: args_json_file,
+        Macro.FOLD: None if fold is None else str(fold),
+    }
     argv: list[str] = []
     for element in command:
         macro = Macro.parse(element)
@@ -143,6 +153,8 @@ def build_argv(
             argv.append(path)
         elif macro is Macro.PROGRAM:
             raise ValueError("command uses ${program} but the sweep has no program")
+        elif macro is Macro.FOLD:
+            raise ValueError("command uses ${fold} but the trial is no fold of a k-fold trial (cross_validation)")
         else:
             raise ValueError(f"command uses {macro.token} but no file path was given")
     return tuple(argv)

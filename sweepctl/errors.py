@@ -45,6 +45,10 @@ class UnknownSweepError(StoreError):
     """Raised when a sweep id is not in the store."""
 
 
+class ArchiveError(SweepError):
+    """Raised when a sweep archive cannot be written or read back: names the file, the field and what was expected."""
+
+
 class SweepStateError(SweepError):
     """Raised when a lifecycle command does not apply to the sweep's state (pausing a stopped sweep, resuming a finished one)."""
 

@@ -55,10 +55,14 @@ def _json_cell(cell: Cell) -> Cell:
     return encode_number(cell) if isinstance(cell, float) else cell
 
 
+def json_rows(table: Table) -> list[dict[str, Cell]]:
+    """One object per row, column name -> value, in column order (as the json export and an archive's rows hold them)."""
+    return [{name: _json_cell(cell) for name, cell in zip(table.names, row)} for row in table.rows]
+
+
 def write_json(table: Table, stream: IO[str]) -> None:
     """A JSON array with one object per row, column name -> value, in column order."""
-    rows = [{name: _json_cell(cell) for name, cell in zip(table.names, row)} for row in table.rows]
-    json.dump(rows, stream, indent=1, allow_nan=False)
+    json.dump(json_rows(table), stream, indent=1, allow_nan=False)
     stream.write("\n")
 
 

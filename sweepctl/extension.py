@@ -15,6 +15,8 @@ the store refuses a parameter set the sweep already has, so nothing finished run
 - FAILED is refused: more trials failed than its max_failures allows (or its run died), and
   that count stays, so it would fail again at once. A variant with a higher max_failures is
   a new sweep, warm-started from this one's trials (`sweepctl clone ID --set max_failures=N`).
+- DELETING is refused: its keys are going. A sweep restored from an archive is refused too,
+  whatever its state: it is kept to read, never run again (`sweepctl restore`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ REOPEN_STATES = (SweepState.FINISHED, SweepState.STOPPED)
 _WHY_NOT = {
     SweepState.STOPPING: "it is stopping (its running trials are finishing); extend it once it is stopped",
     SweepState.CANCELLED: "a cancelled sweep was given up: its queued trials were dropped and running ones killed",
+    SweepState.DELETING: "it is being deleted",
     SweepState.FAILED: (
         "it failed (more trials failed than its max_failures allows, or its run died) and would fail again at once; "
         "clone it with a higher max_failures, warm-started from its trials: sweepctl clone {sweep_id} --set max_failures=N"
@@ -38,6 +41,14 @@ def state_refusal(sweep_id: str, state: SweepState) -> str:
     """Why a sweep in `state` cannot be extended (a state neither kept nor re-opened)."""
     why = _WHY_NOT.get(state, "its state allows no extension").format(sweep_id=sweep_id)
     return f"sweep {sweep_id} is {state.value}: {why}"
+
+
+def restored_refusal(sweep_id: str) -> str:
+    """Why a sweep loaded back from an archive is not extended: a restored sweep is a record, never run again."""
+    return (
+        f"sweep {sweep_id} was restored from an archive: it is kept to read (status, report, warm_start), never run again; "
+        f"start a new sweep with warm_start: {{sweeps: [{sweep_id}]}} to go on from it"
+    )
 
 
 def run_cap_refusal(sweep_id: str, run_cap: int, created: int) -> str | None:

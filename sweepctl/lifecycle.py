@@ -159,24 +159,32 @@ def resume_sweep(store: Store, sweep_id: str) -> bool:
 
 
 def cancel_queued_trials(store: Store, sweep_id: str, error: str = "the sweep was cancelled") -> int:
-    """Finish every still-queued trial as CANCELLED (fenced: one a worker just claimed is left to it)."""
-    cancelled = 0
-    for trial in store.get_trials(sweep_id, store.active_numbers(sweep_id)):
-        if trial.state is TrialState.QUEUED:
-            outcome = store.finish_trial(sweep_id, trial.number, trial.attempt, TrialState.CANCELLED, error=error, ended_at=time.time())
-            cancelled += outcome is Outcome.OK
-    return cancelled
+    """Finish every still-queued trial, and every queued fold of a k-fold trial, as CANCELLED (fenced: one a worker just
+    claimed is left to it); how many. A k-fold trial ends with its last fold, CANCELLED unless a fold failed first."""
+    return _end_active(store, sweep_id, error, running_too=False)
 
 
 def abandon_sweep(store: Store, sweep_id: str, reason: str) -> int:
-    """End a sweep whose run died with its workers: FAILED for `reason`, every trial still queued or
+    """End a sweep whose run died with its workers: FAILED for `reason`, every trial (and fold) still queued or
     running CANCELLED with it (no worker is left to finish them), and no controller asked to serve it."""
     store.transition_sweep(sweep_id, SweepState.FAILED, LIVE_STATES, reason=reason, ended_at=time.time())
-    ended = 0
-    for trial in store.get_trials(sweep_id, store.active_numbers(sweep_id)):
-        outcome = store.finish_trial(sweep_id, trial.number, trial.attempt, TrialState.CANCELLED, error=reason, ended_at=time.time())
-        ended += outcome is Outcome.OK
+    ended = _end_active(store, sweep_id, reason, running_too=True)
     store.retire_sweep(sweep_id)
+    return ended
+
+
+def _end_active(store: Store, sweep_id: str, error: str, *, running_too: bool) -> int:
+    """Finish the sweep's queued (and with `running_too`, running) trials and k-fold trials' folds CANCELLED, each
+    fenced by its attempt; how many of them ended here."""
+    ended = 0
+    active = store.get_trials(sweep_id, store.active_numbers(sweep_id))
+    records = [t for t in active if not t.folds] + [f for folds in store.get_folds(sweep_id, active).values() for f in folds]
+    for record in records:
+        if record.state is TrialState.QUEUED or (running_too and record.state is TrialState.RUNNING):
+            outcome = store.finish_trial(
+                sweep_id, record.number, record.attempt, TrialState.CANCELLED, fold=record.fold, error=error, ended_at=time.time()
+            )
+            ended += outcome is Outcome.OK
     return ended
 
 
@@ -202,6 +210,8 @@ def extend_sweep(store: Store, sweep_id: str, run_cap: int) -> Extension:
     """
     sweep = store.get_sweep(sweep_id)
     spec = store.spec_of(sweep)
+    if sweep.restored_at is not None:
+        raise SweepStateError(extension.restored_refusal(sweep_id))
     if sweep.state in extension.REOPEN_STATES and _target_reached(store, sweep_id, spec):
         raise SweepStateError(f"sweep {sweep_id} is {sweep.state.value}: its metric target is reached, so it would finish again at once")
     outcome = store.extend_sweep(sweep_id, run_cap, extension.KEEP_STATES, extension.REOPEN_STATES, extension.extended_reason(run_cap))
@@ -251,9 +261,18 @@ def retry_trials(store: Store, sweep_id: str, states: tuple[TrialState, ...]) ->
     state takes no retry, UnknownSweepError for an unknown sweep.
     """
     sweep = store.get_sweep(sweep_id)
+    if sweep.restored_at is not None:
+        raise SweepStateError(retry.restored_refusal(sweep_id))
     if sweep.state not in retry.SWEEP_MOVES:
         raise SweepStateError(retry.sweep_refusal(sweep_id, sweep.state))
     picked = retry.chosen(store.get_trials(sweep_id), states)
+    if any(trial.folds for trial in picked):
+        # A k-fold trial's folds are records of their own, each with its attempt and lease: retry does not
+        # re-queue them yet, and a trial record queued over finished folds would never run.
+        raise SweepStateError(
+            f"sweep {sweep_id} runs k-fold trials (cross_validation): retry cannot run them again yet; "
+            f"`sweepctl clone {sweep_id}` starts a new sweep warm-started from this one"
+        )
     reason = retry.reopened_reason(len(picked))
     done: list[RetriedTrial] = []
     reopened = False

@@ -19,6 +19,9 @@ class SweepState(str, Enum):
     STOPPING: no new trials; running ones finish, then STOPPED.
     CANCELLED: no new trials; queued ones are dropped and running ones killed.
     FINISHED: budget, target or search space done. FAILED: too many trial failures.
+    DELETING: `sweepctl delete` is removing its keys: nothing is created or started, its running
+    trials are stopped (their late writes are refused), and it never changes again: the delete,
+    run again after an interruption, goes on from where it stopped.
     """
 
     RUNNING = "running"
@@ -28,6 +31,7 @@ class SweepState(str, Enum):
     CANCELLED = "cancelled"
     FINISHED = "finished"
     FAILED = "failed"
+    DELETING = "deleting"
 
     @property
     def accepts_trials(self) -> bool:
@@ -40,9 +44,14 @@ class SweepState(str, Enum):
         return self in (SweepState.RUNNING, SweepState.STOPPING)
 
     @property
+    def stops_running_trials(self) -> bool:
+        """Whether a running trial is stopped at once: the sweep was cancelled, or is being deleted."""
+        return self in (SweepState.CANCELLED, SweepState.DELETING)
+
+    @property
     def is_terminal(self) -> bool:
         """Whether the state can no longer change (trials may still be draining)."""
-        return self in (SweepState.STOPPED, SweepState.CANCELLED, SweepState.FINISHED, SweepState.FAILED)
+        return self in (SweepState.STOPPED, SweepState.CANCELLED, SweepState.FINISHED, SweepState.FAILED, SweepState.DELETING)
 
 
 class TrialState(str, Enum):
@@ -228,15 +237,17 @@ class RetriedAttempt:
 
 @dataclass(frozen=True)
 class StopRequest:
-    """The early-termination decision a running attempt's worker acts on (`Store.request_stop`).
+    """The early-termination decision a running attempt's worker acts on (`Store.request_stop`, `Store.stop_folds`).
 
-    At `band` (a step) the trial's `value` was worse than `threshold` (metric units);
-    `reason` says so in words and becomes the trial's error; `at` is when it was decided.
+    At `band` (a step; for a k-fold trial, the folds it had completed) the trial's `value` was
+    worse than `threshold` (metric units); `reason` says so in words and becomes the trial's
+    error; `at` is when it was decided. A k-fold trial stopped because one of its folds failed
+    has no value and threshold (None): its folds stop because the trial has failed already.
     """
 
     band: int
-    value: float
-    threshold: float
+    value: float | None
+    threshold: float | None
     reason: str
     at: float
 
@@ -276,6 +287,13 @@ class Trial:
     lost_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts taken back, as stored: see `lost`
     gpu_usage: GpuUsage | None = None  # the GPU samples taken while it ran, summed up (written with its result)
     retried_attempts: tuple[dict[str, Any], ...] = ()  # earlier attempts that ended and `retry` ran again, as stored: see `retried`
+    # k-fold trials (cross_validation, `sweepctl.kfold`): a trial's record has `folds` (k), and once its folds ended
+    # each fold's objective (None for a fold without one) and, when it completed, their mean's standard deviation.
+    # Each fold has a record of its own, of this same shape, with `fold` its index (None on the trial's record).
+    folds: int | None = None
+    fold: int | None = None
+    fold_objectives: tuple[float | None, ...] = ()
+    objective_std: float | None = None
 
     @property
     def lost(self) -> tuple[LostAttempt, ...]:
@@ -310,7 +328,7 @@ class Trial:
 ATTEMPT_FIELDS = (
     "objective", "sent_at", "started_at", "ended_at", "worker", "host", "gpu", "argv", "exit_code", "error",
     "stdout_tail", "stderr_tail", "code", "data", "last_metrics", "last_step", "reports", "dropped_points",
-    "rejected_reports", "lease_expires", "stop_requested", "lost_attempts", "gpu_usage",
+    "rejected_reports", "lease_expires", "stop_requested", "lost_attempts", "gpu_usage", "fold_objectives", "objective_std",
 )  # fmt: skip
 
 
@@ -331,6 +349,8 @@ class Sweep:
     run_cap: int | None = None
     # Set by `clone`: the sweep this one was cloned from (and warm-started from).
     cloned_from: str | None = None
+    # Set by `restore`: when the sweep was loaded back from an archive (a record to read, never run again).
+    restored_at: float | None = None
 
 
 @dataclass(frozen=True)

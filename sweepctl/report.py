@@ -35,6 +35,8 @@ from sweepctl.protocol import format_report, metric_name_problem, report_problem
 
 PARAMS_ENV = "SWEEPCTL_PARAMS"
 SEED_ENV = "SWEEPCTL_TRIAL_SEED"
+FOLD_ENV = "SWEEPCTL_FOLD"  # the fold a task of a k-fold trial runs: 0 .. SWEEPCTL_FOLDS - 1
+FOLDS_ENV = "SWEEPCTL_FOLDS"
 
 
 # Where a trial's reports go in the agent's own process: (step, values) -> None, or raises TrialStopped.
@@ -131,4 +133,20 @@ def params() -> dict[str, Any]:
 def seed() -> int | None:
     """The running trial's seed (derived from the sweep seed and trial number), if any."""
     raw = os.environ.get(SEED_ENV)
+    return None if raw is None else int(raw)
+
+
+def fold() -> int | None:
+    """The fold this task of a k-fold trial runs (`cross_validation`): 0 .. folds() - 1; None outside one.
+
+    Every fold of a trial has its parameters and its seed: split the data the same way in each
+    (`KFold(n_splits=sweepctl.folds(), shuffle=True, random_state=sweepctl.seed())`) and hold out fold `fold()`.
+    """
+    raw = os.environ.get(FOLD_ENV)
+    return None if raw is None else int(raw)
+
+
+def folds() -> int | None:
+    """How many folds the running trial has (`cross_validation: {folds: k}`); None outside a k-fold trial."""
+    raw = os.environ.get(FOLDS_ENV)
     return None if raw is None else int(raw)

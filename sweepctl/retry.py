@@ -28,6 +28,8 @@ Sweep states (`SWEEP_MOVES`: the state a sweep takes when one of its trials is r
   reason to create more trials (`extend` is).
 - CANCELLED is refused: its search was given up (queued trials dropped, running ones killed); `clone`
   starts a new sweep warm-started from its trials.
+- DELETING is refused: its keys are going. A sweep restored from an archive is refused whatever its
+  state (`restored_refusal`): it is kept to read, never run again.
 """
 
 from __future__ import annotations
@@ -87,8 +89,18 @@ def chosen(trials: Iterable[Trial], states: Iterable[TrialState]) -> list[Trial]
 
 def sweep_refusal(sweep_id: str, state: SweepState) -> str:
     """Why no trial of a sweep in `state` (one SWEEP_MOVES lacks) is retried."""
+    if state is SweepState.DELETING:
+        return f"sweep {sweep_id} is being deleted: nothing of it runs again"
     why = "its search was given up (queued trials dropped, running ones killed)" if state is SweepState.CANCELLED else "it takes no retry"
     return f"sweep {sweep_id} is {state.value}: {why}; `sweepctl clone {sweep_id}` starts a new sweep warm-started from its trials"
+
+
+def restored_refusal(sweep_id: str) -> str:
+    """Why no trial of a sweep restored from an archive is retried."""
+    return (
+        f"sweep {sweep_id} was restored from an archive: it is kept to read, never run again; "
+        f"`sweepctl clone {sweep_id}` starts a new sweep warm-started from its trials"
+    )
 
 
 def reopened_reason(count: int) -> str:

@@ -220,6 +220,23 @@ class MedianStop:
 StoppingRule: TypeAlias = Hyperband | MedianStop
 
 
+# k-fold trials (`cross_validation: {folds: k}`): each fold is a Celery task, a record and a lease of its own, so
+# k is bounded like leave-one-out is not meant here; 2 is the fewest that is cross-validation at all.
+MIN_FOLDS = 2
+MAX_FOLDS = 100
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """A sweep file's `cross_validation` block: every trial runs as `folds` fold tasks, in parallel on any workers.
+
+    Each fold is told its index (0 .. folds-1: `${fold}`, SWEEPCTL_FOLD, `sweepctl.fold()`); the
+    trial's objective is the mean of its folds' (`sweepctl.kfold` has the rule).
+    """
+
+    folds: int
+
+
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 DEFAULT_QUEUE = "sweepctl"
 DEFAULT_MAX_RETRIES = 3
@@ -266,6 +283,7 @@ class SweepSpec:
     warm_points: tuple[dict[str, Any], ...] = ()  # given parameter sets (nested) run first, as trials 1..k
     warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
     tpe: TpeOptions = field(default_factory=TpeOptions)  # the tpe block; read by method tpe only
+    cross_validation: CrossValidation | None = None  # k-fold trials: each trial is `folds` fold tasks
     other_objectives: tuple[MetricSpec, ...] = ()  # the objectives after `metric`, in a sweep with several
     notes: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -302,6 +320,11 @@ class SweepSpec:
         """No program, no function and no command of its own: trials run only in a process that calls
         `sweepctl.agent(sweep_id, function=...)` (a command without ${program} runs as written)."""
         return self.program is None and self.function is None and "${program}" in self.command
+
+    @property
+    def folds(self) -> int | None:
+        """How many folds each trial runs as (`cross_validation`); None for trials of one task each."""
+        return None if self.cross_validation is None else self.cross_validation.folds
 
     @property
     def budget(self) -> float:

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl import _validate as v
+from sweepctl._cross_validation import parse_cross_validation
 from sweepctl._documents import read_document
-from sweepctl._objectives import check_several, parse_objectives
+from sweepctl._objectives import ONE_METRIC_BLOCKS, check_several, parse_objectives
 from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
 from sweepctl._wandb_keys import CUSTOM_METHOD, LAUNCH_KEYS, SERVER_KEYS, check_wandb_keys, launch_problem
@@ -42,6 +43,7 @@ from sweepctl.spec import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_QUEUE,
     MAX_BANDS,
+    MAX_FOLDS,
     MAX_OBJECTIVES,
     MAX_TRIALS,
     MIN_ETA,
@@ -54,6 +56,7 @@ from sweepctl.spec import (
 __all__ = [
     "MAX_ARGV_BYTES",
     "MAX_BANDS",
+    "MAX_FOLDS",
     "MAX_OBJECTIVES",
     "MAX_PARALLELISM",
     "MAX_SEED",
@@ -90,6 +93,7 @@ _TOP_KEYS = (
     "data",
     "warm_start",
     "tpe",
+    "cross_validation",
 )
 # W&B's schema takes a whole float where it asks for an integer (JSON Schema's "integer" does).
 _WHOLE_FLOAT_LIMIT = 2**63
@@ -198,7 +202,8 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     stopping = None if several else parse_early_terminate(problems, get("early_terminate"), goal)
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
     tpe_options = parse_tpe_options(problems, get("tpe"))
-    check_several(problems, objectives, method, tpe_options, early_terminate=get("early_terminate") is not v.MISSING)
+    cross_validation = parse_cross_validation(problems, get("cross_validation"), stopping, command)
+    check_several(problems, objectives, method, tpe_options, also={key: get(key) is not v.MISSING for key in ONE_METRIC_BLOCKS})
     if method is Method.TPE:
         check_engine(problems, tpe_options, parameters, installed=check_installed)
     values = _scalars(problems, doc)
@@ -231,6 +236,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
         tpe=tpe_options,
         other_objectives=objectives[1:],
         warm_sweeps=warm_sweeps,
+        cross_validation=cross_validation,
         notes=problems.notes,
         raw=copy.deepcopy(dict(doc)),
     )

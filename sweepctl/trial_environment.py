@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 
 from sweepctl.records import Trial
-from sweepctl.report import PARAMS_ENV, SEED_ENV
+from sweepctl.report import FOLD_ENV, FOLDS_ENV, PARAMS_ENV, SEED_ENV
 from sweepctl.wandb_files import WandbRunFiles
 
 SWEEP_ID_ENV = "SWEEPCTL_SWEEP_ID"
@@ -20,13 +20,16 @@ TRIAL_ATTEMPT_ENV = "SWEEPCTL_TRIAL_ATTEMPT"
 
 def trial_environment(trial: Trial, wandb: WandbRunFiles, inherited: Mapping[str, str]) -> dict[str, str]:
     """What a trial's environment adds to `inherited` (the worker's): parameters (nested JSON), seed, sweep, number,
-    attempt, and W&B's variables for the attempt's run (`WandbRunFiles.environment`)."""
+    attempt, for a fold of a k-fold trial its fold and folds, and W&B's variables for the attempt's run
+    (`WandbRunFiles.environment`)."""
+    folds = {} if trial.fold is None else {FOLD_ENV: str(trial.fold), FOLDS_ENV: str(trial.folds)}
     return {
         PARAMS_ENV: json.dumps(trial.params),
         SEED_ENV: str(trial.seed),
         SWEEP_ID_ENV: trial.sweep_id,
         TRIAL_NUMBER_ENV: str(trial.number),
         TRIAL_ATTEMPT_ENV: str(trial.attempt),
+        **folds,
         "PYTHONUNBUFFERED": "1",  # reports reach the reader as they are printed
         **wandb.environment(inherited),
     }

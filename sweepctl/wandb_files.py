@@ -21,8 +21,9 @@ attempt, whether its program uses wandb or not (a trial that never calls
 Layout: the attempt's WANDB_DIR is `<sweep folder>/wandb/sweep-<sweep id>/<run id>/`,
 the parameter file `config-<run id>.yaml` in it (the agent's name for it) and W&B
 writes the run below it, in its usual `wandb/offline-run-<time>-<run id>/` folder
-(`wandb sync` takes that folder). The run id is `<sweep id>-<trial number>-<attempt>`:
-unique per attempt, and it says which trial attempt a W&B run was. A sweep folder
+(`wandb sync` takes that folder). The run id is `<sweep id>-<trial number>-<attempt>`
+(`<sweep id>-<trial number>-f<fold>-<attempt>` for a fold of a k-fold trial, whose folds run
+side by side): unique per attempt, and it says which trial attempt a W&B run was. A sweep folder
 that cannot be written (or is gone) gets the attempt's W&B folder in the temporary
 directory instead.
 """
@@ -95,8 +96,9 @@ class WandbRunFiles:
 
 
 def run_id(trial: Trial) -> str:
-    """The W&B run id of a trial attempt: `<sweep id>-<number>-<attempt>`."""
-    return _UNSAFE.sub("_", f"{trial.sweep_id}-{trial.number}-{trial.attempt}")
+    """The W&B run id of a trial attempt: `<sweep id>-<number>-<attempt>`, `<sweep id>-<number>-f<fold>-<attempt>` for a fold's."""
+    fold = "" if trial.fold is None else f"-f{trial.fold}"
+    return _UNSAFE.sub("_", f"{trial.sweep_id}-{trial.number}{fold}-{trial.attempt}")
 
 
 def run_files(trial: Trial, folder: Path | str, *, run: str | None = None) -> WandbRunFiles:

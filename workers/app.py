@@ -33,16 +33,17 @@ def make_worker_app(
     """A Celery app whose run_trial task runs attempts of this slot's trials, and its runner (tallying `gpu_usage` on a GPU slot)."""
     app = make_celery(settings)
 
-    def resend(sweep_id: str, number: int, attempt: int, queue: str) -> None:
-        send_attempt(app, sweep_id, number, attempt, queue)
+    def resend(sweep_id: str, number: int, attempt: int, queue: str, fold: int | None) -> None:
+        send_attempt(app, sweep_id, number, attempt, queue, fold)
 
     runner = TrialRunner(
         store, identity, runner_settings, should_stop=shutdown_requested, resend=resend, gpu_usage=gpu_usage, stop_taking=stop_taking_tasks
     )
 
     @app.task(name=RUN_TRIAL_TASK, ignore_result=True)
-    def run_trial(sweep_id: str, number: int, attempt: int) -> str | None:
-        state = runner.run(sweep_id, int(number), int(attempt))
+    def run_trial(sweep_id: str, number: int, attempt: int, fold: int | None = None) -> str | None:
+        # `fold`: the message of one fold of a k-fold trial (sweepctl.kfold); messages of other trials have three arguments.
+        state = runner.run(sweep_id, int(number), int(attempt), None if fold is None else int(fold))
         return None if state is None else state.value
 
     return app, runner

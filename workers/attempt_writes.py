@@ -24,7 +24,7 @@ from workers.outcome import Verdict
 log = logging.getLogger(__name__)
 
 HANDED_BACK = "handed_back"
-Resend = Callable[[str, int, int, str], None]  # (sweep id, number, attempt, queue): send a run_trial task
+Resend = Callable[[str, int, int, str, int | None], None]  # (sweep id, number, attempt, queue, fold): send a run_trial task
 
 
 class AttemptWrites:
@@ -39,14 +39,16 @@ class AttemptWrites:
         self._give_up = give_up
         self._resend = resend
 
-    def claim(self, sweep_id: str, number: int, attempt: int, **fields: object) -> Outcome | None:
-        """QUEUED -> RUNNING for this attempt; waits out an outage or a full Redis rather than losing the message."""
+    def claim(self, sweep_id: str, number: int, attempt: int, fold: int | None, **fields: object) -> Outcome | None:
+        """QUEUED -> RUNNING for this attempt (of fold `fold` of a k-fold trial); waits out an outage or a full Redis
+        rather than losing the message."""
         identity = self.identity
         return until_done(
             lambda: self.store.claim_trial(
                 sweep_id,
                 number,
                 attempt,
+                fold=fold,
                 lease_seconds=self.lease_seconds,
                 worker=identity.worker_id,
                 host=identity.host,
@@ -57,32 +59,34 @@ class AttemptWrites:
             give_up=self._give_up,
         )
 
-    def finish_unstarted(self, sweep_id: str, number: int, attempt: int, state: TrialState, error: str) -> Outcome | None:
+    def finish_unstarted(
+        self, sweep_id: str, number: int, attempt: int, fold: int | None, state: TrialState, error: str
+    ) -> Outcome | None:
         """Record the end of an attempt that started no process."""
         return until_done(
-            lambda: self.store.finish_trial(sweep_id, number, attempt, state, error=error, ended_at=time.time()),
+            lambda: self.store.finish_trial(sweep_id, number, attempt, state, fold=fold, error=error, ended_at=time.time()),
             "recording the result",
             give_up=self._give_up,
         )
 
-    def not_claimed(self, claimed: Outcome | None, sweep_id: str, number: int, attempt: int) -> TrialState | None:
+    def not_claimed(self, claimed: Outcome | None, sweep_id: str, number: int, attempt: int, fold: int | None) -> TrialState | None:
         """What an attempt whose claim did not succeed comes to: CANCELLED (recorded) in a cancelled sweep, else None (not ours)."""
         if claimed is Outcome.CANCELLED:
-            self.finish_unstarted(sweep_id, number, attempt, TrialState.CANCELLED, "the sweep was cancelled")
+            self.finish_unstarted(sweep_id, number, attempt, fold, TrialState.CANCELLED, "the sweep was cancelled")
             return TrialState.CANCELLED
-        log.info("trial %s/%s attempt %s not run: %s", sweep_id, number, attempt, claimed and claimed.value)
+        log.info("trial %s/%s%s attempt %s not run: %s", sweep_id, number, _fold(fold), attempt, claimed and claimed.value)
         return None
 
-    def fail_unstarted(self, sweep_id: str, number: int, attempt: int, error: str) -> TrialState | None:
+    def fail_unstarted(self, sweep_id: str, number: int, attempt: int, fold: int | None, error: str) -> TrialState | None:
         """A trial that cannot even start fails (its own fault: it would fail the same way anywhere).
 
         It is claimed first, so that a trial another delivery of the same attempt
         is running is never touched; otherwise it would stay queued and be re-sent forever.
         """
-        log.error("trial %s/%s attempt %s: %s", sweep_id, number, attempt, error)
-        if self.claim(sweep_id, number, attempt) is not Outcome.OK:
+        log.error("trial %s/%s%s attempt %s: %s", sweep_id, number, _fold(fold), attempt, error)
+        if self.claim(sweep_id, number, attempt, fold) is not Outcome.OK:
             return None
-        self.finish_unstarted(sweep_id, number, attempt, TrialState.FAILED, error)
+        self.finish_unstarted(sweep_id, number, attempt, fold, TrialState.FAILED, error)
         return TrialState.FAILED
 
     def record(
@@ -111,6 +115,7 @@ class AttemptWrites:
                 verdict.objective,
                 points=last_points,
                 first_point=first,
+                fold=trial.fold,
                 error=verdict.error,
                 exit_code=returncode,
                 ended_at=ended_at,
@@ -122,7 +127,7 @@ class AttemptWrites:
             give_up=self._give_up,
         )
         if result is not Outcome.OK:
-            log.warning("result of trial %s/%s attempt %s rejected: %s", sid, n, attempt, result and result.value)
+            log.warning("result of trial %s/%s%s attempt %s rejected: %s", sid, n, _fold(trial.fold), attempt, result and result.value)
             return None
         if metrics.rejected:
             until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports", give_up=self._give_up)
@@ -139,7 +144,7 @@ class AttemptWrites:
             return Outcome.OK
         try:
             return self.store.record_progress(
-                trial.sweep_id, trial.number, trial.attempt, points, first_point=first, **fields, **metrics.summary()
+                trial.sweep_id, trial.number, trial.attempt, points, first_point=first, fold=trial.fold, **fields, **metrics.summary()
             )
         except StoreUnavailable:
             metrics.put_back(first, points)
@@ -147,13 +152,18 @@ class AttemptWrites:
 
     def hand_back(self, spec: SweepSpec, trial: Trial) -> None:
         """Worker shutting down: return the trial to the queue as a new attempt (not a loss)."""
-        sid, n, attempt = trial.sweep_id, trial.number, trial.attempt
+        sid, n, attempt, fold = trial.sweep_id, trial.number, trial.attempt, trial.fold
         result = until_done(
-            lambda: self.store.requeue_trial(sid, n, max_lost=spec.max_retries, reason=HANDED_BACK, attempt=attempt),
+            lambda: self.store.requeue_trial(sid, n, max_lost=spec.max_retries, reason=HANDED_BACK, attempt=attempt, fold=fold),
             "handing the trial back",
             give_up=self._give_up,
         )
         if result is Requeue.REQUEUED and self._resend is not None:
-            self._resend(sid, n, attempt + 1, spec.queue)
-            self.store.update_trial(sid, n, sent_at=time.time())
-        log.warning("trial %s/%s attempt %s handed back on shutdown: %s", sid, n, attempt, result and result.value)
+            self._resend(sid, n, attempt + 1, spec.queue, fold)
+            self.store.update_trial(sid, n, fold=fold, sent_at=time.time())
+        log.warning("trial %s/%s%s attempt %s handed back on shutdown: %s", sid, n, _fold(fold), attempt, result and result.value)
+
+
+def _fold(fold: int | None) -> str:
+    """How a log line names the fold of an attempt: ` fold 2`, or nothing for a trial of one task."""
+    return "" if fold is None else f" fold {fold}"

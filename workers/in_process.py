@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.protocol import format_report
-from sweepctl.records import StopRequest, SweepState, Trial, TrialState
+from sweepctl.records import StopRequest, Trial, TrialState
 from sweepctl.report import TrialStopped, reporting_to
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store
@@ -61,16 +61,19 @@ class InProcessRunner:
         self.settings = settings
         self._writes = AttemptWrites(store, identity, lease_seconds=settings.lease_seconds, give_up=lambda: False, resend=resend)
 
-    def run(self, spec: SweepSpec, sweep_id: str, number: int, attempt: int, function: TrialFunction) -> TrialState | None:
-        """Claim the attempt and call `function` for it; the final state, or None when it was not ours to run.
+    def run(
+        self, spec: SweepSpec, sweep_id: str, number: int, attempt: int, function: TrialFunction, fold: int | None = None
+    ) -> TrialState | None:
+        """Claim the attempt (of fold `fold` of a k-fold trial) and call `function` for it; the final state, or None
+        when it was not ours to run. The function learns its fold from `sweepctl.fold()`.
 
         Raises KeyboardInterrupt after handing the trial back, when the call was interrupted.
         """
-        trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial")
+        trial = until_done(lambda: self._read_trial(sweep_id, number, fold), "reading the trial")
         # The function's code is the caller's: its folder's git state is what a re-run needs.
-        claimed = self._writes.claim(sweep_id, number, attempt, argv=(), code=provenance.code_version(Path.cwd()))
+        claimed = self._writes.claim(sweep_id, number, attempt, fold, argv=(), code=provenance.code_version(Path.cwd()))
         if claimed is not Outcome.OK or trial is None:
-            return self._writes.not_claimed(claimed, sweep_id, number, attempt)
+            return self._writes.not_claimed(claimed, sweep_id, number, attempt, fold)
         trial = replace(trial, attempt=attempt)
         metrics = MetricBuffer.for_sweep(spec)
         watch = _Watch(self.store, self._writes, self.identity, trial, metrics, self.settings, spec.trial_timeout)
@@ -90,9 +93,9 @@ class InProcessRunner:
         )
         return self._writes.record(trial, verdict, metrics, None, returncode=None, stderr_tail=tail)
 
-    def _read_trial(self, sweep_id: str, number: int) -> Trial | None:
+    def _read_trial(self, sweep_id: str, number: int, fold: int | None) -> Trial | None:
         try:
-            return self.store.get_trial(sweep_id, number)
+            return self.store.get_trial(sweep_id, number, fold=fold)
         except StoreError:
             return None  # the claim refuses it, and counts the refusal
 
@@ -217,7 +220,8 @@ class _Watch:
 
     def _renew(self) -> None:
         t = self.trial
-        if self.store.renew_lease(t.sweep_id, t.number, t.attempt, self._worker, self._settings.lease_seconds) is not Outcome.OK:
+        renewed = self.store.renew_lease(t.sweep_id, t.number, t.attempt, self._worker, self._settings.lease_seconds, fold=t.fold)
+        if renewed is not Outcome.OK:
             self.ending = Ending.LEASE_LOST
 
     def _flush(self) -> None:
@@ -234,7 +238,7 @@ class _Watch:
             self.ending = Ending.TIMED_OUT
             return
         sweep_state, stop = self.store.trial_control(self.trial.sweep_id, self.trial.number)
-        if sweep_state is SweepState.CANCELLED:
+        if sweep_state.stops_running_trials:
             self.ending = Ending.CANCELLED
         elif stop is not None:
             self.stop_request = stop

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from sweepctl.agent_count import TrialCount
 from sweepctl.command import Macro
-from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError
-from sweepctl.records import StopRequest, SweepState, Trial, TrialState
+from sweepctl.errors import StoreError, StoreUnavailable, TrialTooLargeError, UnknownSweepError
+from sweepctl.records import StopRequest, Trial, TrialState
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Outcome, Store, is_out_of_memory
 from sweepctl.trial_environment import trial_environment
@@ -140,26 +140,31 @@ class TrialRunner:
             self._specs[sweep_id] = (self.store.spec_of(sweep), sweep.workdir)
         return self._specs[sweep_id]
 
-    def run(self, sweep_id: str, number: int, attempt: int) -> TrialState | None:
-        """Run the attempt if it is still ours to run; the final state, or None when not recorded here."""
-        found = until_done(lambda: self._spec(sweep_id), "reading the sweep", give_up=self._shutdown_overdue)
+    def run(self, sweep_id: str, number: int, attempt: int, fold: int | None = None) -> TrialState | None:
+        """Run the attempt (of fold `fold` of a k-fold trial) if it is still ours to run; the final state, or None when
+        not recorded here. A fold's attempt runs exactly as a trial's: its record (`Trial.fold` set) is what it runs."""
+        try:
+            found = until_done(lambda: self._spec(sweep_id), "reading the sweep", give_up=self._shutdown_overdue)
+        except UnknownSweepError:
+            log.info("trial %s/%s attempt %s not run: the sweep is gone (deleted)", sweep_id, number, attempt)
+            return None
         if found is None:
             return None
         spec, workdir = found
         folder = _trial_folder(workdir)
-        trial = until_done(lambda: self._read_trial(sweep_id, number), "reading the trial", give_up=self._shutdown_overdue)
+        trial = until_done(lambda: self._read_trial(sweep_id, number, fold), "reading the trial", give_up=self._shutdown_overdue)
         needs_file = trial is not None and spec.function is None and Macro.ARGS_JSON_FILE.token in spec.command
-        scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-")) if needs_file else None
+        scratch = Path(tempfile.mkdtemp(prefix=f"sweepctl-{sweep_id}-{number}-{fold}-")) if needs_file else None
         try:
             # What the attempt will run is recorded by the claim itself: one round trip.
             try:
                 argv = () if trial is None else trial_argv(spec, replace(trial, attempt=attempt), scratch, folder)
                 started = {} if trial is None else self._provenance(spec, argv, folder)
             except Exception as exc:  # noqa: BLE001  # a trial that cannot be prepared fails, clearly, once
-                return self._writes.fail_unstarted(sweep_id, number, attempt, f"could not prepare the trial: {exc}")
-            claimed = self._writes.claim(sweep_id, number, attempt, **started)
+                return self._writes.fail_unstarted(sweep_id, number, attempt, fold, f"could not prepare the trial: {exc}")
+            claimed = self._writes.claim(sweep_id, number, attempt, fold, **started)
             if claimed is not Outcome.OK or trial is None:
-                return self._writes.not_claimed(claimed, sweep_id, number, attempt)
+                return self._writes.not_claimed(claimed, sweep_id, number, attempt, fold)
             if self._gate is not None and not self._gate.admits(spec, replace(trial, attempt=attempt)):
                 return None
             self.current = (sweep_id, number)
@@ -193,9 +198,9 @@ class TrialRunner:
             self._stop_seen = time.monotonic()
         return time.monotonic() - self._stop_seen >= self.settings.shutdown_grace
 
-    def _read_trial(self, sweep_id: str, number: int) -> Trial | None:
+    def _read_trial(self, sweep_id: str, number: int, fold: int | None) -> Trial | None:
         try:
-            return self.store.get_trial(sweep_id, number)
+            return self.store.get_trial(sweep_id, number, fold=fold)
         except StoreError:
             return None  # the claim refuses it, and counts the refusal
 
@@ -331,7 +336,7 @@ class TrialRunner:
         if now < due.renew:
             return None
         lease = self.settings.lease_seconds
-        renewed = self.store.renew_lease(trial.sweep_id, trial.number, trial.attempt, self.identity.worker_id, lease)
+        renewed = self.store.renew_lease(trial.sweep_id, trial.number, trial.attempt, self.identity.worker_id, lease, fold=trial.fold)
         due.renew = now + lease / 3
         return None if renewed is Outcome.OK else Ending.LEASE_LOST
 
@@ -355,7 +360,7 @@ class TrialRunner:
             return None
         due.control = now + self.settings.control_interval
         sweep_state, stop = self.store.trial_control(trial.sweep_id, trial.number)
-        if sweep_state is SweepState.CANCELLED:
+        if sweep_state.stops_running_trials:  # cancelled, or being deleted: its result is refused if it is gone
             return Ending.CANCELLED
         if stop is not None:
             self._stop_request = stop

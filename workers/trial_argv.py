@@ -39,4 +39,5 @@ def trial_argv(spec: SweepSpec, trial: Trial, scratch: Path | None, folder: str)
         # ${envvar:NAME} reads the environment the trial itself will get (never the Redis URL).
         environ={**inherited, **trial_environment(trial, run_files(trial, folder), inherited)},
         args_json_file=None if args_file is None else str(args_file),
+        fold=trial.fold,
     )

@@ -2,7 +2,8 @@
 
 The one flat view of a sweep's trials that `trials`, `export` and `trials_dataframe()`
 all show, so the CLI, the files and the DataFrame hold the same values. Column order
-is stable: the fixed fields (`FIELD_COLUMNS`), then the parameters in the search
+is stable: the fixed fields (`FIELD_COLUMNS`; for k-fold trials `FOLD_COLUMNS` right
+after the objective, the mean of the folds'), then the parameters in the search
 space's order (nested ones as `optimizer.lr`), then the final metric values sorted
 by name. A parameter or metric whose name is taken by an earlier column is shown
 as `param:NAME` or `metric:NAME`. Cells hold full-precision values; formatting
@@ -42,6 +43,7 @@ class ColumnType(str, Enum):
     TIMESTAMP = "timestamp"  # seconds since the epoch (float)
     DURATION = "duration"  # seconds (float)
     VALUE = "value"  # any JSON value (parameters)
+    SERIES = "series"  # a list of numbers or None (a k-fold trial's per-fold objectives)
 
     @property
     def is_numeric(self) -> bool:
@@ -91,6 +93,12 @@ FIELD_COLUMNS: tuple[FieldColumn, ...] = (
     FieldColumn("gpu_idle", ColumnType.BOOLEAN, lambda t: None if t.gpu_usage is None else t.gpu_usage.mostly_idle),
     FieldColumn("exit_code", ColumnType.INTEGER, lambda t: t.exit_code),
     FieldColumn("error", ColumnType.TEXT, lambda t: t.error),
+)
+
+# The columns of k-fold trials (cross_validation), after `objective` (their folds' mean), in tables that have one.
+FOLD_COLUMNS: tuple[FieldColumn, ...] = (
+    FieldColumn("objective_std", ColumnType.REAL, lambda t: t.objective_std),
+    FieldColumn("folds", ColumnType.SERIES, lambda t: list(t.fold_objectives) if t.folds else None),
 )
 
 _MISSING = object()
@@ -203,17 +211,26 @@ def trial_table(trials: Sequence[Trial], space: SearchSpace | None = None) -> Ta
     params = [flat_parameters(t.params, space) for t in trials]
     parameter_names = _ordered_union([space.names if space is not None else (), *(p.keys() for p in params)])
     metric_names = sorted(set().union(*(t.last_metrics.keys() for t in trials)))
-    taken = {f.name for f in FIELD_COLUMNS}
-    columns = [Column(f.name, ColumnSource.FIELD, f.name, f.type) for f in FIELD_COLUMNS]
+    fields = field_columns(trials)
+    taken = {f.name for f in fields}
+    columns = [Column(f.name, ColumnSource.FIELD, f.name, f.type) for f in fields]
     for name in parameter_names:
         columns.append(Column(_free(name, "param", taken), ColumnSource.PARAMETER, name, ColumnType.VALUE))
     for name in metric_names:
         columns.append(Column(_free(name, "metric", taken), ColumnSource.METRIC, name, ColumnType.REAL))
     rows = []
     for trial, flat in zip(trials, params):
-        fixed = [f.read(trial) for f in FIELD_COLUMNS]
+        fixed = [f.read(trial) for f in fields]
         rows.append((*fixed, *(flat.get(n) for n in parameter_names), *(trial.last_metrics.get(n) for n in metric_names)))
     return Table(tuple(columns), tuple(rows))
+
+
+def field_columns(trials: Sequence[Trial]) -> tuple[FieldColumn, ...]:
+    """The fixed columns of a table of `trials`: FIELD_COLUMNS, with FOLD_COLUMNS after `objective` when any is a k-fold trial."""
+    if not any(t.folds for t in trials):
+        return FIELD_COLUMNS
+    at = [f.name for f in FIELD_COLUMNS].index("objective") + 1
+    return (*FIELD_COLUMNS[:at], *FOLD_COLUMNS, *FIELD_COLUMNS[at:])
 
 
 def _ordered_union(groups: Iterable[Iterable[str]]) -> list[str]:

@@ -8,9 +8,9 @@ trial), starting a controller thread while no live controller owns the sweep,
 and heartbeating as a worker of slot `agent` so the controller counts it.
 
 It returns after `count` trials (each one whose function it called, whatever
-its end), or when the sweep is over. A KeyboardInterrupt hands the running
-trial back to the queue and goes on up to the caller, after the agent stopped
-everything it started. One agent runs at a time in a process.
+its end; in a k-fold sweep each fold is a call of its own), or when the sweep
+is over. A KeyboardInterrupt hands the running trial back to the queue and
+goes on up to the caller, after the agent stopped everything it started. One agent runs at a time in a process.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ class _InProcessAgent:
         self.controller = SweepController(store, redis, sweep_id, lease_seconds=settings.lease_seconds)
         self._beating = threading.Event()
 
-    def _resend(self, sweep_id: str, number: int, attempt: int, queue: str) -> None:
-        send_attempt(self.app, sweep_id, number, attempt, queue)
+    def _resend(self, sweep_id: str, number: int, attempt: int, queue: str, fold: int | None = None) -> None:
+        send_attempt(self.app, sweep_id, number, attempt, queue, fold)
 
     def run(self) -> None:
         inbox = AttemptInbox(self.app, self.spec.queue)
@@ -142,7 +142,7 @@ class _InProcessAgent:
             self._unregister()
         _say(f"agent for sweep {self.sweep_id} done: {ran} trial(s) run")
 
-    def _next(self, inbox: AttemptInbox) -> tuple[int, int] | None:
+    def _next(self, inbox: AttemptInbox) -> tuple[int, int, int | None] | None:
         """The next attempt of the sweep to run, waiting for one; None once the sweep is over."""
         while True:
             try:
@@ -157,31 +157,33 @@ class _InProcessAgent:
                 log.warning("Redis unavailable while waiting for a trial of sweep %s: %s", self.sweep_id, exc)
                 time.sleep(1.0)
                 continue
-            sweep_id, number, attempt = taken
+            sweep_id, number, attempt, fold = taken
             if sweep_id == self.sweep_id:
-                return number, attempt
+                return number, attempt, fold
             # Another sweep's trial in a queue its file named: back where it was, for its own agent.
-            self._resend(sweep_id, number, attempt, self.spec.queue)
+            self._resend(sweep_id, number, attempt, self.spec.queue, fold)
             time.sleep(POLL_SECONDS)
 
     def _sweep_over(self) -> bool:
         state = self.store.sweep_state(self.sweep_id)
         return state.is_terminal and not self.store.active_numbers(self.sweep_id)
 
-    def _run_one(self, number: int, attempt: int) -> int:
-        """Run one attempt; 1 when the function was called for it, 0 when it was not this agent's to run."""
+    def _run_one(self, number: int, attempt: int, fold: int | None) -> int:
+        """Run one attempt (of one fold of a k-fold trial: each is a call); 1 when the function was called for it,
+        0 when it was not this agent's to run."""
+        what = f"trial {number}" if fold is None else f"trial {number} fold {fold}"
         try:
             params = self.store.get_trial(self.sweep_id, number).params
         except (StoreError, StoreUnavailable):
             params = {}
-        _say(f"trial {number} of sweep {self.sweep_id}: {_describe(params)}")
-        state = self.runner.run(self.spec, self.sweep_id, number, attempt, self.function)
+        _say(f"{what} of sweep {self.sweep_id}: {_describe(params)}")
+        state = self.runner.run(self.spec, self.sweep_id, number, attempt, self.function, fold)
         if state is None:
             return 0
         try:
-            trial = self.store.get_trial(self.sweep_id, number)
+            trial = self.store.get_trial(self.sweep_id, number, fold=fold)
         except (StoreError, StoreUnavailable):
-            _say(f"trial {number} {state.value}")
+            _say(f"{what} {state.value}")
             return 1
         shown = []  # each objective's value (the first is the trial's objective when it has one)
         for index, metric in enumerate(self.spec.objectives):
@@ -189,7 +191,7 @@ class _InProcessAgent:
             if value is not None:
                 shown.append(f"{metric.name}={value:.6g}")
         detail = " ".join(shown) or (trial.error or "")
-        _say(f"trial {number} {state.value}: {detail}")
+        _say(f"{what} {state.value}: {detail}")
         return 1
 
     def _heartbeat(self) -> None:

@@ -8,7 +8,23 @@ from typing import Any
 import click
 
 from sweepctl import __version__
-from sweepctl.cli import agent, analysis, clone, compare, export, extend, report, reproduce, retry, run, services, sweep_state, sweeps, ui
+from sweepctl.cli import (
+    agent,
+    analysis,
+    clone,
+    compare,
+    delete,
+    export,
+    extend,
+    report,
+    reproduce,
+    retry,
+    run,
+    services,
+    sweep_state,
+    sweeps,
+    ui,
+)
 from sweepctl.errors import SweepError
 
 
@@ -25,6 +41,7 @@ COMMANDS = (
     extend.extend,
     retry.retry,
     clone.clone,
+    *delete.COMMANDS,
     run.run,
     *agent.COMMANDS,
     *services.COMMANDS,

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from sweepctl import kfold
 from sweepctl.analysis.table import Cell, Column, ColumnSource, ColumnType, Table, flat_parameters, sort_order
 from sweepctl.cli.output import cell_text, emit, format_number, layout
 from sweepctl.errors import ConfigError
@@ -47,6 +48,8 @@ def display(cell: Cell, kind: ColumnType) -> str:
         return format_duration(float(cell))
     if kind is ColumnType.TIMESTAMP and isinstance(cell, (int, float)):
         return format_timestamp(float(cell))
+    if kind is ColumnType.SERIES and isinstance(cell, list):
+        return " ".join(cell_text(value) for value in cell)
     if isinstance(cell, (int, float)):
         return format_number(cell)
     return cell_text(cell)
@@ -152,7 +155,11 @@ def readable_sweep(record: Mapping[str, Any], space: SearchSpace | None) -> dict
         elif key == "objectives":
             readable[key] = ", ".join(f"{o['name']} ({o['goal']})" for o in value)
         elif key == "best" and value is not None:
-            readable[key] = f"trial {value['number']}: {format_number(value['objective'])}"
+            readable[key] = f"trial {value['number']}: " + (
+                kfold.describe(value["objective"], value["objective_std"], value["fold_objectives"])
+                if "fold_objectives" in value
+                else format_number(value["objective"])
+            )
             readable.update({f"best.{name}": v for name, v in flat_parameters(value["params"], space).items()})
         else:
             readable[key] = value
@@ -166,6 +173,8 @@ def readable_trial(record: Mapping[str, Any], fields: Sequence[str], space: Sear
         value = record[key]
         if key == "params":
             readable.update({f"params.{name}": v for name, v in flat_parameters(value, space).items()})
+        elif key == "fold_objectives":
+            readable["folds"] = " ".join(cell_text(v) for v in value)
         elif key == "duration" and value is not None:
             readable[key] = format_duration(value)
         else:

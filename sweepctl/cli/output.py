@@ -43,7 +43,7 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
         "source": sweep.source,
         "cloned_from": sweep.cloned_from,  # the sweep `clone` made it from (and warm-started it from)
         "trials": {state.value: n for state, n in counts.items() if n},
-        "best": None if best is None else {"number": best.number, "objective": best.objective, "params": best.params},
+        "best": None if best is None else best_summary(best),
     }
 
 
@@ -52,6 +52,14 @@ def objectives_field(spec: SweepSpec) -> dict[str, Any]:
     if not spec.is_multi_objective:
         return {}
     return {"objectives": [{"name": m.name, "goal": m.goal.value} for m in spec.objectives]}
+
+
+def best_summary(best: Trial) -> dict[str, Any]:
+    """The best trial as a sweep's record shows it; a k-fold trial's with its folds' standard deviation and values."""
+    summary: dict[str, Any] = {"number": best.number, "objective": best.objective, "params": best.params}
+    if best.folds:
+        summary.update(objective_std=best.objective_std, fold_objectives=list(best.fold_objectives))
+    return summary
 
 
 def format_number(value: float) -> str:

@@ -21,8 +21,11 @@ from sweepctl.records import Trial
 from sweepctl.spec import SweepSpec
 
 
-def _read(redis_url: str | None, state_dir: str | None, sweep_id: str, number: int) -> tuple[Trial, SweepSpec, str]:
-    """The trial, its sweep's spec and the folder the sweep's trials ran in (the store is closed before the re-run)."""
+def _read(
+    redis_url: str | None, state_dir: str | None, sweep_id: str, number: int, fold: int | None
+) -> tuple[Trial, SweepSpec, str]:
+    """The trial (or the fold of a k-fold trial: each fold ran a command of its own), its sweep's spec and the folder
+    the sweep's trials ran in (the store is closed before the re-run)."""
     with open_store(redis_url, state_dir) as (store, _):
         sweep = store.get_sweep(sweep_id)
         spec = store.spec_of(sweep)
@@ -30,6 +33,12 @@ def _read(redis_url: str | None, state_dir: str | None, sweep_id: str, number: i
             trial = store.get_trial(sweep_id, number)
         except StoreError as exc:
             raise RerunError(f"sweep {sweep_id!r} has no trial {number}") from exc
+        if trial.folds and (fold is None or not 0 <= fold < trial.folds):
+            raise RerunError(f"trial {number} of sweep {sweep_id} ran as {trial.folds} folds: give one, --fold 0 to {trial.folds - 1}")
+        if fold is not None and not trial.folds:
+            raise RerunError(f"--fold: trial {number} of sweep {sweep_id} is no k-fold trial (its sweep has no cross_validation)")
+        if fold is not None:
+            trial = store.get_trial(sweep_id, number, fold=fold)
     return trial, spec, sweep.workdir or os.getcwd()
 
 
@@ -80,16 +89,19 @@ def _exit_status(result: RerunResult) -> int:
     default=None,
     help="Run the trial in this folder (new or empty) [default: a new temporary folder]; it is kept afterwards.",
 )
+@click.option("--fold", type=int, default=None, help="The fold to re-run, of a k-fold trial (cross_validation): 0 to folds - 1.")
 @redis_option
 @format_option
-def reproduce(sweep_id: str, number: int, folder: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
+def reproduce(
+    sweep_id: str, number: int, folder: str | None, fold: int | None, redis_url: str | None, state_dir: str | None, fmt: str
+) -> None:
     """Run trial NUMBER of a sweep again here: same argv, parameters, seed and environment, in a fresh folder.
 
     Warns (stderr) when the code's commit or dirty flag or a data fingerprint differs from the record,
     streams the trial's output to stderr, then prints the new result beside the recorded one.
     Exits 0 when the re-run completed, else with the trial's status.
     """
-    trial, spec, workdir = _read(redis_url, state_dir, sweep_id, number)
+    trial, spec, workdir = _read(redis_url, state_dir, sweep_id, number, fold)
     fresh = Path(folder).resolve() if folder else Path(tempfile.mkdtemp(prefix=f"sweepctl-reproduce-{sweep_id}-{number}-"))
     plan = rerun.plan_rerun(trial, spec, workdir, fresh)
     differences = _differences(trial, spec, workdir)

@@ -15,7 +15,7 @@ from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.listing import Listing, emit_listing, listing_options, readable_sweep, readable_trial, sweep_table
 from sweepctl.cli.output import emit, format_option, objectives_field, sweep_record, trial_record
 from sweepctl.cli.progress import follow
-from sweepctl.errors import ConfigError, NoMetricError, StoreError
+from sweepctl.errors import ConfigError, NoMetricError, StoreError, UnknownSweepError
 from sweepctl.export import space_of
 from sweepctl.records import MetricPoint, Trial, TrialState
 from sweepctl.spec import Goal, SweepSpec
@@ -23,14 +23,17 @@ from sweepctl.store import Store
 from sweepctl.sweepfile import load_sweep_file
 
 BEST_FIELDS = ("sweep_id", "number", "objective", "params", "seed", "argv", "code", "data", "host", "worker", "gpu", "duration")
+# A k-fold trial's: its argv, code, data, host, worker and GPU are each fold's (in `trials --format json`'s fold_records).
+BEST_FOLD_FIELDS = ("sweep_id", "number", "objective", "objective_std", "fold_objectives", "params", "seed", "duration")
 
 
 def trial_columns(table: Table) -> list[str]:
-    """The `trials` table without --columns: number, state, objective, one column per parameter, duration, worker,
-    GPU use (when any trial ran on a GPU), error."""
+    """The `trials` table without --columns: number, state, objective (for k-fold trials its standard deviation and
+    the folds' values), one column per parameter, duration, worker, GPU use (when any trial ran on a GPU), error."""
     parameters = [c.name for c in table.columns if c.source is ColumnSource.PARAMETER]
     gpu = ["gpu_use"] if any(value is not None for value in table.column("gpu_use")) else []
-    return ["number", "state", "objective", *parameters, "duration", "worker", *gpu, "error"]
+    folds = ["objective_std", "folds"] if "folds" in table.names else []
+    return ["number", "state", "objective", *folds, *parameters, "duration", "worker", *gpu, "error"]
 
 
 def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None) -> Trial | None:
@@ -74,7 +77,7 @@ def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None,
         return
     record = trial_record(best)
     if fmt == "table":
-        record = readable_trial(record, BEST_FIELDS, space_of(store, store.get_sweep(sweep_id)))
+        record = readable_trial(record, BEST_FOLD_FIELDS if best.folds else BEST_FIELDS, space_of(store, store.get_sweep(sweep_id)))
         if metric is not None:
             record[metric] = best.last_metrics.get(metric)
     emit(record, fmt)
@@ -103,6 +106,8 @@ def validate(file: str, fmt: str) -> None:
         "run_cap": spec.run_cap,
         "parallelism": spec.parallelism,
     }
+    if spec.folds is not None:
+        summary["folds"] = spec.folds  # cross_validation: each trial runs as this many fold tasks
     say_notes(file, spec)
     if fmt != "table":
         summary["notes"] = [{"field": field, "message": message} for field, message in spec.notes]
@@ -148,7 +153,12 @@ def status(
         ids = [sweep_id] if sweep_id else store.sweep_ids()
         records, spaces = [], []
         for sid in ids:
-            sweep = store.get_sweep(sid)
+            try:
+                sweep = store.get_sweep(sid)
+            except UnknownSweepError:
+                if sweep_id:
+                    raise
+                continue  # deleted between the two reads (`delete`, `archive`)
             spec = store.spec_of(sweep)
             records.append(sweep_record(sweep, spec, store.counts(sid), store.best_trial(sid, spec.goal)))
             spaces.append(spec.space)
@@ -172,7 +182,7 @@ def status(
 @click.option(
     "--state", "states", multiple=True, type=click.Choice([s.value for s in TrialState]), help="Only trials in this state (repeatable)."
 )
-@click.option("--history", is_flag=True, help="Include each trial's metric history, and its retried attempts' (json/yaml).")
+@click.option("--history", is_flag=True, help="Include each trial's (each fold's, each retried attempt's) metric history (json/yaml).")
 @listing_options
 @redis_option
 @format_option
@@ -187,25 +197,38 @@ def trials(
     state_dir: str | None,
     fmt: str,
 ) -> None:
-    """List the trials of a sweep: one column per parameter (`optimizer.lr`); any final metric, timing or GPU column by --columns."""
+    """List the trials of a sweep: one column per parameter (`optimizer.lr`); any final metric, timing or GPU column by --columns.
+
+    A k-fold trial's json/yaml record holds each fold's record too (`fold_records`)."""
     listing = Listing.of(sort, limit, columns)
     with open_store(redis_url, state_dir) as (store, _):
         space = space_of(store, store.get_sweep(sweep_id))
         chosen = [t for t in store.get_trials(sweep_id) if not states or t.state.value in states]
+        folds = store.get_folds(sweep_id, chosen)
         records = []
         for trial in chosen:
             row = trial_record(trial)
             if history:
-                row["history"] = history_record(store.metric_history(sweep_id, trial.number))
+                row["history"] = history_records(store, trial)
                 for earlier in row["retried_attempts"]:  # each attempt `retry` ran again left its own history
-                    earlier["history"] = history_record(store.metric_history(sweep_id, trial.number, attempt=earlier["attempt"]))
+                    earlier["history"] = points_record(store.metric_history(sweep_id, trial.number, attempt=earlier["attempt"]))
+            if trial.folds:  # a k-fold trial: each fold's own record (state, attempt, worker, objective, error, ...)
+                row["fold_records"] = [
+                    {**trial_record(f), **({"history": history_records(store, f)} if history else {})} for f in folds[trial.number]
+                ]
             records.append(row)
         table = trial_table(chosen, space)
         emit_listing(table, records, fmt, listing, default=trial_columns(table))
 
 
-def history_record(points: list[MetricPoint]) -> list[dict[str, Any]]:
-    return [{"time": p.time, "step": p.step, "values": {k: v for k, v in trial_record_values(p.values).items()}} for p in points]
+def points_record(points: list[MetricPoint]) -> list[dict[str, Any]]:
+    """Metric points as JSON-safe records."""
+    return [{"time": p.time, "step": p.step, "values": trial_record_values(p.values)} for p in points]
+
+
+def history_records(store: Store, trial: Trial) -> list[dict[str, Any]]:
+    """A trial's (or a fold's) metric history as JSON-safe records."""
+    return points_record(store.metric_history(trial.sweep_id, trial.number, fold=trial.fold))
 
 
 def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:

@@ -62,7 +62,7 @@ def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview, front: 
         ("sweep", code(sweep.id)),
         ("name", spec.name or "-"),
         ("state", state),
-        ("method", spec.method.value),
+        ("method", spec.method.value + ("" if spec.folds is None else f", {spec.folds}-fold cross-validation (objective: folds' mean)")),
         ("objectives" if front is not None else "metric", shown),
         outcome,
         ("budget", budget),
@@ -111,6 +111,14 @@ def _code_version(trial: Trial) -> Any:
     return Markup(f"{code(trial.code.commit)} in {code(trial.code.repo)}, {text(dirty)}")
 
 
+def _folds(trial: Trial) -> list[tuple[str, Any]]:
+    """A k-fold trial's rows: its folds' standard deviation and each fold's objective (its objective is their mean)."""
+    if not trial.folds:
+        return []
+    values = " ".join("-" if v is None else exact(v) for v in trial.fold_objectives)
+    return [("std over folds", code(exact(trial.objective_std))), (f"{trial.folds} folds", code(values))]
+
+
 def best_trial_section(trial: Trial | None, metric: str) -> Section:
     """Everything needed to run the best trial again, and to know what it ran on."""
     if trial is None:
@@ -118,6 +126,7 @@ def best_trial_section(trial: Trial | None, metric: str) -> Section:
     record: list[tuple[str, Any]] = [
         ("trial", trial.number),
         (metric, code(exact(trial.objective))),
+        *_folds(trial),
         ("seed", code(trial.seed)),
         ("argv", code(shlex.join(trial.argv)) if trial.argv else "none (a function: trial)"),
         ("code commit", _code_version(trial)),

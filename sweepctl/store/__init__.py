@@ -35,6 +35,7 @@ from sweepctl.store.outcomes import (
     params_hash,
     valid_point,
 )
+from sweepctl.store.removal import DROP_BATCH, WRITE_BATCH, SweepRemoval
 from sweepctl.store.sweeps import SpecSummary, SweepRecords
 from sweepctl.store.telemetry import (
     FULL_HEADROOM_BYTES,
@@ -50,10 +51,12 @@ from sweepctl.store.trials import TrialRecords
 __all__ = [
     "ALIVE_SECONDS",
     "DEFAULT_LEASE_SECONDS",
+    "DROP_BATCH",
     "FULL_HEADROOM_BYTES",
     "MAX_POINT_BYTES",
     "METRICS_MAX",
     "WRITE_CHUNK_BYTES",
+    "WRITE_BATCH",
     "WRITE_CHUNK_POINTS",
     "ExtendOutcome",
     "FiguresWanted",
@@ -78,8 +81,8 @@ __all__ = [
 
 
 @translates_errors
-class Store(SweepRecords, TrialRecords, MetricWrites, Liveness, TelemetryRecords):
-    """Sweeps, trials, metric histories, heartbeats and telemetry in Redis (see the parts' modules).
+class Store(SweepRecords, TrialRecords, MetricWrites, Liveness, TelemetryRecords, SweepRemoval):
+    """Sweeps, trials, metric histories, heartbeats and telemetry in Redis, and their removal (see the parts' modules).
 
     `redis` is the raw client, for tests and tools that look at Redis itself: it raises Redis' own errors.
     """

@@ -28,10 +28,20 @@ class Scripts:
         self.extend = Script(client, "extend_sweep")
         self.retire = Script(client, "retire_sweep")
         self.retry = Script(client, "retry_trial")
+        # One fold of a k-fold trial (sweepctl.kfold); renew_lease and record_progress serve a fold as they are.
+        self.claim_fold = Script(client, "claim_fold")
+        self.finish_fold = Script(client, "finish_fold")
+        self.requeue_fold = Script(client, "requeue_fold")
+        self.stop_folds = Script(client, "stop_folds")
+        self.set_trial_fields = Script(client, "set_trial_fields")
+        self.add_to_counters = Script(client, "add_to_counters")
+        self.drop_sweep = Script(client, "drop_sweep")
+        self.reserve_sweep = Script(client, "reserve_sweep")
+        self.publish_sweep = Script(client, "publish_sweep")
 
 
 class StoreBase:
-    """The state the Store's parts (sweeps.py, trials.py, metric_writes.py, liveness.py, telemetry.py) share.
+    """The state the Store's parts (sweeps.py, trials.py, metric_writes.py, liveness.py, telemetry.py, removal.py) share.
 
     Thread safety: a Store wraps one redis-py client, whose connection pool is
     thread safe; a Store may be shared between threads of one process.

@@ -5,7 +5,7 @@
 | sweepctl:sweeps                       | zset   | sweep id -> creation time                          | none |
 | sweepctl:sweeps:live                  | set    | sweeps a controller still has to look after        | none |
 | sweepctl:events                       | list   | sweep ids whose trials changed (wakes controllers) | none, trimmed to 10k |
-| sweepctl:leases                       | zset   | "{sid}:{n}" of running trials -> lease expiry (Redis server time) | none |
+| sweepctl:leases                       | zset   | "{sid}:{n}" of running trials, "{sid}:{n}.{f}" of folds -> lease expiry | none |
 | sweepctl:sweep:{sid}                  | hash   | sweep record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trials           | zset   | trial number -> number (every trial)               | none |
 | sweepctl:sweep:{sid}:active           | set    | numbers of queued or running trials                | none |
@@ -24,16 +24,26 @@
 | sweepctl:sweep:{sid}:trial:{n}        | hash   | trial record (JSON-encoded fields)                 | none |
 | sweepctl:sweep:{sid}:trial:{n}:metrics| list   | metric history, JSON points, capped                | none |
 | sweepctl:sweep:{sid}:trial:{n}:attempt:{a}:metrics | list | the history attempt `a` left when `retry` ran the trial again | none |
+| sweepctl:sweep:{sid}:trial:{n}:fold:{f}| hash  | fold f's record, of a k-fold trial (a trial record's fields) | none |
+| sweepctl:sweep:{sid}:trial:{n}:fold:{f}:metrics | list | fold f's metric history, capped          | none |
 | sweepctl:workers                      | zset   | worker id -> last heartbeat (unix time)            | none |
 | sweepctl:controllers                  | zset   | controller id -> last heartbeat (unix time)        | none |
 | sweepctl:worker:{wid}                 | hash   | worker identity (host, slot, GPU, pid)             | 60 s, renewed |
 | sweepctl:agent:{aid}:trials           | set    | numbers of the trials `sweepctl agent --count N` runs (N at most) | 7 days, renewed |
+| sweepctl.agent.{sid} (kombu's)        | list   | the Celery queue of a sweep run by `sweepctl agent` / `sweepctl.agent` | none |
+| _kombu.binding.sweepctl.agent.{sid}, _kombu.binding_permanent.sweepctl.agent.{sid} | set | kombu's bindings of that queue | none |
 
 `{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
+Every key naming a sweep is one of `sweep_keys` (the record and its indexes), `trial_key` and
+`metrics_key` of each of its trials, or (a sweep run in the caller) `celery_queue_keys` of its own
+queue: `sweepctl delete` removes exactly these, and the sweep's id from SWEEPS, LIVE_SWEEPS, EVENTS
+and LEASES. (GPU samples name the trial they saw in their value, and expire by themselves.)
 
 Members and fields with a format of their own, each built and parsed side by side below:
-worker ids `host/slot/pid`, lease members `{sid}:{n}`, GPU members `host|uuid`, and
-host-trials fields `host<TAB>state`. Nothing outside `sweepctl.store` imports this module.
+worker ids `host/slot/pid`, lease members `{sid}:{n}` (`{sid}:{n}.{f}` for fold f), GPU members
+`host|uuid`, and host-trials fields `host<TAB>state`. Nothing outside `sweepctl.store` imports
+this module. Two formats are built by the Lua scripts too, each said where it is: host-trials
+fields (lua/account_finish.lua) and fold keys (lua/folds.lua: a trial's key + `:fold:{f}`).
 """
 
 from __future__ import annotations
@@ -119,14 +129,16 @@ def owner_key(sweep_id: str) -> str:
     return f"{sweep_key(sweep_id)}:owner"
 
 
-def lease_member(sweep_id: str, number: int) -> str:
-    """The member of LEASES for one trial."""
-    return f"{sweep_id}:{number}"
+def lease_member(sweep_id: str, number: int, fold: int | None = None) -> str:
+    """The member of LEASES for one trial, or for fold `fold` of a k-fold trial."""
+    return f"{sweep_id}:{number}" if fold is None else f"{sweep_id}:{number}.{fold}"
 
 
-def parse_lease_member(member: str) -> tuple[str, int]:
-    sweep_id, _, number = member.rpartition(":")
-    return sweep_id, int(number)
+def parse_lease_member(member: str) -> tuple[str, int, int | None]:
+    """(sweep id, number, fold or None) of a LEASES member."""
+    sweep_id, _, rest = member.rpartition(":")
+    number, _, fold = rest.partition(".")
+    return sweep_id, int(number), int(fold) if fold else None
 
 
 def trial_key(sweep_id: str, number: int) -> str:
@@ -140,11 +152,55 @@ def metrics_key(sweep_id: str, number: int) -> str:
 def attempt_metrics_key(sweep_id: str, number: int, attempt: int) -> str:
     """Where the metric history of an earlier attempt is kept once `retry` ran the trial again."""
     return f"{trial_key(sweep_id, number)}:attempt:{attempt}:metrics"
+def fold_key(sweep_id: str, number: int, fold: int) -> str:
+    """The record of fold `fold` of k-fold trial `number` (lua/folds.lua builds the same from the trial's key)."""
+    return f"{trial_key(sweep_id, number)}:fold:{fold}"
+
+
+def fold_metrics_key(sweep_id: str, number: int, fold: int) -> str:
+    return f"{fold_key(sweep_id, number, fold)}:metrics"
+
+
+def record_keys(sweep_id: str, number: int, fold: int | None) -> tuple[str, str]:
+    """(record key, metric history key) of a trial (`fold` None) or of one fold of it: what an attempt writes."""
+    if fold is None:
+        return trial_key(sweep_id, number), metrics_key(sweep_id, number)
+    return fold_key(sweep_id, number, fold), fold_metrics_key(sweep_id, number, fold)
 
 
 def celery_queue_key(queue: str) -> str:
     """The list kombu's Redis transport keeps a Celery queue's waiting messages in (no priorities)."""
     return queue
+
+
+# kombu's Redis transport: a queue's priority lists are the queue's name, SEP and the step (step 0 has
+# the bare name), and the exchange Celery names after the queue keeps its bindings in two sets.
+_KOMBU_SEP = "\x06\x16"
+_KOMBU_PRIORITY_STEPS = (3, 6, 9)
+
+
+def celery_queue_keys(queue: str) -> tuple[str, ...]:
+    """Every key kombu's Redis transport keeps for a Celery queue of its own (its messages and its bindings)."""
+    lists = (celery_queue_key(queue), *(f"{queue}{_KOMBU_SEP}{step}" for step in _KOMBU_PRIORITY_STEPS))
+    return (*lists, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
+def sweep_keys(sweep_id: str) -> dict[str, str]:
+    """The sweep's record and every index key of its own, by name (its trials' keys are not among them)."""
+    return {
+        "sweep": sweep_key(sweep_id),
+        "trials": trials_key(sweep_id),
+        "active": active_key(sweep_id),
+        "held": held_key(sweep_id),
+        "retried": retried_key(sweep_id),
+        "finished": finished_key(sweep_id),
+        "counts": counts_key(sweep_id),
+        "objective": objective_key(sweep_id),
+        "params": params_key(sweep_id),
+        "rejections": rejections_key(sweep_id),
+        "stats": stats_key(sweep_id),
+        "owner": owner_key(sweep_id),
+    }
 
 
 def agent_trials_key(agent_id: str) -> str:

@@ -41,11 +41,10 @@ class MetricWrites(StoreBase):
     """Metric histories, results, and the refusals counted around them."""
 
     def count_rejections(self, sweep_id: str, reasons: Mapping[str, int]) -> None:
-        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for reason, count in reasons.items():
-            pipe.hincrby(keys.rejections_key(sweep_id), reason, count)
-        pipe.execute()
+        """Count refusals decided outside the scripts (bad metric payloads, rejected report lines), while the sweep exists."""
+        if reasons:
+            increments = [x for reason, count in reasons.items() for x in (reason, str(int(count)))]
+            self._scripts.add_to_counters(sweep=keys.sweep_key(sweep_id), counters=keys.rejections_key(sweep_id), rest=increments)
 
     def rejections(self, sweep_id: str) -> dict[str, int]:
         """Writes refused by the fences, by reason (stale attempt, unknown trial, ...)."""
@@ -59,9 +58,10 @@ class MetricWrites(StoreBase):
         points: Sequence[MetricPoint] = (),
         *,
         first_point: int | None = None,
+        fold: int | None = None,
         **fields: Any,
     ) -> Outcome:
-        """Append metric points and update fields of a RUNNING trial, fenced by attempt.
+        """Append metric points and update fields of a RUNNING trial (or of its fold `fold`), fenced by attempt.
 
         Points are checked first (metric names, float values, integer steps, at
         most MAX_POINT_BYTES each): one bad point refuses the whole write, counted.
@@ -74,10 +74,19 @@ class MetricWrites(StoreBase):
         encoded = self._encode_points(sweep_id, points)
         if encoded is None:
             return Outcome.INVALID
-        return self._append_progress(sweep_id, number, attempt, encoded, first_point, pairs(fields), keep_last=False)[0]
+        return self._append_progress(sweep_id, number, attempt, encoded, first_point, pairs(fields), keep_last=False, fold=fold)[0]
 
     def _append_progress(
-        self, sweep_id: str, number: int, attempt: int, encoded: list[str], first_point: int | None, fields: list[str], *, keep_last: bool
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        encoded: list[str],
+        first_point: int | None,
+        fields: list[str],
+        *,
+        keep_last: bool,
+        fold: int | None = None,
     ) -> tuple[Outcome, list[str], int | None]:
         """Write the points chunk by chunk (fields with the last); with `keep_last`, the last chunk is
         returned unwritten for the caller's own atomic step. (outcome, points left, number of the first left)."""
@@ -86,12 +95,14 @@ class MetricWrites(StoreBase):
             chunks, left = chunks[:-1], (chunks[-1] if chunks else [])
         else:
             chunks, left = chunks or [[]], []
+        record, metrics = keys.record_keys(sweep_id, number, fold)
         for i, chunk in enumerate(chunks):
             written = fields if not keep_last and i == len(chunks) - 1 else []
             result = self._scripts.progress(
-                trial=keys.trial_key(sweep_id, number),
-                metrics=keys.metrics_key(sweep_id, number),
+                trial=record,
+                metrics=metrics,
                 rejections=keys.rejections_key(sweep_id),
+                sweep=keys.sweep_key(sweep_id),
                 attempt=codec.dumps(attempt),
                 numbered_from=_numbered(first_point),
                 field_pairs=len(written) // 2,
@@ -121,9 +132,13 @@ class MetricWrites(StoreBase):
         *,
         points: Sequence[MetricPoint] = (),
         first_point: int | None = None,
+        fold: int | None = None,
         **fields: Any,
     ) -> Outcome:
         """QUEUED/RUNNING -> a final state, fenced by attempt; wakes the controllers.
+
+        With `fold`, of that fold of a k-fold trial: its trial then follows (`sweepctl.kfold`),
+        concluded in the same atomic step when this was its last fold to end.
 
         `points` (the trial's last metric points) are appended in the same atomic
         step as the result; invalid ones are dropped and counted, as
@@ -138,13 +153,14 @@ class MetricWrites(StoreBase):
                 f"trial {number} of sweep {sweep_id!r}: objective must be finite, got {objective} (record it as {TrialState.NAN.value})"
             )
         outcome, last, first_point = self._append_progress(
-            sweep_id, number, attempt, self._encode_points(sweep_id, points) or [], first_point, [], keep_last=True
+            sweep_id, number, attempt, self._encode_points(sweep_id, points) or [], first_point, [], keep_last=True, fold=fold
         )
         if outcome is not Outcome.OK:
             return outcome
-        return self._finish(
-            sweep_id, number, attempt, state, objective, last, first_point, pairs({"state": state, "objective": objective, **fields})
-        )
+        written = pairs({"state": state, "objective": objective, **fields})
+        if fold is not None:
+            return self._finish_fold(sweep_id, number, fold, attempt, state, objective, last, first_point, written)
+        return self._finish(sweep_id, number, attempt, state, objective, last, first_point, written)
 
     def _finish(
         self, sweep_id: str, number: int, attempt: int, state: TrialState, objective: float | None,
@@ -163,12 +179,45 @@ class MetricWrites(StoreBase):
             stats=keys.stats_key(sweep_id),
             host_trials=keys.HOST_TRIALS,
             metrics=keys.metrics_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
             number=number,
             attempt=codec.dumps(attempt),
             state=state.value,
             objective_value="" if objective is None else repr(objective),
             sweep_id=sweep_id,
             lease_member=keys.lease_member(sweep_id, number),
+            numbered_from=_numbered(first_point),
+            field_pairs=len(fields) // 2,
+            rest=[*fields, *points],
+        )
+        return Outcome(result)
+
+    def _finish_fold(
+        self, sweep_id: str, number: int, fold: int, attempt: int, state: TrialState, objective: float | None,
+        points: list[str], first_point: int | None, fields: list[str],
+    ) -> Outcome:
+        """The finishing step of one fold: its result, fields and last `points`, and its trial's turn, in one script call."""
+        result = self._scripts.finish_fold(
+            fold=keys.fold_key(sweep_id, number, fold),
+            trial=keys.trial_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
+            active=keys.active_key(sweep_id),
+            finished=keys.finished_key(sweep_id),
+            counts=keys.counts_key(sweep_id),
+            objective=keys.objective_key(sweep_id),
+            events=keys.EVENTS,
+            leases=keys.LEASES,
+            rejections=keys.rejections_key(sweep_id),
+            stats=keys.stats_key(sweep_id),
+            host_trials=keys.HOST_TRIALS,
+            metrics=keys.fold_metrics_key(sweep_id, number, fold),
+            number=number,
+            index=fold,
+            attempt=codec.dumps(attempt),
+            state=state.value,
+            objective_value="" if objective is None else repr(objective),
+            sweep_id=sweep_id,
+            lease_member=keys.lease_member(sweep_id, number, fold),
             numbered_from=_numbered(first_point),
             field_pairs=len(fields) // 2,
             rest=[*fields, *points],
@@ -183,7 +232,8 @@ class MetricWrites(StoreBase):
             pipe.lrange(keys.metrics_key(sweep_id, n), offsets[n], -1)
         return {n: [codec.decode_point(raw) for raw in found] for n, found in zip(numbers, pipe.execute())}
 
-    def metric_history(self, sweep_id: str, number: int, *, attempt: int | None = None) -> list[MetricPoint]:
-        """The trial's metric history now; with `attempt`, the one that earlier attempt left when `retry` ran the trial again."""
-        key = keys.metrics_key(sweep_id, number) if attempt is None else keys.attempt_metrics_key(sweep_id, number, attempt)
+    def metric_history(self, sweep_id: str, number: int, *, fold: int | None = None, attempt: int | None = None) -> list[MetricPoint]:
+        """A trial's metric history now, or with `fold` that fold's (a k-fold trial's own history is empty); with
+        `attempt`, the one that earlier attempt of the trial left when `retry` ran it again."""
+        key = keys.record_keys(sweep_id, number, fold)[1] if attempt is None else keys.attempt_metrics_key(sweep_id, number, attempt)
         return [codec.decode_point(raw) for raw in self.redis.lrange(key, 0, -1)]

@@ -61,6 +61,7 @@ class Requeue(str, Enum):
 
     REQUEUED = "requeued"  # queued again as attempt+1: send it
     LOST = "lost"  # too many lost attempts: recorded LOST
+    STOPPED = "stopped"  # a fold of a k-fold trial being stopped: ended STOPPED, not run again
     NOT_EXPIRED = "not_expired"  # the lease was renewed in the meantime
     NOT_RUNNING = "not_running"
     STALE = "stale"

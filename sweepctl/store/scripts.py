@@ -39,6 +39,7 @@ import redis
 from redis.exceptions import OutOfMemoryError  # type: ignore[attr-defined]  # types-redis 4.6 predates it
 
 from sweepctl.buckets import DURATION_BUCKETS
+from sweepctl.kfold import NOT_FINITE
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store.keys import EVENTS_MAX, METRICS_MAX
 
@@ -51,15 +52,14 @@ CONSTANTS: Mapping[str, str] = {
     "METRICS_MAX": str(METRICS_MAX),
     "EVENTS_MAX": str(EVENTS_MAX),
     "DURATION_BUCKETS": ", ".join(repr(b) for b in DURATION_BUCKETS),
-    "QUEUED": TrialState.QUEUED.value,
-    "RUNNING": TrialState.RUNNING.value,
-    "LOST": TrialState.LOST.value,
-    "QUEUED_JSON": _json(TrialState.QUEUED.value),
-    "RUNNING_JSON": _json(TrialState.RUNNING.value),
-    "LOST_JSON": _json(TrialState.LOST.value),
+    "FOLDS_NOT_FINITE": NOT_FINITE,
+    # Every trial state, plain (`${COMPLETED}`) and as a hash field holds it (`${COMPLETED_JSON}`).
+    **{state.name: state.value for state in TrialState},
+    **{f"{state.name}_JSON": _json(state.value) for state in TrialState},
     "SWEEP_RUNNING_JSON": _json(SweepState.RUNNING.value),
     "SWEEP_CANCELLED_JSON": _json(SweepState.CANCELLED.value),
     "SWEEP_PAUSED_JSON": _json(SweepState.PAUSED.value),
+    "SWEEP_DELETING_JSON": _json(SweepState.DELETING.value),
 }
 
 _HEADER = re.compile(r"^-- (include|keys|argv):(.*)$", re.MULTILINE)
@@ -124,8 +124,11 @@ class Script:
         self.source = load(name)
         self._script = client.register_script(self.source.text)
 
-    def __call__(self, *, rest: Sequence[Any] = (), **named: Any) -> Any:
-        """Run with every declared key and argument given by name; `rest` is the variable rest of ARGV."""
+    def __call__(self, *, rest: Sequence[Any] = (), pipeline: Any = None, **named: Any) -> Any:
+        """Run with every declared key and argument given by name; `rest` is the variable rest of ARGV.
+
+        With `pipeline` the call is queued on it (its reply comes with the pipeline's).
+        """
         src = self.source
         expected = {*src.keys, *src.args}
         if set(named) != expected:
@@ -134,6 +137,8 @@ class Script:
             raise TypeError(f"lua/{src.name}.lua takes no variable rest of ARGV")
         keys = [named[k] for k in src.keys]
         args = [*(named[a] for a in src.args), *rest]
+        if pipeline is not None:
+            return self._script(keys=keys, args=args, client=pipeline)
         try:
             return self._script(keys=keys, args=args)
         except redis.ResponseError as exc:

@@ -212,7 +212,8 @@ class SweepRecords(StoreBase):
 
     def own_sweep(self, sweep_id: str, controller_id: str, lease_seconds: float) -> bool:
         """Take or keep ownership of a sweep for `lease_seconds`; False while another controller holds it."""
-        return bool(self._scripts.own(owner=keys.owner_key(sweep_id), controller=controller_id, lease_ms=int(lease_seconds * 1000)))
+        owner, sweep = keys.owner_key(sweep_id), keys.sweep_key(sweep_id)
+        return bool(self._scripts.own(owner=owner, sweep=sweep, controller=controller_id, lease_ms=int(lease_seconds * 1000)))
 
     def sweep_owner(self, sweep_id: str) -> str | None:
         """The controller whose lease on the sweep is current, or None: no live controller looks after it."""

@@ -117,16 +117,14 @@ class TelemetryRecords(StoreBase):
         pipe.execute()
 
     def record_suggestions(self, sweep_id: str, latencies: Sequence[float]) -> None:
-        """Count suggestions' latencies into the sweep's histogram, in one round trip."""
+        """Count suggestions' latencies into the sweep's histogram, in one round trip (nothing once the sweep is deleted)."""
         if not latencies:
             return
-        stats = keys.stats_key(sweep_id)
-        pipe = self.redis.pipeline(transaction=False)
+        increments: list[str] = []
         for bucket, count in Counter(bucket_index(s, SUGGESTION_BUCKETS) for s in latencies).items():
-            pipe.hincrby(stats, f"suggest_b{bucket}", count)
-        pipe.hincrby(stats, "suggest_count", len(latencies))
-        pipe.hincrbyfloat(stats, "suggest_sum", sum(latencies))
-        pipe.execute()
+            increments += [f"suggest_b{bucket}", str(count)]
+        increments += ["suggest_count", str(len(latencies)), "suggest_sum", repr(float(sum(latencies)))]
+        self._scripts.add_to_counters(sweep=keys.sweep_key(sweep_id), counters=keys.stats_key(sweep_id), rest=increments)
 
     def telemetry_overview(self, now: float, workers_since: float, controllers_since: float) -> TelemetryOverview:
         """Sweeps, fresh GPUs, workers seen since `workers_since`, per-host trials, controllers alive since `controllers_since`."""

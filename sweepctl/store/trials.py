@@ -36,7 +36,8 @@ class TrialRecords(StoreBase):
 
     def create_trial(self, trial: Trial) -> Outcome:
         """Record a new QUEUED trial under its number, only while the sweep is RUNNING and only
-        if no trial of the sweep has the same parameters (DUPLICATE otherwise)."""
+        if no trial of the sweep has the same parameters (DUPLICATE otherwise). A k-fold trial
+        (`trial.folds`) is recorded with its fold records, each QUEUED as attempt 1."""
         sid, n = trial.sweep_id, trial.number
         result = self._scripts.create(
             sweep=keys.sweep_key(sid),
@@ -47,32 +48,55 @@ class TrialRecords(StoreBase):
             params=keys.params_key(sid),
             number=n,
             params_hash=params_hash(trial.params),
+            folds=trial.folds or 0,
             rest=[x for kv in codec.encode_trial(trial).items() for x in kv],
         )
         return Outcome(result)
 
-    def update_trial(self, sweep_id: str, number: int, **fields: Any) -> None:
-        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent`)."""
-        self.redis.hset(keys.trial_key(sweep_id, number), mapping=codec.encode_fields(fields))
+    def update_trial(self, sweep_id: str, number: int, *, fold: int | None = None, **fields: Any) -> None:
+        """Unfenced update of bookkeeping fields the controller alone writes (e.g. `sent_at`), of the trial or one fold
+        of it; nothing for a trial that is gone (its sweep was deleted)."""
+        self._scripts.set_trial_fields(trial=keys.record_keys(sweep_id, number, fold)[0], rest=pairs(fields))
 
     def mark_sent(self, sweep_id: str, numbers: Sequence[int], at: float) -> None:
-        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip."""
+        """Record that these trials were handed to Celery (controller bookkeeping), in one round trip.
+
+        A trial deleted meanwhile (its sweep was) is left gone, not written back as a bare `sent_at`."""
         if not numbers:
             return
         pipe = self.redis.pipeline(transaction=False)
+        sent = pairs({"sent_at": at})
         for n in numbers:
-            pipe.hset(keys.trial_key(sweep_id, n), mapping=codec.encode_fields({"sent_at": at}))
+            self._scripts.set_trial_fields(trial=keys.trial_key(sweep_id, n), rest=sent, pipeline=pipe)
         pipe.execute()
 
     def trial_field(self, sweep_id: str, number: int, name: str) -> Any:
         raw = self.redis.hget(keys.trial_key(sweep_id, number), name)
         return None if raw is None else codec.loads(raw)
 
-    def get_trial(self, sweep_id: str, number: int) -> Trial:
-        raw = self.redis.hgetall(keys.trial_key(sweep_id, number))
+    def get_trial(self, sweep_id: str, number: int, *, fold: int | None = None) -> Trial:
+        """A trial's record, or with `fold` the record of that fold of a k-fold trial (a Trial with `fold` set)."""
+        raw = self.redis.hgetall(keys.record_keys(sweep_id, number, fold)[0])
         if not raw:
-            raise StoreError(f"no trial {number} in sweep {sweep_id!r}")
+            what = f"trial {number}" if fold is None else f"fold {fold} of trial {number}"
+            raise StoreError(f"no {what} in sweep {sweep_id!r}")
         return codec.decode_trial(raw)
+
+    def get_folds(self, sweep_id: str, trials: Sequence[Trial]) -> dict[int, list[Trial]]:
+        """The fold records of each k-fold trial among `trials` (by number, in fold order), in one round trip."""
+        wanted = [(t.number, f) for t in trials if t.folds for f in range(t.folds)]
+        pipe = self.redis.pipeline(transaction=False)
+        for number, f in wanted:
+            pipe.hgetall(keys.fold_key(sweep_id, number, f))
+        found: dict[int, list[Trial]] = {t.number: [] for t in trials if t.folds}
+        for (number, _), raw in zip(wanted, pipe.execute()):
+            if raw:
+                found[number].append(codec.decode_trial(raw))
+        return found
+
+    def completed_objectives(self, sweep_id: str) -> list[float]:
+        """The objectives of every completed trial (for a k-fold trial, its folds' mean), lowest first."""
+        return [float(score) for _, score in self.redis.zrange(keys.objective_key(sweep_id), 0, -1, withscores=True)]
 
     def get_trials(self, sweep_id: str, numbers: Sequence[int] | None = None) -> list[Trial]:
         """The given trials (all of them by default) in one round trip, ordered as asked."""
@@ -112,13 +136,23 @@ class TrialRecords(StoreBase):
         return self.get_trial(sweep_id, min(int(n) for n in tied))
 
     def claim_trial(
-        self, sweep_id: str, number: int, attempt: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS, **fields: Any
+        self,
+        sweep_id: str,
+        number: int,
+        attempt: int,
+        *,
+        fold: int | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        **fields: Any,
     ) -> Outcome:
-        """QUEUED -> RUNNING for this attempt, holding a lease of `lease_seconds`, unless the sweep was cancelled.
+        """QUEUED -> RUNNING for this attempt (of the trial, or of its fold `fold`), holding a lease of
+        `lease_seconds`, unless the sweep was cancelled. A k-fold trial is RUNNING once a fold is.
 
         In a paused sweep the trial stays QUEUED and is recorded as held (PAUSED): this delivery
         of it is spent, and the controller sends it again when the sweep resumes (`take_held`).
         """
+        if fold is not None:
+            return self._claim_fold(sweep_id, number, attempt, fold, lease_seconds, fields)
         result = self._scripts.claim(
             trial=keys.trial_key(sweep_id, number),
             counts=keys.counts_key(sweep_id),
@@ -134,16 +168,37 @@ class TrialRecords(StoreBase):
         )
         return Outcome(result)
 
-    def renew_lease(self, sweep_id: str, number: int, attempt: int, worker: str, lease_seconds: float) -> Outcome:
-        """Extend the lease of a running attempt held by `worker`; anything but OK means it is no longer ours."""
-        result = self._scripts.renew(
+    def _claim_fold(self, sweep_id: str, number: int, attempt: int, fold: int, lease_seconds: float, fields: dict[str, Any]) -> Outcome:
+        result = self._scripts.claim_fold(
+            fold=keys.fold_key(sweep_id, number, fold),
             trial=keys.trial_key(sweep_id, number),
+            counts=keys.counts_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             leases=keys.LEASES,
             rejections=keys.rejections_key(sweep_id),
+            held=keys.held_key(sweep_id),
+            attempt=codec.dumps(attempt),
+            lease_seconds=lease_seconds,
+            lease_member=keys.lease_member(sweep_id, number, fold),
+            number=number,
+            rest=pairs(fields),
+        )
+        return Outcome(result)
+
+    def renew_lease(
+        self, sweep_id: str, number: int, attempt: int, worker: str, lease_seconds: float, *, fold: int | None = None
+    ) -> Outcome:
+        """Extend the lease of a running attempt (of the trial, or of its fold `fold`) held by `worker`;
+        anything but OK means it is no longer ours."""
+        result = self._scripts.renew(
+            trial=keys.record_keys(sweep_id, number, fold)[0],
+            leases=keys.LEASES,
+            rejections=keys.rejections_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             worker=codec.dumps(worker),
             lease_seconds=lease_seconds,
-            lease_member=keys.lease_member(sweep_id, number),
+            lease_member=keys.lease_member(sweep_id, number, fold),
         )
         return Outcome(result)
 
@@ -152,34 +207,61 @@ class TrialRecords(StoreBase):
         result = self._scripts.request_stop(
             trial=keys.trial_key(sweep_id, number),
             rejections=keys.rejections_key(sweep_id),
+            sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             decision=codec.dumps(dataclasses.asdict(request)),
         )
         return Outcome(result)
 
+    def stop_folds(self, sweep_id: str, number: int, request: StopRequest) -> Outcome:
+        """Stop a running k-fold trial early: its queued folds end unrun, its running folds' workers see the request
+        (`trial_control`), and it ends STOPPED with its last fold. NOT_RUNNING when it is not running or stopping already."""
+        result = self._scripts.stop_folds(
+            trial=keys.trial_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
+            active=keys.active_key(sweep_id),
+            finished=keys.finished_key(sweep_id),
+            counts=keys.counts_key(sweep_id),
+            objective=keys.objective_key(sweep_id),
+            events=keys.EVENTS,
+            rejections=keys.rejections_key(sweep_id),
+            number=number,
+            sweep_id=sweep_id,
+            request=codec.dumps(dataclasses.asdict(request)),
+            reason=request.reason,
+        )
+        return Outcome(result)
+
     def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, StopRequest | None]:
-        """What a running trial's worker polls: the sweep's state and any stop request, in one round trip."""
+        """What a running trial's worker polls: the sweep's state and any stop request, in one round trip.
+
+        A fold's worker polls its trial's: a k-fold trial is stopped as a whole (`stop_folds`, or a fold that failed)."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hget(keys.sweep_key(sweep_id), "state")
         pipe.hget(keys.trial_key(sweep_id, number), "stop_requested")
         state, stop = pipe.execute()
         request = codec.loads(stop) if stop else None  # a trial without a request holds JSON null
-        return SweepState(codec.loads(state)), (StopRequest(**request) if request else None)
+        # A sweep deleted meanwhile reads as DELETING: its running trials stop, as they would while it is deleted.
+        sweep_state = SweepState.DELETING if state is None else SweepState(codec.loads(state))
+        return sweep_state, (StopRequest(**request) if request else None)
 
-    def expired_leases(self, limit: int = 1000) -> list[tuple[str, int]]:
-        """(sweep id, number) of running trials whose lease expired by Redis' clock."""
+    def expired_leases(self, limit: int = 1000) -> list[tuple[str, int, int | None]]:
+        """(sweep id, number, fold) of running trials (fold None) and folds whose lease expired by Redis' clock."""
         seconds, micros = self.redis.time()
         members = self.redis.zrangebyscore(keys.LEASES, "-inf", seconds + micros / 1e6, start=0, num=limit)
         return [keys.parse_lease_member(m) for m in members]
 
     def requeue_trial(
-        self, sweep_id: str, number: int, *, max_lost: int, reason: str, attempt: int | None = None
+        self, sweep_id: str, number: int, *, max_lost: int, reason: str, attempt: int | None = None, fold: int | None = None
     ) -> Requeue:
-        """Take a running trial back: as attempt+1 in the queue, or LOST after `max_lost` lost attempts.
+        """Take a running trial (or its fold `fold`) back: as attempt+1 in the queue, or LOST after `max_lost` lost attempts.
 
         Without `attempt` this is the reaper's move and happens only if the lease
         has expired; with it, the holder of that attempt hands the trial back.
+        A fold LOST ends its trial; a fold of a trial being stopped ends STOPPED (not run again).
         """
+        if fold is not None:
+            return self._requeue_fold(sweep_id, number, fold, max_lost=max_lost, reason=reason, attempt=attempt)
         result = self._scripts.requeue(
             trial=keys.trial_key(sweep_id, number),
             leases=keys.LEASES,
@@ -190,6 +272,7 @@ class TrialRecords(StoreBase):
             rejections=keys.rejections_key(sweep_id),
             stats=keys.stats_key(sweep_id),
             host_trials=keys.HOST_TRIALS,
+            sweep=keys.sweep_key(sweep_id),
             number=number,
             lease_member=keys.lease_member(sweep_id, number),
             attempt="" if attempt is None else codec.dumps(attempt),
@@ -228,6 +311,29 @@ class TrialRecords(StoreBase):
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         kind = result.partition(":")[0]  # 'sweep:<state>' and 'state:<state>' name the state that refused
         return _RETRY_REFUSALS[kind] if kind in _RETRY_REFUSALS else Retried(result)
+    def _requeue_fold(self, sweep_id: str, number: int, fold: int, *, max_lost: int, reason: str, attempt: int | None) -> Requeue:
+        result = self._scripts.requeue_fold(
+            fold=keys.fold_key(sweep_id, number, fold),
+            trial=keys.trial_key(sweep_id, number),
+            sweep=keys.sweep_key(sweep_id),
+            leases=keys.LEASES,
+            active=keys.active_key(sweep_id),
+            finished=keys.finished_key(sweep_id),
+            counts=keys.counts_key(sweep_id),
+            objective=keys.objective_key(sweep_id),
+            events=keys.EVENTS,
+            rejections=keys.rejections_key(sweep_id),
+            stats=keys.stats_key(sweep_id),
+            host_trials=keys.HOST_TRIALS,
+            number=number,
+            index=fold,
+            lease_member=keys.lease_member(sweep_id, number, fold),
+            attempt="" if attempt is None else codec.dumps(attempt),
+            reason=reason,
+            max_lost=max_lost,
+            sweep_id=sweep_id,
+        )
+        return Requeue(result)
 
     def admit_trial(self, agent_id: str, number: int, cap: int) -> bool:
         """Count trial `number` among the at most `cap` of a counted agent; False when its count is full.

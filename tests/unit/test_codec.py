@@ -56,6 +56,10 @@ FULL_TRIAL = Trial(
     lost_attempts=({"attempt": 1, "worker": "h/gpu0/7", "reason": "lease_expired", "at": 1700000300.5},),
     gpu_usage=GpuUsage(samples=9, mean_util_percent=87.25, max_util_percent=100.0, peak_memory_bytes=13207024435, energy_joules=41250.5),
     retried_attempts=({"attempt": 2, "state": "failed", "retried_at": 1700000350.5, "exit_code": 4, "last_metrics": {"loss": "nan"}},),
+    folds=5,
+    fold=2,
+    fold_objectives=(0.125, None, 0.25, 0.0, 1e-300),
+    objective_std=0.0625,
 )
 
 FULL_SWEEP = Sweep(
@@ -70,6 +74,7 @@ FULL_SWEEP = Sweep(
     ended_at=1700000500.0,
     run_cap=12,
     cloned_from="k3j9x2ab",
+    restored_at=1700000900.5,
 )
 
 

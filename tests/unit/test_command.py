@@ -73,11 +73,12 @@ def test_the_default_command_runs_the_program_with_one_flag_per_top_level_key() 
         ("${args_json_file}", ("/tmp/trial-7/args.json",)),
         ("${args_flat}", tuple("--" + a for a in LEAVES)),
         ("${args_flat_no_hyphens}", LEAVES),
+        ("${fold}", ("3",)),  # the fold of a task of a k-fold trial
     ],
 )
 def test_each_macro_expands_in_place(macro: str, expected: tuple[str, ...]) -> None:
     # Given a macro between two literals / When expanded / Then it is replaced where it stood
-    result = argv("before", macro, "after", env="/opt/env", args_json_file="/tmp/trial-7/args.json")
+    result = argv("before", macro, "after", env="/opt/env", args_json_file="/tmp/trial-7/args.json", fold=3)
     assert result == ("before", *expected, "after")
 
 
@@ -86,8 +87,14 @@ def test_every_macro_is_covered_above() -> None:
     assert {m.token for m in Macro} == {
         "${env}", "${interpreter}", "${program}", "${args}", "${args_no_equals}", "${args_no_hyphens}",
         "${args_no_boolean_flags}", "${args_append_hydra}", "${args_override_hydra}", "${args_json}",
-        "${args_json_file}", "${args_flat}", "${args_flat_no_hyphens}",
+        "${args_json_file}", "${args_flat}", "${args_flat_no_hyphens}", "${fold}",
     }
+
+
+def test_fold_without_a_fold_is_refused_when_expanded() -> None:
+    # Given a command naming ${fold} / When expanded for a trial that is no fold / Then a clear error, no argv
+    with pytest.raises(ValueError, match=r"\$\{fold\}.*cross_validation"):
+        argv("python", "${fold}")
 
 
 @pytest.mark.parametrize(

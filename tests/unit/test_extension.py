@@ -13,7 +13,7 @@ def test_every_state_is_either_extended_in_place_reopened_or_refused_with_a_reas
     kept, reopened = set(extension.KEEP_STATES), set(extension.REOPEN_STATES)
     assert not kept & reopened
     refused = set(SweepState) - kept - reopened
-    assert refused == {SweepState.STOPPING, SweepState.CANCELLED, SweepState.FAILED}
+    assert refused == {SweepState.STOPPING, SweepState.CANCELLED, SweepState.FAILED, SweepState.DELETING}
     # And only live states keep their state; only ended ones re-open
     assert all(not s.is_terminal for s in kept) and all(s.is_terminal for s in reopened)
     # And each refusal names the sweep and the state, and says something specific to it
@@ -21,6 +21,10 @@ def test_every_state_is_either_extended_in_place_reopened_or_refused_with_a_reas
     assert all(r.startswith(f"sweep ab12 is {s.value}: ") for s, r in reasons.items())
     assert "its state allows no extension" not in " ".join(reasons.values())
     assert "max_failures" in reasons[SweepState.FAILED] and "once it is stopped" in reasons[SweepState.STOPPING]
+    assert reasons[SweepState.DELETING] == "sweep ab12 is deleting: it is being deleted"
+    # And a restored sweep is refused whatever its state, saying how to go on from it
+    restored = extension.restored_refusal("ab12")
+    assert "restored from an archive" in restored and "warm_start: {sweeps: [ab12]}" in restored
 
 
 @pytest.mark.parametrize(("run_cap", "created", "refused"), [(6, 5, False), (15, 5, False), (5, 5, True), (3, 5, True), (1, 0, False)])

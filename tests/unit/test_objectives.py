@@ -99,6 +99,7 @@ def test_wandb_impute_keys_of_each_objective_are_noted_with_their_path() -> None
         ({"tpe": {"engine": "optuna", "local_search": 0.5}}, "tpe.local_search", "Pareto front"),
         ({"early_terminate": {"type": "hyperband", "min_iter": 1}}, "early_terminate", "compares trials by one metric"),
         ({"method": "random", "tpe": None, "early_terminate": {"type": "median"}}, "early_terminate", "one metric"),
+        ({"cross_validation": {"folds": 3}}, "cross_validation", "averages one metric over the folds"),
     ],
 )
 def test_what_several_objectives_cannot_have_is_refused_naming_the_field(

@@ -71,7 +71,7 @@ def test_every_attempt_field_is_a_trial_field_with_a_default_and_the_trials_own_
     assert set(ATTEMPT_FIELDS) <= set(fields) and len(set(ATTEMPT_FIELDS)) == len(ATTEMPT_FIELDS)
     assert all(fields[n].default is not dataclasses.MISSING or fields[n].default_factory is not dataclasses.MISSING for n in ATTEMPT_FIELDS)
     kept = set(fields) - set(ATTEMPT_FIELDS)
-    assert kept == {"sweep_id", "number", "state", "params", "seed", "attempt", "created_at", "retried_attempts"}
+    assert kept == {"sweep_id", "number", "state", "params", "seed", "attempt", "created_at", "retried_attempts", "folds", "fold"}
 
 
 def test_w_and_b_method_names_map_to_ours_and_status_shows_ours() -> None:

@@ -59,6 +59,20 @@ def test_without_parallelism_tpe_gets_one_trial_per_live_worker_and_random_or_gr
 
 
 @pytest.mark.parametrize(
+    ("method", "live_workers", "folds", "expected"),
+    [("tpe", 3, 5, 1), ("tpe", 10, 5, 2), ("tpe", 11, 5, 3), ("random", 3, 5, 2), ("random", 0, 2, 2), ("grid", 4, 2, 6)],
+)
+def test_a_k_fold_sweep_without_parallelism_gets_one_fold_task_per_worker_in_whole_trials(
+    method: str, live_workers: int, folds: int, expected: int
+) -> None:
+    # Given a k-fold sweep (each trial k fold tasks) and no `parallelism`: ceil(workers / k) trials fill the workers
+    # with folds (three times that for random and grid, queued behind); `parallelism` counts trials
+    s = spec(method=method, run_cap=100, parameters={"x": {"values": list(range(50))}}, cross_validation={"folds": folds})
+    assert plan(s, snap(live_workers=live_workers)) == Plan(create=expected)
+    assert plan(replace(s, parallelism=2), snap(live_workers=live_workers)) == Plan(create=2)
+
+
+@pytest.mark.parametrize(
     ("active", "created", "expected"),
     [
         (12, 12, 0),  # full: one running and two queued per worker

@@ -17,7 +17,7 @@ from sweepctl.store.scripts import CONSTANTS, Script, load
 SCRIPTS = sorted(
     p.name[: -len(".lua")]
     for p in resources.files("sweepctl.store").joinpath("lua").iterdir()
-    if p.name.endswith(".lua") and p.name not in ("prelude.lua", "account_finish.lua")
+    if p.name.endswith(".lua") and p.name not in ("prelude.lua", "account_finish.lua", "folds.lua")  # included by others
 )
 
 
@@ -46,7 +46,7 @@ class Client:
 
 
 def test_every_script_loads_with_its_constants_filled_in_and_its_parameters_named() -> None:
-    assert len(SCRIPTS) == 14
+    assert len(SCRIPTS) == 23
     for name in SCRIPTS:
         source = load(name)
         # Given a script file / Then no placeholder is left and KEYS and ARGV are bound to the declared names
@@ -61,20 +61,20 @@ def test_a_script_is_called_with_keys_and_args_in_the_order_the_file_declares() 
     recorded = Recorded()
     script = Script(Client(recorded), "renew_lease")
     # When called by name, in any order
-    script(lease_member="s:1", worker='"w"', rejections="R", attempt="2", leases="L", trial="T", lease_seconds=30)
+    script(lease_member="s:1", worker='"w"', rejections="R", sweep="S", attempt="2", leases="L", trial="T", lease_seconds=30)
     # Then KEYS and ARGV follow the file's header
-    assert recorded.calls == [(["T", "L", "R"], ["2", '"w"', 30, "s:1"])]
+    assert recorded.calls == [(["T", "L", "R", "S"], ["2", '"w"', 30, "s:1"])]
 
 
 def test_a_missing_or_unknown_name_is_refused_before_anything_is_sent() -> None:
     recorded = Recorded()
     script = Script(Client(recorded), "own_sweep")
     with pytest.raises(TypeError, match="takes"):
-        script(owner="O", controller="c")  # no lease_ms
+        script(owner="O", sweep="S", controller="c")  # no lease_ms
     with pytest.raises(TypeError, match="takes"):
-        script(owner="O", controller="c", lease_ms=1, extra=2)
+        script(owner="O", sweep="S", controller="c", lease_ms=1, extra=2)
     with pytest.raises(TypeError, match="variable rest"):
-        script(owner="O", controller="c", lease_ms=1, rest=["x"])
+        script(owner="O", sweep="S", controller="c", lease_ms=1, rest=["x"])
     assert recorded.calls == []
 
 
@@ -133,7 +133,8 @@ class FailingClient:
         (keys.worker_id, keys.parse_worker_id, ("host-1", "gpu0", 4242)),
         (keys.gpu_member, keys.parse_gpu_member, ("host-1", "GPU-1234")),
         (keys.host_trials_field, keys.parse_host_trials_field, ("host-1", "completed")),
-        (keys.lease_member, keys.parse_lease_member, ("abc123", 17)),
+        (keys.lease_member, keys.parse_lease_member, ("abc123", 17, None)),
+        (keys.lease_member, keys.parse_lease_member, ("abc123", 17, 3)),  # fold 3 of a k-fold trial
     ],
 )
 def test_every_member_format_parses_back_what_it_built(build: Any, parse: Any, parts: tuple[Any, ...]) -> None:

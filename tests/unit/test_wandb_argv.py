@@ -19,7 +19,7 @@ from wandb.sdk.launch.sweeps.utils import load_sweep_config
 
 from controller.suggesters.random import RandomSuggester
 from sweepctl.codec import decode_trial, encode_trial
-from sweepctl.command import Macro, build_argv
+from sweepctl.command import OWN_MACROS, Macro, build_argv
 from sweepctl.records import Trial, TrialState
 from sweepctl.space import Distribution
 from sweepctl.spec import SweepSpec
@@ -94,7 +94,7 @@ def test_the_corpus_covers_every_wandb_macro_and_envvars() -> None:
     # Given the corpus files above / Then together they use every macro W&B knows, and ${envvar:NAME}
     commands = [load_sweep_config(str(p.values[0])) for p in corpus_with_a_program()]
     used = {str(element) for doc in commands if doc for element in doc.get("command") or []}
-    wandb_macros = {m.token for m in Macro} - {Macro.ARGS_FLAT.token, Macro.ARGS_FLAT_NO_HYPHENS.token}
+    wandb_macros = {m.token for m in Macro if m not in OWN_MACROS}
     assert wandb_macros <= used
     assert any("${envvar:" in element and element.startswith("--") for element in used)
     assert any(not isinstance(element, str) for doc in commands if doc for element in doc.get("command") or [])
@@ -122,7 +122,7 @@ EVERY_KIND: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize("macro", [m for m in Macro if m not in (Macro.ARGS_FLAT, Macro.ARGS_FLAT_NO_HYPHENS)], ids=lambda m: m.value)
+@pytest.mark.parametrize("macro", [m for m in Macro if m not in OWN_MACROS], ids=lambda m: m.value)
 def test_values_of_every_kind_are_spelled_as_wandb_spells_them(macro: Macro) -> None:
     # Given one macro between literals, one of them with a variable / When both build the argv / Then they agree
     command = ["${env}", "--data=${envvar:SWEEPCTL_TEST_DATA_DIR}", macro.token, "--end"]

@@ -2,9 +2,9 @@
 -- `objective_value` is '' for none. The rest of ARGV: `field_pairs` field/value pairs, then the trial's
 -- last metric points, appended in the same step (`numbered_from`: see append_points).
 -- include: prelude account_finish
--- keys: trial active finished counts objective events leases rejections stats host_trials metrics
+-- keys: trial active finished counts objective events leases rejections stats host_trials metrics sweep
 -- argv: number attempt state objective_value sweep_id lease_member numbered_from field_pairs ...pairs_then_points
-local state, refused = fenced(K.trial, A.attempt, K.rejections)
+local state, refused = fenced(K.trial, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
 if state ~= '${QUEUED_JSON}' and state ~= '${RUNNING_JSON}' then return refuse(K.rejections, 'already_finished') end
 local pairs_end = REST - 1 + 2 * tonumber(A.field_pairs)

@@ -11,9 +11,14 @@ local function refuse(rejections, reason)
   return reason
 end
 -- The fence: the trial's state, or (nil, reason) when it does not exist or `attempt` is not its current one.
-local function fenced(trial, attempt, rejections)
+-- A write for a trial of a sweep that is gone (deleted) is refused uncounted: counting it would bring
+-- back a key of the deleted sweep.
+local function fenced(trial, attempt, rejections, sweep)
   local state = redis.call('HGET', trial, 'state')
-  if not state then return nil, refuse(rejections, 'unknown') end
+  if not state then
+    if redis.call('EXISTS', sweep) == 0 then return nil, 'unknown' end
+    return nil, refuse(rejections, 'unknown')
+  end
   if redis.call('HGET', trial, 'attempt') ~= attempt then return nil, refuse(rejections, 'stale') end
   return state
 end

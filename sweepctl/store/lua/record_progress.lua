@@ -2,9 +2,9 @@
 -- pairs, then the points. `numbered_from`: the number of the first point or '' (see append_points).
 -- The points are appended before the fields are set: nothing after the first write can fail.
 -- include: prelude
--- keys: trial metrics rejections
+-- keys: trial metrics rejections sweep
 -- argv: attempt numbered_from field_pairs ...pairs_then_points
-local state, refused = fenced(K.trial, A.attempt, K.rejections)
+local state, refused = fenced(K.trial, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
 if state ~= '${RUNNING_JSON}' then return refuse(K.rejections, 'not_running') end
 local pairs_end = REST - 1 + 2 * tonumber(A.field_pairs)

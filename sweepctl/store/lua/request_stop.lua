@@ -1,8 +1,8 @@
 -- Ask the running attempt to stop early (decision: JSON).
 -- include: prelude
--- keys: trial rejections
+-- keys: trial rejections sweep
 -- argv: attempt decision
-local state, refused = fenced(K.trial, A.attempt, K.rejections)
+local state, refused = fenced(K.trial, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
 if state ~= '${RUNNING_JSON}' then return refuse(K.rejections, 'not_running') end
 redis.call('HSET', K.trial, 'stop_requested', A.decision)

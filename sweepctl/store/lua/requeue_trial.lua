@@ -3,11 +3,15 @@
 -- if the lease really expired); a worker handing a trial back on shutdown calls it with its own
 -- attempt and reason 'handed_back', which is no loss.
 -- include: prelude account_finish
--- keys: trial leases counts active finished events rejections stats host_trials
+-- keys: trial leases counts active finished events rejections stats host_trials sweep
 -- argv: number lease_member attempt reason max_lost sweep_id
 local t = now()
 local state = redis.call('HGET', K.trial, 'state')
-if not state then redis.call('ZREM', K.leases, A.lease_member); return refuse(K.rejections, 'unknown') end
+if not state then
+  redis.call('ZREM', K.leases, A.lease_member)
+  if redis.call('EXISTS', K.sweep) == 0 then return 'unknown' end  -- a deleted sweep's: not counted (see fenced)
+  return refuse(K.rejections, 'unknown')
+end
 local attempt = redis.call('HGET', K.trial, 'attempt')
 if A.attempt ~= '' then
   if attempt ~= A.attempt then return refuse(K.rejections, 'stale') end

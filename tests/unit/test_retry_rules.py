@@ -65,11 +65,13 @@ def test_every_sweep_state_is_kept_reopened_or_refused_and_a_retry_never_makes_a
     assert {s for s, to in moves.items() if s is to} == {SweepState.RUNNING, SweepState.PAUSED, SweepState.STOPPING}
     assert moves[SweepState.FINISHED] is SweepState.RUNNING and moves[SweepState.FAILED] is SweepState.RUNNING
     assert moves[SweepState.STOPPED] is SweepState.STOPPING
-    assert set(SweepState) - set(moves) == {SweepState.CANCELLED}
+    assert set(SweepState) - set(moves) == {SweepState.CANCELLED, SweepState.DELETING}
     # And the state taken always starts queued trials, or holds them for a resume (paused)
     assert all(to.starts_queued_trials or to is SweepState.PAUSED for to in moves.values())
     refusal = retry.sweep_refusal("ab12", SweepState.CANCELLED)
     assert "is cancelled: its search was given up" in refusal and "sweepctl clone ab12" in refusal
+    assert retry.sweep_refusal("ab12", SweepState.DELETING) == "sweep ab12 is being deleted: nothing of it runs again"
+    assert "restored from an archive: it is kept to read, never run again" in retry.restored_refusal("ab12")
 
 
 def test_what_retrying_nothing_and_a_reopened_sweep_say() -> None:
