@@ -329,8 +329,13 @@ def gap_lines(args: argparse.Namespace, found: dict[Key, np.ndarray]) -> list[st
     if "random" not in args.engines:
         return []
     engines = [e for e in args.engines if e != "random"]
-    lines = ["", "Share of the random-to-optimum hypervolume gap closed (median over seeds; 0 = median random search, 1 = the true front):",
-             "", "| problem | budget | workers | " + " | ".join(engines) + " |", "|---|---|---|" + "---|" * len(engines)]
+    lines = [
+        "",
+        "Share of the random-to-optimum hypervolume gap closed (median over seeds; 0 = median random search, 1 = the true front):",
+        "",
+        "| problem | budget | workers | " + " | ".join(engines) + " |",
+        "|---|---|---|" + "---|" * len(engines),
+    ]
     for problem in args.problems:
         for b in args.budgets:
             baseline = float(np.median(found[problem, "random", args.workers[0], b]))

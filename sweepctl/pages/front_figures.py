@@ -26,8 +26,11 @@ FRONT_NAME = "Pareto front"
 def off_front(trials: Sequence[Trial], front: ParetoFront) -> tuple[list[int], list[tuple[float, ...]]]:
     """The numbers and objective values of the competing trials not on the front (an even sample past POINTS_MAX)."""
     on_front = set(front.numbers)
-    rest = [(t.number, values) for t in sorted(trials, key=lambda t: t.number)
-            if t.number not in on_front and (values := objective_values(t, front.objectives)) is not None]
+    rest = [
+        (t.number, values)
+        for t in sorted(trials, key=lambda t: t.number)
+        if t.number not in on_front and (values := objective_values(t, front.objectives)) is not None
+    ]
     kept = evenly(rest, POINTS_MAX)
     return [n for n, _ in kept], [v for _, v in kept]
 
@@ -64,15 +67,25 @@ def _scatter(front: ParetoFront, numbers: list[int], values: list[tuple[float, .
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=[v[0] for v in values], y=[v[1] for v in values], mode="markers", name="other trials",
-            marker={"size": 6, "color": OTHERS_COLOUR}, customdata=_custom(numbers, values), hovertemplate=hover,
+            x=[v[0] for v in values],
+            y=[v[1] for v in values],
+            mode="markers",
+            name="other trials",
+            marker={"size": 6, "color": OTHERS_COLOUR},
+            customdata=_custom(numbers, values),
+            hovertemplate=hover,
         )
     )
     fig.add_trace(
         go.Scatter(
-            x=[v[0] for v in front.values], y=[v[1] for v in front.values], mode="lines+markers", name=FRONT_NAME,
-            marker={"size": 10, "color": FRONT_COLOUR, "line": {"width": 1, "color": "#fff"}}, line={"color": FRONT_COLOUR, "width": 2},
-            customdata=_custom(front.numbers, front.values), hovertemplate=hover,
+            x=[v[0] for v in front.values],
+            y=[v[1] for v in front.values],
+            mode="lines+markers",
+            name=FRONT_NAME,
+            marker={"size": 10, "color": FRONT_COLOUR, "line": {"width": 1, "color": "#fff"}},
+            line={"color": FRONT_COLOUR, "width": 2},
+            customdata=_custom(front.numbers, front.values),
+            hovertemplate=hover,
         )
     )
     return layout(fig, _title(front), height=480, xaxis={"title": axis_title(first)}, yaxis={"title": axis_title(second)})
@@ -88,14 +101,24 @@ def _matrix(front: ParetoFront, numbers: list[int], values: list[tuple[float, ..
     fig = go.Figure()
     fig.add_trace(
         go.Splom(
-            dimensions=dimensions(values), name="other trials", marker={"size": 5, "color": OTHERS_COLOUR},
-            customdata=_custom(numbers, values), hovertemplate=hover, showupperhalf=False, diagonal={"visible": False},
+            dimensions=dimensions(values),
+            name="other trials",
+            marker={"size": 5, "color": OTHERS_COLOUR},
+            customdata=_custom(numbers, values),
+            hovertemplate=hover,
+            showupperhalf=False,
+            diagonal={"visible": False},
         )
     )
     fig.add_trace(
         go.Splom(
-            dimensions=dimensions(front.values), name=FRONT_NAME, marker={"size": 8, "color": FRONT_COLOUR},
-            customdata=_custom(front.numbers, front.values), hovertemplate=hover, showupperhalf=False, diagonal={"visible": False},
+            dimensions=dimensions(front.values),
+            name=FRONT_NAME,
+            marker={"size": 8, "color": FRONT_COLOUR},
+            customdata=_custom(front.numbers, front.values),
+            hovertemplate=hover,
+            showupperhalf=False,
+            diagonal={"visible": False},
         )
     )
     size = 220 * len(front.objectives)

@@ -137,8 +137,13 @@ def test_on_the_embedded_store_an_in_process_agent_judges_both_objectives_and_be
     local = Processes(child_env(), cwd=tmp_path)
     try:
         ran = subprocess.run(
-            [sys.executable, str(script), str(tmp_path / "state")], cwd=tmp_path, env=child_env(), capture_output=True, text=True,
-            timeout=120, check=False,
+            [sys.executable, str(script), str(tmp_path / "state")],
+            cwd=tmp_path,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert ran.returncode == 0, ran.stderr
         sweep_id = ran.stdout.strip().splitlines()[-1]

@@ -25,8 +25,15 @@ SPEC = parse_sweep(
 
 def measured(number: int, lr: float, accuracy: float, seconds: float, state: TrialState = TrialState.COMPLETED) -> Trial:
     return Trial(
-        "s", number, state, {"opt": {"lr": lr}, "layers": 1 + number % 2}, number, started_at=0.0, ended_at=2.0,
-        objective=accuracy if state is TrialState.COMPLETED else None, last_metrics={"accuracy": accuracy, "duration": seconds},
+        "s",
+        number,
+        state,
+        {"opt": {"lr": lr}, "layers": 1 + number % 2},
+        number,
+        started_at=0.0,
+        ended_at=2.0,
+        objective=accuracy if state is TrialState.COMPLETED else None,
+        last_metrics={"accuracy": accuracy, "duration": seconds},
     )
 
 

@@ -23,9 +23,7 @@ from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
 from sweepctl.sweepfile import parse_sweep
 
-SQUARE = SearchSpace(
-    (Parameter(("x",), Distribution.UNIFORM, min=0.0, max=1.0), Parameter(("y",), Distribution.UNIFORM, min=0.0, max=1.0))
-)
+SQUARE = SearchSpace((Parameter(("x",), Distribution.UNIFORM, min=0.0, max=1.0), Parameter(("y",), Distribution.UNIFORM, min=0.0, max=1.0)))
 
 
 def trade_off(params: FlatAssignment) -> tuple[float, float]:
