@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass, field, replace
 
 from controller.curves import Curves
-from controller.suggester import Suggester
+from controller.suggester import Observation, Suggester
 from controller.suggester_factory import make_suggester
+from sweepctl.analysis.pareto import losses, objective_values
 from sweepctl.kfold import partial_mean
 from sweepctl.records import Sweep, Trial, TrialState
 from sweepctl.space import FlatAssignment
@@ -67,13 +68,32 @@ def build_context(store: Store, sweep_id: str) -> SweepContext:
 
 def new_suggester(sweep: Sweep, spec: SweepSpec) -> Suggester:
     """The sweep's engine as it starts: seeded by the sweep, nothing observed yet."""
-    return make_suggester(spec.method, spec.space, sweep.seed, spec.tpe)
+    return make_suggester(spec.method, spec.space, sweep.seed, spec.tpe, objectives=len(spec.objectives))
 
 
 def follow_run_cap(ctx: SweepContext, run_cap: int | None) -> None:
     """Plan with the run_cap `extend` wrote on the sweep record since the context was built (None: none was)."""
     if run_cap is not None and run_cap != ctx.spec.run_cap:
         ctx.spec = replace(ctx.spec, run_cap=run_cap)
+
+
+def observation(trial: Trial, spec: SweepSpec, number: int | None = None) -> Observation:
+    """A finished trial as the sweep's suggester learns from it (numbered `number`, else its own number)."""
+    return Observation(
+        number=trial.number if number is None else number,
+        params=spec.space.flatten(trial.params),
+        loss=observed_loss(trial, spec),
+        losses=observed_losses(trial, spec) if spec.is_multi_objective else None,
+    )
+
+
+def observed_losses(trial: Trial, spec: SweepSpec) -> tuple[float, ...] | None:
+    """What a multi-objective suggester learns from a finished trial: a loss per objective, or None (it failed).
+
+    Only completed trials have them all (early termination is refused with several objectives).
+    """
+    values = objective_values(trial, spec.objectives)
+    return None if values is None else losses(values, spec.objectives)
 
 
 def observed_loss(trial: Trial, spec: SweepSpec) -> float | None:

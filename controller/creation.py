@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from controller.context import SweepContext, new_suggester, observed_loss
+from controller.context import SweepContext, new_suggester, observation
 from controller.scheduling import learns_from_results, trial_seed
 from controller.sending import publish
 from controller.suggester import Observation
@@ -41,8 +41,7 @@ def warm_observations(store: Store, spec: SweepSpec) -> list[Observation]:
             log.warning("warm_start: sweep %s: %s; ignored", source.sweep_id, source.ignored.value)
             continue
         for trial in source.taken:
-            params = spec.space.flatten(trial.params)
-            found.append(Observation(number=WARM_NUMBER_BASE + len(found), params=params, loss=observed_loss(trial, spec)))
+            found.append(observation(trial, spec, number=WARM_NUMBER_BASE + len(found)))
         log.info(
             "warm_start: %d trial(s) of sweep %s taken, %d outside the space, %d not learned from",
             len(source.taken),
@@ -101,7 +100,7 @@ def relearn(store: Store, ctx: SweepContext) -> None:
 
 def _observations(trials: Sequence[Trial], spec: SweepSpec) -> list[Observation]:
     """What the suggester learns of trials (`learnable` ones: a lost worker or a cancel says nothing about the parameters)."""
-    return [Observation(number=t.number, params=spec.space.flatten(t.params), loss=observed_loss(t, spec)) for t in trials if learnable(t)]
+    return [observation(t, spec) for t in trials if learnable(t)]
 
 
 def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: int, count: int) -> int:

@@ -33,12 +33,15 @@ class Observation:
 
     `params` is keyed by `Parameter.name` with the values the program received.
     `loss` is the value to minimize (the goal already applied); None means the
-    trial failed or reported no objective.
+    trial failed or reported no objective. In a sweep with several objectives,
+    `losses` holds one loss per objective (each goal applied; None: failed) and
+    `loss` is the first: only an engine that models several objectives reads them.
     """
 
     number: int
     params: FlatAssignment
     loss: float | None
+    losses: tuple[float, ...] | None = None
 
     @property
     def failed(self) -> bool:

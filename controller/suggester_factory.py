@@ -18,7 +18,9 @@ from sweepctl.spec import Method, TpeEngine, TpeOptions
 _NO_OPTIONS = TpeOptions()
 
 
-def make_suggester(method: Method, space: SearchSpace, seed: int | None, tpe: TpeOptions = _NO_OPTIONS) -> Suggester:
+def make_suggester(
+    method: Method, space: SearchSpace, seed: int | None, tpe: TpeOptions = _NO_OPTIONS, *, objectives: int = 1
+) -> Suggester:
     """The suggester for a sweep's `method`; for TPE, `tpe` holds the sweep file's `tpe` block.
 
     `tpe.engine` picks the TPE library (hyperopt unless named); `tpe.local_search`
@@ -27,7 +29,9 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None, tpe: Tp
     suggester, which takes its own default for those not given. Other methods
     ignore `tpe`. Raises `SpecError` for grid search over a space with a
     continuous parameter, and when the engine asked for is not installed here
-    (or cannot model the space).
+    (or cannot model the space). With several `objectives` TPE runs on Optuna's
+    multi-objective TPE; hyperopt and local search, which need one loss, raise
+    `SpecError` (the sweep-file parser refuses them first).
     """
     # Imported here so that random and grid sweeps never import hyperopt or optuna.
     if method is Method.RANDOM:
@@ -39,7 +43,9 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None, tpe: Tp
 
         return GridSuggester(space, seed)
     if method is Method.TPE:
-        engine = _tpe_engine(space, seed, tpe)
+        if objectives > 1 and (tpe.chosen_engine is not TpeEngine.OPTUNA or tpe.local_search is not None):
+            raise SpecError("method: tpe", [("tpe.engine", "several objectives need tpe: {engine: optuna} without local_search")])
+        engine = _tpe_engine(space, seed, tpe, objectives)
         if tpe.local_search is None:
             return engine
         from controller.suggesters.local import LocalSearch
@@ -48,7 +54,7 @@ def make_suggester(method: Method, space: SearchSpace, seed: int | None, tpe: Tp
     raise ValueError(f"no suggester for method {method!r}")
 
 
-def _tpe_engine(space: SearchSpace, seed: int | None, tpe: TpeOptions) -> Suggester:
+def _tpe_engine(space: SearchSpace, seed: int | None, tpe: TpeOptions, objectives: int) -> Suggester:
     """The chosen TPE engine's suggester, given the options it shares with the other engine."""
     if tpe.chosen_engine is TpeEngine.OPTUNA:
         try:
@@ -58,7 +64,7 @@ def _tpe_engine(space: SearchSpace, seed: int | None, tpe: TpeOptions) -> Sugges
                 "method: tpe", [("tpe.engine", f"optuna cannot be imported here ({exc}): install sweepctl[optuna]")]
             ) from exc
         return OptunaTpeSuggester(
-            space, seed, n_startup_jobs=tpe.n_startup_jobs, constant_liar=tpe.constant_liar, lie=tpe.lie
+            space, seed, n_startup_jobs=tpe.n_startup_jobs, constant_liar=tpe.constant_liar, lie=tpe.lie, objectives=objectives
         )
     from controller.suggesters.tpe import TpeSuggester
 

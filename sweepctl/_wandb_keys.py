@@ -14,9 +14,11 @@ invalid here), ignored, and each gets a note that `sweepctl validate` prints:
 
 W&B Launch keys are refused, with a message that says so: `job` and
 `image_uri` (what a Launch agent runs), `scheduler` (a search run as a Launch
-job), `method: custom` and `metrics` (multi-objective, which W&B allows only
-with `method: custom`). sweepctl runs trials itself, from `program` or
-`function`; it has no Launch agent to hand them to.
+job) and `method: custom`. sweepctl runs trials itself, from `program` or
+`function`; it has no Launch agent to hand them to. W&B's `metrics` (several
+objectives, which W&B allows only with `method: custom`) sweepctl runs itself
+with its own methods (`sweepctl._objectives`); with `method: custom` it is
+refused as the W&B Launch feature it is there.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ LAUNCH_KEYS = {
     "job": "a W&B Launch job to run",
     "image_uri": "a container image a W&B Launch agent runs",
     "scheduler": "a search run as a W&B Launch job (optuna, ax or wandb engine)",
-    "metrics": "several objectives, which W&B allows only with method: custom, a scheduler run by W&B Launch",
 }
 CUSTOM_METHOD = "custom"
 _LAUNCH = "is a W&B Launch feature, which sweepctl does not run (it runs trials itself, from `program` or `function`)"
@@ -72,11 +73,11 @@ def check_wandb_keys(problems: v.Problems, doc: Mapping[str, Any]) -> None:
             problems.add(key, launch_problem(what))
 
 
-def check_metric_keys(problems: v.Problems, metric: Mapping[str, Any]) -> None:
-    """The `metric` keys only W&B's server reads: checked against W&B's values, noted as ignored."""
+def check_metric_keys(problems: v.Problems, metric: Mapping[str, Any], path: str = "metric") -> None:
+    """The keys of a metric at `path` only W&B's server reads: checked against W&B's values, noted as ignored."""
     for key, (allowed, why) in METRIC_KEYS.items():
-        if key in metric and v.choice(problems, f"metric.{key}", metric[key], allowed, key) is not None:
-            problems.note(f"metric.{key}", f"accepted and ignored: {why}")
+        if key in metric and v.choice(problems, v.child(path, key), metric[key], allowed, key) is not None:
+            problems.note(v.child(path, key), f"accepted and ignored: {why}")
 
 
 def _server_value_ok(problems: v.Problems, key: str, raw: Any) -> bool:

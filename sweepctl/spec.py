@@ -116,6 +116,12 @@ class MetricSpec:
     target: float | None = None
 
 
+# The most objectives one sweep may have. The Pareto front grows fast with their number (with 5 or more,
+# most trials are on it and it tells little); the report draws a scatter matrix of every pair, and
+# Optuna's multi-objective TPE breaks ties by hypervolume, whose cost grows steeply with each objective.
+MAX_OBJECTIVES = 4
+
+
 # Hyperband: eta is the share of trials stopped at each band (1 - 1/eta). W&B
 # allows any eta > 1, but below 1.1 bands crowd onto every step and fewer than
 # one trial in ten is ever cut. With eta >= 1.1 and min_iter >= 1, steps up to
@@ -248,6 +254,10 @@ class SweepSpec:
     controller re-parses the very same sweep. `metric` is None for a grid or
     random sweep without one (as W&B allows): its trials have no objective, so
     there is no best trial, no importance and no early termination.
+    A sweep with several objectives (`metric` as a list, or W&B's `metrics`) has
+    the first as `metric` and the others, in the file's order, as
+    `other_objectives`: what shows one metric (status, the exporter, the history
+    figure) shows the first; what ranks trials uses every one (`objectives`).
     `notes` are `(field path, message)` pairs the parser found worth saying
     about an accepted file (a W&B server key ignored, a deprecated spelling).
     """
@@ -274,6 +284,7 @@ class SweepSpec:
     warm_sweeps: tuple[str, ...] = ()  # earlier sweeps on the same space whose finished trials the engine learns from
     tpe: TpeOptions = field(default_factory=TpeOptions)  # the tpe block; read by method tpe only
     cross_validation: CrossValidation | None = None  # k-fold trials: each trial is `folds` fold tasks
+    other_objectives: tuple[MetricSpec, ...] = ()  # the objectives after `metric`, in a sweep with several
     notes: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -287,6 +298,16 @@ class SweepSpec:
     def goal(self) -> Goal:
         """The metric's goal, for ranking trials; minimize when there is no metric (then no trial has an objective to rank)."""
         return Goal.MINIMIZE if self.metric is None else self.metric.goal
+
+    @property
+    def objectives(self) -> tuple[MetricSpec, ...]:
+        """Every objective, the first (`metric`) first; empty for a sweep without a metric."""
+        return () if self.metric is None else (self.metric, *self.other_objectives)
+
+    @property
+    def is_multi_objective(self) -> bool:
+        """Whether the sweep has several objectives: its result is a Pareto front, not one best trial."""
+        return bool(self.other_objectives)
 
     def objective_metric(self) -> MetricSpec:
         """The metric, for what needs one (best trial, importance, ranking); NoMetricError when the sweep has none."""

@@ -12,7 +12,8 @@ aside, refused as such: `sweepctl._wandb_keys`), plus sweepctl's own keys
 worth saying (a W&B server key ignored, a deprecated distribution) becomes a
 note in `SweepSpec.notes`. `method` defaults to tpe (W&B requires it); a metric
 is required where the method optimizes one (tpe, bayes) or early_terminate
-compares trials by it; grid and random run without one.
+compares trials by it; grid and random run without one. `metric` may also be a
+list of objectives (W&B's `metrics` too): `sweepctl._objectives`.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from typing import Any
 from sweepctl import _validate as v
 from sweepctl._cross_validation import parse_cross_validation
 from sweepctl._documents import read_document
+from sweepctl._objectives import ONE_METRIC_BLOCKS, check_several, parse_objectives
 from sweepctl._parameters import largest_set_bytes, parse_parameters
 from sweepctl._tpe_options import check_engine, parse_tpe_options
-from sweepctl._wandb_keys import CUSTOM_METHOD, LAUNCH_KEYS, SERVER_KEYS, check_metric_keys, check_wandb_keys, launch_problem
+from sweepctl._wandb_keys import CUSTOM_METHOD, LAUNCH_KEYS, SERVER_KEYS, check_wandb_keys, launch_problem
 from sweepctl._warm_start import parse_warm_start
 from sweepctl.command import PARAMETER_MACROS, Macro, largest_expansion_bytes, macro_problem, python_spelling_extra
 from sweepctl.early_terminate import MAX_STEP, parse_early_terminate
 from sweepctl.errors import SpecError
-from sweepctl.protocol import metric_name_problem
 from sweepctl.space import Parameter, SearchSpace
 from sweepctl.spec import (
     DEFAULT_COMMAND,
@@ -43,11 +44,11 @@ from sweepctl.spec import (
     DEFAULT_QUEUE,
     MAX_BANDS,
     MAX_FOLDS,
+    MAX_OBJECTIVES,
     MAX_TRIALS,
     MIN_ETA,
     Goal,
     Method,
-    MetricSpec,
     SweepSpec,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "MAX_ARGV_BYTES",
     "MAX_BANDS",
     "MAX_FOLDS",
+    "MAX_OBJECTIVES",
     "MAX_PARALLELISM",
     "MAX_SEED",
     "MAX_STEP",
@@ -70,6 +72,7 @@ __all__ = [
 _TOP_KEYS = (
     "method",
     "metric",
+    "metrics",  # W&B's spelling of several objectives (sweepctl._objectives)
     "parameters",
     "program",
     "function",
@@ -92,9 +95,6 @@ _TOP_KEYS = (
     "tpe",
     "cross_validation",
 )
-# impute and impute_while_running steer W&B's own Bayesian search; TPE has no
-# use for them, but W&B files carry them, so they are accepted and ignored (with a note).
-_METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
 # W&B's schema takes a whole float where it asks for an integer (JSON Schema's "integer" does).
 _WHOLE_FLOAT_LIMIT = 2**63
 _FUNCTION = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -189,17 +189,21 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
     """Every field of `doc` checked into `problems`; the spec, or None when a part it needs is invalid."""
     get = functools.partial(_get, doc)
     method = _method(problems, get("method"))
-    metric = _metric(problems, get("metric"), method)
+    objectives = parse_objectives(problems, get("metric"), get("metrics"), method, get("method"))
+    metric = objectives[0] if objectives else None
     parameters = parse_parameters(problems, get("parameters"), grid=method is Method.GRID)
     # A W&B Launch file runs a job or image instead of a program: its Launch key is the one problem to name.
     launched = any(key in doc for key in ("job", "image_uri"))
     program, function, command = _entry_point(problems, get("program"), get("function"), get("command"), launched)
     # No metric at all: early_terminate has nothing to compare by. An invalid one is reported already.
-    goal = None if get("metric") is v.MISSING else Goal.MINIMIZE if metric is None else metric.goal
-    stopping = parse_early_terminate(problems, get("early_terminate"), goal)
+    given = get("metric") is not v.MISSING or get("metrics") is not v.MISSING
+    goal = None if not given else Goal.MINIMIZE if metric is None else metric.goal
+    several = len(objectives) > 1  # early_terminate is refused then (check_several): one problem, not two
+    stopping = None if several else parse_early_terminate(problems, get("early_terminate"), goal)
     warm_points, warm_sweeps = parse_warm_start(problems, get("warm_start"), parameters)
     tpe_options = parse_tpe_options(problems, get("tpe"))
     cross_validation = parse_cross_validation(problems, get("cross_validation"), stopping, command)
+    check_several(problems, objectives, method, tpe_options, also={key: get(key) is not v.MISSING for key in ONE_METRIC_BLOCKS})
     if method is Method.TPE:
         check_engine(problems, tpe_options, parameters, installed=check_installed)
     values = _scalars(problems, doc)
@@ -230,6 +234,7 @@ def _spec(problems: v.Problems, doc: Mapping[str, Any], check_installed: bool) -
         stopping=stopping,
         warm_points=warm_points,
         tpe=tpe_options,
+        other_objectives=objectives[1:],
         warm_sweeps=warm_sweeps,
         cross_validation=cross_validation,
         notes=problems.notes,
@@ -261,30 +266,6 @@ def _method(problems: v.Problems, raw: Any) -> Method | None:
         return None
     name = v.choice(problems, "method", raw, Method.names(), "method")
     return None if name is None else Method.by_name(name)
-
-
-def _metric(problems: v.Problems, raw: Any, method: Method | None) -> MetricSpec | None:
-    """The metric; None when invalid or absent. Absent is a problem only for a method that optimizes it (tpe)."""
-    if raw is v.MISSING:
-        if method is Method.TPE:
-            problems.add("metric.name", "required by method tpe (bayes), which optimizes it (e.g. metric: {name: val_loss})")
-        return None
-    doc = v.mapping(problems, "metric", raw, "a mapping with name, goal and target")
-    if doc is None:
-        return None
-    v.check_keys(problems, "metric", doc, _METRIC_KEYS)
-    check_metric_keys(problems, doc)
-    name = v.string(problems, "metric.name", doc.get("name", v.MISSING))
-    if name is not None and (unusable := metric_name_problem(name)) is not None:  # what a trial could never report
-        problems.add("metric.name", unusable)
-        name = None
-    goal = v.choice(problems, "metric.goal", doc.get("goal", "minimize"), tuple(g.value for g in Goal), "goal")
-    target = doc.get("target")
-    if target is not None:
-        target = v.number(problems, "metric.target", target)
-    if name is None or goal is None:
-        return None
-    return MetricSpec(name=name, goal=Goal(goal), target=None if target is None else float(target))
 
 
 def _entry_point(

@@ -12,7 +12,8 @@ been its own, and that lie inside its space.
   its range, of its values, on its q grid; no value for a parameter the space lacks).
 - A whole sweep gives nothing when it is not in the store (deleted: once restored from its archive
   it warm-starts again, as its trials are read through the store), when its file no longer parses,
-  or when it optimizes another metric (its objective is not this sweep's loss).
+  or when it optimizes another metric (its objective is not this sweep's loss; with several objectives,
+  other ones or in another order).
 
 The controller reads this when it takes a sweep up, so a restarted or standby controller learns
 from the same trials (and from trials of the earlier sweep finished since); `clone` reads the same
@@ -67,8 +68,9 @@ def learnable(trial: Trial) -> bool:
 
 
 def same_objective(spec: SweepSpec, earlier: SweepSpec) -> bool:
-    """Whether the earlier sweep's objective is this one's: both have a metric, of the same name."""
-    return spec.metric is not None and earlier.metric is not None and spec.metric.name == earlier.metric.name
+    """Whether the earlier sweep's objective is this one's: both have a metric, of the same name (with several
+    objectives, the same names in the same order: each trial is told a loss per objective)."""
+    return bool(spec.objectives) and [m.name for m in spec.objectives] == [m.name for m in earlier.objectives]
 
 
 def select_warm(spec: SweepSpec, sweep_id: str, earlier: SweepSpec, trials: Iterable[Trial]) -> WarmSource:

@@ -75,7 +75,7 @@ class InProcessRunner:
         if claimed is not Outcome.OK or trial is None:
             return self._writes.not_claimed(claimed, sweep_id, number, attempt, fold)
         trial = replace(trial, attempt=attempt)
-        metrics = MetricBuffer(None if spec.metric is None else spec.metric.name)
+        metrics = MetricBuffer.for_sweep(spec)
         watch = _Watch(self.store, self._writes, self.identity, trial, metrics, self.settings, spec.trial_timeout)
         raised, tail = self._call(spec, trial, watch, function)
         if watch.ending is Ending.LEASE_LOST:
@@ -89,6 +89,7 @@ class InProcessRunner:
             cancelled=watch.ending is Ending.CANCELLED,
             timeout=spec.trial_timeout,
             stopped=watch.stop_request if watch.ending is Ending.STOPPED else None,
+            others=metrics.other_values,
         )
         return self._writes.record(trial, verdict, metrics, None, returncode=None, stderr_tail=tail)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from sweepctl.protocol import (
     MAX_METRICS_PER_REPORT,
@@ -17,6 +17,7 @@ from sweepctl.protocol import (
     metric_name_problem,
 )
 from sweepctl.records import MetricPoint
+from sweepctl.spec import SweepSpec
 from sweepctl.store import METRICS_MAX
 
 # Metric points a running trial may have waiting for Redis (an outage, a full Redis): as many as a
@@ -35,8 +36,9 @@ class MetricBuffer:
     longer than MAX_BUFFERED_POINTS points the oldest are dropped (and counted).
     """
 
-    def __init__(self, metric: str | None) -> None:
+    def __init__(self, metric: str | None, others: Sequence[str] = ()) -> None:
         self.metric = metric  # the sweep's metric, whose last value is kept; None: the sweep has none
+        self.others = tuple(others)  # the sweep's other objectives (several objectives), judged as `metric` is
         self._points: collections.deque[MetricPoint] = collections.deque()
         self._first = 0  # the number of _points[0]
         self._lock = threading.Lock()
@@ -47,6 +49,11 @@ class MetricBuffer:
         self.count = 0
         self.dropped = 0
         self.rejected: dict[str, int] = {}
+
+    @classmethod
+    def for_sweep(cls, spec: SweepSpec) -> MetricBuffer:
+        """The buffer of a trial of `spec`: its metric's value kept, and its other objectives' when it has several."""
+        return cls(None if spec.metric is None else spec.metric.name, [m.name for m in spec.other_objectives])
 
     def feed(self, line: str) -> None:
         """Take one line of the trial's stdout: a report is counted (and kept, or rejected with its reason); other lines are ignored."""
@@ -89,6 +96,12 @@ class MetricBuffer:
             if self.metric is None or self.metric not in self.final_values:
                 return self.last_value
             return self.final_values[self.metric]
+
+    @property
+    def other_values(self) -> dict[str, float | None]:
+        """The value each other objective ends with, by `objective_value`'s rule; None where it was never reported."""
+        with self._lock:
+            return {name: self.final_values.get(name, self.last_values.get(name)) for name in self.others}
 
     def _add(self, step: int | None, values: dict[str, float]) -> None:
         """Keep one accepted report (the lock held)."""
@@ -134,7 +147,7 @@ class MetricBuffer:
         with self._lock:
             last = dict(self.last_values)
             for name, value in self.final_values.items():  # W&B shows a run's summary as its last values
-                if name in last or len(last) < MAX_METRIC_NAMES:
+                if name in last or len(last) < MAX_METRIC_NAMES or name in self.others:  # an objective is always kept
                     last[name] = value
             return {
                 "last_metrics": last,

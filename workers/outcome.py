@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sweepctl.records import StopRequest, TrialState
@@ -39,6 +40,7 @@ def judge_exit(
     stderr_last_line: str = "",
     stopped: StopRequest | None = None,
     oom_killed: bool | None = None,
+    others: Mapping[str, float | None] | None = None,
 ) -> Verdict:
     """The outcome of a trial whose process ended with `returncode`.
 
@@ -48,6 +50,9 @@ def judge_exit(
     without a metric (`metric` None: grid or random) has no objective: a clean exit completes.
     `oom_killed` says whether the kernel's OOM killer struck while the trial ran
     (None: unknown), which is what can make a SIGKILL the machine's fault.
+    `others` are the last values of a sweep's other objectives (several objectives), by
+    name (None: never reported): each is judged as `metric` is, and the objective kept
+    is `metric`'s (the others are in the trial's last_metrics).
     """
     finite = last_value if last_value is not None and math.isfinite(last_value) else None
     if cancelled:
@@ -64,10 +69,11 @@ def judge_exit(
         return Verdict(TrialState.FAILED, None, f"exited with status {returncode}{detail}")
     if metric is None:
         return Verdict(TrialState.COMPLETED, None, None)
-    if last_value is None:
-        return Verdict(TrialState.FAILED, None, f"exited 0 but reported no value for metric {metric!r}")
-    if finite is None:
-        return Verdict(TrialState.NAN, None, f"metric {metric!r} is {last_value}")
+    for name, value in ((metric, last_value), *(others or {}).items()):
+        if value is None:
+            return Verdict(TrialState.FAILED, None, f"exited 0 but reported no value for metric {name!r}")
+        if not math.isfinite(value):
+            return Verdict(TrialState.NAN, None, f"metric {name!r} is {value}")
     return Verdict(TrialState.COMPLETED, finite, None)
 
 
@@ -80,6 +86,7 @@ def judge_call(
     cancelled: bool = False,
     timeout: float | None = None,
     stopped: StopRequest | None = None,
+    others: Mapping[str, float | None] | None = None,
 ) -> Verdict:
     """The outcome of a trial function called in the agent's own process (`sweepctl.agent`).
 
@@ -89,10 +96,11 @@ def judge_call(
     if not (cancelled or timed_out or stopped is not None):
         if raised is not None:
             return Verdict(TrialState.FAILED, None, raised)
-        if last_value is None and metric is not None:
-            return Verdict(TrialState.FAILED, None, f"returned without reporting a value for metric {metric!r}")
+        values = () if metric is None else ((metric, last_value), *(others or {}).items())
+        if (missing := next((name for name, value in values if value is None), None)) is not None:
+            return Verdict(TrialState.FAILED, None, f"returned without reporting a value for metric {missing!r}")
     return judge_exit(
-        0, metric=metric, last_value=last_value, timed_out=timed_out, cancelled=cancelled, timeout=timeout, stopped=stopped
+        0, metric=metric, last_value=last_value, timed_out=timed_out, cancelled=cancelled, timeout=timeout, stopped=stopped, others=others
     )
 
 

@@ -213,7 +213,7 @@ class TrialRunner:
         self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, hasher: provenance.DataHasher | None
     ) -> TrialState | None:
         """Start the attempt's process, supervise it to its end and record what that end comes to."""
-        metrics = MetricBuffer(None if spec.metric is None else spec.metric.name)
+        metrics = MetricBuffer.for_sweep(spec)
         oom_before = oom_kills()
         try:
             process = self._start(spec, trial, argv, folder, metrics)
@@ -286,6 +286,7 @@ class TrialRunner:
             stopped=self._stop_request if ending is Ending.STOPPED else None,
             # Only a SIGKILL needs the OOM count (a second read of /proc/vmstat, ~20 µs).
             oom_killed=oom_kill_between(oom_before, oom_kills()) if returncode == -signal.SIGKILL else None,
+            others=metrics.other_values,
         )
 
     def _supervise(

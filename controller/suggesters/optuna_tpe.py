@@ -35,6 +35,20 @@ failures, so a failure seen here is the program's own.)
 Observations that do not fit the space are skipped with a warning and listed in
 `skipped`, as with the hyperopt engine.
 
+Several objectives (`objectives` > 1): the study has one "minimize" direction per
+objective and each trial is told its `losses` (each goal already applied), so
+TPESampler runs Optuna's multi-objective TPE: its "good" group is the best trials
+by non-domination rank, ties on the last rank broken by hypervolume contribution.
+As Optuna's defaults are for several objectives, each parameter is then sampled on
+its own (independent TPE, not multivariate): in benchmarks/multi_objective.py
+(20 seeds; benchmarks/results/multi_objective.md) multivariate TPE scored lower on
+ZDT1 and ZDT2 and higher on Fonseca-Fleming, so Optuna's own choice is kept.
+A failed trial is told an infinite loss on every objective, dominated by every
+success. Pending trials are accounted for as with one objective: "running" is
+Optuna's own constant liar (running trials join the "bad" group, whatever the
+number of objectives); "worst", "mean" and "best" are told per objective (the
+worst loss seen on each, and so on).
+
 Trials still running (`pending`) are accounted for by `lie`:
   "running" (the default): left RUNNING in the study for TPESampler's own
   `constant_liar`, which puts them in the "bad" group without a loss;
@@ -75,7 +89,7 @@ from controller.suggesters.liar import TOLD_LIES, lie_value
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
-from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter
+from sweepctl.space import JSON, Distribution, FlatAssignment, Parameter, SearchSpace
 from sweepctl.space_fit import Choices, number_in_range
 from sweepctl.spec import TpeEngine
 
@@ -177,20 +191,21 @@ class _KnownSpaceSampler(optuna.samplers.TPESampler):
         self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self._known)
+        # Independent TPE (several objectives) samples each parameter on its own: no joint space.
+        return dict(self._known) if self._is_multivariate(study) else {}
 
 
-def _new_study(trials: Sequence[FrozenTrial]) -> optuna.Study:
+def _new_study(trials: Sequence[FrozenTrial], objectives: int) -> optuna.Study:
     with _quiet_optuna():
         study = optuna.create_study(
-            storage=optuna.storages.InMemoryStorage(), study_name=_STUDY_NAME, direction="minimize"
+            storage=optuna.storages.InMemoryStorage(), study_name=_STUDY_NAME, directions=["minimize"] * objectives
         )
     study.add_trials(trials)
     return study
 
 
 class OptunaTpeSuggester(BaseTpeSuggester):
-    """Tree-structured Parzen Estimator search (Optuna's multivariate `TPESampler`).
+    """Tree-structured Parzen Estimator search (Optuna's `TPESampler`: multivariate for one objective, independent for several).
 
     The first `n_startup_jobs` observed trials (failed ones included) are
     followed by draws from the prior, after which TPE models good and bad regions
@@ -203,6 +218,21 @@ class OptunaTpeSuggester(BaseTpeSuggester):
     DEFAULT_CONSTANT_LIAR = DEFAULT_CONSTANT_LIAR
     DEFAULT_LIE = DEFAULT_LIE
     LIES = LIES
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int | None,
+        *,
+        n_startup_jobs: int | None = None,
+        constant_liar: bool | None = None,
+        lie: str | None = None,
+        objectives: int = 1,
+    ) -> None:
+        if objectives < 1:
+            raise ValueError(f"objectives must be 1 or more, got {objectives}")
+        self.objectives = objectives  # how many losses each trial is told (the module docstring)
+        super().__init__(space, seed, n_startup_jobs=n_startup_jobs, constant_liar=constant_liar, lie=lie)
 
     def _model_space(self) -> None:
         unsupported = [
@@ -224,7 +254,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         top = max(self._fitting, default=0)
         added: list[int] = []
         for obs in new:
-            trial = self._frozen(obs.params, math.inf if obs.failed else obs.loss)
+            trial = self._frozen(obs.params, self._told(obs))
             if trial is None:
                 self._skip(obs.number)
                 continue
@@ -237,8 +267,14 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         else:
             self._study = None
 
-    def _frozen(self, params: FlatAssignment, loss: float | None) -> FrozenTrial | None:
-        """`params` as an Optuna trial, COMPLETE with `loss` (RUNNING when None); None when they do not fit."""
+    def _told(self, obs: Observation) -> tuple[float, ...]:
+        """The losses a finished trial is told with: its own, or infinite on every objective when it failed."""
+        if self.objectives == 1:
+            return (math.inf,) if obs.failed or obs.loss is None else (obs.loss,)
+        return obs.losses if obs.losses is not None and len(obs.losses) == self.objectives else (math.inf,) * self.objectives
+
+    def _frozen(self, params: FlatAssignment, losses: Sequence[float] | None) -> FrozenTrial | None:
+        """`params` as an Optuna trial, COMPLETE with `losses` (RUNNING when None); None when they do not fit."""
         values: dict[str, OptunaValue] = {}
         for name, m in self._modelled.items():
             if name not in params:
@@ -247,14 +283,14 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             if value is None:
                 return None
             values[name] = value
-        if loss is None:
+        if losses is None:
             return create_trial(params=values, distributions=self._distributions, state=TrialState.RUNNING)
-        return create_trial(params=values, distributions=self._distributions, value=loss)
+        return create_trial(params=values, distributions=self._distributions, values=list(losses))
 
     def _observed_study(self) -> optuna.Study:
         # Rebuilt too once scratch trials outnumber the real ones, which TPE has to filter out.
         if self._study is None or self._scratch > len(self._fitting):
-            self._study = _new_study([self._fitting[n] for n in sorted(self._fitting)])
+            self._study = _new_study([self._fitting[n] for n in sorted(self._fitting)], self.objectives)
             self._scratch = 0
         return self._study
 
@@ -263,11 +299,13 @@ class OptunaTpeSuggester(BaseTpeSuggester):
 
         A study of its own, as COMPLETE trials cannot be taken back.
         """
-        lie = lie_value(self.lie, (t.value for t in self._fitting.values() if t.value is not None))
-        if lie is None or not pending:
+        told_values = [t.values for t in self._fitting.values() if t.values is not None]
+        lie = [lie_value(self.lie, (values[i] for values in told_values)) for i in range(self.objectives)]
+        if not pending or any(x is None for x in lie):
             return None
-        told = [t for t in (self._frozen(params, lie) for params in pending) if t is not None]
-        return _new_study([self._fitting[n] for n in sorted(self._fitting)] + told)
+        losses = [float(x) for x in lie if x is not None]  # one per objective: the lie is told objective by objective
+        told = [t for t in (self._frozen(params, losses) for params in pending) if t is not None]
+        return _new_study([self._fitting[n] for n in sorted(self._fitting)] + told, self.objectives)
 
     def _ask(self, optuna_seed: int, pending: Sequence[FlatAssignment]) -> dict[str, OptunaValue]:
         """TPE's draw for the modelled parameters, pending trials accounted for by `lie`."""
@@ -278,7 +316,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         study.add_trials(scratch)
         with _quiet_optuna():
             study.sampler = _KnownSpaceSampler(
-                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=True, constant_liar=running
+                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=self.objectives == 1, constant_liar=running
             )
             asked = study.ask(self._distributions)
             # Scratch trials end as FAIL, which TPE and the search space ignore: the

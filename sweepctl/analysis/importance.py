@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +42,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sweepctl.errors import SweepError
-from sweepctl.records import Trial
+from sweepctl.records import Trial, TrialState
 from sweepctl.space import Distribution, Parameter, SearchSpace
-from sweepctl.spec import Goal
+from sweepctl.spec import Goal, MetricSpec
 
 MIN_TRIALS = 10  # below this no surrogate is fitted at all
 TRUST_MIN_TRIALS = 50  # Determined's hp-importance asks for 50 too
@@ -101,17 +101,29 @@ class ImportanceReport:
 
 
 def parameter_importance(
-    trials: Sequence[Trial], space: SearchSpace, metric: str, goal: Goal, *, seed: int = 0, objective_metric: str | None = None
+    trials: Sequence[Trial],
+    space: SearchSpace,
+    metric: str,
+    goal: Goal,
+    *,
+    seed: int = 0,
+    objective_metric: str | None = None,
+    objectives: Collection[str] = (),
 ) -> ImportanceReport:
     """The importance report of `metric` over `trials` (see the module docstring for what counts and how).
 
     Pass the sweep's metric name as `objective_metric`: when `metric` is it, a trial's value is its
     objective (completed trials only); otherwise the metric's last reported value (any finished
-    trial). Neither measure depends on `goal`: variance shares are symmetric, and correlations are
-    with the metric as recorded (a reader uses `goal` to tell which sign is better).
+    trial). A sweep with several objectives passes their names as `objectives`: each is read from
+    completed trials only, as the first is. Neither measure depends on `goal`: variance shares are
+    symmetric, and correlations are with the metric as recorded (a reader uses `goal` to tell which
+    sign is better).
     """
     del goal  # see the docstring: the numbers do not depend on the direction
-    counted = [(t, value) for t in trials if (value := metric_value(t, metric, objective=metric == objective_metric)) is not None]
+    objective, completed_only = metric == objective_metric, metric in objectives
+    counted = [
+        (t, value) for t in trials if (value := metric_value(t, metric, objective=objective, completed_only=completed_only)) is not None
+    ]
     y = np.array([v for _, v in counted], dtype=float)
     if len(counted) < MIN_TRIALS:
         raise InsufficientTrialsError(
@@ -133,9 +145,25 @@ def parameter_importance(
     return ImportanceReport(metric=metric, trials=len(counted), r2=r2, trustworthy=trustworthy, parameters=tuple(parameters))
 
 
-def metric_value(trial: Trial, metric: str, *, objective: bool) -> float | None:
-    """The trial's finite final value of `metric` (its `objective` if asked), or None: unfinished, not reported, NaN or infinite."""
-    if not trial.state.is_finished:
+def importance_by_objective(
+    trials: Sequence[Trial], space: SearchSpace, objectives: Sequence[MetricSpec], *, seed: int = 0
+) -> list[tuple[str, ImportanceReport | InsufficientTrialsError]]:
+    """Each objective of a sweep with several, in order: its report, or why it has none (too few trials, a constant)."""
+    names = [m.name for m in objectives]
+    found: list[tuple[str, ImportanceReport | InsufficientTrialsError]] = []
+    for m in objectives:
+        try:
+            report = parameter_importance(trials, space, m.name, m.goal, seed=seed, objective_metric=names[0], objectives=names)
+            found.append((m.name, report))
+        except InsufficientTrialsError as exc:
+            found.append((m.name, exc))
+    return found
+
+
+def metric_value(trial: Trial, metric: str, *, objective: bool, completed_only: bool = False) -> float | None:
+    """The trial's finite final value of `metric` (its `objective` if asked), or None: unfinished (or, `completed_only`,
+    not completed), not reported, NaN or infinite."""
+    if not trial.state.is_finished or (completed_only and trial.state is not TrialState.COMPLETED):
         return None
     value = trial.objective if objective else trial.last_metrics.get(metric)
     if value is None or isinstance(value, bool):

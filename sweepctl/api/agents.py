@@ -185,9 +185,12 @@ class _InProcessAgent:
         except (StoreError, StoreUnavailable):
             _say(f"{what} {state.value}")
             return 1
-        name = None if self.spec.metric is None else self.spec.metric.name
-        value = trial.objective if trial.objective is not None or name is None else trial.last_metrics.get(name)
-        detail = f"{name}={value:.6g}" if value is not None else (trial.error or "")
+        shown = []  # each objective's value (the first is the trial's objective when it has one)
+        for index, metric in enumerate(self.spec.objectives):
+            value = trial.objective if index == 0 and trial.objective is not None else trial.last_metrics.get(metric.name)
+            if value is not None:
+                shown.append(f"{metric.name}={value:.6g}")
+        detail = " ".join(shown) or (trial.error or "")
         _say(f"{what} {state.value}: {detail}")
         return 1
 

@@ -152,6 +152,8 @@ def readable_sweep(record: Mapping[str, Any], space: SearchSpace | None) -> dict
             readable[key] = trial_counts(value)
         elif key in ("created_at", "ended_at") and value is not None:
             readable[key] = format_timestamp(value)
+        elif key == "objectives":
+            readable[key] = ", ".join(f"{o['name']} ({o['goal']})" for o in value)
         elif key == "best" and value is not None:
             readable[key] = f"trial {value['number']}: " + (
                 kfold.describe(value["objective"], value["objective_std"], value["fold_objectives"])

@@ -35,6 +35,7 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
         "reason": sweep.reason,
         "method": spec.method.value,
         "metric": None if metric is None else {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
+        **objectives_field(spec),
         "seed": sweep.seed,
         "run_cap": spec.run_cap,  # the file's, or the one `extend` gave it
         "created_at": sweep.created_at,
@@ -44,6 +45,13 @@ def sweep_record(sweep: Sweep, spec: SweepSpec, counts: Mapping[TrialState, int]
         "trials": {state.value: n for state, n in counts.items() if n},
         "best": None if best is None else best_summary(best),
     }
+
+
+def objectives_field(spec: SweepSpec) -> dict[str, Any]:
+    """`{"objectives": [{name, goal}, ...]}` for a sweep with several (its `metric` is the first); nothing for one."""
+    if not spec.is_multi_objective:
+        return {}
+    return {"objectives": [{"name": m.name, "goal": m.goal.value} for m in spec.objectives]}
 
 
 def best_summary(best: Trial) -> dict[str, Any]:

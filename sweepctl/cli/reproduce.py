@@ -56,7 +56,10 @@ def _judge(spec: SweepSpec, output: rerun.RerunOutput) -> RerunResult:
     from workers.outcome import judge_exit  # a role, imported only by this command
 
     metric = None if spec.metric is None else spec.metric.name
-    verdict = judge_exit(output.returncode, metric=metric, last_value=None if metric is None else output.last_metrics.get(metric))
+    others = {m.name: output.last_metrics.get(m.name) for m in spec.other_objectives}
+    verdict = judge_exit(
+        output.returncode, metric=metric, last_value=None if metric is None else output.last_metrics.get(metric), others=others
+    )
     return RerunResult(
         state=verdict.state,
         objective=verdict.objective,

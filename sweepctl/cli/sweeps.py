@@ -10,9 +10,10 @@ from sweepctl import lifecycle
 from sweepctl.analysis.best import best_by_metric, recorded_metrics
 from sweepctl.analysis.table import ColumnSource, Table, trial_table
 from sweepctl.cli.connect import open_store, redis_option
+from sweepctl.cli.front import print_front
 from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.listing import Listing, emit_listing, listing_options, readable_sweep, readable_trial, sweep_table
-from sweepctl.cli.output import emit, format_option, sweep_record, trial_record
+from sweepctl.cli.output import emit, format_option, objectives_field, sweep_record, trial_record
 from sweepctl.cli.progress import follow
 from sweepctl.errors import ConfigError, NoMetricError, StoreError, UnknownSweepError
 from sweepctl.export import space_of
@@ -41,12 +42,13 @@ def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None)
     NoMetricError when neither the sweep nor `metric` names a metric.
     """
     spec = store.get_spec(sweep_id)
-    own = spec.objective_metric() if metric is None else spec.metric
-    if metric is None and (goal is None or Goal(goal) is spec.goal):
+    own = spec.objective_metric() if metric is None else None  # NoMetricError: no metric named, and the sweep has none
+    if own is not None and (goal is None or Goal(goal) is own.goal):
         return store.best_trial(sweep_id, spec.goal)
     name = metric or spec.objective_metric().name
     if goal is None:
-        if own is None or name != own.name:
+        own = next((m for m in spec.objectives if m.name == name), None)  # one of the sweep's objectives knows its goal
+        if own is None:
             raise ConfigError(f"--goal: say whether {name!r} is better low or high (--goal minimize or --goal maximize)")
         goal = own.goal.value
     trials = store.get_trials(sweep_id)
@@ -58,6 +60,13 @@ def find_best(store: Store, sweep_id: str, metric: str | None, goal: str | None)
 
 
 def print_best(store: Store, sweep_id: str, fmt: str, metric: str | None = None, goal: str | None = None) -> None:
+    """The best trial (by `metric` and `goal` when given); for a sweep with several objectives, its Pareto front."""
+    spec = store.get_spec(sweep_id)
+    if spec.is_multi_objective and metric is None:
+        if goal is not None:
+            raise ConfigError("--goal: this sweep has several objectives, each with its goal; give --metric NAME to rank by one")
+        print_front(store, sweep_id, spec, fmt)
+        return
     try:
         best = find_best(store, sweep_id, metric, goal)
     except NoMetricError as exc:
@@ -92,6 +101,7 @@ def validate(file: str, fmt: str) -> None:
         "valid": True,
         "method": spec.method.value,
         "metric": None if metric is None else {"name": metric.name, "goal": metric.goal.value, "target": metric.target},
+        **objectives_field(spec),
         "parameters": list(spec.space.names),
         "run_cap": spec.run_cap,
         "parallelism": spec.parallelism,
@@ -229,7 +239,9 @@ def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:
 
 @click.command()
 @click.argument("sweep_id")
-@click.option("--metric", default=None, help="Best by this reported metric's final value instead of the sweep's objective.")
+@click.option(
+    "--metric", default=None, help="Best by this reported metric's final value instead of the sweep's objective (or Pareto front)."
+)
 @click.option(
     "--goal",
     type=click.Choice([g.value for g in Goal]),
@@ -239,7 +251,11 @@ def trial_record_values(values: dict[str, float]) -> dict[str, float | str]:
 @redis_option
 @format_option
 def best(sweep_id: str, metric: str | None, goal: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
-    """Print the best completed trial: objective, parameters and how to reproduce it."""
+    """Print the best completed trial: objective, parameters and how to reproduce it.
+
+    A sweep with several objectives has no one best trial: its Pareto front is printed, one row per
+    trial (json and yaml: a list of trial records, each with its `objectives`).
+    """
     with open_store(redis_url, state_dir) as (store, _):
         print_best(store, sweep_id, fmt, metric, goal)
 

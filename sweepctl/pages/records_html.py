@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sweepctl.analysis.overview import SweepOverview, flat_params
+from sweepctl.analysis.pareto import ParetoFront
 from sweepctl.pages.page import Markup, Section, code, pairs, table, text
 from sweepctl.records import Sweep, Trial
 from sweepctl.spec import SweepSpec
@@ -37,7 +38,11 @@ def exact(value: Any) -> str:
     return json.dumps(value)
 
 
-def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview) -> Section:
+FRONT_ROWS_MAX = 50  # front trials listed under the figure (the figure draws them all)
+
+
+def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview, front: ParetoFront | None = None) -> Section:
+    """The sweep at a glance; `front` is given for a sweep with several objectives, which has it instead of a best trial."""
     metric = spec.metric
     state = sweep.state.value + (f" ({sweep.reason})" if sweep.reason else "")
     if facts.run_cap is None:
@@ -49,13 +54,17 @@ def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview) -> Sect
         shown = "none (trials have no objective: there is no best trial, importance or ranking)"
     else:
         shown = f"{metric.name} ({metric.goal.value})" + ("" if metric.target is None else f", target {metric.target}")
+    outcome = ("best trial", best)
+    if front is not None:
+        shown = ", ".join(f"{m.name} ({m.goal.value})" for m in spec.objectives)
+        outcome = ("Pareto front", front_summary(front))
     rows: list[tuple[str, Any]] = [
         ("sweep", code(sweep.id)),
         ("name", spec.name or "-"),
         ("state", state),
         ("method", spec.method.value + ("" if spec.folds is None else f", {spec.folds}-fold cross-validation (objective: folds' mean)")),
-        ("metric", shown),
-        ("best trial", best),
+        ("objectives" if front is not None else "metric", shown),
+        outcome,
         ("budget", budget),
         ("trial hours", f"{facts.trial_hours:.2f}"),
         ("GPU hours", f"{facts.gpu_hours:.2f} (trial durations times the GPUs each held)"),
@@ -67,6 +76,26 @@ def summary_section(sweep: Sweep, spec: SweepSpec, facts: SweepOverview) -> Sect
     states = table(("state", "trials"), sorted(facts.by_state.items(), key=lambda kv: -kv[1]))
     body = f'<div class="tables"><div>{pairs(rows)}</div><div>{states}</div></div>'
     return Section("summary", "Summary", body)
+
+
+def front_summary(front: ParetoFront) -> str:
+    """`3 of 20 completed trials: 4, 1, 2` (the first ten numbers, best first by the first objective)."""
+    if not front.trials:
+        return "-"
+    numbers = ", ".join(str(n) for n in front.numbers[:10]) + (", ..." if len(front.trials) > 10 else "")
+    return f"{len(front.trials)} of {front.candidates} completed trials: {numbers}"
+
+
+def front_list(front: ParetoFront) -> str:
+    """The front's trials as a table: number, each objective's value, the parameters (the first FRONT_ROWS_MAX)."""
+    headers = ("trial", *(m.name for m in front.objectives), "parameters")
+    rows = [
+        (trial.number, *(code(exact(v)) for v in values), code(", ".join(f"{k}={exact(v)}" for k, v in flat_params(trial.params).items())))
+        for trial, values in list(zip(front.trials, front.values))[:FRONT_ROWS_MAX]
+    ]
+    more = len(front.trials) - FRONT_ROWS_MAX
+    note = f'<p class="note">The first {FRONT_ROWS_MAX} of {len(front.trials)}, best first by {text(front.objectives[0].name)}.</p>'
+    return table(headers, rows) + (note if more > 0 else "")
 
 
 def _gpu(trial: Trial) -> str:

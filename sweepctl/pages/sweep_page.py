@@ -10,11 +10,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS, InsufficientTrialsError, parameter_importance
+from sweepctl.analysis.importance import (
+    TRUST_MIN_R2,
+    TRUST_MIN_TRIALS,
+    ImportanceReport,
+    InsufficientTrialsError,
+    importance_by_objective,
+    parameter_importance,
+)
 from sweepctl.analysis.overview import SweepOverview, failure_counts, overview, ranked, worker_usage
+from sweepctl.analysis.pareto import ParetoFront, pareto_front
 from sweepctl.errors import NoMetricError
+from sweepctl.pages.front_figures import FRONT_NAME, front_figure
 from sweepctl.pages.page import Section, render_page, table, text
-from sweepctl.pages.records_html import best_trial_section, duration, summary_section, when
+from sweepctl.pages.records_html import best_trial_section, duration, front_list, summary_section, when
 from sweepctl.pages.run_figures import curves_figure, failure_host_figure, failure_reason_figure, gpu_usage_figure, timeline_figure
 from sweepctl.pages.sampling import curve_trials
 from sweepctl.pages.trial_figures import history_figure, importance_figure, parallel_figure, parameter_names, slice_figures
@@ -41,6 +50,11 @@ class SweepView:
     def overview(self) -> SweepOverview:
         return overview(self.trials, self.spec.goal, self.spec.run_cap)
 
+    @cached_property
+    def front(self) -> ParetoFront | None:
+        """The Pareto front of a sweep with several objectives (the one `best` prints); None for one objective."""
+        return pareto_front(self.trials, self.spec.objectives) if self.spec.is_multi_objective else None
+
     @property
     def metric(self) -> str:
         """The sweep's metric; "" when it has none (a grid or random sweep: then no trial has an objective)."""
@@ -65,10 +79,21 @@ def _note(message: str) -> str:
 
 
 def summary(view: SweepView) -> Section:
-    return summary_section(view.sweep, view.spec, view.overview)
+    return summary_section(view.sweep, view.spec, view.overview, view.front)
 
 
-def best_trial(view: SweepView) -> Section:
+def pareto(view: SweepView) -> Section | None:
+    """A sweep with several objectives: its front drawn among the other trials, and listed."""
+    if view.front is None:
+        return None
+    if not view.front.trials:
+        return Section("pareto", FRONT_NAME, _note("No trial has completed with a value of every objective yet."))
+    return Section("pareto", FRONT_NAME, front_list(view.front), figures=(front_figure(view.trials, view.front),))
+
+
+def best_trial(view: SweepView) -> Section | None:
+    if view.front is not None:
+        return None  # several objectives: no one best trial, the front stands in its place
     return best_trial_section(view.overview.best, view.metric)
 
 
@@ -95,6 +120,8 @@ def slices(view: SweepView) -> Section | None:
 def importance(view: SweepView) -> Section | None:
     if not view.parameters:
         return None
+    if view.spec.is_multi_objective:
+        return objectives_importance(view)
     if view.spec.metric is None:
         return Section("importance", "Which parameter matters", _note(text(str(NoMetricError(view.spec.name)))))
     try:
@@ -108,6 +135,14 @@ def importance(view: SweepView) -> Section | None:
         f"(trusted from {TRUST_MIN_TRIALS} trials and R² {TRUST_MIN_R2})."
     )
     return Section("importance", "Which parameter matters", trust, figures=(importance_figure(report),))
+
+
+def objectives_importance(view: SweepView) -> Section:
+    """One importance figure per objective (a note for one that cannot be explained yet), as `importance` prints them."""
+    found = importance_by_objective(view.trials, view.spec.space, view.spec.objectives, seed=view.sweep.seed)
+    figures = tuple(importance_figure(r) for _, r in found if isinstance(r, ImportanceReport))
+    notes = "".join(_note(text(str(r))) for _, r in found if not isinstance(r, ImportanceReport))
+    return Section("importance", "Which parameter matters", notes, figures=figures, grid=True)
 
 
 def curves(view: SweepView) -> Section | None:
@@ -154,13 +189,15 @@ def gpu_usage(view: SweepView) -> Section | None:
 
 SectionBuilder = Callable[[SweepView], Section | None]
 
-SECTIONS: tuple[SectionBuilder, ...] = (summary, best_trial, history, importance, parallel, slices, curves, timeline, gpu_usage, failures)
+SECTIONS: tuple[SectionBuilder, ...] = (
+    summary, pareto, best_trial, history, importance, parallel, slices, curves, timeline, gpu_usage, failures
+)
 
 
 def render_sweep_page(view: SweepView, *, sections: Sequence[SectionBuilder] = SECTIONS, script: str | None = None) -> str:
     """The sweep's whole page as HTML (Plotly inlined unless `script` is given, as a live view may)."""
     built = [s for s in (builder(view) for builder in sections) if s is not None]
     title = f"Sweep {view.spec.name or view.sweep.id}"
-    metric = "no metric" if view.spec.metric is None else f"{view.metric} ({view.spec.goal.value})"
+    metric = ", ".join(f"{m.name} ({m.goal.value})" for m in view.spec.objectives) or "no metric"
     subtitle = f"{view.sweep.id} · {view.sweep.state.value} · {len(view.trials)} trials · {metric}"
     return render_page(title, built, subtitle=subtitle, footer=f"sweepctl report, taken {when(view.now)}", script=script)

@@ -36,7 +36,10 @@ class SpecSummary:
         """Read leniently from a file that does not parse (written by hand or by another version),
         so that observers still show what it names."""
         raw = raw if isinstance(raw, dict) else {}
-        metric = raw.get("metric") if isinstance(raw.get("metric"), dict) else {}
+        metric = raw.get("metric", raw.get("metrics"))
+        if isinstance(metric, list):  # several objectives: the first is the one shown
+            metric = metric[0] if metric else {}
+        metric = metric if isinstance(metric, dict) else {}
         method = str(raw.get("method", "tpe"))
         run_cap = raw.get("run_cap")
         return cls(

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from playwright.sync_api import Request, Route, sync_playwright
@@ -36,6 +37,7 @@ class PageCheck:
     screenshot: Path | None = None
     colours: int = 0  # distinct pixel values of the screenshot
     text: str = ""  # the page's visible text
+    probed: Any = None  # what `probe` returned, once every plot was drawn
 
     def problems(self) -> list[str]:
         """Everything wrong with the page, in words; empty when it opened cleanly and drew every plot."""
@@ -55,9 +57,19 @@ def distinct_colours(png: Path) -> int:
 
 
 def open_page(
-    url: str, screenshot: Path, *, allow: Sequence[str] = ("file://",), settle_ms: int = 500, timeout_s: float = 60.0
+    url: str,
+    screenshot: Path,
+    *,
+    allow: Sequence[str] = ("file://",),
+    settle_ms: int = 500,
+    timeout_s: float = 60.0,
+    probe: str | None = None,
 ) -> PageCheck:
-    """Open `url` in a fresh headless Chromium profile with only `allow`ed URL prefixes reachable, and check it."""
+    """Open `url` in a fresh headless Chromium profile with only `allow`ed URL prefixes reachable, and check it.
+
+    `probe` is a JavaScript function evaluated in the page once the plots are drawn, to read what was drawn
+    (its result is `PageCheck.probed`).
+    """
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package (tests/run.sh does)")
     check = PageCheck(url)
@@ -96,6 +108,8 @@ def open_page(
             undrawn = "els => els.filter(e => !e.querySelector('.main-svg')).map(e => e.id)"
             check.unrendered_plots = page.eval_on_selector_all(PLOTS, undrawn)
             check.text = page.inner_text("body")
+            if probe is not None:
+                check.probed = page.evaluate(probe)
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             context.close()

@@ -6,8 +6,11 @@ from sweepctl import codec
 from sweepctl.protocol import MAX_METRICS_PER_REPORT
 from sweepctl.records import TrialState
 from sweepctl.store.outcomes import MAX_POINT_BYTES, valid_point
+from sweepctl.sweepfile import parse_sweep
 from workers.metric_buffer import MAX_METRIC_NAMES, MetricBuffer
 from workers.outcome import judge_exit
+
+MULTI = {"method": "random", "function": "m:f", "parameters": {"x": {"values": [1, 2]}}}
 
 
 def test_a_logged_row_is_a_point_of_the_trials_history() -> None:
@@ -82,3 +85,28 @@ def test_logged_rows_share_the_limit_on_metric_names_with_report_lines() -> None
     buffer.feed("step=99 another=1")
     buffer.add_logged(100, {"one_more": 1.0})
     assert buffer.summary()["rejected_reports"] == {"too_many_metric_names": 2}
+
+
+def test_with_several_objectives_each_ends_with_its_summary_value_else_its_last_report_and_is_always_recorded() -> None:
+    spec = parse_sweep({**MULTI, "metric": [{"name": "accuracy", "goal": "maximize"}, {"name": "latency"}]})
+    # Given a trial of a sweep with objectives accuracy and latency, which reported both
+    reported = MetricBuffer.for_sweep(spec)
+    assert (reported.metric, reported.others) == ("accuracy", ("latency",))
+    reported.feed("step=1 accuracy=0.8")
+    assert reported.other_values == {"latency": None}  # not reported yet
+    reported.feed("step=2 accuracy=0.9 latency=31")
+    # Then its last reports are what it is judged by
+    assert (reported.objective_value, reported.other_values) == (0.9, {"latency": 31.0})
+    # Given one whose metric names filled up before its W&B summary gave latency
+    summarized = MetricBuffer.for_sweep(spec)
+    summarized.feed("step=1 accuracy=0.9")
+    for i in range(MAX_METRIC_NAMES - 1):
+        summarized.add_logged(3, {f"m{i}": 1.0})
+    assert len(summarized.summary()["last_metrics"]) == MAX_METRIC_NAMES
+    summarized.set_final({"latency": 30.0, "not_an_objective": 1.0})
+    # Then the summary's latency is judged and recorded all the same (another name past the limit is not)
+    assert summarized.other_values == {"latency": 30.0}
+    assert summarized.summary()["last_metrics"]["latency"] == 30.0
+    assert "not_an_objective" not in summarized.summary()["last_metrics"]
+    verdict = judge_exit(0, metric="accuracy", last_value=summarized.objective_value, others=summarized.other_values)
+    assert verdict.state is TrialState.COMPLETED and verdict.objective == 0.9

@@ -162,3 +162,27 @@ def test_a_function_that_returned_is_judged_by_its_last_value(last_value: float,
     assert judge_call(None, metric="val_loss", last_value=None) == Verdict(
         TrialState.FAILED, None, "returned without reporting a value for metric 'val_loss'"
     )
+
+
+# --- a sweep with several objectives ------------------------------------------------
+
+
+def test_with_several_objectives_each_must_be_reported_and_finite_and_the_first_is_the_objective() -> None:
+    def judge(latency: float | None) -> Verdict:
+        return judge_exit(0, metric="accuracy", last_value=0.9, others={"latency": latency})
+
+    # Given trials that reported accuracy, and latency or not / When judged
+    # Then every objective reported and finite completes, with the first one's value as the objective
+    assert judge(12.0) == Verdict(TrialState.COMPLETED, 0.9, None)
+    # And one missing fails the trial naming it, one not finite is NAN naming it, as for one metric
+    assert judge(None) == Verdict(TrialState.FAILED, None, "exited 0 but reported no value for metric 'latency'")
+    assert judge(math.inf) == Verdict(TrialState.NAN, None, "metric 'latency' is inf")
+    # And what sweepctl did and how the process ended still come first
+    assert judge_exit(1, metric="accuracy", last_value=0.9, others={"latency": None}).error == "exited with status 1"
+
+
+def test_a_function_that_returned_without_every_objective_fails_naming_the_missing_one() -> None:
+    assert judge_call(None, metric="accuracy", last_value=0.9, others={"latency": None}) == Verdict(
+        TrialState.FAILED, None, "returned without reporting a value for metric 'latency'"
+    )
+    assert judge_call(None, metric="accuracy", last_value=0.9, others={"latency": 3.0}) == Verdict(TrialState.COMPLETED, 0.9, None)

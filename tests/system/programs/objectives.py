@@ -25,3 +25,9 @@ def by_mode(params: dict) -> float:
     if mode == "hang":
         time.sleep(120)
     return 1.0
+
+
+def accuracy_and_latency(params: dict) -> dict[str, float]:
+    """Two objectives at odds: a wider model (x) is more accurate and slower; dropout (y) only costs accuracy."""
+    x, y = params["x"], params["y"]
+    return {"accuracy": x - 0.3 * y**2, "latency_ms": 5.0 + 20.0 * x**2}

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from sweepctl.analysis.importance import InsufficientTrialsError, parameter_importance
+from sweepctl.analysis.importance import ImportanceReport, InsufficientTrialsError, importance_by_objective, parameter_importance
 from sweepctl.records import Trial, TrialState
 from sweepctl.space import Distribution, Parameter, SearchSpace
-from sweepctl.spec import Goal
+from sweepctl.spec import Goal, MetricSpec
 
 Objective = Callable[[np.ndarray], float]
 
@@ -141,3 +141,23 @@ def test_too_few_trials_raise_and_a_noisy_metric_is_not_trustworthy() -> None:
     assert report.r2 < 0.5 and not report.trustworthy
     with pytest.raises(InsufficientTrialsError, match="same value"):
         parameter_importance(random_trials(lambda x: 1.0, 2, 20), space, "loss", Goal.MINIMIZE, objective_metric="loss")
+
+
+def test_each_objective_of_a_sweep_with_several_gets_its_own_report_from_completed_trials() -> None:
+    # Given a sweep with objectives accuracy (x1 drives it) and latency (x2 drives it), and failed trials that reported latency
+    x = np.random.default_rng(3).uniform(0, 1, (80, 2))
+    trials = [
+        Trial("s", i + 1, TrialState.COMPLETED, {"x1": a, "x2": b}, 0, objective=a, last_metrics={"accuracy": a, "latency": 10 * b})
+        for i, (a, b) in enumerate(x.tolist())
+    ]
+    trials += [Trial("s", 100 + i, TrialState.FAILED, {"x1": 0.5, "x2": 0.5}, 0, last_metrics={"latency": 99.0}) for i in range(5)]
+    objectives = (MetricSpec("accuracy", Goal.MAXIMIZE), MetricSpec("latency", Goal.MINIMIZE), MetricSpec("flat"))
+    # When importance is asked per objective (flat: reported by no trial)
+    found = dict(importance_by_objective(trials, uniform_space(2, 0, 1), objectives, seed=1))
+    # Then each objective is explained by its own parameter, from the 80 completed trials only
+    accuracy, latency = found["accuracy"], found["latency"]
+    assert isinstance(accuracy, ImportanceReport) and isinstance(latency, ImportanceReport)
+    assert accuracy.parameters[0].name == "x1" and latency.parameters[0].name == "x2"
+    assert (accuracy.trials, latency.trials) == (80, 80)
+    # And one that cannot be explained says why, in its place
+    assert isinstance(found["flat"], InsufficientTrialsError)
