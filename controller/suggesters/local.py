@@ -35,7 +35,7 @@ import numpy as np
 from controller.suggester import Observation, Suggester, trial_rng
 from controller.suggesters.observed import number_in_range
 from controller.suggesters.sampling import log_space_bounds, received_value
-from sweepctl.space import FlatAssignment, Parameter
+from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
 
 LOCAL_SEARCH_AFTER = 50  # finished trials (with a loss) before the first local draw
 TOP = 10  # best trials whose spread sets the step size
@@ -77,6 +77,24 @@ class _Axis:
 def _is_numeric(p: Parameter) -> bool:
     d = p.distribution
     return d.is_bounded or d.is_normal or d.is_beta
+
+
+def _is_continuous(p: Parameter) -> bool:
+    d = p.distribution
+    return _is_numeric(p) and not p.is_fixed and not d.is_quantized and d is not Distribution.INT_UNIFORM
+
+
+def is_numeric_space(space: SearchSpace) -> bool:
+    """Whether local search is on by default for `space` (`DEFAULT_LOCAL_SEARCH` of the engine):
+    no categorical parameter varies, and a continuous one does.
+
+    That is the kind of space it was measured on (benchmarks/parallel_quality.py). With
+    categoricals a local draw keeps the best trial's values, leaving their exploration to
+    TPE's share alone; with only integers and quantized values a small step lands on the
+    best trial again, a duplicate the controller has to re-draw. Both stay opt-in.
+    """
+    varying = [p for p in space.parameters if not p.is_fixed]
+    return all(_is_numeric(p) for p in varying) and any(_is_continuous(p) for p in varying)
 
 
 class LocalSearch(Suggester):
