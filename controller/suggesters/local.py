@@ -13,6 +13,9 @@ gather and the draws around them fail, the steps shrink. The TPE engine is told
 every result, local draws included. Categorical and constant parameters keep the
 best trial's values: exploring them is TPE's part.
 
+The hyperopt engine's default on numeric spaces (`is_numeric_space`) is a share of
+0.75 (`controller.suggesters.tpe.DEFAULT_LOCAL_SEARCH`); `local_search: 0` turns it off.
+
 Measured in benchmarks/parallel_quality.py at 8 concurrent workers (README there),
 with the Optuna engine and share 0.5, against Optuna's TPE with its constant liar,
 96 fresh seeds: ahead on all three problems at 100 and 200 trials (pooled 1.11 of
