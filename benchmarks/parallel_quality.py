@@ -19,9 +19,13 @@ comes from `--baseline-seeds` independent runs of sweepctl's RandomSuggester (se
 of trials 1..N, which is exactly what a run stopped at N would have tried (suggestion k
 depends only on what happened before trial k started).
 
-    python benchmarks/parallel_quality.py [--seeds 20] [--first-seed 0] [--budgets 100,200] [--workers 1,4,8]
-        [--problems branin,hartmann6,rosenbrock10] [--engines sweepctl-tpe-liar,...] [--processes 2]
+    python benchmarks/parallel_quality.py [--seeds 48] [--first-seed 0] [--budgets 100,200] [--workers 1,8]
+        [--problems branin,hartmann6,rosenbrock10] [--engines sweepctl-tpe-liar,...|peers] [--processes 2]
 
+Without flags it runs the before/after pair of the hyperopt engine's default (issue 16 item 7):
+stock hyperopt TPE (`tpe: {local_search: 0}`) against what a sweep file without `tpe:` gets,
+sequential and at 8 workers, and reports them side by side with ratios; `--engines peers
+--workers 1,4,8` runs every engine of the earlier reports against Optuna's TPE.
 Progress goes to stderr; the markdown report to stdout and to --output.
 """
 
@@ -55,7 +59,6 @@ import numpy as np
 from controller.suggester import Observation, Suggester
 from controller.suggester_factory import make_suggester
 from controller.suggesters.random import RandomSuggester
-from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
 from sweepctl.sweepfile import parse_sweep
@@ -63,7 +66,7 @@ from sweepctl.sweepfile import parse_sweep
 DURATION_MS = (10.0, 100.0)
 _DURATION_STREAM = 7_000_001  # second SeedSequence word: durations never share a stream with suggestions
 BASELINE_SEED_BASE = 10_000
-DEFAULT_OUTPUT = Path(__file__).parent / "results" / "parallel_quality.md"
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "parallel_quality_default.md"
 PASS_RATIO = 0.95
 
 
@@ -183,9 +186,18 @@ def sweepctl_optuna(options: TpeOptions | None = None) -> Callable[[Problem, int
     return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
 
 
+def sweepctl_hyperopt(options: TpeOptions) -> Callable[[Problem, int], Engine]:
+    """sweepctl's hyperopt engine, built as the controller builds it from a `tpe:` block."""
+    tpe = dataclasses.replace(options, engine=TpeEngine.HYPEROPT)
+    return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
+
+
 ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
-    "sweepctl-tpe-liar": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=True)),
-    "sweepctl-tpe": lambda p, seed: SweepctlEngine(TpeSuggester(p.space(), seed, constant_liar=False)),
+    # Stock hyperopt TPE, `tpe: {local_search: 0}` (with and without its liar): the default before issue 16 item 7.
+    "sweepctl-tpe-liar": sweepctl_hyperopt(TpeOptions(local_search=0.0)),
+    "sweepctl-tpe": sweepctl_hyperopt(TpeOptions(constant_liar=False, local_search=0.0)),
+    # What a sweep file without a `tpe:` block gets: the hyperopt engine with every default.
+    "sweepctl-tpe-default": sweepctl_hyperopt(TpeOptions()),
     # tpe: {engine: optuna} with its defaults (lie: running), and the other ways of accounting for pending trials.
     "sweepctl-optuna": sweepctl_optuna(),
     "sweepctl-optuna-ignore": sweepctl_optuna(TpeOptions(constant_liar=False)),
@@ -194,19 +206,27 @@ ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
     "sweepctl-optuna-best": sweepctl_optuna(TpeOptions(constant_liar=True, lie="best")),
     # tpe: {local_search: 0.5}: every second suggestion a local draw around the best trial (after 50 trials).
     "sweepctl-optuna-local": sweepctl_optuna(TpeOptions(local_search=0.5)),
-    "sweepctl-tpe-local": lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, TpeOptions(local_search=0.5))),
+    "sweepctl-tpe-local": sweepctl_hyperopt(TpeOptions(local_search=0.5)),
+    # Candidates for the hyperopt engine's default (issue 16 item 7).
+    "sweepctl-tpe-local25": sweepctl_hyperopt(TpeOptions(local_search=0.25)),
+    "sweepctl-tpe-local75": sweepctl_hyperopt(TpeOptions(local_search=0.75)),
+    "sweepctl-tpe-local-startup10": sweepctl_hyperopt(TpeOptions(local_search=0.5, n_startup_jobs=10)),
+    "sweepctl-tpe-local-mean": sweepctl_hyperopt(TpeOptions(local_search=0.5, lie="mean")),
+    "sweepctl-tpe-local-best": sweepctl_hyperopt(TpeOptions(local_search=0.5, lie="best")),
     "optuna-tpe-liar": lambda p, seed: OptunaEngine(p, seed, constant_liar=True),
     "optuna-tpe": lambda p, seed: OptunaEngine(p, seed, constant_liar=False),
     "random": lambda p, seed: SweepctlEngine(RandomSuggester(p.space(), seed)),
 }
 SWEEPCTL_TPE = tuple(e for e in ENGINES if e.startswith("sweepctl-"))
 SWEEPCTL_OPTUNA = "sweepctl-optuna"  # the Optuna engine as `tpe: {engine: optuna}` gives it
+STOCK, DEFAULT = "sweepctl-tpe-liar", "sweepctl-tpe-default"  # the before/after pair of the default run
 # Each of sweepctl's engines with and without its liar, the Optuna engine with local search (the best
-# found), Optuna's TPE with and without its own liar, and random. Other variants on demand (--engines).
-DEFAULT_ENGINES = (
+# found), Optuna's TPE with and without its own liar, and random (`--engines peers`).
+PEER_ENGINES = (
     "sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "sweepctl-optuna-ignore", "sweepctl-optuna-local",
     "optuna-tpe-liar", "optuna-tpe", "random",
 )
+ENGINE_GROUPS = {"peers": PEER_ENGINES}
 
 
 # ---------------------------------------------------------------- simulation
@@ -350,16 +370,25 @@ class Scores:
 
     def ratio(self, cells: Cells, num: tuple[str, int], den: tuple[str, int], rng: np.random.Generator) -> tuple[str, float | None]:
         """pooled score of engine@workers `num` over `den` on `cells`, as text and value (None: undefined)."""
+        found = self.ratio_interval(cells, num, den, rng)
+        if isinstance(found, str):
+            return found, None
+        value, lo, hi = found
+        return f"{value:.3f} [{lo:.2f}–{hi:.2f}]", value
+
+    def ratio_interval(
+        self, cells: Cells, num: tuple[str, int], den: tuple[str, int], rng: np.random.Generator
+    ) -> tuple[float, float, float] | str:
+        """(ratio, 90% low, 90% high) of `num` over `den` on `cells`, or why there is none."""
         num_keys = [(p, num[0], num[1], b) for p, b in cells]
         den_keys = [(p, den[0], den[1], b) for p, b in cells]
         if any(k not in self.score for k in num_keys + den_keys):
-            return "n/a (not run)", None
+            return "n/a (not run)"
         d = self.pooled(den_keys)
         if d <= 0:
-            return f"n/a (denominator {d:.2f})", None
-        value = self.pooled(num_keys) / d
+            return f"n/a (denominator {d:.2f})"
         lo, hi = self.bootstrap_ratio(num_keys, den_keys, rng)
-        return f"{value:.3f} [{lo:.2f}–{hi:.2f}]", value
+        return self.pooled(num_keys) / d, lo, hi
 
     def best_sweepctl(self, cells: Cells, workers: int) -> str:
         """The sweepctl TPE engine with the higher pooled score at `workers` on `cells`."""
@@ -369,7 +398,8 @@ class Scores:
         return max(present, key=lambda e: self.pooled([(p, e, workers, b) for p, b in cells]))
 
 
-def header_lines(args: argparse.Namespace, wall: float) -> list[str]:
+def header_lines(args: argparse.Namespace, wall: float | None) -> list[str]:
+    ran = f"wall time {wall / 60:.1f} min" if wall is not None else f"reported from the runs in {args.from_runs}"
     return [
         "# parallel_quality.py: search quality under parallelism",
         "",
@@ -386,10 +416,13 @@ def header_lines(args: argparse.Namespace, wall: float) -> list[str]:
         (
             f"- Seeds: {args.seeds} per cell ({args.first_seed}..{args.first_seed + args.seeds - 1});"
             f" random baseline: {args.baseline_seeds} seeds;"
-            f" trial durations U{DURATION_MS} ms, simulated; wall time {wall / 60:.1f} min"
+            f" trial durations U{DURATION_MS} ms, simulated; {ran}"
         ),
         (
-            "- Engines: sweepctl-tpe = hyperopt `tpe.suggest`, n_startup_jobs=20, lie = worst loss seen;"
+            "- Engines: sweepctl-tpe = stock hyperopt `tpe.suggest` (`tpe: {local_search: 0}`), n_startup_jobs=20,"
+            " lie = worst loss seen; sweepctl-tpe-default = the hyperopt engine with every default (on these numeric"
+            " spaces local_search 0.75 since issue 16 item 7); sweepctl-tpe-local = local_search 0.5, -local25/-local75"
+            " = 0.25/0.75, -local-startup10/-mean/-best = 0.5 with n_startup_jobs 10 / lie mean / lie best;"
             " sweepctl-optuna = `tpe: {engine: optuna}` with its defaults (Optuna's multivariate TPESampler via"
             " ask/tell, n_startup_jobs=10, pending trials left RUNNING for its constant liar),"
             " -ignore = constant_liar false, -worst/-mean/-best = told COMPLETE with that lie;"
@@ -440,6 +473,51 @@ def score_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
     return lines
 
 
+def versus_stock_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
+    """Each variant of the hyperopt engine against stock hyperopt TPE, cell by cell and pooled.
+
+    With the default engines this is the before/after table of the default (issue 16 item 7).
+    """
+    rng = np.random.default_rng(0)
+    variants = [e for e in args.engines if e.startswith("sweepctl-tpe") and e != STOCK]
+    lines = [
+        "",
+        (
+            f"Against stock hyperopt TPE (`{STOCK}`, `tpe: {{local_search: 0}}`; `{DEFAULT}` is what a sweep file"
+            " without `tpe:` gets): median score with its interquartile range, and the ratio of median scores"
+            ' engine / stock with its 90% bootstrap interval over seeds (paired). "all" rows pool the problems and'
+            " budgets (mean of the cells' median scores). Verdict: better = interval above 1, level = interval"
+            " holds 1, WORSE = interval below 1."
+        ),
+        "",
+        "| engine | problem | budget | workers | stock | engine | engine / stock | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(key: Key) -> str:
+        q1, med, q3 = np.percentile(scores.score[key], [25, 50, 75])
+        return f"{med:.2f} ({q1:.2f}–{q3:.2f})"
+
+    pooled = [(p, b) for p in args.problems for b in args.budgets]
+    rows = [(p, str(b), [(p, b)]) for p in args.problems for b in args.budgets] + [("all", ",".join(map(str, args.budgets)), pooled)]
+    for engine in variants:
+        for label, budget_label, cells in rows:
+            for w in args.workers:
+                found = scores.ratio_interval(cells, (engine, w), (STOCK, w), rng)
+                if isinstance(found, str):
+                    ratio, verdict = found, "n/a"
+                else:
+                    value, lo, hi = found
+                    ratio = f"{value:.3f} [{lo:.2f}–{hi:.2f}]"
+                    verdict = "better" if lo > 1 else "level" if hi >= 1 else "WORSE"
+                if len(cells) == 1:
+                    stock, score = cell((label, STOCK, w, cells[0][1])), cell((label, engine, w, cells[0][1]))
+                else:
+                    stock, score = (f"{scores.pooled([(p, e, w, b) for p, b in cells]):.2f}" for e in (STOCK, engine))
+                lines.append(f"| {engine} | {label} | {budget_label} | {w} | {stock} | {score} | {ratio} | {verdict} |")
+    return lines
+
+
 def ratio_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
     rng = np.random.default_rng(0)
     hi, lo = max(args.workers), min(args.workers)
@@ -480,16 +558,26 @@ def ratio_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
             scores.ratio(cells, (SWEEPCTL_OPTUNA, lo), ("optuna-tpe-liar", lo), rng)[0],
         ]
         lines.append(f"| {label} | {budget_label} | " + " | ".join(columns) + " |")
-    lines += ["", "Mean wall time per simulated trial (engine + objective, one process):", ""]
+    return lines
+
+
+def timing_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
+    lines = ["", "Mean wall time per simulated trial (engine + objective, one process):", ""]
     lines += ["| engine | ms/trial |", "|---|---|"]
     lines += [f"| {e} | {scores.ms_per_trial[e]:.1f} |" for e in args.engines if e in scores.ms_per_trial]
     return lines
 
 
-def report(args: argparse.Namespace, results: Sequence[RunResult], wall: float) -> str:
-    """The markdown report: header, score tables, ratios."""
+def report(args: argparse.Namespace, results: Sequence[RunResult], wall: float | None) -> str:
+    """The markdown report: header, score tables, hyperopt variants against stock when stock ran,
+    ratios against the peers when Optuna's TPE with its liar ran, timings."""
     scores = Scores.of(results, args.budgets, range(args.first_seed, args.first_seed + args.seeds))
-    return "\n".join(header_lines(args, wall) + score_lines(args, scores) + ratio_lines(args, scores)) + "\n"
+    lines = header_lines(args, wall) + score_lines(args, scores)
+    if STOCK in args.engines:
+        lines += versus_stock_lines(args, scores)
+    if "optuna-tpe-liar" in args.engines:
+        lines += ratio_lines(args, scores)
+    return "\n".join(lines + timing_lines(args, scores)) + "\n"
 
 
 def _optuna_version() -> str:
@@ -503,31 +591,42 @@ def _int_list(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
 
-def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+def _name_list(choices: Sequence[str], groups: dict[str, Sequence[str]] | None = None) -> Callable[[str], list[str]]:
+    """Parse a comma-separated list of `choices`; a name in `groups` stands for its members."""
+    groups = groups or {}
+
     def parse(text: str) -> list[str]:
-        names = [x for x in text.split(",") if x]
+        names = [n for x in text.split(",") if x for n in groups.get(x, (x,))]
         unknown = [n for n in names if n not in choices]
         if unknown:
-            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {','.join(choices)}")
-        return names
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {','.join([*choices, *groups])}")
+        return list(dict.fromkeys(names))
 
     return parse
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=48)
     parser.add_argument(
         "--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ... (fresh seeds confirm a choice)"
     )
     parser.add_argument("--budgets", type=_int_list, default=[100, 200])
-    parser.add_argument("--workers", type=_int_list, default=[1, 4, 8])
+    parser.add_argument("--workers", type=_int_list, default=[1, 8])
     parser.add_argument("--problems", type=_name_list(list(PROBLEMS)), default=list(PROBLEMS))
-    parser.add_argument("--engines", type=_name_list(list(ENGINES)), default=list(DEFAULT_ENGINES))
+    parser.add_argument(
+        "--engines",
+        type=_name_list(list(ENGINES), ENGINE_GROUPS),
+        default=[STOCK, DEFAULT],
+        help="engines to run (default: the before/after pair); peers = every peer engine of the earlier reports",
+    )
     parser.add_argument("--baseline-seeds", type=int, default=200, help="random-search runs behind the score's baseline")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--runs-json", type=Path, help="also write every run's values here, for analyses the report lacks")
+    parser.add_argument(
+        "--from-runs", type=Path, help="report the runs an earlier --runs-json wrote instead of running them (give that run's flags)"
+    )
     args = parser.parse_args(argv)
     args.budgets, args.workers = sorted(args.budgets), sorted(args.workers)
     if not 0 <= args.first_seed <= BASELINE_SEED_BASE - args.seeds:
@@ -544,15 +643,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         Run(problem, "random", 1, BASELINE_SEED_BASE + i, top) for problem in args.problems for i in range(args.baseline_seeds)
     ]
     began = time.perf_counter()
-    results = run_all(runs, args.processes)
+    results = run_all(runs, args.processes) if args.from_runs is None else _read_runs(args.from_runs, runs, parser)
     wall = time.perf_counter() - began
-    markdown = report(args, results, wall)
+    markdown = report(args, results, None if args.from_runs else wall)
     print(markdown)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown)
     if args.runs_json is not None:
         args.runs_json.write_text(json.dumps([{**dataclasses.asdict(r.run), "values": r.values, "seconds": r.seconds} for r in results]))
     print(f"wrote {args.output} ({wall / 60:.1f} min)", file=sys.stderr)
+
+
+def _read_runs(path: Path, runs: Sequence[Run], parser: argparse.ArgumentParser) -> list[RunResult]:
+    """The results of `runs` from a --runs-json file; an error if the file lacks any (other flags than its run's)."""
+    stored = {}
+    for raw in json.loads(path.read_text()):
+        values, seconds = raw.pop("values"), raw.pop("seconds")
+        stored[Run(**raw)] = RunResult(Run(**raw), tuple(values), seconds)
+    missing = [r for r in runs if r not in stored]
+    if missing:
+        parser.error(f"{path} lacks {len(missing)} of the {len(runs)} runs these flags ask for, e.g. {missing[0]}")
+    return [stored[r] for r in runs]
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ sit in a circle with every engine it imports.
 from __future__ import annotations
 
 from controller.suggester import Suggester
+from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
 from sweepctl.space import SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
@@ -24,9 +25,11 @@ def make_suggester(
     """The suggester for a sweep's `method`; for TPE, `tpe` holds the sweep file's `tpe` block.
 
     `tpe.engine` picks the TPE library (hyperopt unless named); `tpe.local_search`
-    (a share) interleaves local draws around the best trial
-    (`controller.suggesters.local`); the other options go to the engine's
-    suggester, which takes its own default for those not given. Other methods
+    (a share, 0 = off) interleaves local draws around the best trial
+    (`controller.suggesters.local`); left out, it is the engine's
+    `DEFAULT_LOCAL_SEARCH` on a numeric space (`is_numeric_space`) and off on
+    any other. The other options go to the engine's suggester, which takes its
+    own default for those not given. Other methods
     ignore `tpe`. Raises `SpecError` for grid search over a space with a
     continuous parameter, and when the engine asked for is not installed here
     (or cannot model the space). With several `objectives` TPE runs on Optuna's
@@ -45,16 +48,18 @@ def make_suggester(
     if method is Method.TPE:
         if objectives > 1 and (tpe.chosen_engine is not TpeEngine.OPTUNA or tpe.local_search is not None):
             raise SpecError("method: tpe", [("tpe.engine", "several objectives need tpe: {engine: optuna} without local_search")])
-        engine = _tpe_engine(space, seed, tpe, objectives)
-        if tpe.local_search is None:
-            return engine
-        from controller.suggesters.local import LocalSearch
+        from controller.suggesters.local import LocalSearch, is_numeric_space
 
-        return LocalSearch(engine, float(tpe.local_search))
+        engine = _tpe_engine(space, seed, tpe, objectives)
+        if tpe.local_search is not None:
+            share = float(tpe.local_search)
+        else:
+            share = engine.DEFAULT_LOCAL_SEARCH if is_numeric_space(space) else 0.0
+        return LocalSearch(engine, share) if share > 0 else engine
     raise ValueError(f"no suggester for method {method!r}")
 
 
-def _tpe_engine(space: SearchSpace, seed: int | None, tpe: TpeOptions, objectives: int) -> Suggester:
+def _tpe_engine(space: SearchSpace, seed: int | None, tpe: TpeOptions, objectives: int) -> BaseTpeSuggester:
     """The chosen TPE engine's suggester, given the options it shares with the other engine."""
     if tpe.chosen_engine is TpeEngine.OPTUNA:
         try:

@@ -3,7 +3,8 @@
 `tpe: {engine: hyperopt|optuna, constant_liar: bool, lie: worst|mean|best|running,
 n_startup_jobs: int, local_search: share}`. Every option applies to both engines; what is not given
 is left to the engine's own default (`controller.suggesters.tpe` and
-`controller.suggesters.optuna_tpe` document theirs). The engine is checked
+`controller.suggesters.optuna_tpe` document theirs; hyperopt's includes local search on
+numeric spaces, so `local_search: 0` is stock TPE, one key away). The engine is checked
 against the space here, so that a sweep the engine cannot run is refused when
 it is validated, never when the controller starts it. The options parse into a
 frozen `sweepctl.spec.TpeOptions`, which `controller.suggester_factory.make_suggester` takes.
@@ -43,14 +44,14 @@ def parse_tpe_options(problems: v.Problems, raw: Any) -> TpeOptions:
 
 
 def _local_search(problems: v.Problems, raw: Any) -> float | None:
-    """The share of suggestions made locally; None when bad or 0 (0 turns it off, as leaving it out does)."""
+    """The share of suggestions made locally, 0 included (it turns off the engine's default); None when bad."""
     share = v.number(problems, "tpe.local_search", raw, ge=0)
     if share is None:
         return None
     if share >= 1:
         problems.add("tpe.local_search", f"expected the share of suggestions made locally, >= 0 and < 1, got {share}")
         return None
-    return float(share) if share > 0 else None
+    return float(share)
 
 
 def check_engine(

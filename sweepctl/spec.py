@@ -67,7 +67,8 @@ class TpeOptions(Mapping[str, object]):
     What is not given is left to the engine: `engine` None is hyperopt
     (`chosen_engine`), the other options fall to each engine's own defaults
     (`controller.suggesters.tpe`, `controller.suggesters.optuna_tpe`).
-    `local_search` is the share of suggestions drawn around the best trial (None: off).
+    `local_search` is the share of suggestions drawn around the best trial (0: off; None:
+    the engine's default, which for hyperopt is on over numeric spaces).
     It is also a read-only mapping of the options given, by name (what `SweepSpec.tpe`
     was before it became a record); an empty one is therefore falsy.
     """

@@ -13,6 +13,9 @@ gather and the draws around them fail, the steps shrink. The TPE engine is told
 every result, local draws included. Categorical and constant parameters keep the
 best trial's values: exploring them is TPE's part.
 
+The hyperopt engine's default on numeric spaces (`is_numeric_space`) is a share of
+0.75 (`controller.suggesters.tpe.DEFAULT_LOCAL_SEARCH`); `local_search: 0` turns it off.
+
 Measured in benchmarks/parallel_quality.py at 8 concurrent workers (README there),
 with the Optuna engine and share 0.5, against Optuna's TPE with its constant liar,
 96 fresh seeds: ahead on all three problems at 100 and 200 trials (pooled 1.11 of
@@ -34,7 +37,7 @@ import numpy as np
 
 from controller.suggester import Observation, Suggester, trial_rng
 from controller.suggesters.sampling import log_space_bounds, received_value
-from sweepctl.space import FlatAssignment, Parameter
+from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
 from sweepctl.space_fit import number_in_range
 
 LOCAL_SEARCH_AFTER = 50  # finished trials (with a loss) before the first local draw
@@ -77,6 +80,24 @@ class _Axis:
 def _is_numeric(p: Parameter) -> bool:
     d = p.distribution
     return d.is_bounded or d.is_normal or d.is_beta
+
+
+def _is_continuous(p: Parameter) -> bool:
+    d = p.distribution
+    return _is_numeric(p) and not p.is_fixed and not d.is_quantized and d is not Distribution.INT_UNIFORM
+
+
+def is_numeric_space(space: SearchSpace) -> bool:
+    """Whether local search is on by default for `space` (`DEFAULT_LOCAL_SEARCH` of the engine):
+    no categorical parameter varies, and a continuous one does.
+
+    That is the kind of space it was measured on (benchmarks/parallel_quality.py). With
+    categoricals a local draw keeps the best trial's values, leaving their exploration to
+    TPE's share alone; with only integers and quantized values a small step lands on the
+    best trial again, a duplicate the controller has to re-draw. Both stay opt-in.
+    """
+    varying = [p for p in space.parameters if not p.is_fixed]
+    return all(_is_numeric(p) for p in varying) and any(_is_continuous(p) for p in varying)
 
 
 class LocalSearch(Suggester):

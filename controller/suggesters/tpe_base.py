@@ -29,6 +29,9 @@ class BaseTpeSuggester(Suggester):
 
     DEFAULT_N_STARTUP_JOBS: ClassVar[int]
     DEFAULT_CONSTANT_LIAR: ClassVar[bool] = True
+    # The share of local draws (`controller.suggesters.local`) the factory wraps the engine in
+    # when the sweep file leaves `local_search` out and the space is numeric (`is_numeric_space`).
+    DEFAULT_LOCAL_SEARCH: ClassVar[float] = 0.0
     DEFAULT_LIE: ClassVar[str]
     LIES: ClassVar[tuple[str, ...]]  # the lies this engine can tell
 

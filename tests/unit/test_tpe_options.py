@@ -44,7 +44,9 @@ def test_the_engine_is_left_to_the_default_unless_named() -> None:
     options = parse_sweep(sweep({"engine": "optuna", "constant_liar": True, "lie": "running", "n_startup_jobs": 4})).tpe
     assert dict(options) == {"engine": TpeEngine.OPTUNA, "constant_liar": True, "lie": "running", "n_startup_jobs": 4}
     assert parse_sweep(sweep({"engine": "optuna", "local_search": 0.5})).tpe["local_search"] == 0.5
-    assert "local_search" not in parse_sweep(sweep({"local_search": 0})).tpe  # 0 is off, as leaving it out
+    # 0 is kept, not dropped: it turns off the hyperopt engine's default local search (stock TPE)
+    assert parse_sweep(sweep({"local_search": 0})).tpe["local_search"] == 0.0
+    assert "local_search" not in parse_sweep(sweep()).tpe  # left out: the engine's default
 
 
 @pytest.mark.parametrize(
