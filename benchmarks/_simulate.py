@@ -12,18 +12,42 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from controller.suggester import Suggester
-from sweepctl.space import FlatAssignment
+from sweepctl.space import FlatAssignment, SearchSpace
+from sweepctl.sweepfile import parse_sweep
 
 DURATION_MS = (10.0, 100.0)
 DURATION_STREAM = 7_000_001  # second SeedSequence word: durations never share a stream with suggestions
 
 Result = TypeVar("Result")
 Told = TypeVar("Told", contravariant=True)
+
+
+def box_names(bounds: Sequence[tuple[float, float]]) -> tuple[str, ...]:
+    """The parameter names of a closed-form problem on a box: x0, x1, ... (one per bound)."""
+    return tuple(f"x{i}" for i in range(len(bounds)))
+
+
+def box_space(bounds: Sequence[tuple[float, float]], **sweep: Any) -> SearchSpace:
+    """The search space of a problem on a box (a uniform float per bound), parsed as a sweep file with `sweep`'s other keys."""
+    parameters = {n: {"min": float(lo), "max": float(hi)} for n, (lo, hi) in zip(box_names(bounds), bounds)}
+    return parse_sweep({**sweep, "function": "m:f", "parameters": parameters}).space
+
+
+@dataclass(frozen=True)
+class Run:
+    """One simulated run: an engine on a problem (both named as the benchmark lists them) at `workers` workers."""
+
+    problem: str
+    engine: str
+    workers: int
+    seed: int
+    budget: int
 
 
 class Engine(Protocol[Told]):

@@ -47,13 +47,12 @@ import numpy as np
 import optuna
 from optuna._hypervolume import compute_hypervolume
 
-from benchmarks._simulate import DURATION_MS, Engine, StudyAsks, SuggesterAsks, run_trials
+from benchmarks._simulate import DURATION_MS, Engine, Run, StudyAsks, SuggesterAsks, box_names, box_space, run_trials
 from controller.suggester import Observation
 from controller.suggester_factory import make_suggester
 from controller.suggesters.random import RandomSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
-from sweepctl.sweepfile import parse_sweep
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "multi_objective.md"
 Losses = tuple[float, ...]
@@ -89,12 +88,10 @@ class Problem:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(f"x{i}" for i in range(len(self.bounds)))
+        return box_names(self.bounds)
 
     def space(self) -> SearchSpace:
-        parameters = {n: {"min": float(lo), "max": float(hi)} for n, (lo, hi) in zip(self.names, self.bounds)}
-        metric = [{"name": "f1"}, {"name": "f2"}]
-        return parse_sweep({"method": "random", "metric": metric, "function": "m:f", "parameters": parameters}).space
+        return box_space(self.bounds, method="random", metric=[{"name": "f1"}, {"name": "f2"}])
 
     def evaluate(self, params: FlatAssignment) -> Losses:
         return self.function(np.array([float(params[n]) for n in self.names]))
@@ -155,15 +152,6 @@ ENGINES: dict[str, Callable[[Problem, int], Engine[Losses]]] = {
 SWEEPCTL, OPTUNA = "sweepctl-optuna", "optuna-tpe"
 
 # ---------------------------------------------------------------- simulation
-
-
-@dataclass(frozen=True)
-class Run:
-    problem: str
-    engine: str
-    workers: int
-    seed: int
-    budget: int
 
 
 @dataclass(frozen=True)

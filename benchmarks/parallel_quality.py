@@ -54,13 +54,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._simulate import DURATION_MS, Engine, StudyAsks, SuggesterAsks, run_trials
+from benchmarks._simulate import DURATION_MS, Engine, Run, StudyAsks, SuggesterAsks, box_names, box_space, run_trials
 from controller.suggester import Observation
 from controller.suggester_factory import make_suggester
 from controller.suggesters.random import RandomSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
-from sweepctl.sweepfile import parse_sweep
 
 BASELINE_SEED_BASE = 10_000
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "parallel_quality_default.md"
@@ -112,11 +111,10 @@ class Problem:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(f"x{i}" for i in range(len(self.bounds)))
+        return box_names(self.bounds)
 
     def space(self) -> SearchSpace:
-        parameters = {n: {"min": float(lo), "max": float(hi)} for n, (lo, hi) in zip(self.names, self.bounds)}
-        return parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": parameters}).space
+        return box_space(self.bounds, metric={"name": "loss"})
 
     def evaluate(self, params: FlatAssignment) -> float:
         return self.function(np.array([float(params[n]) for n in self.names]))  # type: ignore[arg-type]
@@ -206,15 +204,6 @@ ENGINE_GROUPS = {"peers": PEER_ENGINES}
 
 
 # ---------------------------------------------------------------- simulation
-
-
-@dataclass(frozen=True)
-class Run:
-    problem: str
-    engine: str
-    workers: int
-    seed: int
-    budget: int
 
 
 @dataclass(frozen=True)
