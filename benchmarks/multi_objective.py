@@ -2,7 +2,7 @@
 (`tpe: {engine: optuna}`, Optuna's multi-objective TPE) against Optuna's TPESampler used directly, at 1 and 8
 concurrent workers, on standard two-objective problems (ZDT1, ZDT2, Fonseca-Fleming).
 
-Workers are simulated as in benchmarks/parallel_quality.py: every trial takes U(10, 100) ms of simulated time
+Workers are simulated as in benchmarks/parallel_quality.py (benchmarks/_simulate.py): every trial takes U(10, 100) ms of simulated time
 (the same duration stream per seed as there); while fewer than W trials run the engine is asked for the next,
 otherwise the trial that finishes first is told. sweepctl gets the running trials as `pending=` (as the
 controller passes them); Optuna keeps them in its study as RUNNING trials (ask/tell), which its
@@ -30,7 +30,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import datetime
-import heapq
 import logging
 import math
 import multiprocessing
@@ -42,19 +41,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna._hypervolume import compute_hypervolume
 
-from benchmarks.parallel_quality import _DURATION_STREAM, DURATION_MS
-from controller.suggester import Observation, Suggester
+from benchmarks._simulate import DURATION_MS, Engine, Run, StudyAsks, SuggesterAsks, box_names, box_space, run_trials
+from controller.suggester import Observation
 from controller.suggester_factory import make_suggester
 from controller.suggesters.random import RandomSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
-from sweepctl.sweepfile import parse_sweep
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "multi_objective.md"
 Losses = tuple[float, ...]
@@ -90,12 +88,10 @@ class Problem:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(f"x{i}" for i in range(len(self.bounds)))
+        return box_names(self.bounds)
 
     def space(self) -> SearchSpace:
-        parameters = {n: {"min": float(lo), "max": float(hi)} for n, (lo, hi) in zip(self.names, self.bounds)}
-        metric = [{"name": "f1"}, {"name": "f2"}]
-        return parse_sweep({"method": "random", "metric": metric, "function": "m:f", "parameters": parameters}).space
+        return box_space(self.bounds, method="random", metric=[{"name": "f1"}, {"name": "f2"}])
 
     def evaluate(self, params: FlatAssignment) -> Losses:
         return self.function(np.array([float(params[n]) for n in self.names]))
@@ -123,50 +119,30 @@ PROBLEMS = {
 # ---------------------------------------------------------------- engines
 
 
-class Engine(Protocol):
-    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment: ...
-
-    def tell(self, number: int, params: FlatAssignment, losses: Losses) -> None: ...
-
-
-class SweepctlEngine:
+class SweepctlEngine(SuggesterAsks):
     """A sweepctl suggester driven the way the controller drives it (a loss per objective, the first as `loss`)."""
-
-    def __init__(self, suggester: Suggester) -> None:
-        self.suggester = suggester
-
-    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
-        params = self.suggester.suggest(number, pending=list(pending))
-        assert params is not None
-        return params
 
     def tell(self, number: int, params: FlatAssignment, losses: Losses) -> None:
         self.suggester.observe([Observation(number, params, losses[0], losses)])
 
 
-class OptunaEngine:
+class OptunaEngine(StudyAsks):
     """Optuna's TPESampler through ask/tell on a two-objective study; running trials stay RUNNING in it."""
 
     def __init__(self, problem: Problem, seed: int, **sampler: Any) -> None:
-        self.study = optuna.create_study(directions=["minimize"] * 2, sampler=optuna.samplers.TPESampler(seed=seed, **sampler))
-        self.bounds = dict(zip(problem.names, problem.bounds))
-        self.trials: dict[int, Any] = {}
-
-    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
-        trial = self.study.ask()
-        self.trials[number] = trial
-        return {name: trial.suggest_float(name, lo, hi) for name, (lo, hi) in self.bounds.items()}
+        study = optuna.create_study(directions=["minimize"] * 2, sampler=optuna.samplers.TPESampler(seed=seed, **sampler))
+        super().__init__(study, dict(zip(problem.names, problem.bounds)))
 
     def tell(self, number: int, params: FlatAssignment, losses: Losses) -> None:
         self.study.tell(self.trials.pop(number), list(losses))
 
 
-def sweepctl_optuna(p: Problem, seed: int) -> Engine:
+def sweepctl_optuna(p: Problem, seed: int) -> Engine[Losses]:
     """`tpe: {engine: optuna}` with its defaults, built as the controller builds it for two objectives."""
     return SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, TpeOptions(engine=TpeEngine.OPTUNA), objectives=2))
 
 
-ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
+ENGINES: dict[str, Callable[[Problem, int], Engine[Losses]]] = {
     "sweepctl-optuna": sweepctl_optuna,
     # Optuna's defaults: for several objectives Optuna 5 samples each parameter on its own (independent TPE).
     "optuna-tpe": lambda p, seed: OptunaEngine(p, seed),
@@ -176,15 +152,6 @@ ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
 SWEEPCTL, OPTUNA = "sweepctl-optuna", "optuna-tpe"
 
 # ---------------------------------------------------------------- simulation
-
-
-@dataclass(frozen=True)
-class Run:
-    problem: str
-    engine: str
-    workers: int
-    seed: int
-    budget: int
 
 
 @dataclass(frozen=True)
@@ -199,20 +166,7 @@ def simulate(run: Run) -> RunResult:
     began = time.perf_counter()
     problem = PROBLEMS[run.problem]
     engine = ENGINES[run.engine](problem, run.seed)
-    durations = np.random.default_rng([run.seed, _DURATION_STREAM]).uniform(*DURATION_MS, size=run.budget)
-    running: list[tuple[float, int]] = []
-    params_of: dict[int, FlatAssignment] = {}
-    losses: list[Losses] = [()] * run.budget
-    now, next_number = 0.0, 1
-    while next_number <= run.budget or running:
-        while len(running) < run.workers and next_number <= run.budget:
-            pending = [params_of[n] for n in sorted(n for _, n in running)]
-            params_of[next_number] = engine.ask(next_number, pending)
-            heapq.heappush(running, (now + durations[next_number - 1], next_number))
-            next_number += 1
-        now, number = heapq.heappop(running)
-        losses[number - 1] = problem.evaluate(params_of[number])
-        engine.tell(number, params_of[number], losses[number - 1])
+    losses = run_trials(engine, problem.evaluate, budget=run.budget, workers=run.workers, seed=run.seed)
     return RunResult(run, tuple(losses), time.perf_counter() - began)
 
 

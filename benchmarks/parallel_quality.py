@@ -3,10 +3,10 @@ liar; Optuna engine with each way of accounting for pending trials), Optuna's ow
 and without its constant liar) and random search, at 1, 4 and 8 concurrent workers, on
 closed-form problems (Branin, Hartmann6, Rosenbrock-10D).
 
-Workers are simulated, deterministically and without sleeping: every trial takes a duration
-drawn from U(10, 100) ms of simulated time (one stream per seed, indexed by trial number, so
-every engine and worker count sees the same durations). While fewer than W trials run, the
-engine is asked for the next one; otherwise the trial that finishes first (ties by number)
+Workers are simulated, deterministically and without sleeping (benchmarks/_simulate.py): every
+trial takes a duration drawn from U(10, 100) ms of simulated time (one stream per seed, indexed by
+trial number, so every engine and worker count sees the same durations). While fewer than W trials
+run, the engine is asked for the next one; otherwise the trial that finishes first (ties by number)
 is told to the engine. sweepctl engines get the running trials as `pending=`; Optuna keeps
 them in its study as RUNNING trials (ask/tell, not told yet), which is what its
 `constant_liar` looks at.
@@ -40,7 +40,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import dataclasses
 import datetime
-import heapq
 import json
 import logging
 import multiprocessing
@@ -52,19 +51,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
-from controller.suggester import Observation, Suggester
+from benchmarks._simulate import DURATION_MS, Engine, Run, StudyAsks, SuggesterAsks, box_names, box_space, run_trials
+from controller.suggester import Observation
 from controller.suggester_factory import make_suggester
 from controller.suggesters.random import RandomSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
-from sweepctl.sweepfile import parse_sweep
 
-DURATION_MS = (10.0, 100.0)
-_DURATION_STREAM = 7_000_001  # second SeedSequence word: durations never share a stream with suggestions
 BASELINE_SEED_BASE = 10_000
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "parallel_quality_default.md"
 PASS_RATIO = 0.95
@@ -115,11 +111,10 @@ class Problem:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(f"x{i}" for i in range(len(self.bounds)))
+        return box_names(self.bounds)
 
     def space(self) -> SearchSpace:
-        parameters = {n: {"min": float(lo), "max": float(hi)} for n, (lo, hi) in zip(self.names, self.bounds)}
-        return parse_sweep({"metric": {"name": "loss"}, "function": "m:f", "parameters": parameters}).space
+        return box_space(self.bounds, metric={"name": "loss"})
 
     def evaluate(self, params: FlatAssignment) -> float:
         return self.function(np.array([float(params[n]) for n in self.names]))  # type: ignore[arg-type]
@@ -139,60 +134,39 @@ PROBLEMS = {
 # ---------------------------------------------------------------- engines
 
 
-class Engine(Protocol):
-    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment: ...
-
-    def tell(self, number: int, params: FlatAssignment, value: float) -> None: ...
-
-
-class SweepctlEngine:
+class SweepctlEngine(SuggesterAsks):
     """A sweepctl suggester driven the way the controller drives it."""
-
-    def __init__(self, suggester: Suggester) -> None:
-        self.suggester = suggester
-
-    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
-        params = self.suggester.suggest(number, pending=list(pending))
-        assert params is not None
-        return params
 
     def tell(self, number: int, params: FlatAssignment, value: float) -> None:
         self.suggester.observe([Observation(number, params, value)])
 
 
-class OptunaEngine:
+class OptunaEngine(StudyAsks):
     """Optuna's TPESampler through ask/tell; running trials stay RUNNING in the study."""
 
     def __init__(self, problem: Problem, seed: int, constant_liar: bool) -> None:
         import optuna
 
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=constant_liar)
-        self.study = optuna.create_study(direction="minimize", sampler=sampler)
-        self.bounds = dict(zip(problem.names, problem.bounds))
-        self.trials: dict[int, Any] = {}
-
-    def ask(self, number: int, pending: Sequence[FlatAssignment]) -> FlatAssignment:
-        trial = self.study.ask()
-        self.trials[number] = trial
-        return {name: trial.suggest_float(name, lo, hi) for name, (lo, hi) in self.bounds.items()}
+        super().__init__(optuna.create_study(direction="minimize", sampler=sampler), dict(zip(problem.names, problem.bounds)))
 
     def tell(self, number: int, params: FlatAssignment, value: float) -> None:
         self.study.tell(self.trials.pop(number), value)
 
 
-def sweepctl_optuna(options: TpeOptions | None = None) -> Callable[[Problem, int], Engine]:
+def sweepctl_optuna(options: TpeOptions | None = None) -> Callable[[Problem, int], Engine[float]]:
     """sweepctl's Optuna-backed TPE engine, built as the controller builds it from a `tpe:` block."""
     tpe = dataclasses.replace(TpeOptions() if options is None else options, engine=TpeEngine.OPTUNA)
     return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
 
 
-def sweepctl_hyperopt(options: TpeOptions) -> Callable[[Problem, int], Engine]:
+def sweepctl_hyperopt(options: TpeOptions) -> Callable[[Problem, int], Engine[float]]:
     """sweepctl's hyperopt engine, built as the controller builds it from a `tpe:` block."""
     tpe = dataclasses.replace(options, engine=TpeEngine.HYPEROPT)
     return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
 
 
-ENGINES: dict[str, Callable[[Problem, int], Engine]] = {
+ENGINES: dict[str, Callable[[Problem, int], Engine[float]]] = {
     # Stock hyperopt TPE, `tpe: {local_search: 0}` (with and without its liar): the default before issue 16 item 7.
     "sweepctl-tpe-liar": sweepctl_hyperopt(TpeOptions(local_search=0.0)),
     "sweepctl-tpe": sweepctl_hyperopt(TpeOptions(constant_liar=False, local_search=0.0)),
@@ -233,15 +207,6 @@ ENGINE_GROUPS = {"peers": PEER_ENGINES}
 
 
 @dataclass(frozen=True)
-class Run:
-    problem: str
-    engine: str
-    workers: int
-    seed: int
-    budget: int
-
-
-@dataclass(frozen=True)
 class RunResult:
     run: Run
     values: tuple[float, ...]  # objective of trial 1..budget, by trial number
@@ -253,20 +218,7 @@ def simulate(run: Run) -> RunResult:
     began = time.perf_counter()
     problem = PROBLEMS[run.problem]
     engine = ENGINES[run.engine](problem, run.seed)
-    durations = np.random.default_rng([run.seed, _DURATION_STREAM]).uniform(*DURATION_MS, size=run.budget)
-    running: list[tuple[float, int]] = []  # heap of (simulated finish time, trial number)
-    params_of: dict[int, FlatAssignment] = {}
-    values = [float("nan")] * run.budget
-    now, next_number = 0.0, 1
-    while next_number <= run.budget or running:
-        while len(running) < run.workers and next_number <= run.budget:
-            pending = [params_of[n] for n in sorted(n for _, n in running)]
-            params_of[next_number] = engine.ask(next_number, pending)
-            heapq.heappush(running, (now + durations[next_number - 1], next_number))
-            next_number += 1
-        now, number = heapq.heappop(running)
-        values[number - 1] = problem.evaluate(params_of[number])
-        engine.tell(number, params_of[number], values[number - 1])
+    values = run_trials(engine, problem.evaluate, budget=run.budget, workers=run.workers, seed=run.seed)
     return RunResult(run, tuple(values), time.perf_counter() - began)
 
 

@@ -168,6 +168,24 @@ def record_keys(sweep_id: str, number: int, fold: int | None) -> tuple[str, str]
     return fold_key(sweep_id, number, fold), fold_metrics_key(sweep_id, number, fold)
 
 
+def end_keys(sweep_id: str, *, lease: bool) -> dict[str, str]:
+    """The sweep-wide keys that end a trial or a fold (finish, requeue, stop), by the names their scripts give them.
+
+    With `lease`, also those of ending a leased attempt: the lease itself, the sweep's stats and the host's trial counts.
+    """
+    ending = {
+        "sweep": sweep_key(sweep_id),
+        "active": active_key(sweep_id),
+        "finished": finished_key(sweep_id),
+        "counts": counts_key(sweep_id),
+        "events": EVENTS,
+        "rejections": rejections_key(sweep_id),
+    }
+    if lease:
+        ending |= {"leases": LEASES, "stats": stats_key(sweep_id), "host_trials": HOST_TRIALS}
+    return ending
+
+
 def celery_queue_key(queue: str) -> str:
     """The list kombu's Redis transport keeps a Celery queue's waiting messages in (no priorities)."""
     return queue

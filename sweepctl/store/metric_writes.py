@@ -158,61 +158,24 @@ class MetricWrites(StoreBase):
         if outcome is not Outcome.OK:
             return outcome
         written = pairs({"state": state, "objective": objective, **fields})
-        if fold is not None:
-            return self._finish_fold(sweep_id, number, fold, attempt, state, objective, last, first_point, written)
-        return self._finish(sweep_id, number, attempt, state, objective, last, first_point, written)
+        return self._finish(sweep_id, number, fold, attempt, state, objective, last, first_point, written)
 
     def _finish(
-        self, sweep_id: str, number: int, attempt: int, state: TrialState, objective: float | None,
+        self, sweep_id: str, number: int, fold: int | None, attempt: int, state: TrialState, objective: float | None,
         points: list[str], first_point: int | None, fields: list[str],
     ) -> Outcome:
-        """The finishing step itself: the result, its fields and the last `points`, in one script call."""
-        result = self._scripts.finish(
+        """The finishing step itself: the result, its fields and the last `points`, in one script call (of a fold:
+        also its trial's turn)."""
+        record, metrics = keys.record_keys(sweep_id, number, fold)
+        # A fold's finish also names the fold's record and its index; the rest is the trial's finish.
+        own: dict[str, Any] = {} if fold is None else {"fold": record, "index": fold}
+        result = (self._scripts.finish if fold is None else self._scripts.finish_fold)(
+            **own,
+            **keys.end_keys(sweep_id, lease=True),
             trial=keys.trial_key(sweep_id, number),
-            active=keys.active_key(sweep_id),
-            finished=keys.finished_key(sweep_id),
-            counts=keys.counts_key(sweep_id),
             objective=keys.objective_key(sweep_id),
-            events=keys.EVENTS,
-            leases=keys.LEASES,
-            rejections=keys.rejections_key(sweep_id),
-            stats=keys.stats_key(sweep_id),
-            host_trials=keys.HOST_TRIALS,
-            metrics=keys.metrics_key(sweep_id, number),
-            sweep=keys.sweep_key(sweep_id),
+            metrics=metrics,
             number=number,
-            attempt=codec.dumps(attempt),
-            state=state.value,
-            objective_value="" if objective is None else repr(objective),
-            sweep_id=sweep_id,
-            lease_member=keys.lease_member(sweep_id, number),
-            numbered_from=_numbered(first_point),
-            field_pairs=len(fields) // 2,
-            rest=[*fields, *points],
-        )
-        return Outcome(result)
-
-    def _finish_fold(
-        self, sweep_id: str, number: int, fold: int, attempt: int, state: TrialState, objective: float | None,
-        points: list[str], first_point: int | None, fields: list[str],
-    ) -> Outcome:
-        """The finishing step of one fold: its result, fields and last `points`, and its trial's turn, in one script call."""
-        result = self._scripts.finish_fold(
-            fold=keys.fold_key(sweep_id, number, fold),
-            trial=keys.trial_key(sweep_id, number),
-            sweep=keys.sweep_key(sweep_id),
-            active=keys.active_key(sweep_id),
-            finished=keys.finished_key(sweep_id),
-            counts=keys.counts_key(sweep_id),
-            objective=keys.objective_key(sweep_id),
-            events=keys.EVENTS,
-            leases=keys.LEASES,
-            rejections=keys.rejections_key(sweep_id),
-            stats=keys.stats_key(sweep_id),
-            host_trials=keys.HOST_TRIALS,
-            metrics=keys.fold_metrics_key(sweep_id, number, fold),
-            number=number,
-            index=fold,
             attempt=codec.dumps(attempt),
             state=state.value,
             objective_value="" if objective is None else repr(objective),

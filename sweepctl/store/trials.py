@@ -151,26 +151,10 @@ class TrialRecords(StoreBase):
         In a paused sweep the trial stays QUEUED and is recorded as held (PAUSED): this delivery
         of it is spent, and the controller sends it again when the sweep resumes (`take_held`).
         """
-        if fold is not None:
-            return self._claim_fold(sweep_id, number, attempt, fold, lease_seconds, fields)
-        result = self._scripts.claim(
-            trial=keys.trial_key(sweep_id, number),
-            counts=keys.counts_key(sweep_id),
-            sweep=keys.sweep_key(sweep_id),
-            leases=keys.LEASES,
-            rejections=keys.rejections_key(sweep_id),
-            held=keys.held_key(sweep_id),
-            attempt=codec.dumps(attempt),
-            lease_seconds=lease_seconds,
-            lease_member=keys.lease_member(sweep_id, number),
-            number=number,
-            rest=pairs(fields),
-        )
-        return Outcome(result)
-
-    def _claim_fold(self, sweep_id: str, number: int, attempt: int, fold: int, lease_seconds: float, fields: dict[str, Any]) -> Outcome:
-        result = self._scripts.claim_fold(
-            fold=keys.fold_key(sweep_id, number, fold),
+        # A fold's claim also names the fold's record; the rest is the trial's claim.
+        own: dict[str, Any] = {} if fold is None else {"fold": keys.fold_key(sweep_id, number, fold)}
+        result = (self._scripts.claim if fold is None else self._scripts.claim_fold)(
+            **own,
             trial=keys.trial_key(sweep_id, number),
             counts=keys.counts_key(sweep_id),
             sweep=keys.sweep_key(sweep_id),
@@ -217,14 +201,9 @@ class TrialRecords(StoreBase):
         """Stop a running k-fold trial early: its queued folds end unrun, its running folds' workers see the request
         (`trial_control`), and it ends STOPPED with its last fold. NOT_RUNNING when it is not running or stopping already."""
         result = self._scripts.stop_folds(
+            **keys.end_keys(sweep_id, lease=False),
             trial=keys.trial_key(sweep_id, number),
-            sweep=keys.sweep_key(sweep_id),
-            active=keys.active_key(sweep_id),
-            finished=keys.finished_key(sweep_id),
-            counts=keys.counts_key(sweep_id),
             objective=keys.objective_key(sweep_id),
-            events=keys.EVENTS,
-            rejections=keys.rejections_key(sweep_id),
             number=number,
             sweep_id=sweep_id,
             request=codec.dumps(dataclasses.asdict(request)),
@@ -260,21 +239,16 @@ class TrialRecords(StoreBase):
         has expired; with it, the holder of that attempt hands the trial back.
         A fold LOST ends its trial; a fold of a trial being stopped ends STOPPED (not run again).
         """
+        # A fold's requeue also names the fold's record, its index and the objectives its trial's end may write.
+        own: dict[str, Any] = {}
         if fold is not None:
-            return self._requeue_fold(sweep_id, number, fold, max_lost=max_lost, reason=reason, attempt=attempt)
-        result = self._scripts.requeue(
+            own = {"fold": keys.fold_key(sweep_id, number, fold), "objective": keys.objective_key(sweep_id), "index": fold}
+        result = (self._scripts.requeue if fold is None else self._scripts.requeue_fold)(
+            **own,
+            **keys.end_keys(sweep_id, lease=True),
             trial=keys.trial_key(sweep_id, number),
-            leases=keys.LEASES,
-            counts=keys.counts_key(sweep_id),
-            active=keys.active_key(sweep_id),
-            finished=keys.finished_key(sweep_id),
-            events=keys.EVENTS,
-            rejections=keys.rejections_key(sweep_id),
-            stats=keys.stats_key(sweep_id),
-            host_trials=keys.HOST_TRIALS,
-            sweep=keys.sweep_key(sweep_id),
             number=number,
-            lease_member=keys.lease_member(sweep_id, number),
+            lease_member=keys.lease_member(sweep_id, number, fold),
             attempt="" if attempt is None else codec.dumps(attempt),
             reason=reason,
             max_lost=max_lost,
@@ -311,29 +285,6 @@ class TrialRecords(StoreBase):
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
         kind = result.partition(":")[0]  # 'sweep:<state>' and 'state:<state>' name the state that refused
         return _RETRY_REFUSALS[kind] if kind in _RETRY_REFUSALS else Retried(result)
-    def _requeue_fold(self, sweep_id: str, number: int, fold: int, *, max_lost: int, reason: str, attempt: int | None) -> Requeue:
-        result = self._scripts.requeue_fold(
-            fold=keys.fold_key(sweep_id, number, fold),
-            trial=keys.trial_key(sweep_id, number),
-            sweep=keys.sweep_key(sweep_id),
-            leases=keys.LEASES,
-            active=keys.active_key(sweep_id),
-            finished=keys.finished_key(sweep_id),
-            counts=keys.counts_key(sweep_id),
-            objective=keys.objective_key(sweep_id),
-            events=keys.EVENTS,
-            rejections=keys.rejections_key(sweep_id),
-            stats=keys.stats_key(sweep_id),
-            host_trials=keys.HOST_TRIALS,
-            number=number,
-            index=fold,
-            lease_member=keys.lease_member(sweep_id, number, fold),
-            attempt="" if attempt is None else codec.dumps(attempt),
-            reason=reason,
-            max_lost=max_lost,
-            sweep_id=sweep_id,
-        )
-        return Requeue(result)
 
     def admit_trial(self, agent_id: str, number: int, cap: int) -> bool:
         """Count trial `number` among the at most `cap` of a counted agent; False when its count is full.
