@@ -53,14 +53,14 @@ def test_a_full_redis_is_reported_by_run_and_status_and_the_sweep_finishes_once_
 ) -> None:
     # Given `sweepctl run` on a Redis with noeviction, two trials done
     log = tmp_path / "run.log"
-    run = procs.start("run", str(write_sweep(tmp_path, SWEEP)), "--workers", "2", env={"SWEEPCTL_LEASE_SECONDS": "4"}, log=log)
+    run = procs.start("run", str(write_sweep(tmp_path, SWEEP)), "--workers", "2", env={"SWEEPCTL_LEASE_SECONDS": "6"}, log=log)
     sweep_id = wait_for(lambda: store.sweep_ids(), 30, "the sweep")[0]  # type: ignore[index]
     wait_for(lambda: len(store.finished_numbers(sweep_id)) >= 2, 60, "two finished trials")
     before = {t.number: t for t in store.get_trials(sweep_id) if t.state.is_finished}
 
-    # When Redis fills up and stays full for longer than two leases (2.5), with trials running
+    # When Redis fills up and stays full for longer than two leases, with trials running
     junk = fill(store)
-    time.sleep(10)
+    time.sleep(15)
 
     # Then run and status say so, clearly
     wait_for(lambda: "error: Redis is out of memory" in log.read_text(), 30, "run to report the full Redis")
