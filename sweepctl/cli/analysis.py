@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS, ImportanceReport, parameter_importance
 from sweepctl.cli.connect import open_store, redis_option
 from sweepctl.cli.output import emit, format_option, table
+
+if TYPE_CHECKING:
+    # Imported by the command that fits it: it brings numpy, which the CLI's other commands do without.
+    from sweepctl.analysis.importance import ImportanceReport
 
 
 def importance_table(report: ImportanceReport) -> str:
     """One row per parameter with both intervals, then the fit and the trial count, then a warning when not to be trusted."""
+    from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS
+
     rows = [
         {
             "parameter": p.name,
@@ -38,6 +45,8 @@ def importance_table(report: ImportanceReport) -> str:
 @format_option
 def importance(sweep_id: str, metric: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Which parameters the metric depends on: variance share of each main effect and rank correlation, with 95% intervals."""
+    from sweepctl.analysis.importance import parameter_importance
+
     with open_store(redis_url, state_dir) as (store, _):
         sweep = store.get_sweep(sweep_id)
         spec = store.spec_of(sweep)
