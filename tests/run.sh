@@ -27,4 +27,7 @@ python3 -m venv .venv
 # W&B's own schema check (the `sweeps` package) is the oracle of the sweep-file tests. It pins numpy<2, which
 # this pyarrow cannot load with, and runs fine on numpy 2: installed without its pins (its other needs are in [test]).
 .venv/bin/pip install -q --no-deps 'sweeps>=0.3'
-exec .venv/bin/python -m pytest -q "$@"
+# Four test processes (pytest-xdist), each test still on its own redis-server, ports and folders: most of a system
+# test's time is spent waiting on real processes (trials, leases, start-up), so four share two CPUs well; a process
+# that runs out of tests takes over another's (worksteal). TEST_PROCESSES=0 runs them in one process, one by one.
+exec .venv/bin/python -m pytest -q -n "${TEST_PROCESSES:-4}" --dist worksteal "$@"

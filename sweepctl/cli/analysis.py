@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from sweepctl.analysis.importance import (
-    TRUST_MIN_R2,
-    TRUST_MIN_TRIALS,
-    ImportanceReport,
-    InsufficientTrialsError,
-    importance_by_objective,
-    parameter_importance,
-)
 from sweepctl.cli.connect import open_store, redis_option
 from sweepctl.cli.output import emit, format_option, table
 from sweepctl.records import Trial
 from sweepctl.spec import SweepSpec
 
+if TYPE_CHECKING:
+    # Imported by the command that fits it: it brings numpy, which the CLI's other commands do without.
+    from sweepctl.analysis.importance import ImportanceReport
+
 
 def importance_table(report: ImportanceReport) -> str:
     """One row per parameter with both intervals, then the fit and the trial count, then a warning when not to be trusted."""
+    from sweepctl.analysis.importance import TRUST_MIN_R2, TRUST_MIN_TRIALS
+
     rows = [
         {
             "parameter": p.name,
@@ -48,6 +47,8 @@ def objective_reports(trials: Sequence[Trial], spec: SweepSpec, seed: int) -> li
     An objective that cannot be explained (too few trials, or a constant) is left out with a
     warning on stderr; when none can, the first one's InsufficientTrialsError is raised.
     """
+    from sweepctl.analysis.importance import ImportanceReport, InsufficientTrialsError, importance_by_objective
+
     found = importance_by_objective(trials, spec.space, spec.objectives, seed=seed)
     reports = [r for _, r in found if isinstance(r, ImportanceReport)]
     refused = [r for _, r in found if isinstance(r, InsufficientTrialsError)]
@@ -72,6 +73,8 @@ def importance(sweep_id: str, metric: str | None, redis_url: str | None, state_d
 
     A sweep with several objectives gets one table per objective (json and yaml: a list of reports).
     """
+    from sweepctl.analysis.importance import parameter_importance
+
     with open_store(redis_url, state_dir) as (store, _):
         sweep = store.get_sweep(sweep_id)
         spec = store.spec_of(sweep)

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from sweepctl.analysis.compare import Comparison, SweepTrials, compare_sweeps
 from sweepctl.cli.connect import open_store, redis_option
 from sweepctl.cli.output import cell_text, emit, format_option
 from sweepctl.cli.report import write_atomically
 from sweepctl.errors import ConfigError
-from sweepctl.pages.compare_page import comparison_rows, render_comparison_page
+
+if TYPE_CHECKING:
+    # Imported by the command: the comparison and its page bring numpy and Plotly, which the CLI's other commands do without.
+    from sweepctl.analysis.compare import Comparison
 
 
 def comparison_table(comparison: Comparison) -> str:
     """Row labels down the left, one column per sweep, then one warning line per reason the sweeps are not comparable."""
+    from sweepctl.pages.compare_page import comparison_rows
+
     rows = [[label, *cells] for label, cells in comparison_rows(comparison)]
     cells = [[cell_text(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
@@ -34,6 +39,9 @@ def comparison_table(comparison: Comparison) -> str:
 @format_option
 def compare(sweep_ids: tuple[str, ...], report_file: str | None, redis_url: str | None, state_dir: str | None, fmt: str) -> None:
     """Compare sweeps: best objective, trials to reach it, failure rate, importance ranking, parameter ranges of the top 10%."""
+    from sweepctl.analysis.compare import SweepTrials, compare_sweeps
+    from sweepctl.pages.compare_page import render_comparison_page
+
     if len(sweep_ids) < 2:
         raise ConfigError(f"compare needs at least two sweep ids, got {len(sweep_ids)}" + (f": {sweep_ids[0]}" if sweep_ids else ""))
     with open_store(redis_url, state_dir) as (store, _):

@@ -9,8 +9,6 @@ from pathlib import Path
 import click
 
 from sweepctl.cli.connect import open_store, redis_option
-from sweepctl.pages.load import sweep_view
-from sweepctl.pages.sweep_page import render_sweep_page
 
 
 def write_atomically(path: Path, content: str) -> None:
@@ -32,6 +30,10 @@ def write_atomically(path: Path, content: str) -> None:
 @redis_option
 def report(sweep_id: str, output: str, redis_url: str | None, state_dir: str | None) -> None:
     """Write a sweep's report: summary, best trial's reproducibility record, history, parameters, curves, timeline, failures."""
+    # The page's modules bring numpy and Plotly, which the CLI's other commands do without.
+    from sweepctl.pages.load import sweep_view
+    from sweepctl.pages.sweep_page import render_sweep_page
+
     with open_store(redis_url, state_dir) as (store, _):
         view = sweep_view(store, sweep_id, time.time())
     page = render_sweep_page(view)

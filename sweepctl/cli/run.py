@@ -16,12 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import click
 
 from sweepctl import lifecycle
-from sweepctl.api.controller_thread import SweepController
 from sweepctl.cli.connect import redis_option, serve_store
 from sweepctl.cli.health import out_of_memory, redis_memory
 from sweepctl.cli.output import format_option
@@ -34,6 +33,10 @@ from sweepctl.settings import RedisSettings
 from sweepctl.spec import SweepSpec
 from sweepctl.store import Store, StoreTrouble
 from sweepctl.worker_settings import WorkerSettings
+
+if TYPE_CHECKING:
+    # Imported where a controller is made: it brings Celery, which the CLI's other commands do without.
+    from sweepctl.api.controller_thread import SweepController
 
 GPU_HELP = "Which GPUs get a worker process each: all, none, or indices/UUIDs like 0,1 (all falls back to CPU workers when there is none)."
 PRELOAD_HELP = (
@@ -114,6 +117,7 @@ def start_here(
     state_dir: str | None,
 ) -> Started:
     """Start a worker process per slot, and make (not start) the controller thread that serves only this sweep."""
+    from sweepctl.api.controller_thread import SweepController
     from workers.supervisor import spawn
 
     if local is not None and local.process is not None:

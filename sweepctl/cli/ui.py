@@ -7,7 +7,6 @@ import click
 from sweepctl.cli.connect import redis_option, serve_store
 from sweepctl.cli.services import stop_on_signals
 from sweepctl.pages.live import POLL_SECONDS, is_loopback
-from sweepctl.pages.server import LiveView, serve
 
 DEFAULT_UI_PORT = 9840
 
@@ -27,6 +26,9 @@ DEFAULT_UI_PORT = 9840
 @redis_option
 def ui(port: int, bind: str, poll_seconds: float, redis_url: str | None, state_dir: str | None) -> None:
     """Serve every sweep's page (the report's, live): / lists the sweeps, /sweep/ID shows one and reloads as trials finish."""
+    # The pages bring numpy and Plotly, which the CLI's other commands do without.
+    from sweepctl.pages.server import LiveView, serve
+
     if not is_loopback(bind):
         click.echo(
             f"warning: serving on {bind}, not loopback: anyone who can reach port {port} can read every sweep "

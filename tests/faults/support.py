@@ -60,8 +60,12 @@ def send(pid: int, sig: signal.Signals) -> bool:
         return False
 
 
-def processes_running(fragment: str) -> list[int]:
-    """Live processes whose command line contains `fragment`."""
+def processes_running(fragment: str, under: Path | None = None) -> list[int]:
+    """Live processes whose command line contains `fragment`, and given `under`, that run in that folder or below.
+
+    Other suites (other checkouts, parallel test workers) run the same programs on the same machine at
+    the same time: a test that acts on what it finds names its own folder, or it may find, wait on, or kill theirs.
+    """
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -69,11 +73,18 @@ def processes_running(fragment: str) -> list[int]:
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if fragment not in cmdline or state == "Z" or (under is not None and not _runs_in(entry, under)):
+                continue
         except OSError:
             continue
-        if fragment in cmdline and state != "Z":
-            found.append(int(entry.name))
+        found.append(int(entry.name))
     return found
+
+
+def _runs_in(process: Path, folder: Path) -> bool:
+    """Whether the process's working directory is `folder` or below it (raises OSError once the process is gone)."""
+    cwd = Path(os.readlink(process / "cwd"))
+    return cwd == folder.resolve() or folder.resolve() in cwd.parents
 
 
 def no_orphans(groups: list[int], program_dir: Path) -> bool:

@@ -38,6 +38,7 @@ parameters:
 run_cap: 3
 seed: 3
 """
+QUICK = SLOW.replace("sleep: {value: 2}", "sleep: {value: 0.2}")
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs_and_bot
     first = local.start("run", str(write_sweep(tmp_path, SLOW)), "--workers", "1", log=tmp_path / "first.log")
     wait_for(lambda: "worker logs" in (tmp_path / "first.log").read_text(), 30, "the first run to start")
 
-    # When a second run starts in the same folder
-    second = local.run("run", str(write_sweep(tmp_path, SLOW, name="other.yaml")), "--workers", "1", timeout=60)
+    # When a second run (of short trials) starts in the same folder
+    second = local.run("run", str(write_sweep(tmp_path, QUICK, name="other.yaml")), "--workers", "1", timeout=60)
 
     # Then it is refused at once, naming the run that serves the store, and changes nothing
     assert second.returncode == 2, second.stdout + second.stderr
@@ -159,7 +160,7 @@ def test_the_embedded_redis_killed_mid_run_ends_the_run_at_once_and_the_sweep_is
     # Given a run under way on the embedded default
     log = tmp_path / "run.log"
     run = local.start("run", str(write_sweep(tmp_path, SLOW.replace("run_cap: 3", "run_cap: 20"))), "--workers", "2", log=log)
-    wait_for(lambda: processes_running("trial_program.py --x="), 60, "a trial to start")
+    wait_for(lambda: processes_running("trial_program.py --x=", tmp_path), 60, "a trial to start")
     server_pid = int(next(line for line in log.read_text().splitlines() if line.startswith("store:")).rsplit("pid ", 1)[1].rstrip(")"))
 
     # When its redis-server is SIGKILLed
@@ -173,7 +174,7 @@ def test_the_embedded_redis_killed_mid_run_ends_the_run_at_once_and_the_sweep_is
     assert f"error: the run's embedded Redis (pid {server_pid}) was killed by SIGKILL" in text and "Traceback" not in text, text[-2000:]
     assert took < 20, took
     # and no trial of it runs on
-    wait_for(lambda: not processes_running("trial_program.py --x="), 20, "the trials to end")
+    wait_for(lambda: not processes_running("trial_program.py --x=", tmp_path), 20, "the trials to end")
     # and the sweep is recorded failed, with the reason, not left running forever
     status = local.run("status", "--format", "json", timeout=60)
     assert status.returncode == 0, status.stderr
@@ -184,9 +185,9 @@ def test_a_killed_run_takes_its_redis_server_and_workers_down(tmp_path: Path, lo
     # Given a run under way on the embedded default
     log = tmp_path / "run.log"
     run = local.start("run", str(write_sweep(tmp_path, SLOW.replace("run_cap: 3", "run_cap: 20"))), "--workers", "2", log=log)
-    wait_for(lambda: processes_running("trial_program.py --x="), 60, "a trial to start")
+    wait_for(lambda: processes_running("trial_program.py --x=", tmp_path), 60, "a trial to start")
     server_pid = int(next(line for line in log.read_text().splitlines() if line.startswith("store:")).rsplit("pid ", 1)[1].rstrip(")"))
-    workers = processes_running("workers.process")
+    workers = processes_running("workers.process", tmp_path)
 
     # When `sweepctl run` itself is SIGKILLed (only it: not its process group)
     os.kill(run.pid, signal.SIGKILL)
@@ -194,7 +195,7 @@ def test_a_killed_run_takes_its_redis_server_and_workers_down(tmp_path: Path, lo
     # Then its redis-server goes too, and so do its workers and their trials
     wait_for(lambda: not process_alive(server_pid), 15, "the redis-server to exit")
     wait_for(lambda: not any(process_alive(p) for p in workers), 60, "the workers to exit")
-    wait_for(lambda: not processes_running("trial_program.py --x="), 30, "the trials to end")
+    wait_for(lambda: not processes_running("trial_program.py --x=", tmp_path), 30, "the trials to end")
 
 
 def test_a_runs_worker_that_exits_is_started_again_and_the_sweep_finishes(tmp_path: Path, local: Processes) -> None:
@@ -207,8 +208,8 @@ def test_a_runs_worker_that_exits_is_started_again_and_the_sweep_finishes(tmp_pa
         "2",
         log=log,
     )
-    wait_for(lambda: processes_running("trial_program.py --x="), 60, "a trial to start")
-    [victim, *_] = processes_running("workers.process")
+    wait_for(lambda: processes_running("trial_program.py --x=", tmp_path), 60, "a trial to start")
+    [victim, *_] = processes_running("workers.process", tmp_path)
 
     # When one worker process dies (as Celery's does on a broker error it cannot recover from)
     os.kill(victim, signal.SIGKILL)

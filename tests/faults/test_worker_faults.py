@@ -61,10 +61,10 @@ def test_worker_sigkill_ten_times_and_a_redis_restart_in_a_hundred_trial_sweep_l
 
 
 def test_frozen_worker_loses_its_trial_and_its_late_result_is_rejected(tmp_path: Path, procs: Processes, store: Store) -> None:
-    # Given one 5-second trial running on worker A, with worker B idle
+    # Given one 3-second trial running on worker A (its 2 s lease lapses before it ends), with worker B idle
     run_log = tmp_path / "runs.jsonl"
     env = {**FAST, "RUN_LOG": str(run_log)}
-    sweep_id = submit(procs, write_sweep(tmp_path, sweep_text(1, sleep=5, parallelism=1)))
+    sweep_id = submit(procs, write_sweep(tmp_path, sweep_text(1, sleep=3, parallelism=1)))
     procs.start("controller", env=env)
     procs.start("worker", "--gpus", "none", env=env)
     first = wait_for(lambda: running_trials(store, sweep_id), 30, "the trial to run")[0]
@@ -111,7 +111,7 @@ def test_a_trial_longer_than_the_visibility_timeout_runs_exactly_once(tmp_path: 
 def test_partitioned_worker_loses_its_trial_and_its_writes_are_rejected_after_healing(
     tmp_path: Path, procs: Processes, store: Store, redis_server
 ) -> None:  # type: ignore[no-untyped-def]
-    # Given worker A reaching Redis only through a proxy, running a 6-second trial
+    # Given worker A reaching Redis only through a proxy, running a 4-second trial (longer than its 2 s lease)
     proxy = subprocess.Popen(
         [sys.executable, "-m", "tests.support.tcp_proxy", "127.0.0.1", str(redis_server.port)],
         stdout=subprocess.PIPE,
@@ -125,7 +125,7 @@ def test_partitioned_worker_loses_its_trial_and_its_writes_are_rejected_after_he
         via_proxy = redis_server.url.replace(f":{redis_server.port}/", f":{proxy_port}/")
         run_log = tmp_path / "runs.jsonl"
         env = {**FAST, "RUN_LOG": str(run_log)}
-        sweep_id = submit(procs, write_sweep(tmp_path, sweep_text(1, sleep=6, parallelism=1)))
+        sweep_id = submit(procs, write_sweep(tmp_path, sweep_text(1, sleep=4, parallelism=1)))
         procs.start("controller", env=env)
         procs.start("worker", "--gpus", "none", env={**env, "SWEEPCTL_REDIS_URL": via_proxy})
         first = wait_for(lambda: running_trials(store, sweep_id), 30, "the trial to run on worker A")[0]

@@ -50,20 +50,33 @@ def params_of(store: Store, sweep_id: str) -> list[str]:
     return [json.dumps(t.params, sort_keys=True) for t in store.get_trials(sweep_id)]
 
 
-def test_a_finished_sweep_extended_by_10_runs_exactly_10_more_trials_none_repeating_a_parameter_set(
+def test_a_running_sweeps_new_run_cap_outlives_its_controller_and_once_finished_extended_by_10_it_runs_exactly_10_more(
     tmp_path: Path, procs: Processes, store: Store
 ) -> None:
-    # Given a TPE sweep of 5 trials that ran to its run_cap, and was let go by its controller
-    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP + "run_cap: 5\n"))
+    # Given a TPE sweep of run_cap 3 that a controller has begun (no worker yet: it stays running, trials queued)
+    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP + "run_cap: 3\n"))
     run_log = tmp_path / "runs.jsonl"
-    procs.start("controller", env=CONTROLLER_ENV)
+    first = procs.start("controller", env=CONTROLLER_ENV)
+    wait_for(lambda: store.trial_count(sweep_id) == 2, 60, "the controller to queue its first two trials")
+
+    # When it is extended to 5 while it runs (it stays running)
+    shown = extend(procs, sweep_id, 5)
+    assert shown == {"sweep_id": sweep_id, "previous_run_cap": 3, "run_cap": 5, "created": 2, "state": "running", "reopened": False}
+    # And its controller, which creates past the old cap, then dies outright, and another one takes the sweep over
     procs.start("worker", "--gpus", "none", "--concurrency", "2", env={"RUN_LOG": str(run_log)})
+    wait_for(lambda: store.trial_count(sweep_id) >= 4, 60, "the controller to create past the old cap")
+    kill_group(first.pid, signal.SIGKILL)
+    first.wait(10)
+    procs.start("controller", env=CONTROLLER_ENV)
+
+    # Then the sweep runs to the new cap, exactly (the file's cap of 3 would have ended it with another reason)
     wait_until_done(store, sweep_id, timeout=120)
     assert store.get_sweep(sweep_id).reason == "run_cap=5 reached"
     wait_for(lambda: sweep_id not in store.live_sweep_ids() and store.sweep_owner(sweep_id) is None, 30, "the sweep let go")
-    first = params_of(store, sweep_id)
+    first_five = params_of(store, sweep_id)
+    assert [t.number for t in store.get_trials(sweep_id)] == list(range(1, 6))
 
-    # When it is extended to run_cap 15
+    # When the finished sweep is extended to run_cap 15
     shown = extend(procs, sweep_id, 15)
 
     # Then it says what it did: re-opened, from 5 trials and run_cap 5 to 15
@@ -80,7 +93,7 @@ def test_a_finished_sweep_extended_by_10_runs_exactly_10_more_trials_none_repeat
     assert Counter(r["number"] for r in read_run_log(run_log)) == Counter(range(1, 16))
     # And no trial repeated a parameter set: not one of the first 5, not one of each other
     params = params_of(store, sweep_id)
-    assert params[:5] == first and len(set(params)) == 15
+    assert params[:5] == first_five and len(set(params)) == 15
 
     # When it is asked for a run_cap not above the 15 trials it has
     done = procs.run("extend", sweep_id, "--run-cap", "15")
@@ -89,42 +102,17 @@ def test_a_finished_sweep_extended_by_10_runs_exactly_10_more_trials_none_repeat
     assert store.sweep_state(sweep_id) is SweepState.FINISHED and sweep_id not in store.live_sweep_ids()
 
 
-def test_a_running_sweeps_new_run_cap_is_kept_by_the_controller_that_takes_over(tmp_path: Path, procs: Processes, store: Store) -> None:
-    # Given a sweep of 4 one-second trials, one at a time, running under a controller
-    sweep_id = submit(procs, write_sweep(tmp_path, SWEEP.replace("sleep: {value: 0.3}", "sleep: {value: 1.0}") + "run_cap: 4\n"))
-    run_log = tmp_path / "runs.jsonl"
-    first = procs.start("controller", env=CONTROLLER_ENV)
-    procs.start("worker", "--gpus", "none", "--concurrency", "1", env={"RUN_LOG": str(run_log)})
-    wait_for(lambda: len(store.finished_numbers(sweep_id)) >= 1, 60, "a finished trial")
-
-    # When it is extended to 8 while it runs (it stays running)
-    shown = extend(procs, sweep_id, 8)
-    assert shown["reopened"] is False and shown["state"] == "running" and shown["previous_run_cap"] == 4
-    # And its controller then dies outright, and another one takes the sweep over
-    wait_for(lambda: store.trial_count(sweep_id) >= 5, 60, "the controller to create past the old cap")
-    kill_group(first.pid, signal.SIGKILL)
-    first.wait(10)
-    procs.start("controller", env=CONTROLLER_ENV)
-
-    # Then the sweep runs to the new cap, exactly: trials 1..8, each run once
-    wait_until_done(store, sweep_id, timeout=180)
-    sweep = store.get_sweep(sweep_id)
-    assert sweep.state is SweepState.FINISHED and sweep.reason == "run_cap=8 reached"
-    assert [t.number for t in store.get_trials(sweep_id)] == list(range(1, 9))
-    assert Counter(r["number"] for r in read_run_log(run_log)) == Counter(range(1, 9))
-    assert len(set(params_of(store, sweep_id))) == 8
-
-
 def test_extend_refuses_what_it_cannot_help_and_reopens_a_stopped_sweep(tmp_path: Path, procs: Processes, store: Store) -> None:
-    # Given sweeps in each state extend treats apart (no controller: only states change here)
+    # Given sweeps in each state extend treats apart, put there in this process (no controller: only states change
+    # here; only extend is the command under test)
     path = write_sweep(tmp_path, SWEEP + "run_cap: 3\n")
-    cancelled, failed, stopping, stopped, paused = (submit(procs, path) for _ in range(5))
-    procs.run("cancel", cancelled, check=True)
+    cancelled, failed, stopping, stopped, paused = (lifecycle.submit_sweep(store, path)[0].id for _ in range(5))
+    assert lifecycle.cancel_sweep(store, cancelled)
     store.transition_sweep(failed, SweepState.FAILED, [SweepState.RUNNING], reason="4 trials failed (max_failures=3)")
-    procs.run("stop", stopping, check=True)
+    assert lifecycle.stop_sweep(store, stopping)
     store.transition_sweep(stopped, SweepState.STOPPED, [SweepState.RUNNING], reason="stopped by request")
     store.retire_sweep(stopped)
-    procs.run("pause", paused, check=True)
+    assert lifecycle.pause_sweep(store, paused)
 
     # When each is extended / Then the ended-for-good ones are refused with exit status 2 and why
     for sweep_id, why in ((cancelled, "is cancelled: "), (failed, "is failed: "), (stopping, "once it is stopped")):

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from sweepctl import lifecycle
 from sweepctl.records import SweepState, TrialState
 from sweepctl.store import Store, keys
 from tests.support.processes import Processes, kill_group, wait_for
@@ -26,13 +28,14 @@ metric: {{name: loss}}
 program: trial_program.py
 parameters:
   x: {{min: 0.0, max: 2.0}}
-  sleep: {{value: 1.0}}
+  sleep: {{value: 0.5}}
 run_cap: {RUN_CAP}
 parallelism: 3
 seed: 3
 """
-# A killed controller's sweeps are free for another after this long (the default is 15 s); and no
-# lost-message recovery, so that held trials can only run again because resuming sends them.
+# A killed controller's sweeps are free for another after this long (the default is 15 s), and the owner
+# renews its lease every second; and no lost-message recovery, so that held trials can only run again
+# because resuming sends them.
 CONTROLLER_ENV = {"SWEEPCTL_OWNER_LEASE_SECONDS": "3", "SWEEPCTL_LOST_MESSAGE_SECONDS": "3600"}
 
 
@@ -44,12 +47,20 @@ def sweep_from_file(procs: Processes, path: Path) -> str:
     return done.stdout.strip()
 
 
-def controller_passes(store: Store, controller: str, count: int = 2) -> None:
-    """Wait until `controller` has gone round its loop `count` more times: it beats at the top of each round
-    (at most every few seconds), so two newer beats mean a whole pass over its sweeps ran in between."""
-    for _ in range(count):
-        last = store.controllers()[controller]
-        wait_for(lambda last=last: store.controllers().get(controller, last) > last, 30, f"a new heartbeat of {controller}")
+def controller_passes(store: Store, sweep_id: str, count: int = 2, timeout: float = 30) -> None:
+    """Wait until the sweep's owner has renewed its lease `count` more times. A controller renews it at the top
+    of a pass, before it steps the sweep, once a third of the lease has gone by (every second with CONTROLLER_ENV,
+    every 5 s by default): so two renewals mean a whole step over the sweep ran in between. A renewal shows as
+    the lease's remaining time going up; one missed between two reads only makes this wait longer."""
+    key = keys.owner_key(sweep_id)
+    last, renewals = store.redis.pttl(key), 0
+    deadline = time.monotonic() + timeout
+    while renewals < count:
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {count} renewals of {sweep_id}'s owner lease"
+        time.sleep(0.02)
+        now = store.redis.pttl(key)
+        renewals += now > last
+        last = now
 
 
 def owner(store: Store, sweep_id: str) -> str | None:
@@ -63,7 +74,7 @@ def state_shown(procs: Processes, sweep_id: str) -> str:
 def test_a_paused_sweep_starts_nothing_across_a_controller_restart_and_resumed_runs_to_its_run_cap(
     tmp_path: Path, procs: Processes, store: Store
 ) -> None:
-    # Given a sweep of 10 one-second trials, 3 at a time, on one worker running one at a time
+    # Given a sweep of 10 half-second trials, 3 at a time, on one worker running one at a time
     # (so two wait queued, and a trial that starts leaves one queued until the next is created)
     sweep_id = sweep_from_file(procs, write_sweep(tmp_path, SWEEP))
     run_log = tmp_path / "runs.jsonl"
@@ -85,7 +96,7 @@ def test_a_paused_sweep_starts_nothing_across_a_controller_restart_and_resumed_r
     started = len(read_run_log(run_log))
     controller = owner(store, sweep_id)
     assert controller is not None
-    controller_passes(store, controller)
+    controller_passes(store, sweep_id)
     assert store.trial_count(sweep_id) == created and len(read_run_log(run_log)) == started
     assert state_shown(procs, sweep_id) == "paused"
 
@@ -94,9 +105,7 @@ def test_a_paused_sweep_starts_nothing_across_a_controller_restart_and_resumed_r
     first.wait(10)
     procs.start("controller", env=CONTROLLER_ENV)
     wait_for(lambda: owner(store, sweep_id) not in (None, controller), 30, "the new controller to own the sweep")
-    successor = owner(store, sweep_id)
-    assert successor is not None
-    controller_passes(store, successor)
+    controller_passes(store, sweep_id)
 
     # Then the sweep is still paused, and still nothing was created or started
     assert store.sweep_state(sweep_id) is SweepState.PAUSED
@@ -117,9 +126,9 @@ def test_a_paused_sweep_starts_nothing_across_a_controller_restart_and_resumed_r
 
 
 def test_sweep_flag_forms_change_the_state_like_the_commands(tmp_path: Path, procs: Processes, store: Store) -> None:
-    # Given two sweeps created with `sweepctl sweep FILE` (no controller: only states change here)
+    # Given two sweeps, the first created with `sweepctl sweep FILE` (no controller: only states change here)
     path = write_sweep(tmp_path, SWEEP)
-    first, second = sweep_from_file(procs, path), sweep_from_file(procs, path)
+    first, second = sweep_from_file(procs, path), lifecycle.submit_sweep(store, path)[0].id
     assert first != second and set(store.sweep_ids()) == {first, second}
 
     # When paused and resumed with the flags / Then they move as pause and resume do
@@ -130,10 +139,9 @@ def test_sweep_flag_forms_change_the_state_like_the_commands(tmp_path: Path, pro
     assert store.sweep_state(first) is SweepState.RUNNING
 
     # And a paused sweep stops or cancels with the flags
-    procs.run("pause", first, check=True)
+    assert lifecycle.pause_sweep(store, first) and lifecycle.pause_sweep(store, second)
     assert "stopping" in procs.run("sweep", "--stop", first, check=True).stderr
     assert store.sweep_state(first) is SweepState.STOPPING
-    procs.run("pause", second, check=True)
     assert "cancelled" in procs.run("sweep", "--cancel", second, check=True).stderr
     assert store.sweep_state(second) is SweepState.CANCELLED
 
@@ -153,9 +161,11 @@ def test_sweep_flag_forms_change_the_state_like_the_commands(tmp_path: Path, pro
 
 
 def test_sweepctl_run_waits_through_a_pause_and_says_so(tmp_path: Path, procs: Processes, store: Store) -> None:
-    # Given `sweepctl run FILE` (its own controller and worker, on the test's Redis) under way
+    # Given `sweepctl run FILE` (its own controller and worker, on the test's Redis) under way, with 4 one-second
+    # trials (still under way when the pause comes, after the first)
     log = tmp_path / "run.log"
-    run = procs.start("run", str(write_sweep(tmp_path, SWEEP.replace(f"run_cap: {RUN_CAP}", "run_cap: 4"))), "--workers", "1", log=log)
+    sweep_file = write_sweep(tmp_path, SWEEP.replace(f"run_cap: {RUN_CAP}", "run_cap: 4").replace("value: 0.5", "value: 1.0"))
+    run = procs.start("run", str(sweep_file), "--workers", "1", log=log)
     wait_for(lambda: store.sweep_ids(), 30, "the run's sweep")
     (sweep_id,) = store.sweep_ids()
     wait_for(lambda: store.finished_numbers(sweep_id), 60, "a finished trial")
@@ -163,7 +173,7 @@ def test_sweepctl_run_waits_through_a_pause_and_says_so(tmp_path: Path, procs: P
     # When someone pauses its sweep, and its controller has gone round a few times since
     procs.run("pause", sweep_id, check=True)
     wait_for(lambda: store.counts(sweep_id)[TrialState.RUNNING] == 0, 30, "the running trial to finish")
-    controller_passes(store, next(iter(store.controllers())))
+    controller_passes(store, sweep_id)
 
     # Then the run keeps waiting, and its progress says the sweep is paused and how to go on
     assert run.poll() is None
