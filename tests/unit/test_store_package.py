@@ -17,7 +17,7 @@ from sweepctl.store.scripts import CONSTANTS, Script, load
 SCRIPTS = sorted(
     p.name[: -len(".lua")]
     for p in resources.files("sweepctl.store").joinpath("lua").iterdir()
-    if p.name.endswith(".lua") and p.name not in ("prelude.lua", "account_finish.lua", "folds.lua")  # included by others
+    if p.name.endswith(".lua") and p.name not in ("prelude.lua", "account_finish.lua", "folds.lua", "taking.lua")  # included by others
 )
 
 

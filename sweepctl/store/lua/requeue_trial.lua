@@ -2,32 +2,11 @@
 -- `max_lost` attempts were lost. The reaper calls it for an expired lease (`attempt` empty: only
 -- if the lease really expired); a worker handing a trial back on shutdown calls it with its own
 -- attempt and reason 'handed_back', which is no loss.
--- include: prelude account_finish
+-- include: prelude taking account_finish
 -- keys: trial leases counts active finished events rejections stats host_trials sweep
 -- argv: number lease_member attempt reason max_lost sweep_id
-local t = now()
-local state = redis.call('HGET', K.trial, 'state')
-if not state then
-  redis.call('ZREM', K.leases, A.lease_member)
-  if redis.call('EXISTS', K.sweep) == 0 then return 'unknown' end  -- a deleted sweep's: not counted (see fenced)
-  return refuse(K.rejections, 'unknown')
-end
-local attempt = redis.call('HGET', K.trial, 'attempt')
-if A.attempt ~= '' then
-  if attempt ~= A.attempt then return refuse(K.rejections, 'stale') end
-else
-  local expires = redis.call('ZSCORE', K.leases, A.lease_member)
-  if not expires or tonumber(expires) > t then return 'not_expired' end
-end
-if state ~= '${RUNNING_JSON}' then redis.call('ZREM', K.leases, A.lease_member); return refuse(K.rejections, 'not_running') end
-local history = cjson.decode(redis.call('HGET', K.trial, 'lost_attempts') or '[]')
-local worker = cjson.decode(redis.call('HGET', K.trial, 'worker') or 'null')
-table.insert(history, {attempt = tonumber(attempt), worker = worker, reason = A.reason, at = t})
-local lost = 0
-for _, entry in ipairs(history) do
-  if entry.reason ~= 'handed_back' then lost = lost + 1 end
-end
-redis.call('ZREM', K.leases, A.lease_member)
+local t, history, lost, attempt = take_back(K.trial, K.sweep, K.leases, K.rejections, A.attempt, A.lease_member, A.reason)
+if not t then return history end
 redis.call('HINCRBY', K.counts, '${RUNNING}', -1)
 if lost > tonumber(A.max_lost) then
   local why = 'worker lost on ' .. lost .. ' attempts (max_retries=' .. A.max_lost .. ')'
