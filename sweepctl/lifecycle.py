@@ -219,8 +219,9 @@ def extend_sweep(store: Store, sweep_id: str, run_cap: int) -> Extension:
         raise SweepStateError(extension.state_refusal(sweep_id, outcome.refused_state))
     if outcome.refused_created is not None:
         raise ConfigError(extension.run_cap_refusal(sweep_id, run_cap, outcome.refused_created) or "")
-    now = store.get_sweep(sweep_id)
-    return Extension(sweep_id, spec.run_cap, run_cap, store.trial_count(sweep_id), now.state, outcome.reopened)
+    # Both as the script left them: a controller taking the sweep up may create trials (or end it) at once.
+    state = SweepState.RUNNING if outcome.reopened else sweep.state
+    return Extension(sweep_id, spec.run_cap, run_cap, outcome.created, state, outcome.reopened)
 
 
 def _target_reached(store: Store, sweep_id: str, spec: SweepSpec) -> bool:

@@ -100,6 +100,7 @@ class ExtendOutcome:
     """What `Store.extend_sweep` did: set the run_cap (re-opening an ended sweep), or refused and why."""
 
     reopened: bool = False
+    created: int = 0  # the trials it had when its run_cap changed (a controller taking it up may create more at once)
     refused_state: SweepState | None = None  # its state allows no extension
     refused_created: int | None = None  # it already has this many trials, not fewer than the run_cap asked
 

@@ -163,8 +163,9 @@ class SweepRecords(StoreBase):
         )
         if result == "unknown":
             raise UnknownSweepError(f"no sweep {sweep_id!r} in this store")
-        if result in ("ok", "reopened"):
-            return ExtendOutcome(reopened=result == "reopened")
+        kind, _, count = result.partition(":")
+        if kind in ("ok", "reopened"):
+            return ExtendOutcome(reopened=kind == "reopened", created=int(count))
         if result.startswith("created:"):
             return ExtendOutcome(refused_created=int(result.partition(":")[2]))
         return ExtendOutcome(refused_state=SweepState(codec.loads(result)))

@@ -2,7 +2,8 @@
 -- `keep` states (JSON) keeps its state; one in a state after '--' (an ended one) runs again:
 -- RUNNING, back in the live set for a controller to take, its end time cleared, `reason` recorded.
 -- Refused (nothing written) when the state is in neither list (returns it), or when the sweep
--- already has run_cap trials or more (returns 'created:N').
+-- already has run_cap trials or more (returns 'created:N'). Done, returns 'ok:N' or 'reopened:N', N the trials the
+-- sweep had when its budget changed (a controller may create more at once).
 -- keys: sweep trials live events
 -- argv: sweep_id run_cap reason ...keep_then_reopen
 local current = redis.call('HGET', K.sweep, 'state')
@@ -26,4 +27,4 @@ if mode == 'reopened' then
 end
 redis.call('RPUSH', K.events, A.sweep_id)
 redis.call('LTRIM', K.events, -${EVENTS_MAX}, -1)
-return mode
+return mode .. ':' .. created
