@@ -10,16 +10,11 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from sweepctl.analysis.compare import Comparison, ParameterRange, SweepComparison
-from sweepctl.pages.page import Section, render_page, table, text
+from sweepctl.pages.page import Section, number, render_page, table, text
 from sweepctl.pages.records_html import when
 from sweepctl.pages.trial_figures import layout, plot_text
 
 TOP_PARAMETERS = 3  # parameters named in the importance row
-
-
-def number(value: float | None) -> str:
-    """A number for people, to 4 significant digits ('-' when missing); full precision is in json/yaml."""
-    return "-" if value is None else f"{value:.4g}"
 
 
 def range_text(r: ParameterRange) -> str:

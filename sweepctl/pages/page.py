@@ -78,6 +78,11 @@ def text(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def number(value: float | None) -> str:
+    """A number for people, to 4 significant digits ('-' when missing); full precision is in json/yaml."""
+    return "-" if value is None else f"{value:.4g}"
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A table of escaped cells; a cell given as `Markup` is put in as it is."""
     head = "".join(f"<th>{text(h)}</th>" for h in headers)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sweepctl.analysis.overview import SweepOverview, flat_params
 from sweepctl.analysis.pareto import ParetoFront
-from sweepctl.pages.page import Markup, Section, code, pairs, table, text
+from sweepctl.pages.page import Markup, Section, code, number, pairs, table, text
 from sweepctl.records import Sweep, Trial
 from sweepctl.spec import SweepSpec
 
@@ -87,10 +87,11 @@ def front_summary(front: ParetoFront) -> str:
 
 
 def front_list(front: ParetoFront) -> str:
-    """The front's trials as a table: number, each objective's value, the parameters (the first FRONT_ROWS_MAX)."""
+    """The front's trials as a table: number, each objective's value (4 significant digits, as `best` prints them;
+    `best --format json` has them exactly), the parameters exactly (the first FRONT_ROWS_MAX)."""
     headers = ("trial", *(m.name for m in front.objectives), "parameters")
     rows = [
-        (trial.number, *(code(exact(v)) for v in values), code(", ".join(f"{k}={exact(v)}" for k, v in flat_params(trial.params).items())))
+        (trial.number, *(code(number(v)) for v in values), code(", ".join(f"{k}={exact(v)}" for k, v in flat_params(trial.params).items())))
         for trial, values in list(zip(front.trials, front.values))[:FRONT_ROWS_MAX]
     ]
     more = len(front.trials) - FRONT_ROWS_MAX

@@ -87,3 +87,13 @@ def test_before_any_trial_completes_the_front_section_says_so_and_a_single_metri
     section = pareto(view_of([measured(1, 0.9, 1.0, state=TrialState.FAILED)], TWO))
     assert section is not None and "No trial has completed" in section.body and not section.figures
     assert pareto(view_of(TRIALS, {"name": "loss"})) is None
+
+
+def test_the_front_list_shows_objectives_to_4_significant_digits_and_parameters_exactly() -> None:
+    # Given a front trial whose values carry float noise (0.1 + 0.2) and a parameter with many digits
+    noisy = trial(1, objective=0.30000000000000004, last_metrics={"accuracy": 0.30000000000000004, "latency": 2.6799999999999997})
+    noisy = Trial(**{**noisy.__dict__, "params": {"lr": 0.004460245090006430}})
+    section = pareto(view_of([noisy], TWO))
+    # Then the list reads as `best` prints it, and the parameter can still be copied exactly
+    assert section is not None and "<code>0.3</code>" in section.body and "<code>2.68</code>" in section.body
+    assert "0.30000000000000004" not in section.body and "lr=0.00446024509000643" in section.body
