@@ -136,9 +136,17 @@ def container_env(container: Mapping[str, Any], secret: Mapping[str, str], pod_n
             env[item["name"]] = secret[ref["key"]]
         elif item["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.name":
             env[item["name"]] = pod_name
+        elif item["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[item["name"]] = namespace()
         else:
             raise AssertionError(f"no model here for {item}")
     return env
+
+
+@functools.cache
+def namespace() -> str:
+    """The namespace kustomization.yaml puts everything in."""
+    return str(yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())["namespace"])
 
 
 def env_names_the_code_reads() -> set[str]:
@@ -414,10 +422,14 @@ def test_keda_resources_have_the_fields_their_crds_require() -> None:
             names.append(trigger.get("name"))
             if trigger["type"] == "redis-sentinel":
                 meta = trigger["metadata"]
-                # And the Redis trigger reads through the sentinels the pods use, as the worker user
+                # And the Redis trigger reads through the sentinels the pods use, as the worker user, by
+                # names that resolve from KEDA's own namespace too
                 assert {"addresses", "sentinelMaster", "listName", "listLength"} <= set(meta), meta
                 url = container_env(sweepctl_containers()[target], TEST_SECRET, f"{target}-0")["SWEEPCTL_REDIS_URL"]
-                assert meta["addresses"] == urlsplit(url).netloc.split("@")[1]
+                pods_use = urlsplit(url).netloc.split("@")[1].split(",")
+                assert meta["addresses"].split(",") == [
+                    f"{host}.{namespace()}.svc:{port}" for host, port in (a.rsplit(":", 1) for a in pods_use)
+                ]
                 assert meta["sentinelMaster"] == urlsplit(url).path.split("/")[1]
                 assert meta["databaseIndex"] == urlsplit(url).path.split("/")[2]
                 assert trigger["authenticationRef"]["name"] in auths
@@ -556,6 +568,20 @@ def test_redis_config_keeps_deploy_redis_durability_and_its_acl_roles() -> None:
         assert directive in sentinel
 
 
+def test_redis_and_sentinel_pods_are_known_by_names_every_namespace_resolves() -> None:
+    # Sentinel hands clients the master's name as announced or configured; KEDA's operator asks
+    # from its own namespace, where `redis-0.redis` would not resolve.
+    for workload in ("redis", "sentinel"):
+        (container,) = find("StatefulSet", workload)["spec"]["template"]["spec"]["containers"]
+        env = container_env(container, TEST_SECRET, f"{workload}-1")
+        suffix = f".{namespace()}.svc"
+        # Then the pod's own name, the first master and the sentinels all carry the namespace
+        assert env["ANNOUNCE_HOST"] == f"{workload}-1.{workload}{suffix}"
+        assert env["REDIS_SEED"] == f"redis-0.redis{suffix}:6379"
+        assert env["SENTINELS"].split(",") == [f"sentinel-{i}.sentinel{suffix}:26379" for i in range(3)]
+        assert env["MASTER_NAME"] == "mymaster"
+
+
 @dataclass(frozen=True)
 class ScriptRun:
     argv: list[str]
@@ -673,7 +699,8 @@ def test_redis_and_sentinel_start_replicate_and_fail_over_from_their_scripts(
             return False
         return bool(state["is_master"] and not state["is_disconnected"] and state["num-slaves"] == 1)
 
-    # Then it monitors the master as the sentinel ACL user, and finds the replica through it
+    # Then it monitors the master (REDIS_SEED, by the name every namespace resolves: the test's address here)
+    # as the sentinel ACL user, and finds the replica through it
     wait_for(watched, 30, "the sentinel to see the master and its replica")
     assert (tmp_path / "sentinel-0" / "run" / "sentinel.conf").read_text().count(TEST_SECRET["sentinel-password"]) == 1
 
