@@ -218,6 +218,17 @@ def test_every_selector_matches_its_pod_template_and_every_service_its_pods() ->
         # And every Service selects the pods of exactly one workload
         chosen = [p for p in pods if service["spec"]["selector"].items() <= p.items()]
         assert len(chosen) == 1, service["metadata"]["name"]
+    # And every disruption budget covers the pods of exactly one workload
+    for budget in (r for r in resources() if r["kind"] == "PodDisruptionBudget"):
+        chosen = [p for p in pods if budget["spec"]["selector"]["matchLabels"].items() <= p.items()]
+        assert len(chosen) == 1, budget["metadata"]["name"]
+    # And the network policy guards the redis and sentinel pods, and lets every sweepctl pod in
+    policy = find("NetworkPolicy", "redis")
+    guarded = {e["values"][0] if len(e["values"]) == 1 else tuple(e["values"]) for e in policy["spec"]["podSelector"]["matchExpressions"]}
+    assert ("redis", "sentinel") in guarded and "sweepctl" in guarded
+    (rule,) = policy["spec"]["ingress"]
+    allowed = [peer["podSelector"]["matchLabels"] for peer in rule["from"] if "podSelector" in peer]
+    assert all(any(a.items() <= p.items() for a in allowed) for p in pods)
     # And each StatefulSet's governing Service exists and is headless (pod names: redis-0.redis)
     for workload in (w for w in workloads() if w["kind"] == "StatefulSet"):
         assert find("Service", workload["spec"]["serviceName"])["spec"]["clusterIP"] == "None"
@@ -651,6 +662,23 @@ def answers(port: int, proc: subprocess.Popen[bytes], host: str = "127.0.0.1") -
         return False
 
 
+def probe_passes(workload: str, port: int, tmp_path: Path, host: str, secret: Mapping[str, str] = TEST_SECRET) -> bool:
+    """Both probes of the workload's container, run as the kubelet runs them, with redis-cli pointed at `host:port`."""
+    (container,) = find("StatefulSet", workload)["spec"]["template"]["spec"]["containers"]
+    wrapper = tmp_path / f"probe-{workload}-{port}" / "redis-cli"
+    wrapper.parent.mkdir(exist_ok=True)
+    real = Path(find_redis_server()).with_name("redis-cli")
+    # The probes name no port when the pod's default (6379) is meant; a sentinel's name 26379, replaced here
+    wrapper.write_text(f'#!/bin/sh\n[ "$1" = -p ] && shift 2\nexec {shlex.quote(str(real))} -h {host} -p {port} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**child_env(), **container_env(container, secret, f"{workload}-0"), "PATH": f"{wrapper.parent}:/usr/bin:/bin"}
+    results = []
+    for probe in ("readinessProbe", "livenessProbe"):
+        argv = container[probe]["exec"]["command"]
+        results.append(subprocess.run(argv, env=env, capture_output=True, timeout=30, check=False).returncode == 0)
+    return all(results)
+
+
 def test_redis_and_sentinel_start_replicate_and_fail_over_from_their_scripts(
     tmp_path: Path, started: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -682,6 +710,10 @@ def test_redis_and_sentinel_start_replicate_and_fail_over_from_their_scripts(
     replica_client = client(ports["redis-1"], "controller", TEST_SECRET["controller-password"], "127.0.0.2")
     wait_for(lambda: replica_client.get("sweepctl:k8s-test") == "1", 15, "the write to reach the replica")
     assert controller.info("replication")["role"] == "master"
+    # And the readiness and liveness probes pass on a running server (redis-cli pointed at its port, as in the pod)
+    for pod in ("redis-0", "redis-1"):
+        assert probe_passes("redis", ports[pod], tmp_path, hosts[pod]), pod
+    assert not probe_passes("redis", ports["redis-0"], tmp_path, "127.0.0.1", {**TEST_SECRET, "exporter-password": "wrong"})
     # And the append-only file is written to the data volume
     assert (tmp_path / "redis-0" / "data" / "appendonlydir").is_dir()
 
@@ -703,6 +735,7 @@ def test_redis_and_sentinel_start_replicate_and_fail_over_from_their_scripts(
     # as the sentinel ACL user, and finds the replica through it
     wait_for(watched, 30, "the sentinel to see the master and its replica")
     assert (tmp_path / "sentinel-0" / "run" / "sentinel.conf").read_text().count(TEST_SECRET["sentinel-password"]) == 1
+    assert probe_passes("sentinel", ports["sentinel-0"], tmp_path, "127.0.0.1")
 
     # When it is told to fail over (what it does when the master is lost)
     def failing_over() -> bool:
