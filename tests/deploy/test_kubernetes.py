@@ -410,6 +410,65 @@ def scaled_objects() -> dict[str, dict[str, Any]]:
     return {r["spec"]["scaleTargetRef"]["name"]: r for r in load(MANIFESTS / "keda.yaml") if r["kind"] == "ScaledObject"}
 
 
+# The fields of KEDA's ScaledObject CRD (v1alpha1) and of the scalers' metadata that these manifests may use,
+# from KEDA's documentation (ScaledObject specification; redis-sentinel and prometheus scalers, KEDA 2.16).
+SCALED_OBJECT_SPEC = {
+    "scaleTargetRef",
+    "pollingInterval",
+    "cooldownPeriod",
+    "initialCooldownPeriod",
+    "idleReplicaCount",
+    "minReplicaCount",
+    "maxReplicaCount",
+    "fallback",
+    "advanced",
+    "triggers",
+}
+ADVANCED = {"restoreToOriginalReplicaCount", "horizontalPodAutoscalerConfig", "scalingModifiers"}
+SCALING_MODIFIERS = {"formula", "target", "activationTarget", "metricType"}
+TRIGGER = {"type", "name", "metadata", "authenticationRef", "metricType", "useCachedMetrics"}
+SCALER_METADATA = {
+    "redis-sentinel": {
+        "addresses",
+        "addressesFromEnv",
+        "hosts",
+        "ports",
+        "sentinelMaster",
+        "sentinelMasterFromEnv",
+        "usernameFromEnv",
+        "passwordFromEnv",
+        "listName",
+        "listLength",
+        "activationListLength",
+        "enableTLS",
+        "unsafeSsl",
+        "databaseIndex",
+    },
+    "prometheus": {"serverAddress", "query", "threshold", "activationThreshold", "namespace", "ignoreNullValues", "unsafeSsl"},
+}
+
+
+def test_keda_resources_use_only_fields_keda_knows() -> None:
+    for target, scaled in scaled_objects().items():
+        spec = scaled["spec"]
+        # Then the ScaledObject's fields are the CRD's (a misspelt one would be dropped by the API server)
+        assert set(spec) <= SCALED_OBJECT_SPEC, target
+        assert set(spec.get("advanced", {})) <= ADVANCED and set(spec["advanced"].get("scalingModifiers", {})) <= SCALING_MODIFIERS
+        for trigger in spec["triggers"]:
+            # And each trigger's, and its scaler's metadata, are what KEDA reads (metadata values are strings)
+            assert set(trigger) <= TRIGGER and set(trigger["metadata"]) <= SCALER_METADATA[trigger["type"]], trigger
+            assert all(isinstance(value, str) for value in trigger["metadata"].values()), trigger
+        # And the HPA settings KEDA passes on are a valid HorizontalPodAutoscaler's (the Kubernetes schema, strict)
+        hpa_config = spec["advanced"]["horizontalPodAutoscalerConfig"]
+        hpa = {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": target},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target}, "maxReplicas": 1, **hpa_config},
+        }
+        kubernetes_validate.validate(hpa, KUBERNETES_VERSION, strict=True)
+
+
 def test_keda_resources_have_the_fields_their_crds_require() -> None:
     # (Not validated against the CRD schemas, see the module docstring: these are the fields the CRDs require.)
     docs = load(MANIFESTS / "keda.yaml")
