@@ -51,8 +51,9 @@ TEST_SECRET = {
     "controller-password": "test-controller-pw.4f2a~9",
     "worker-password": "test-worker-pw.4f2a~9",
     "exporter-password": "test-exporter-pw.4f2a~9",
-    "replication-password": "test-replication-pw.4f2a~9",
+    "replica-password": "test-replica-pw.4f2a~9",
     "sentinel-password": "test-sentinel-pw.4f2a~9",
+    "sentinel-clients-password": "test-sentinel-clients-pw.4f2a~9",
     "worker-username": "worker",
 }
 SWEEPCTL_IMAGE_DEFAULT = re.compile(r"\$\{SWEEPCTL_IMAGE:-(?P<image>[^}]+)\}")
@@ -304,6 +305,8 @@ def test_each_role_logs_in_as_its_own_acl_user_with_its_own_password() -> None:
         assert url.scheme == "redis+sentinel", name
         assert url.netloc.split("@")[1] == "sentinel-0.sentinel:26379,sentinel-1.sentinel:26379,sentinel-2.sentinel:26379"
         assert url.path == "/mymaster/0", name
+        # And it gives the sentinels their own password
+        assert url.query == f"sentinel_password={TEST_SECRET['sentinel-clients-password']}", name
         roles[name] = url.username
     assert roles == {"controller": "controller", "worker-gpu": "worker", "worker-cpu": "worker", "exporter": "exporter"}
     # And the example Secret holds placeholders only, which Redis refuses (test_redis_refuses_the_example_secret)
@@ -478,7 +481,7 @@ def test_keda_resources_have_the_fields_their_crds_require() -> None:
         assert auth["apiVersion"] == "keda.sh/v1alpha1"
         for ref in auth["spec"]["secretTargetRef"]:
             # Then each secret reference names a parameter the redis scalers take and a key of our Secret
-            assert ref["parameter"] in {"username", "password"} and ref["name"] == SECRET_NAME, ref
+            assert ref["parameter"] in {"username", "password", "sentinelPassword"} and ref["name"] == SECRET_NAME, ref
             assert ref["key"] in secret_example()["stringData"], ref
     assert set(scaled_objects()) == {"worker-gpu", "worker-cpu"}
     for target, scaled in scaled_objects().items():
@@ -626,7 +629,7 @@ def test_redis_config_keeps_deploy_redis_durability_and_its_acl_roles() -> None:
     our_users = acl_rules(config_map()["users.acl"])
     for user, rules in shipped_users.items():
         assert our_users[user] == rules, user
-    assert set(our_users) - set(shipped_users) == {"replication", "sentinel"}
+    assert set(our_users) - set(shipped_users) == {"replica", "sentinel"}
     # And every user but default has a placeholder password that a Secret key fills
     placeholders = re.findall(r">CHANGE-ME-([a-z]+)-password", config_map()["users.acl"])
     assert sorted(placeholders) == sorted(set(our_users) - {"default"})
@@ -635,6 +638,10 @@ def test_redis_config_keeps_deploy_redis_durability_and_its_acl_roles() -> None:
     sentinel = config_map()["sentinel.conf"]
     assert re.search(r"^sentinel monitor mymaster redis-0\.redis 6379 2$", sentinel, re.MULTILINE)
     assert "sentinel auth-user mymaster sentinel" in sentinel and "sentinel auth-pass mymaster CHANGE-ME-sentinel-password" in sentinel
+    # And they take a password of their own, from clients and from each other
+    assert "requirepass CHANGE-ME-sentinel-clients-password" in sentinel
+    assert "sentinel sentinel-pass CHANGE-ME-sentinel-clients-password" in sentinel
+    assert "sentinel-clients-password" in secret_example()["stringData"]
     for directive in ("sentinel resolve-hostnames yes", "sentinel announce-hostnames yes"):
         assert directive in sentinel
 
@@ -781,7 +788,7 @@ def test_redis_and_sentinel_start_replicate_and_fail_over_from_their_scripts(
     overrides = {"ANNOUNCE_HOST": "127.0.0.1", "REDIS_SEED": seed, "SENTINELS": nobody}
     sentinel_run = start_script("sentinel", "sentinel-0", tmp_path / "sentinel-0", TEST_SECRET, overrides)
     sentinel_proc = run_server(sentinel_run, ["--port", str(ports["sentinel-0"]), "--bind", "127.0.0.1"], started)
-    sentinel = client(ports["sentinel-0"])
+    sentinel = client(ports["sentinel-0"], password=TEST_SECRET["sentinel-clients-password"])
 
     def watched() -> bool:
         assert sentinel_proc.poll() is None, (tmp_path / "sentinel-0" / "server.log").read_text()
@@ -796,6 +803,9 @@ def test_redis_and_sentinel_start_replicate_and_fail_over_from_their_scripts(
     wait_for(watched, 30, "the sentinel to see the master and its replica")
     assert (tmp_path / "sentinel-0" / "run" / "sentinel.conf").read_text().count(TEST_SECRET["sentinel-password"]) == 1
     assert probe_passes("sentinel", ports["sentinel-0"], tmp_path, "127.0.0.1")
+    # And it answers no client without its own password
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        client(ports["sentinel-0"]).sentinel_masters()
 
     # When it is told to fail over (what it does when the master is lost)
     def failing_over() -> bool:
