@@ -19,6 +19,15 @@ VISIBILITY_TIMEOUT_ENV = "SWEEPCTL_VISIBILITY_TIMEOUT"
 SOCKET_TIMEOUT_SECONDS = 10.0  # longer than any blocking call we make (BLPOP waits 1 s)
 
 DEFAULT_REDIS_PORT = 6379
+DEFAULT_SENTINEL_PORT = 26379
+# Result writes wait for this many replicas (Redis WAIT) unless the URL says otherwise: one with a
+# Sentinel URL (a failover must not lose an acknowledged result), none with a single server's URL.
+DEFAULT_SENTINEL_REPLICAS = 1
+DEFAULT_REPLICA_TIMEOUT_MS = 1000
+MAX_REPLICAS = 100
+# WAIT holds its connection: it must give up well before the socket timeout reads it as a dead server.
+MAX_REPLICA_TIMEOUT_MS = int(SOCKET_TIMEOUT_SECONDS * 1000) // 2
+MAX_SENTINELS = 32
 # The exporter's defaults (`sweepctl exporter`); deploy/ and compose.yaml scrape this port.
 # How long a running attempt stays ours without a heartbeat. Workers renew at a third of it,
 # so a lost worker's trial is re-queued within this long, and a GC pause or a short Redis
@@ -36,6 +45,10 @@ MAX_SOCKET_PATH_BYTES = 107
 
 _CERT_REQS = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
 _TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+_WAIT_OPTIONS = ("replicas", "replica_timeout_ms")
+_SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
+_SECRET_OPTIONS = re.compile(r"((?:^|[?&])sentinel_password=)[^&#]*", re.IGNORECASE)
+_MASTER_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 # Each part up to the character that ends it, as RFC 3986 splits them; negated classes keep this linear.
 _URL_PARTS = re.compile(r"(?P<scheme>[^:/?#]*)://(?P<authority>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#.*)?", re.DOTALL)
@@ -46,15 +59,28 @@ _SHOWN_CHARS = 200  # of a URL or option echoed in an error
 
 
 class RedisScheme(str, Enum):
-    """How sweepctl reaches Redis: TCP, TCP with TLS, or a unix socket on this machine."""
+    """How sweepctl reaches Redis: TCP, TCP with TLS, a unix socket on this machine, or the master Sentinel names."""
 
     REDIS = "redis"
     REDISS = "rediss"
     UNIX = "unix"
+    SENTINEL = "redis+sentinel"
+    SENTINEL_TLS = "rediss+sentinel"
 
     @property
     def uses_tls(self) -> bool:
-        return self is RedisScheme.REDISS
+        return self in (RedisScheme.REDISS, RedisScheme.SENTINEL_TLS)
+
+    @property
+    def uses_sentinel(self) -> bool:
+        return self in (RedisScheme.SENTINEL, RedisScheme.SENTINEL_TLS)
+
+    @property
+    def query_options(self) -> tuple[str, ...]:
+        """The query options a URL of this scheme takes."""
+        tls = _TLS_OPTIONS if self.uses_tls else ()
+        own = {RedisScheme.UNIX: ("db",), RedisScheme.SENTINEL: _SENTINEL_OPTIONS, RedisScheme.SENTINEL_TLS: _SENTINEL_OPTIONS}
+        return (*own.get(self, ()), *tls, *_WAIT_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,28 @@ class TlsOptions:
 
 
 @dataclass(frozen=True)
+class ReplicaWait:
+    """How many replicas must hold a result before a worker is told it is recorded (Redis WAIT), and how long to wait.
+
+    `replicas` 0 is off. A WAIT answered by fewer replicas within `timeout_ms` leaves the result
+    unacknowledged: the store raises StoreUnavailable and the worker writes it again.
+    """
+
+    replicas: int = 0
+    timeout_ms: int = DEFAULT_REPLICA_TIMEOUT_MS
+
+
+@dataclass(frozen=True)
+class SentinelOptions:
+    """The Sentinels of a redis+sentinel:// URL, the master they name, and the sentinels' own login (if any)."""
+
+    addresses: tuple[tuple[str, int], ...]  # (host, port); an IPv6 host without its brackets
+    master_name: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class ParsedRedisUrl:
     """A Redis URL taken apart and checked: where the server is, who logs in, which database."""
 
@@ -83,9 +131,18 @@ class ParsedRedisUrl:
     host: str | None = None  # TCP only; an IPv6 address without its brackets
     port: int | None = None  # TCP only
     socket_path: str | None = None  # unix:// only
-    username: str | None = None
+    username: str | None = None  # the master's (and replicas') user, with Sentinel too
     password: str | None = field(default=None, repr=False)
-    tls: TlsOptions | None = None  # rediss:// only
+    tls: TlsOptions | None = None  # rediss:// and rediss+sentinel:// only
+    sentinel: SentinelOptions | None = None  # redis+sentinel:// and rediss+sentinel:// only
+    replica_wait: ReplicaWait = ReplicaWait()
+
+    @property
+    def first_address(self) -> tuple[str, int] | None:
+        """The TCP address a client reaches first: the server, or the first Sentinel; None for a unix socket."""
+        if self.sentinel is not None:
+            return self.sentinel.addresses[0]
+        return None if self.host is None or self.port is None else (self.host, self.port)
 
 
 @dataclass(frozen=True)
@@ -93,12 +150,20 @@ class RedisSettings:
     """Where Redis is, as one URL that configures both redis-py and Celery's broker.
 
     Forms: `redis://[user:password@]host[:port][/db]`, the same with `rediss://` (TLS),
-    and `unix://[user:password@]/path/to/redis.sock[?db=N]`. A password with
-    reserved characters is percent-encoded (`p%40ss` for `p@ss`). TLS options ride
-    in the query as redis-py spells them: `ssl_cert_reqs` (required|optional|none,
-    default required), `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`. The URL is
-    checked when the settings are made, so every malformed URL is a ConfigError
-    naming what is wrong, and none reaches a client.
+    `unix://[user:password@]/path/to/redis.sock[?db=N]`, and the master that Redis
+    Sentinel names: `redis+sentinel://[user:password@]host[:port][,host[:port]...]/MASTER[/db]`
+    (Sentinels' port 26379 by default; `rediss+sentinel://` for TLS to the Sentinels and
+    the master alike). A password with reserved characters is percent-encoded (`p%40ss`
+    for `p@ss`). TLS options ride in the query as redis-py spells them: `ssl_cert_reqs`
+    (required|optional|none, default required), `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`.
+
+    With Sentinel, the URL's user and password are the master's (and its replicas') ACL
+    user; the Sentinels are asked without a login unless the query gives theirs,
+    `sentinel_username=` and `sentinel_password=` (Sentinel's own `requirepass`/ACL).
+    Results wait for replicas (`replicas=N`, Redis WAIT, up to `replica_timeout_ms`):
+    1 by default with Sentinel, 0 (off) otherwise; see ReplicaWait. The URL is checked
+    when the settings are made, so every malformed URL is a ConfigError naming what is
+    wrong, and none reaches a client.
     """
 
     url: str
@@ -150,6 +215,8 @@ class RedisSettings:
             "socket_timeout": SOCKET_TIMEOUT_SECONDS,
             "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
         }
+        if parsed.sentinel is not None:
+            return self._master_client(options, kwargs)
         if parsed.socket_path is not None:
             options.update(path=parsed.socket_path, connection_class=redis.UnixDomainSocketConnection)
         else:
@@ -161,6 +228,42 @@ class RedisSettings:
         client.auto_close_connection_pool = True  # close() closes its connections too, as from_url's does
         return client
 
+    def _master_client(self, options: dict[str, Any], overrides: dict[str, Any]) -> Any:
+        """A client of the master the Sentinels name: each new connection asks them where it is,
+        so after a failover the next connection (our callers' retry) reaches the new master."""
+        from redis.sentinel import Sentinel
+
+        parsed = self.parsed
+        assert parsed.sentinel is not None
+        options.update(overrides)
+        if parsed.tls is not None:
+            options.update(ssl=True, **parsed.tls.as_kwargs())  # the Sentinel pool picks its TLS connection class
+        manager = Sentinel(list(parsed.sentinel.addresses), sentinel_kwargs=self.sentinel_kwargs(overrides))
+        return manager.master_for(parsed.sentinel.master_name, **options)
+
+    def sentinel_kwargs(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """How redis-py (and kombu) connect to the Sentinels themselves: their login, TLS and timeouts."""
+        parsed = self.parsed
+        assert parsed.sentinel is not None
+        options: dict[str, Any] = {
+            "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+            "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+            **{k: v for k, v in (overrides or {}).items() if k.startswith("socket_")},
+        }
+        if parsed.sentinel.username is not None:
+            options["username"] = parsed.sentinel.username
+        if parsed.sentinel.password is not None:
+            options["password"] = parsed.sentinel.password
+        if parsed.tls is not None:
+            options.update(ssl=True, **parsed.tls.as_kwargs())
+        return options
+
+    def celery_transport_options(self) -> dict[str, Any]:
+        """What kombu's Sentinel transport needs besides the URL (nothing for the other schemes)."""
+        if self.parsed.sentinel is None:
+            return {}
+        return {"master_name": self.parsed.sentinel.master_name, "sentinel_kwargs": self.sentinel_kwargs()}
+
     def celery_ssl_options(self) -> dict[str, Any] | None:
         """`broker_use_ssl` for Celery, or None for plaintext Redis."""
         return None if self.parsed.tls is None else self.parsed.tls.as_kwargs()
@@ -170,7 +273,9 @@ class RedisSettings:
 
         TLS options are left out (Celery takes them from broker_use_ssl). kombu's Redis
         transport reaches a unix socket as `redis+socket:///path`, with the database in
-        `virtual_host` (it ignores a `db` query option).
+        `virtual_host` (it ignores a `db` query option). Sentinels are kombu's
+        `sentinel://host:port/db` URLs joined by ';', the master's name and the Sentinels'
+        own login in `celery_transport_options`.
         """
         parsed = self.parsed
         userinfo = ""
@@ -179,10 +284,15 @@ class RedisSettings:
             userinfo = f"{quote(parsed.username or '', safe='')}{password}@"
         if parsed.socket_path is not None:
             return f"redis+socket://{userinfo}{quote(parsed.socket_path)}?virtual_host={parsed.db}"
-        host = quote(parsed.host or "", safe=":")
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{parsed.scheme.value}://{userinfo}{host}:{parsed.port}/{parsed.db}"
+        if parsed.sentinel is not None:
+            return ";".join(f"sentinel://{userinfo}{_bracketed(host)}:{port}/{parsed.db}" for host, port in parsed.sentinel.addresses)
+        return f"{parsed.scheme.value}://{userinfo}{_bracketed(parsed.host or '')}:{parsed.port}/{parsed.db}"
+
+
+def _bracketed(host: str) -> str:
+    """A host as a URL spells it: an IPv6 address in brackets."""
+    quoted = quote(host, safe=":")
+    return f"[{quoted}]" if ":" in quoted else quoted
 
 
 def parse_redis_url(url: str) -> ParsedRedisUrl:
@@ -197,21 +307,29 @@ def _parse(url: str) -> ParsedRedisUrl:
     _check_characters(url)
     match = _URL_PARTS.fullmatch(url)
     if match is None or match["scheme"].lower() not in {s.value for s in RedisScheme}:
-        raise ConfigError("must start with redis://, rediss:// or unix:// (a socket: unix:///path/to/redis.sock)")
+        raise ConfigError(
+            "must start with redis://, rediss://, unix:// (a socket: unix:///path/to/redis.sock),"
+            " redis+sentinel:// or rediss+sentinel:// (Sentinels: redis+sentinel://host:26379,host:26379/mymaster/0)"
+        )
     scheme = RedisScheme(match["scheme"].lower())
     userinfo, at, hostport = match["authority"].rpartition("@")
     username, password = _credentials(userinfo) if at else (None, None)
     query = _query(match["query"] or "", scheme)
+    wait = _replica_wait(query, scheme)
     if scheme is RedisScheme.UNIX:
         if hostport:
             raise ConfigError("names a host: a unix socket URL has none, so write three slashes, e.g. unix:///run/redis/redis.sock")
         path = _socket_path(match["path"])
         db = _db(query.get("db", ""), "its db option")
-        return ParsedRedisUrl(scheme, db, socket_path=path, username=username, password=password)
+        return ParsedRedisUrl(scheme, db, socket_path=path, username=username, password=password, replica_wait=wait)
+    tls = _tls(query) if scheme.uses_tls else None
+    if scheme.uses_sentinel:
+        master_name, db = _master_and_db(match["path"])
+        sentinel = SentinelOptions(_sentinels(hostport), master_name, query.get("sentinel_username"), query.get("sentinel_password"))
+        return ParsedRedisUrl(scheme, db, username=username, password=password, tls=tls, sentinel=sentinel, replica_wait=wait)
     host, port = _host_port(hostport)
     db = _db(_db_text(match["path"]), "its path")
-    tls = _tls(query) if scheme.uses_tls else None
-    return ParsedRedisUrl(scheme, db, host=host, port=port, username=username, password=password, tls=tls)
+    return ParsedRedisUrl(scheme, db, host=host, port=port, username=username, password=password, tls=tls, replica_wait=wait)
 
 
 def _shown(url: str) -> str:
@@ -243,18 +361,22 @@ def _credentials(userinfo: str) -> tuple[str | None, str | None]:
 
 def _query(text: str, scheme: RedisScheme) -> dict[str, str]:
     """The query options, each known to this scheme and given once with a value."""
-    allowed = {RedisScheme.REDIS: (), RedisScheme.REDISS: _TLS_OPTIONS, RedisScheme.UNIX: ("db",)}[scheme]
+    allowed = scheme.query_options
     options: dict[str, str] = {}
     for item in text.split("&") if text else []:
         raw_name, _, raw_value = item.partition("=")
         name, value = unquote_plus(raw_name), unquote_plus(raw_value)  # as redis-py's parse_qs reads them
         if name not in allowed:
             if name in _TLS_OPTIONS:
-                hint = "TLS options need a rediss:// URL"
+                hint = "TLS options need a rediss:// or rediss+sentinel:// URL"
+            elif name in _SENTINEL_OPTIONS:
+                hint = "Sentinel options need a redis+sentinel:// or rediss+sentinel:// URL"
+            elif name == "db" and scheme.uses_sentinel:
+                hint = f"the db number goes in the path after the master's name, e.g. {scheme.value}://localhost:26379/mymaster/2"
             elif name == "db":
                 hint = f"the db number goes in the path, e.g. {scheme.value}://localhost:6379/2"
             else:
-                hint = f"{scheme.value}:// URLs take {', '.join(allowed) or 'no query options'}"
+                hint = f"{scheme.value}:// URLs take {', '.join(allowed)}"
             raise ConfigError(f"has an unknown option {name[:_SHOWN_CHARS]!r} in its query: {hint}")
         if not value:
             raise ConfigError(f"has option {name!r} without a value: write {name}=...")
@@ -276,7 +398,60 @@ def _socket_path(text: str) -> str:
     return path
 
 
-def _host_port(hostport: str) -> tuple[str, int]:
+def _sentinels(hostports: str) -> tuple[tuple[str, int], ...]:
+    """The Sentinels' addresses: host[:port] separated by commas, port 26379 unless given."""
+    example = "e.g. redis+sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/mymaster/0"
+    if not hostports:
+        raise ConfigError(f"names no Sentinel: {example}")
+    parts = hostports.split(",")
+    if len(parts) > MAX_SENTINELS:
+        raise ConfigError(f"names {len(parts)} Sentinels: at most {MAX_SENTINELS}")
+    addresses: list[tuple[str, int]] = []
+    for i, part in enumerate(parts, 1):
+        if not part:
+            raise ConfigError(f"has an empty Sentinel address (number {i}): separate host:port pairs by single commas, {example}")
+        try:
+            address = _host_port(part, DEFAULT_SENTINEL_PORT)
+        except ConfigError as exc:
+            raise ConfigError(f"has a bad Sentinel address (number {i}): {str(exc).removeprefix('has ')}") from None
+        if address in addresses:
+            raise ConfigError(f"names Sentinel address number {i} twice")
+        addresses.append(address)
+    return tuple(addresses)
+
+
+def _master_and_db(path: str) -> tuple[str, int]:
+    """`/MASTER[/db]` of a Sentinel URL: the name the Sentinels know the master by, and the db (0 by default)."""
+    example = "e.g. redis+sentinel://localhost:26379/mymaster/0"
+    name_text, _, db_text = path.removeprefix("/").partition("/")
+    if not name_text:
+        raise ConfigError(f"has no master name: the path names the master the Sentinels watch, {example}")
+    name = unquote(name_text)
+    if not _MASTER_NAME.fullmatch(name):
+        raise ConfigError(f"has a bad master name: 1 to 200 letters, digits, '.', '_' or '-', {example}")
+    db_text = db_text.removesuffix("/")
+    if "/" in db_text:
+        raise ConfigError(f"has a path longer than /MASTER/db: {example}")
+    return name, _db(db_text, "its path")
+
+
+def _replica_wait(query: dict[str, str], scheme: RedisScheme) -> ReplicaWait:
+    default = DEFAULT_SENTINEL_REPLICAS if scheme.uses_sentinel else 0
+    replicas = _bounded(query, "replicas", 0, MAX_REPLICAS, default)
+    timeout_ms = _bounded(query, "replica_timeout_ms", 1, MAX_REPLICA_TIMEOUT_MS, DEFAULT_REPLICA_TIMEOUT_MS)
+    return ReplicaWait(replicas, timeout_ms)
+
+
+def _bounded(query: dict[str, str], name: str, low: int, high: int, default: int) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    if not _DB.fullmatch(text) or not low <= int(text) <= high:
+        raise ConfigError(f"has {name}={text[:_SHOWN_CHARS]!r}: expected a whole number from {low} to {high}")
+    return int(text)
+
+
+def _host_port(hostport: str, default_port: int = DEFAULT_REDIS_PORT) -> tuple[str, int]:
     """Host and port of a TCP URL; an IPv6 host is given in brackets and returned without them."""
     brackets = "has a bad IPv6 address: it goes in brackets, alone, e.g. redis://[::1]:6379/0"
     if hostport.startswith("["):
@@ -288,18 +463,18 @@ def _host_port(hostport: str) -> tuple[str, int]:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise ConfigError(brackets) from None
-        return host, _port(after[1:] if after else None)
+        return host, _port(after[1:] if after else None, default_port)
     if "[" in hostport or "]" in hostport or hostport.count(":") > 1:
         raise ConfigError(brackets)
     host, colon, port_text = hostport.partition(":")
     if not host:
         raise ConfigError("has no host: e.g. redis://localhost:6379/0, or unix:///path/to/redis.sock for a socket")
-    return unquote(host), _port(port_text if colon else None)
+    return unquote(host), _port(port_text if colon else None, default_port)
 
 
-def _port(text: str | None) -> int:
+def _port(text: str | None, default_port: int) -> int:
     if text is None:
-        return DEFAULT_REDIS_PORT
+        return default_port
     if not _PORT.fullmatch(text) or not 1 <= int(text) <= 65535:
         raise ConfigError("has a bad port: expected a number from 1 to 65535 after the host, e.g. redis://localhost:6379/0")
     return int(text)
@@ -326,19 +501,17 @@ def _tls(query: dict[str, str]) -> TlsOptions:
 
 
 def redact(url: str) -> str:
-    """Replace the password of a URL with '***' (user names stay: they are not secret).
+    """Replace the passwords of a URL with '***' (user names stay: they are not secret).
 
     Works on any text, malformed URLs included: everything between the user name and
     the last '@' is hidden, so a password with an unencoded '/', '?' or '#' (which ends
     the host part early for a URL parser) is hidden too, at worst with more around it.
+    A `sentinel_password=` option is hidden up to the next '&'.
     """
     head, sep, rest = url.partition("://")
     if not sep:
         head, rest = "", url
     at = rest.rfind("@")
-    if at < 0:
-        return url
     user, has_password, _ = rest[:at].partition(":")
-    if not has_password:
-        return url
-    return f"{head}{sep}{user}:***{rest[at:]}"
+    shown = f"{head}{sep}{user}:***{rest[at:]}" if at >= 0 and has_password else url
+    return _SECRET_OPTIONS.sub(r"\1***", shown)
