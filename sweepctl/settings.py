@@ -130,6 +130,8 @@ class RedisSettings:
 
         Built on a pool as `redis.Redis.from_url` builds it, so it keeps from_url's retry
         policy (none: our callers retry on their own terms), without a second URL parser.
+        With Sentinel, a client of the master the Sentinels name (`_master_client`); the
+        `socket_*` options of `kwargs` apply to the Sentinels too.
         """
         import redis
 

@@ -1,8 +1,8 @@
 """Redis high availability with Sentinel (issue 17): a master lost mid-sweep loses no acknowledged result.
 
 Real processes throughout: a master, a replica and three Sentinels started from the
-shipped deploy/redis files (tests/support/sentinel.py), a `sweepctl controller` and two
-`sweepctl worker`s given a redis+sentinel:// URL, and the master SIGKILLed mid-sweep.
+shipped deploy/redis files (tests/support/sentinel.py), a `sweepctl controller` and a
+`sweepctl worker` of three processes given a redis+sentinel:// URL, and the master SIGKILLed mid-sweep.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SWEEP = f"""
     program: trial_program.py
     parameters:
       x: {{distribution: uniform, min: -3, max: 3}}
-      sleep: {{value: 0.4}}
+      sleep: {{value: 0.3}}
     run_cap: {TRIALS}
     parallelism: 4
     seed: 17
@@ -59,19 +59,22 @@ def started(tmp_path: Path) -> Iterator[Processes]:
 def test_master_killed_mid_sweep_loses_no_acknowledged_result(
     tmp_path: Path, group: SentinelGroup, started: Processes, record_property: pytest.RecordProperty
 ) -> None:
-    # Given a controller and two workers that reach Redis through the three Sentinels, each as its ACL user
+    # Given a controller and three worker processes that reach Redis through the three Sentinels, each as its ACL user
     as_role = {role: {"SWEEPCTL_REDIS_URL": group.url(role)} for role in ("controller", "worker")}
     run_log = tmp_path / "runs.jsonl"
     sweep_id = started.run("submit", str(write_sweep(tmp_path, SWEEP)), check=True, env=as_role["controller"]).stdout.strip()
     started.start("controller", log=tmp_path / "controller.log", env=as_role["controller"])
     worker_env = {**as_role["worker"], "SWEEPCTL_LOG_LEVEL": "INFO", "RUN_LOG": str(run_log)}
-    worker_logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-    for log in worker_logs:
-        started.start("worker", "--gpus", "none", "--concurrency", "2", log=log, env=worker_env)
+    worker_logs = [tmp_path / "worker.log"]
+    started.start("worker", "--gpus", "none", "--concurrency", "3", log=worker_logs[0], env=worker_env)
     store = Store.connect(RedisSettings.from_url(group.url("controller", replicas=0)))
 
-    # When the master is SIGKILLed once a third of the trials have finished
-    wait_for(lambda: len(store.finished_numbers(sweep_id)) >= TRIALS // 3, 60, "a third of the trials to finish", interval=0.05)
+    # When the master is SIGKILLed once a third of the trials have finished, while others run
+    def mid_sweep() -> bool:
+        running = [t for t in store.get_trials(sweep_id) if t.state is TrialState.RUNNING]
+        return len(store.finished_numbers(sweep_id)) >= TRIALS // 3 and bool(running)
+
+    wait_for(mid_sweep, 60, "a third of the trials to finish while others run", interval=0.05)
     old_master = group.ports[0]
     killed_at, killed_clock = time.time(), time.monotonic()
     group.kill("master")
@@ -131,7 +134,7 @@ def test_acl_users_and_tls_reach_the_master_through_the_sentinels(tmp_path: Path
 
         # When a small sweep is run over rediss+sentinel:// by a controller and a worker
         env = {"SWEEPCTL_REDIS_URL": url}
-        small = SWEEP.replace(f"run_cap: {TRIALS}", "run_cap: 3").replace("sleep: {value: 0.4}", "sleep: {value: 0.0}")
+        small = SWEEP.replace(f"run_cap: {TRIALS}", "run_cap: 3").replace("sleep: {value: 0.3}", "sleep: {value: 0.0}")
         sweep_id = started.run("submit", str(write_sweep(tmp_path, small)), check=True, env=env).stdout.strip()
         started.start("controller", log=tmp_path / "controller.log", env=env)
         worker_url = group.url("worker", scheme="rediss+sentinel")
