@@ -8,6 +8,7 @@ in their own process groups; `close()` kills them all.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import signal
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import redis
@@ -71,18 +73,16 @@ class SentinelGroup:
         text = "&".join(f"{k}={quote(str(v), safe='/')}" for k, v in options.items())
         return f"{scheme}://{role}:{self.passwords[role]}@{hosts}/{MASTER_NAME}/0?{text}"
 
-    def node(self, port: int, role: str = "admin", **options: object) -> redis.Redis:
+    def node(self, port: int, role: str = "admin", **options: Any) -> redis.Redis:
         """A plain client of one data node (not through the Sentinels)."""
-        return redis.Redis(
-            host="127.0.0.1", port=port, username=role, password=self.passwords[role], decode_responses=True,
-            socket_timeout=5, **self._client_tls(), **options,  # type: ignore[arg-type]
-        )
+        return self._client(port, username=role, password=self.passwords[role], **options)
 
     def sentinel(self, index: int = 0) -> redis.Redis:
-        return redis.Redis(
-            host="127.0.0.1", port=self.sentinel_ports[index], password=self.passwords["sentinel-clients"],
-            decode_responses=True, socket_timeout=5, **self._client_tls(),  # type: ignore[arg-type]
-        )
+        return self._client(self.sentinel_ports[index], password=self.passwords["sentinel-clients"])
+
+    def _client(self, port: int, **options: Any) -> redis.Redis:
+        tls: dict[str, Any] = {} if self.tls is None else {"ssl": True, "ssl_ca_certs": str(self.tls.ca)}
+        return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5, **tls, **options)
 
     def master_port(self) -> int | None:
         """The master's port as the first Sentinel answers now (None while it knows none)."""
@@ -170,7 +170,7 @@ class SentinelGroup:
 
     def _settled(self) -> bool:
         for i in range(3):
-            if not self._answers(f"sentinel{i}", lambda i=i: self._sentinel_sees_all(i)):
+            if not self._answers(f"sentinel{i}", functools.partial(self._sentinel_sees_all, i)):
                 return False
         return True
 
@@ -194,9 +194,6 @@ class SentinelGroup:
             "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key),
             "--tls-ca-cert-file", str(self.tls.ca), "--tls-auth-clients", "no", "--tls-replication", "yes",
         ]
-
-    def _client_tls(self) -> dict[str, object]:
-        return {} if self.tls is None else {"ssl": True, "ssl_ca_certs": str(self.tls.ca)}
 
 
 def wait_for_failover(group: SentinelGroup, old_port: int, timeout: float) -> float:

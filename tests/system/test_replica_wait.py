@@ -17,7 +17,7 @@ import redis
 from sweepctl.embedded import EmbeddedRedis, find_redis_server, free_port
 from sweepctl.errors import StoreUnavailable
 from sweepctl.records import TrialState
-from sweepctl.settings import RedisSettings
+from sweepctl.settings import MAX_REPLICA_TIMEOUT_MS, RedisSettings
 from sweepctl.store import Outcome, Store, keys
 from tests.support.processes import wait_for
 from tests.system.test_store import SID, a_sweep, running
@@ -60,8 +60,8 @@ def waiting_store(server: EmbeddedRedis, timeout_ms: int = 200) -> Store:
 def test_a_result_is_acknowledged_once_the_replica_has_it(
     redis_server: EmbeddedRedis, replica: tuple[subprocess.Popen[bytes], Store]
 ) -> None:
-    # Given a store whose results wait for one replica, and a running trial
-    store = waiting_store(redis_server)
+    # Given a store whose results wait for one replica (as long as a URL may ask: the machine may be busy), and a running trial
+    store = waiting_store(redis_server, timeout_ms=MAX_REPLICA_TIMEOUT_MS)
     a_sweep(store)
     running(store, 0)
     # When it finishes / Then it is acknowledged, and the replica already holds it (WAIT returned after it did)
@@ -93,8 +93,16 @@ def test_a_result_no_replica_confirmed_is_not_acknowledged_and_its_retry_is_idem
     finally:
         proc.send_signal(signal.SIGCONT)
 
-    # When the replica is back and the same result is sent again
-    again = waiting_store(redis_server, timeout_ms=2000).finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.5, ended_at=3.0)
+    # When the replica is back and the same result is sent again, as a worker does until it is acknowledged
+    retrying = waiting_store(redis_server, timeout_ms=MAX_REPLICA_TIMEOUT_MS)
+
+    def acknowledged() -> Outcome | None:
+        try:
+            return retrying.finish_trial(SID, 0, 1, TrialState.COMPLETED, 0.5, ended_at=3.0)
+        except StoreUnavailable:
+            return None  # the replica is still catching up
+
+    again = wait_for(acknowledged, 60, "the result to be acknowledged once the replica is back", interval=0.1)
     # Then it is acknowledged, recorded once (counted once, in the finished list once), and no write was counted refused
     assert again is Outcome.OK
     assert copy.get_trial(SID, 0).state is TrialState.COMPLETED
