@@ -38,8 +38,8 @@ RUN_TRIAL_TASK = "sweepctl.run_trial"
 DEFAULT_VISIBILITY_TIMEOUT = 12 * 3600
 
 
-class _Channel(kombu_redis.Channel):
-    """kombu's Redis channel, with one client for its synchronous commands.
+class _OneSyncClient(kombu_redis.Channel):
+    """A kombu Redis channel with one client for its synchronous commands.
 
     kombu builds a new `redis.Redis` (response callbacks and all) for every
     publish, every unacked-index write and every ack: a third of a millisecond
@@ -61,6 +61,14 @@ class _Channel(kombu_redis.Channel):
         return self._sync_client
 
 
+class _Channel(_OneSyncClient, kombu_redis.Channel):
+    """kombu's Redis channel, one client for its synchronous commands."""
+
+
+class _SentinelChannel(_OneSyncClient, kombu_redis.SentinelChannel):
+    """kombu's Sentinel channel, one client for its synchronous commands (its pool follows the master the Sentinels name)."""
+
+
 class RedisTransport(kombu_redis.Transport):
     """kombu's Redis transport (redis://, rediss:// and redis+socket:// alike) on the channel above.
 
@@ -71,10 +79,18 @@ class RedisTransport(kombu_redis.Transport):
     Channel = _Channel
 
 
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's Sentinel transport (`sentinel://` URLs joined by ';', as `RedisSettings.celery_broker_url` writes
+    redis+sentinel:// and rediss+sentinel:// URLs) on the channel above."""
+
+    Channel = _SentinelChannel
+
+
 # Chosen by URL scheme, as kombu's own is: `broker_transport` would do too, but kombu then
 # shows the class path as the scheme of every URL it logs ("Connected to ...").
 for _scheme in ("redis", "rediss"):
     TRANSPORT_ALIASES[_scheme] = f"{__name__}:{RedisTransport.__name__}"
+TRANSPORT_ALIASES["sentinel"] = f"{__name__}:{SentinelTransport.__name__}"
 
 
 def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = None) -> Celery:
@@ -106,6 +122,7 @@ def make_celery(settings: RedisSettings, *, visibility_timeout: float | None = N
             "unacked_restore_throttle": 1,
             "socket_timeout": SOCKET_TIMEOUT_SECONDS,
             "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+            **settings.celery_transport_options(),  # the master's name and the Sentinels' login, with Sentinel
         },
         "task_default_queue": "sweepctl",
         "worker_hijack_root_logger": False,

@@ -63,8 +63,9 @@ class AttemptWrites:
         self, sweep_id: str, number: int, attempt: int, fold: int | None, state: TrialState, error: str
     ) -> Outcome | None:
         """Record the end of an attempt that started no process."""
+        ended_at = time.time()  # once: a retry writes the same result, which the store takes as already recorded
         return until_done(
-            lambda: self.store.finish_trial(sweep_id, number, attempt, state, fold=fold, error=error, ended_at=time.time()),
+            lambda: self.store.finish_trial(sweep_id, number, attempt, state, fold=fold, error=error, ended_at=ended_at),
             "recording the result",
             give_up=self._give_up,
         )
@@ -129,6 +130,8 @@ class AttemptWrites:
         if result is not Outcome.OK:
             log.warning("result of trial %s/%s%s attempt %s rejected: %s", sid, n, _fold(trial.fold), attempt, result and result.value)
             return None
+        # The line a failover test reads: from here on the result is the store's (on its replicas too, when asked).
+        log.info("result of trial %s/%s%s attempt %s recorded: %s", sid, n, _fold(trial.fold), attempt, verdict.state.value)
         if metrics.rejected:
             until_done(lambda: self.store.count_rejections(sid, metrics.rejected), "counting rejected reports", give_up=self._give_up)
         return verdict.state

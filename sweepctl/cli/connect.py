@@ -32,7 +32,10 @@ def redis_option(f: Any) -> Any:
         "--redis",
         "redis_url",
         envvar=REDIS_URL_ENV,
-        help=f"Redis URL (redis://, rediss:// or unix:///path/to/redis.sock; password allowed). Env: {REDIS_URL_ENV}.",
+        help=(
+            "Redis URL (redis://, rediss://, unix:///path/to/redis.sock, or redis+sentinel://host:26379,.../MASTER/DB"
+            f" and rediss+sentinel:// for Sentinel; password allowed). Env: {REDIS_URL_ENV}."
+        ),
     )(f)
 
 

@@ -89,5 +89,7 @@ class Store(SweepRecords, TrialRecords, MetricWrites, Liveness, TelemetryRecords
 
     @classmethod
     def connect(cls, settings: RedisSettings) -> Store:
-        """A store for `settings`, checked with a PING so a bad URL or password fails here, clearly (StoreError)."""
-        return cls(checked_client(settings))
+        """A store for `settings`, checked with a PING so a bad URL or password fails here, clearly (StoreError).
+
+        Results wait for the replicas the URL asks for (`RedisSettings`, `ReplicaWait`)."""
+        return cls(checked_client(settings), settings.parsed.replica_wait)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sweepctl import codec
+from sweepctl.settings import ReplicaWait
 from sweepctl.spec import SweepSpec
 from sweepctl.store.scripts import Script
 
@@ -47,8 +48,9 @@ class StoreBase:
     thread safe; a Store may be shared between threads of one process.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, replica_wait: ReplicaWait = ReplicaWait()) -> None:
         self.redis = client  # the raw client: for tests and tools that inspect Redis itself
+        self.replica_wait = replica_wait  # how many replicas must hold a result before it is acknowledged
         self._scripts = Scripts(client)
         self._specs: dict[str, SweepSpec] = {}  # files parsed once per Store: a submitted sweep file never changes
         self._summaries: dict[str, Any] = {}  # sweeps.SpecSummary by sweep id, likewise

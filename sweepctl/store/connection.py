@@ -50,7 +50,9 @@ def _tls_hint(settings: RedisSettings, exc: BaseException) -> str:
 
 def _answers_in_plaintext(settings: RedisSettings) -> bool:
     """Whether the server replies to a plaintext PING as Redis does (`+PONG`, `-NOAUTH ...`)."""
-    address = (settings.parsed.host or "", settings.parsed.port or 0)
+    address = settings.parsed.first_address  # with Sentinel, the first Sentinel: it is asked first, over TLS too
+    if address is None:
+        return False
     try:
         with socket.create_connection(address, timeout=_TLS_ANSWER_SECONDS) as sock:
             sock.sendall(b"PING\r\n")

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sweepctl import codec
-from sweepctl.errors import StoreError
+from sweepctl.errors import StoreError, StoreUnavailable
 from sweepctl.records import MetricPoint, TrialState
 from sweepctl.store import keys
 from sweepctl.store.base import StoreBase, pairs
@@ -169,7 +169,8 @@ class MetricWrites(StoreBase):
         record, metrics = keys.record_keys(sweep_id, number, fold)
         # A fold's finish also names the fold's record and its index; the rest is the trial's finish.
         own: dict[str, Any] = {} if fold is None else {"fold": record, "index": fold}
-        result = (self._scripts.finish if fold is None else self._scripts.finish_fold)(
+        script = self._scripts.finish if fold is None else self._scripts.finish_fold
+        named = dict(
             **own,
             **keys.end_keys(sweep_id, lease=True),
             trial=keys.trial_key(sweep_id, number),
@@ -183,8 +184,18 @@ class MetricWrites(StoreBase):
             lease_member=keys.lease_member(sweep_id, number, fold),
             numbered_from=_numbered(first_point),
             field_pairs=len(fields) // 2,
-            rest=[*fields, *points],
         )
+        wait = self.replica_wait
+        if not wait.replicas:
+            return Outcome(script(rest=[*fields, *points], **named))
+        result, confirmed = script.call_then_wait(wait.replicas, wait.timeout_ms, rest=[*fields, *points], **named)
+        if result == Outcome.OK.value and confirmed < wait.replicas:
+            # Not acknowledged: a failover now could lose it. The caller writes it again (the script answers
+            # 'ok' to the same result of the same attempt), on the new master if there was a failover.
+            raise StoreUnavailable(
+                f"the result of trial {sweep_id}/{number} reached {confirmed} of the {wait.replicas} replicas asked for"
+                f" within {wait.timeout_ms} ms"
+            )
         return Outcome(result)
 
     def metric_points_since(self, sweep_id: str, offsets: Mapping[int, int]) -> dict[int, list[MetricPoint]]:

@@ -29,7 +29,8 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -122,6 +123,7 @@ class Script:
 
     def __init__(self, client: Any, name: str) -> None:
         self.source = load(name)
+        self._client = client
         self._script = client.register_script(self.source.text)
 
     def __call__(self, *, rest: Sequence[Any] = (), pipeline: Any = None, **named: Any) -> Any:
@@ -139,9 +141,30 @@ class Script:
         args = [*(named[a] for a in src.args), *rest]
         if pipeline is not None:
             return self._script(keys=keys, args=args, client=pipeline)
-        try:
+        with _out_of_memory_told():
             return self._script(keys=keys, args=args)
-        except redis.ResponseError as exc:
-            if not isinstance(exc, OutOfMemoryError) and "-OOM command not allowed" in str(exc):
-                raise OutOfMemoryError(str(exc)) from exc
-            raise
+
+    def call_then_wait(self, replicas: int, timeout_ms: int, *, rest: Sequence[Any] = (), **named: Any) -> tuple[Any, int]:
+        """Run, then Redis WAIT for `replicas` replicas (at most `timeout_ms`) on the same connection, in one round trip.
+
+        (reply, how many replicas confirmed). The same connection matters: WAIT counts the
+        replicas that have this connection's last write, so on another one it could answer
+        for an older write.
+        """
+        pipe = self._client.pipeline(transaction=False)
+        self(rest=rest, pipeline=pipe, **named)
+        pipe.wait(replicas, timeout_ms)
+        with _out_of_memory_told():
+            reply, confirmed = pipe.execute()
+        return reply, int(confirmed)
+
+
+@contextmanager
+def _out_of_memory_told() -> Iterator[None]:
+    """Raise OutOfMemoryError for a write refused inside a script, on Redis 6 too (see Script)."""
+    try:
+        yield
+    except redis.ResponseError as exc:
+        if not isinstance(exc, OutOfMemoryError) and "-OOM command not allowed" in str(exc):
+            raise OutOfMemoryError(str(exc)) from exc
+        raise

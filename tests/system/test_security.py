@@ -10,7 +10,6 @@ import json
 import pickle
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -35,6 +34,7 @@ from tests.support.processes import (
     process_alive,
     wait_for,
 )
+from tests.support.tls import make_certificates
 from tests.system.helpers import read_run_log, submit, wait_until_done, write_sweep
 from tests.system.socket_redis import start_socket_redis
 
@@ -175,7 +175,7 @@ def test_shipped_acl_has_only_placeholder_passwords_and_the_default_user_off() -
 
 def test_sweep_runs_over_tls_and_plaintext_or_an_unknown_ca_is_refused(tmp_path: Path, servers: Processes, started: Processes) -> None:
     # Given a throwaway CA, a server certificate it signed, and an unrelated CA
-    certs = _make_certificates(tmp_path / "tls")
+    certs = make_certificates(tmp_path / "tls")
     # And a redis-server that speaks only TLS (no plaintext port) and wants a password
     password = "tls-" + secrets.token_hex(6)
     port = free_port()
@@ -432,53 +432,6 @@ def _start_redis(
 
     wait_for(answers, 15, "redis-server to answer", interval=0.05)
     return proc
-
-
-def _make_certificates(folder: Path) -> dict[str, Path]:
-    """A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated CA (PEM files)."""
-    openssl = shutil.which("openssl")
-    assert openssl, "the openssl command is needed to make the test's TLS certificates"
-    folder.mkdir()
-
-    def run(*args: str) -> None:
-        subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True, timeout=30)
-
-    for ca in ("ca", "other-ca"):
-        run(
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            f"/CN=sweepctl test {ca}",
-            "-keyout",
-            f"{ca}.key",
-            "-out",
-            f"{ca}.pem",
-        )
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr")
-    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run(
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "san.cnf",
-        "-out",
-        "server.pem",
-    )
-    return {"ca": folder / "ca.pem", "other_ca": folder / "other-ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
 
 
 def _snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:

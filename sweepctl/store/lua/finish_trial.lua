@@ -6,8 +6,12 @@
 -- argv: number attempt state objective_value sweep_id lease_member numbered_from field_pairs ...pairs_then_points
 local state, refused = fenced(K.trial, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
-if state ~= '${QUEUED_JSON}' and state ~= '${RUNNING_JSON}' then return refuse(K.rejections, 'already_finished') end
 local pairs_end = REST - 1 + 2 * tonumber(A.field_pairs)
+if state ~= '${QUEUED_JSON}' and state ~= '${RUNNING_JSON}' then
+  -- The same result of the same attempt again is answered 'ok' (nothing changes): a retry is idempotent.
+  if recorded_before(K.trial, REST, pairs_end) then return 'ok' end
+  return refuse(K.rejections, 'already_finished')
+end
 append_points(K.trial, K.metrics, A.numbered_from, pairs_end + 1)
 redis.call('HSET', K.trial, unpack(ARGV, REST, pairs_end))
 redis.call('SREM', K.active, A.number)

@@ -44,3 +44,14 @@ local function append_points(trial, metrics, numbered_from, first)
     redis.call('HSET', trial, 'points_written', tostring(math.max(written, tonumber(numbered_from) + count)))
   end
 end
+-- Whether `record` already holds ARGV[first..last] (field/value pairs): the same attempt's same result, written
+-- before by a try whose reply was lost or whose replicas did not confirm it in time. Then that try is written once
+-- more (its state, unchanged), so that the retrying connection's WAIT covers the first write: replication keeps
+-- order, and WAIT counts replicas past this connection's last write only.
+local function recorded_before(record, first, last)
+  for i = first, last, 2 do
+    if redis.call('HGET', record, ARGV[i]) ~= ARGV[i + 1] then return false end
+  end
+  redis.call('HSET', record, 'state', redis.call('HGET', record, 'state'))
+  return true
+end
