@@ -314,14 +314,19 @@ def test_each_role_logs_in_as_its_own_acl_user_with_its_own_password() -> None:
     assert passwords and all(v == f"CHANGE-ME-{k}" for k, v in passwords.items()), passwords
 
 
-@pytest.mark.xfail(strict=True, reason="sentinel URLs land with the Sentinel branch of issue 17")
 def test_every_redis_url_parses_as_sweepctl_takes_it() -> None:
     # Given each sweepctl container's URL with the example Secret's values substituted
     for name, container in sweepctl_containers().items():
         example = {k: str(v) for k, v in secret_example()["stringData"].items()}
         url = container_env(container, example, f"{name}-0")["SWEEPCTL_REDIS_URL"]
-        # Then sweepctl's settings take it
-        RedisSettings.from_url(url)
+        # Then sweepctl's settings take it: the role's ACL user, through the three sentinels, waiting for a replica
+        parsed = RedisSettings.from_url(url).parsed
+        assert parsed.sentinel is not None, (name, url)
+        assert len(parsed.sentinel.addresses) == 3 and parsed.sentinel.master_name == "mymaster", parsed.sentinel
+        assert parsed.sentinel.password == example["sentinel-clients-password"], "the sentinels ask for a password of their own"
+        assert parsed.username == ("worker" if name.startswith("worker") else name)
+        assert parsed.password == example[f"{parsed.username}-password"]
+        assert parsed.replica_wait.replicas >= 1
 
 
 # ---- roles ---------------------------------------------------------------------------------
