@@ -44,7 +44,7 @@ from sweepctl.store import Store, worker_id
 from workers.identity import WorkerIdentity
 from workers.metric_buffer import MetricBuffer
 from workers.process import HEARTBEAT_INTERVAL
-from workers.trial import TrialRunner
+from workers.trial import RunnerSettings, TrialRunner
 
 QUEUE = "sweepctl"  # make_celery's task_default_queue, the queue a sweep without `queue:` is sent to
 COUNTED = ("get_sweep", "get_trial", "claim_trial", "renew_lease", "record_progress", "trial_control", "finish_trial", "heartbeat_worker")
@@ -87,8 +87,10 @@ class _NoOutput:
 class SimulatedProcess:
     """Stands in for `workers.trial_process.TrialProcess`: sleeps `duration`, reports `points` lines, exits 0."""
 
-    def __init__(self, duration: float, points: int, metrics: MetricBuffer, objective: float) -> None:
+    def __init__(self, duration: float, points: int, metrics: MetricBuffer, objective: float, tick: float) -> None:
+        """`tick`: the longest a `wait` sleeps (see `wait`)."""
         self.started = time.time()
+        self._tick = tick
         self._ends = time.monotonic() + duration
         began = time.monotonic()
         self._lines = [(began + duration * (i + 1) / (points + 1), f"step={i} loss={objective + 1.0 / (i + 1):.6f}") for i in range(points)]
@@ -111,9 +113,16 @@ class SimulatedProcess:
         return code
 
     def wait(self, timeout: float) -> int | None:
+        """Sleep until the trial ends, its next report line is due or `tick` passed, whichever comes first.
+
+        The runner asks for `poll_interval` (50 ms): a real worker's poll is a local waitpid, on its own
+        machine. A thousand simulated workers share this one, so the sleep is stretched to `tick` (the
+        runner's control interval, 200 ms): the runner's calls to Redis keep their real cadence (each is
+        due at an interval of at least `tick`), and the trial's end is still seen at once.
+        """
         now = time.monotonic()
         self._emit_due(now)
-        until = min(self._ends, now + timeout, *(t for t, _ in self._lines[:1]))
+        until = min(self._ends, now + max(timeout, self._tick), *(t for t, _ in self._lines[:1]))
         if until > now:
             time.sleep(until - now)
         now = time.monotonic()
@@ -133,24 +142,26 @@ class SimulatedProcess:
 class SimulatedRunner(TrialRunner):
     """The real trial runner, whose trial process is a `SimulatedProcess`."""
 
-    def __init__(self, store: Store, identity: WorkerIdentity, duration: float, points: int) -> None:
-        super().__init__(store, identity)
+    def __init__(self, store: Store, identity: WorkerIdentity, duration: float, points: int, settings: RunnerSettings) -> None:
+        super().__init__(store, identity, settings)
         self.duration = duration
         self.points = points
         self.process: SimulatedProcess | None = None
 
     def _start(self, spec: SweepSpec, trial: Trial, argv: tuple[str, ...], folder: str, metrics: MetricBuffer) -> Any:
         objective = float(sum(v for v in trial.params.values() if isinstance(v, (int, float))))
-        self.process = SimulatedProcess(self.duration, self.points, metrics, objective)
+        self.process = SimulatedProcess(self.duration, self.points, metrics, objective, self.settings.control_interval)
         return self.process
 
 
 class SimulatedWorker:
     """One simulated worker slot: a Celery-configured consumer of the queue feeding a `SimulatedRunner`."""
 
-    def __init__(self, settings: RedisSettings, store: Store, identity: WorkerIdentity, duration: float, points: int) -> None:
+    def __init__(
+        self, settings: RedisSettings, store: Store, identity: WorkerIdentity, duration: float, points: int, runner: RunnerSettings
+    ) -> None:
         self.app = make_celery(settings)
-        self.runner = SimulatedRunner(store, identity, duration, points)
+        self.runner = SimulatedRunner(store, identity, duration, points, runner)
         self.identity = identity
         self.spans: list[tuple[float, float, str]] = []  # (trial process start, its end, final state) of each trial run
         self.not_run = 0  # messages whose attempt was not ours to run (the claim refused it)
@@ -208,6 +219,17 @@ def report(workers: list[SimulatedWorker], counts: CallCounts) -> dict[str, Any]
     }
 
 
+def lower_priority(nice: int) -> None:
+    """Run at niceness `nice`, and so does this process's session in the kernel's autogroup scheduling (where it is on):
+    there, niceness counts only inside a session, and each session (each process group started apart) weighs as much
+    as redis-server's or the controller's whatever its niceness."""
+    os.nice(nice)
+    try:
+        Path("/proc/self/autogroup").write_text(str(nice))
+    except OSError:
+        pass  # no autogroup scheduling here: os.nice is all it takes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, required=True)
@@ -215,18 +237,25 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=3, help="metric points each trial reports (0: none, a result only)")
     parser.add_argument("--tag", required=True, help="this process's part of the worker ids")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument(
+        "--control-interval", type=float, default=RunnerSettings().control_interval,
+        help="seconds between a running trial's control polls (default: the worker's own)",
+    )
+    parser.add_argument("--nice", type=int, default=0, help="run at this niceness (see benchmarks/scale.py --sim-nice)")
     args = parser.parse_args()
+    lower_priority(args.nice)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     settings = RedisSettings.from_url(os.environ[REDIS_URL_ENV])
     counts = CallCounts()
     store = counts.wrap(Store.connect(settings))
     host = socket.gethostname()
+    runner = RunnerSettings(control_interval=args.control_interval)
     workers = []
     for i in range(args.workers):
         slot = f"{args.tag}-{i}"
         identity = WorkerIdentity(worker_id=worker_id(host, slot, os.getpid()), host=host, slot=slot)
-        workers.append(SimulatedWorker(settings, store, identity, args.duration, args.points))
+        workers.append(SimulatedWorker(settings, store, identity, args.duration, args.points, runner))
     threads = [threading.Thread(target=w.serve, args=(stop,), daemon=True) for w in workers]
     for thread in threads:
         thread.start()

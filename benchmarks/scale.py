@@ -12,7 +12,8 @@ A `method: random` sweep (--method to change) with the default parallelism runs 
 - worker busy share: per worker, seconds inside a trial / seconds of the window (mean, and the 10th percentile);
   idle gap: a worker's next trial start minus its previous trial's end (p50, p99);
 - trials/s; controller CPU per trial (/proc of the controller process); Redis CPU (INFO cpu) and ops/s (INFO
-  stats); Redis memory per trial (INFO used_memory after the window minus before the sweep, / trials created);
+  stats); Redis memory per trial (INFO used_memory_dataset, which leaves out the clients' buffers, after the window
+  minus before the sweep, / trials created);
 - lease renewals/s and their share of Redis commands (and the other calls of the worker protocol, counted);
 - exporter scrape time p50/p99; CPU of every component (cores), load average.
 
@@ -21,9 +22,12 @@ The default run: 100, 300 and 1,000 workers with 20 s trials, then 1,000 workers
 
     python benchmarks/scale.py [--workers 100,300,1000] [--duration 20] [--series 5,1] [--profile]
 
---memory runs the second mode: a sweep of --memory-trials (100,000) zero-length trials without metric
-points, driven through the real controller and simulated workers as fast as they go; it reports the
-controller's RSS and Redis bytes per finished trial, by key type.
+--memory runs the second mode: a `method: random` sweep of --memory-trials (100,000) finished trials without
+metric points. All but the last --memory-live of them are driven through the store's real scripts as fast
+as they go (create, claim, finish: what the controller and a worker call, with the fields a worker writes);
+then the real controller takes the sweep up and the simulated workers run the rest as zero-length trials.
+It reports the controller's RSS (peak and end) and Redis bytes (INFO used_memory) per finished trial,
+by key type (MEMORY USAGE).
 
 Writes benchmarks/results/scale.md (--output).
 """
@@ -33,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -45,6 +50,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +62,9 @@ if str(REPO) not in sys.path:
 from benchmarks._processes import child_env, percentile, private_redis, process_cpu, start_group, stop_group, wait_for
 from sweepctl.embedded import EmbeddedRedis, free_port
 from sweepctl.lifecycle import submit_sweep
+from sweepctl.records import Trial, TrialState
 from sweepctl.settings import RedisSettings
-from sweepctl.store import Store
+from sweepctl.store import Outcome, Store
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "scale.md"
 PAGE = 4096
@@ -70,6 +77,7 @@ class Case:
     method: str = "random"
     points: int = 3
     run_cap: int = 10_000_000
+    control_interval: float | None = None  # the workers' control poll; None: the worker's own (RunnerSettings)
 
 
 @dataclass
@@ -116,7 +124,7 @@ class CaseResult:
 class System:
     """A private Redis, the simulated workers, the exporter and the controller of one case; `close` stops them all."""
 
-    def __init__(self, folder: Path, case: Case, processes: int) -> None:
+    def __init__(self, folder: Path, case: Case, processes: int, nice: int = 0) -> None:
         self.folder = folder
         self.case = case
         self.redis: EmbeddedRedis = private_redis(folder / "redis")
@@ -127,13 +135,17 @@ class System:
         self.sims: list[tuple[subprocess.Popen[bytes], Path]] = []
         self.exporter_port = free_port()
         self._processes = max(1, min(processes, case.workers))
+        self._nice = nice
 
     def start_workers(self) -> None:
         per, extra = divmod(self.case.workers, self._processes)
         for p in range(self._processes):
             out = self.folder / f"sim-{p}.json"
             argv = [sys.executable, "-m", "benchmarks._simulated_workers", "--workers", str(per + (p < extra)),
-                    "--duration", str(self.case.duration), "--points", str(self.case.points), "--tag", f"p{p}", "--output", str(out)]
+                    "--duration", str(self.case.duration), "--points", str(self.case.points), "--tag", f"p{p}",
+                    "--output", str(out), "--nice", str(self._nice)]
+            if self.case.control_interval is not None:
+                argv += ["--control-interval", str(self.case.control_interval)]
             self.sims.append((start_group(argv, env=self.env, cwd=REPO, log=self.folder / f"sim-{p}.log"), out))
         wait_for(lambda: all(out.with_suffix(".ready").exists() for _, out in self.sims), 300, "the simulated workers' consumers")
         wait_for(lambda: len(self.store.workers()) >= self.case.workers, 60, "the simulated workers' heartbeats")
@@ -185,7 +197,7 @@ class System:
             cpu=cpu,
             redis_cpu=float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
             redis_commands=int(info["total_commands_processed"]),
-            redis_memory=int(info["used_memory"]),
+            redis_memory=int(info["used_memory_dataset"]),
             created=self.store.trial_count(sweep_id),
             commandstats={name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()},
         )
@@ -304,7 +316,9 @@ def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes
     tool = py_spy()
     if tool is None:
         return None
-    argv = [tool, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50", "--format", "raw", "--output", str(out)]
+    # --idle: the controller's wall time, waits on Redis included (it is latency-bound when the machine is busy).
+    argv = [tool, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "50", "--idle", "--format", "raw",
+            "--output", str(out)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -334,15 +348,17 @@ def top_frames(path: Path, limit: int = 10) -> list[tuple[str, float]]:
 # one case
 
 
-def run_case(case: Case, *, warmup: float, measure: float, processes: int, scrape_every: float, profile: bool) -> CaseResult:
+def run_case(
+    case: Case, *, warmup: float, measure: float, processes: int, scrape_every: float, profile: bool, nice: int
+) -> CaseResult:
     print(f"[scale] {case.workers} workers, {case.duration:g} s trials, {case.method} ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="sweepctl-scale-") as tmp:
-        system = System(Path(tmp), case, processes)
+        system = System(Path(tmp), case, processes, nice)
         stop = threading.Event()
         try:
             system.start_workers()
             system.start_exporter()
-            before_sweep = int(system.store.redis.info("memory")["used_memory"])
+            before_sweep = int(system.store.redis.info("memory")["used_memory_dataset"])
             sweep_id = system.submit()
             system.start_controller()
             if stop.wait(warmup):
@@ -375,6 +391,7 @@ def run_case(case: Case, *, warmup: float, measure: float, processes: int, scrap
 @dataclass
 class MemoryResult:
     trials: int
+    live: int
     workers: int
     seconds: float
     controller_rss_max: int
@@ -425,16 +442,45 @@ def memory_by_kind(store: Store) -> list[tuple[str, int, int]]:
     return [(kind, counts[kind], size) for kind, size in sizes.most_common()]
 
 
-def run_memory(trials: int, workers: int, processes: int, timeout: float) -> MemoryResult:
+def prefill(store: Store, sweep_id: str, numbers: range, threads: int = 4) -> None:
+    """Trials `numbers` created, claimed and finished COMPLETED through the store's scripts, with the fields a
+    worker writes for a zero-length trial without metric points (the simulated workers' trials)."""
+    rng = random.Random(sweep_id)
+    params = [{"x": rng.random(), "y": rng.random()} for _ in numbers]
+
+    def one(i: int) -> None:
+        n, p = numbers[i], params[i]
+        trial = Trial(sweep_id=sweep_id, number=n, state=TrialState.QUEUED, params=p, seed=n, created_at=time.time())
+        assert store.create_trial(trial) is Outcome.OK
+        store.mark_sent(sweep_id, [n], time.time())
+        claimed = store.claim_trial(sweep_id, n, 1, worker="prefill/sim/1", host="prefill", gpu=None, argv=["train.py"], code=None)
+        assert claimed is Outcome.OK
+        loss = p["x"] + p["y"]
+        summary = {"last_metrics": {"loss": loss}, "last_step": None, "reports": 0, "rejected_reports": {}}
+        finished = store.finish_trial(
+            sweep_id, n, 1, TrialState.COMPLETED, loss, points=[], first_point=0, error=None, exit_code=0, ended_at=time.time(),
+            dropped_points=0, stdout_tail="", stderr_tail="", **summary,
+        )
+        assert finished is Outcome.OK
+
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(one, range(len(numbers)), chunksize=256):
+            pass
+
+
+def run_memory(trials: int, live: int, workers: int, processes: int, timeout: float, nice: int) -> MemoryResult:
     case = Case(workers=workers, duration=0.0, points=0, run_cap=trials)
     print(f"[scale] memory: {trials:,} zero-length trials on {workers} workers ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="sweepctl-scale-memory-") as tmp:
-        system = System(Path(tmp), case, processes)
+        system = System(Path(tmp), case, processes, nice)
         try:
             system.start_workers()
             before = int(system.store.redis.info("memory")["used_memory"])
             began = time.monotonic()
             sweep_id = system.submit()
+            prefill(system.store, sweep_id, range(1, max(1, trials - live + 1)))
+            filled = f"{trials - live:,} trials through the scripts in {time.monotonic() - began:.0f} s"
+            print(f"[scale]   {filled}", file=sys.stderr, flush=True)
             system.start_controller()
             pid = system.procs["controller"].pid
             peak = 0
@@ -455,11 +501,17 @@ def run_memory(trials: int, workers: int, processes: int, timeout: float) -> Mem
             kinds = memory_by_kind(system.store)
         finally:
             system.close()
-    return MemoryResult(finished, workers, seconds, peak, end_rss, after - before, kinds, " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return MemoryResult(finished, live, workers, seconds, peak, end_rss, after - before, kinds, load)
 
 
 # ---------------------------------------------------------------------------------------------
 # report
+
+
+def _control(case: Case) -> str:
+    """How the table marks a case whose workers poll control at another interval than the worker's own."""
+    return "" if case.control_interval is None else f", control every {case.control_interval:g} s"
 
 
 def case_rows(results: Sequence[CaseResult]) -> list[str]:
@@ -472,7 +524,7 @@ def case_rows(results: Sequence[CaseResult]) -> list[str]:
     for r in results:
         renew = r.calls_per_s.get("renew_lease", 0.0)
         lines.append(
-            f"| {r.case.workers:,} | {r.case.duration:g} | {r.case.method} | {r.busy_mean:.1%} | {r.busy_p10:.1%} "
+            f"| {r.case.workers:,} | {r.case.duration:g} | {r.case.method}{_control(r.case)} | {r.busy_mean:.1%} | {r.busy_p10:.1%} "
             f"| {percentile(r.gaps_ms, 50):.0f} ms | {percentile(r.gaps_ms, 99):.0f} ms | {r.rate:.1f} "
             f"| {r.controller_cpu_ms_per_trial:.2f} ms | {r.cpu_cores.get('controller', 0.0):.2f} "
             f"| {r.cpu_cores.get('redis-server (INFO cpu)', 0.0):.2f} | {r.redis_ops:,.0f} | {r.redis_bytes_per_trial:,.0f} "
@@ -500,8 +552,8 @@ def detail_rows(results: Sequence[CaseResult]) -> list[str]:
 def memory_rows(m: MemoryResult) -> list[str]:
     lines = [
         "",
-        f"## Memory: {m.trials:,} finished zero-length trials, no metric points ({m.workers} simulated workers, {m.seconds:.0f} s, "
-        f"load {m.load})",
+        f"## Memory: {m.trials:,} finished trials, no metric points ({m.live:,} of them live on {m.workers} simulated workers), "
+        f"{m.seconds:.0f} s, load {m.load}",
         "",
         "| controller RSS, peak | controller RSS, end | Redis bytes added | Redis bytes / finished trial |",
         "|---|---|---|---|",
@@ -546,26 +598,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=None, help="seconds before the window [default: trial duration + 15]")
     parser.add_argument("--measure", type=float, default=None, help="seconds of the window [default: max(3 x duration, 30)]")
     parser.add_argument("--scrape-every", type=float, default=5.0, help="seconds between exporter scrapes")
+    parser.add_argument(
+        "--sim-nice", type=int, default=10,
+        help="niceness of the simulated workers: they stand in for other machines, so the system under test gets the CPU first",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the controller over each window (py-spy must be installed)")
     parser.add_argument("--memory", action="store_true", help="run the memory mode instead")
     parser.add_argument("--memory-trials", type=int, default=100_000)
+    parser.add_argument("--memory-live", type=int, default=2000, help="of which run live, through the controller and workers")
     parser.add_argument("--memory-workers", type=int, default=64)
+    parser.add_argument(
+        "--control-interval", type=float, default=None,
+        help="seconds between a running trial's control polls by the simulated workers [default: the worker's own, 0.2]",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     shown = list(sys.argv[1:] if argv is None else argv)
     if args.memory:
-        memory = run_memory(args.memory_trials, args.memory_workers, args.processes, timeout=3600)
+        memory = run_memory(
+            args.memory_trials, args.memory_live, args.memory_workers, args.processes, timeout=3600, nice=args.sim_nice
+        )
         print(write_report(args.output, [], memory, shown))
         return 0
     counts = [int(w) for w in args.workers.split(",") if w]
-    cases = [Case(w, args.duration, args.method, args.points) for w in counts]
-    cases += [Case(max(counts), float(d), args.method, args.points) for d in args.series.split(",") if d]
+    cases = [Case(w, args.duration, args.method, args.points, control_interval=args.control_interval) for w in counts]
+    cases += [
+        Case(max(counts), float(d), args.method, args.points, control_interval=args.control_interval) for d in args.series.split(",") if d
+    ]
     results = []
     for case in cases:
         warmup = args.warmup if args.warmup is not None else case.duration + 15
         measure = args.measure if args.measure is not None else max(3 * case.duration, 30.0)
         results.append(
-            run_case(case, warmup=warmup, measure=measure, processes=args.processes, scrape_every=args.scrape_every, profile=args.profile)
+            run_case(case, warmup=warmup, measure=measure, processes=args.processes, scrape_every=args.scrape_every, profile=args.profile,
+                     nice=args.sim_nice)
         )
         write_report(args.output, results, None, shown)  # what is measured so far survives a later case's failure
     print(write_report(args.output, results, None, shown))
