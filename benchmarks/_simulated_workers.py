@@ -14,10 +14,12 @@ Only the trial's process is simulated (`SimulatedProcess`): it sleeps for the co
 `--points` report lines spread over it (each a metric point) and exits 0. With `--points 0` it reports its
 objective as a W&B summary would (`MetricBuffer.set_final`): a result and no metric history.
 
-    python -m benchmarks._simulated_workers --workers 125 --duration 20 --points 3 --output FILE --tag p0
+    python -m benchmarks._simulated_workers --processes 8 --workers 125 --duration 20 --points 3 --output FILE --tag p
 
-SWEEPCTL_REDIS_URL names the Redis. On SIGTERM the process writes what its workers did to FILE (JSON) and exits
-at once: trials still running are left to their leases, as a killed worker leaves them.
+starts a fleet of 8 processes of 125 workers each, in one session (one process group); without --processes,
+one process of --workers workers. SWEEPCTL_REDIS_URL names the Redis. On SIGTERM each process writes what its
+workers did to its FILE-N.json (FILE without --processes) and exits at once: trials still running are left to
+their leases, as a killed worker leaves them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -220,9 +224,9 @@ def report(workers: list[SimulatedWorker], counts: CallCounts) -> dict[str, Any]
 
 
 def lower_priority(nice: int) -> None:
-    """Run at niceness `nice`, and so does this process's session in the kernel's autogroup scheduling (where it is on):
-    there, niceness counts only inside a session, and each session (each process group started apart) weighs as much
-    as redis-server's or the controller's whatever its niceness."""
+    """Run the fleet at niceness `nice`. Under the kernel's autogroup scheduling (where it is on) niceness counts only
+    inside a session, and each session weighs the same: the fleet, one session, then weighs as much as redis-server's
+    or the controller's at nice 0, and `nice` is also written to the session's autogroup to weigh it less."""
     os.nice(nice)
     try:
         Path("/proc/self/autogroup").write_text(str(nice))
@@ -230,22 +234,8 @@ def lower_priority(nice: int) -> None:
         pass  # no autogroup scheduling here: os.nice is all it takes
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, required=True)
-    parser.add_argument("--duration", type=float, required=True, help="seconds each simulated trial runs")
-    parser.add_argument("--points", type=int, default=3, help="metric points each trial reports (0: none, a result only)")
-    parser.add_argument("--tag", required=True, help="this process's part of the worker ids")
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument(
-        "--control-interval", type=float, default=RunnerSettings().control_interval,
-        help="seconds between a running trial's control polls (default: the worker's own)",
-    )
-    parser.add_argument("--nice", type=int, default=0, help="run at this niceness (see benchmarks/scale.py --sim-nice)")
-    args = parser.parse_args()
-    lower_priority(args.nice)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+def serve_workers(args: argparse.Namespace, stop: threading.Event) -> None:
+    """This process's `--workers` simulated workers, until `stop`; then their report goes to `--output`."""
     settings = RedisSettings.from_url(os.environ[REDIS_URL_ENV])
     counts = CallCounts()
     store = counts.wrap(Store.connect(settings))
@@ -256,15 +246,58 @@ def main() -> None:
         slot = f"{args.tag}-{i}"
         identity = WorkerIdentity(worker_id=worker_id(host, slot, os.getpid()), host=host, slot=slot)
         workers.append(SimulatedWorker(settings, store, identity, args.duration, args.points, runner))
-    threads = [threading.Thread(target=w.serve, args=(stop,), daemon=True) for w in workers]
-    for thread in threads:
-        thread.start()
-    threading.Thread(target=heartbeat, args=(store, workers, stop), daemon=True).start()
     for w in workers:
-        w.ready.wait(120)
+        threading.Thread(target=w.serve, args=(stop,), daemon=True).start()
+    threading.Thread(target=heartbeat, args=(store, workers, stop), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not stop.is_set() and not all(w.ready.is_set() for w in workers) and time.monotonic() < deadline:
+        stop.wait(0.1)
     args.output.with_suffix(".ready").write_text(str(sum(w.ready.is_set() for w in workers)))
     stop.wait()
     args.output.write_text(json.dumps(report(workers, counts)))
+
+
+def lead_fleet(args: argparse.Namespace, stop: threading.Event) -> None:
+    """Start `--processes` processes of `--workers` workers each (outputs FILE-0.json, FILE-1.json, ...), in this
+    process's session and group: one autogroup for the whole fleet, and one SIGTERM to the group stops it all."""
+    children = []
+    for p in range(args.processes):
+        argv = [sys.executable, "-m", __spec__.name if __spec__ else "benchmarks._simulated_workers",
+                "--workers", str(args.workers + (p < args.extra)), "--duration", str(args.duration), "--points", str(args.points),
+                "--tag", f"{args.tag}{p}", "--output", str(fleet_output(args.output, p)), "--control-interval", str(args.control_interval)]
+        children.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
+    stop.wait()
+    for child in children:
+        child.wait()
+
+
+def fleet_output(output: Path, process: int) -> Path:
+    """Where process `process` of a fleet writes its report."""
+    return output.with_name(f"{output.stem}-{process}.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, required=True, help="simulated workers per process")
+    parser.add_argument("--processes", type=int, default=0, help="lead a fleet of this many processes (see lead_fleet)")
+    parser.add_argument("--extra", type=int, default=0, help="in a fleet, the first EXTRA processes get one more worker")
+    parser.add_argument("--duration", type=float, required=True, help="seconds each simulated trial runs")
+    parser.add_argument("--points", type=int, default=3, help="metric points each trial reports (0: none, a result only)")
+    parser.add_argument("--tag", required=True, help="this process's part of the worker ids")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument(
+        "--control-interval", type=float, default=RunnerSettings().control_interval,
+        help="seconds between a running trial's control polls (default: the worker's own)",
+    )
+    parser.add_argument("--nice", type=int, default=0, help="run the fleet at this niceness (see lower_priority)")
+    args = parser.parse_args()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    if args.processes:
+        lower_priority(args.nice)
+        lead_fleet(args, stop)
+        return
+    serve_workers(args, stop)
     os._exit(0)  # the threads may be inside a trial or a BRPOP: they are not waited for
 
 

@@ -60,6 +60,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks._processes import child_env, percentile, private_redis, process_cpu, start_group, stop_group, wait_for
+from benchmarks._simulated_workers import fleet_output
 from sweepctl.embedded import EmbeddedRedis, free_port
 from sweepctl.lifecycle import submit_sweep
 from sweepctl.records import Trial, TrialState
@@ -132,22 +133,24 @@ class System:
         self.store = Store.connect(self.settings)
         self.env = child_env(self.redis.url)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.sims: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.fleet: subprocess.Popen[bytes] | None = None
+        self.sim_outputs: list[Path] = []
         self.exporter_port = free_port()
         self._processes = max(1, min(processes, case.workers))
         self._nice = nice
 
     def start_workers(self) -> None:
+        """The simulated workers: one fleet (benchmarks/_simulated_workers.py), one session, `processes` processes."""
         per, extra = divmod(self.case.workers, self._processes)
-        for p in range(self._processes):
-            out = self.folder / f"sim-{p}.json"
-            argv = [sys.executable, "-m", "benchmarks._simulated_workers", "--workers", str(per + (p < extra)),
-                    "--duration", str(self.case.duration), "--points", str(self.case.points), "--tag", f"p{p}",
-                    "--output", str(out), "--nice", str(self._nice)]
-            if self.case.control_interval is not None:
-                argv += ["--control-interval", str(self.case.control_interval)]
-            self.sims.append((start_group(argv, env=self.env, cwd=REPO, log=self.folder / f"sim-{p}.log"), out))
-        wait_for(lambda: all(out.with_suffix(".ready").exists() for _, out in self.sims), 300, "the simulated workers' consumers")
+        out = self.folder / "sim.json"
+        argv = [sys.executable, "-m", "benchmarks._simulated_workers", "--processes", str(self._processes), "--extra", str(extra),
+                "--workers", str(per), "--duration", str(self.case.duration), "--points", str(self.case.points), "--tag", "p",
+                "--output", str(out), "--nice", str(self._nice)]
+        if self.case.control_interval is not None:
+            argv += ["--control-interval", str(self.case.control_interval)]
+        self.fleet = start_group(argv, env=self.env, cwd=REPO, log=self.folder / "sim.log")
+        self.sim_outputs = [fleet_output(out, p) for p in range(self._processes)]
+        wait_for(lambda: all(o.with_suffix(".ready").exists() for o in self.sim_outputs), 300, "the simulated workers' consumers")
         wait_for(lambda: len(self.store.workers()) >= self.case.workers, 60, "the simulated workers' heartbeats")
 
     def start_exporter(self) -> None:
@@ -183,7 +186,7 @@ class System:
 
     def pids(self) -> dict[str, list[int]]:
         found = {name: [p.pid] for name, p in self.procs.items()}
-        found["simulated workers"] = [p.pid for p, _ in self.sims]
+        found["simulated workers"] = [] if self.fleet is None else [self.fleet.pid, *fleet_members(self.fleet.pid)]
         if self.redis.pid is not None:
             found["redis-server"] = [self.redis.pid]
         return found
@@ -203,28 +206,32 @@ class System:
         )
 
     def stop_workers(self) -> list[dict[str, Any]]:
-        """SIGTERM the simulated workers (each writes its report) and read what they wrote."""
-        reports = []
-        for proc, _ in self.sims:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc, out in self.sims:
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                pass
-            if out.exists():
-                reports.append(json.loads(out.read_text()))
-        return reports
+        """SIGTERM the simulated workers' group (each process writes its report) and read what they wrote."""
+        if self.fleet is None:
+            return []
+        try:
+            os.killpg(self.fleet.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.fleet.wait(60)
+        except subprocess.TimeoutExpired:
+            pass
+        return [json.loads(out.read_text()) for out in self.sim_outputs if out.exists()]
 
     def close(self) -> None:
-        for proc, _ in self.sims:
-            stop_group(proc, timeout=5)
+        if self.fleet is not None:
+            stop_group(self.fleet, timeout=5)
         for proc in self.procs.values():
             stop_group(proc, timeout=10)
         self.redis.kill()
+
+
+def fleet_members(leader: int) -> list[int]:
+    """The processes of the simulated workers' fleet: the leader's children."""
+    from workers.linux import live_processes
+
+    return [pid for pid, parent, _ in live_processes() if parent == leader]
 
 
 def _scrape(port: int) -> float | None:
@@ -599,8 +606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--measure", type=float, default=None, help="seconds of the window [default: max(3 x duration, 30)]")
     parser.add_argument("--scrape-every", type=float, default=5.0, help="seconds between exporter scrapes")
     parser.add_argument(
-        "--sim-nice", type=int, default=10,
-        help="niceness of the simulated workers: they stand in for other machines, so the system under test gets the CPU first",
+        "--sim-nice", type=int, default=0,
+        help="niceness of the simulated workers' fleet; it is one session, so at 0 it weighs as much as redis-server under "
+        "autogroup scheduling",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the controller over each window (py-spy must be installed)")
     parser.add_argument("--memory", action="store_true", help="run the memory mode instead")
