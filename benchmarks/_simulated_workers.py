@@ -178,7 +178,10 @@ class SimulatedWorker:
     def serve(self, stop: threading.Event) -> None:
         queue = Queue(QUEUE, Exchange(QUEUE), routing_key=QUEUE)  # as Celery declares its default queue
         taken: list[Any] = []
-        with self.app.connection_for_read() as connection:
+        # A Celery worker's event loop looks for unacked messages to restore every `unacked_restore_interval` (10 s);
+        # kombu's drain_events, without that loop, looks after every empty poll (1 s: its BRPOP timeout) unless
+        # throttled: a throttle of 10 polls keeps an idle simulated worker at the real worker's cadence.
+        with self.app.connection_for_read(transport_options={"unacked_restore_throttle": 10}) as connection:
             with connection.Consumer(queue, callbacks=[lambda body, message: taken.append(message)], accept=["json"], no_ack=False) as c:
                 c.qos(prefetch_count=1)  # worker_prefetch_multiplier 1 x concurrency 1
                 self.ready.set()
