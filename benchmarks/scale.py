@@ -329,26 +329,33 @@ def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def top_frames(path: Path, limit: int = 10) -> list[tuple[str, float]]:
-    """Share of samples in which each function is on the stack (inclusive), from py-spy's raw (collapsed) output."""
+def top_frames(path: Path, limit: int = 8) -> list[tuple[str, float]]:
+    """Where the controller's wall time went, from py-spy's raw (collapsed) output: the share of samples idle (blocked on
+    the events list), busy but waiting for a Redis reply, then each sweepctl function's share as the deepest of
+    sweepctl's frames on the stack."""
     if not path.exists():
         return []
-    inclusive: Counter[str] = Counter()
-    total = 0
+    deepest: Counter[str] = Counter()
+    idle = waiting = total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
         total += n
-        for frame in set(stack.split(";")):
-            name = frame.split(" (")[0]
-            if name.startswith(("<module>", "main", "run", "wrapper", "invoke", "_bootstrap")) or "click" in frame:
-                continue
-            if "/controller/" in frame or "/sweepctl/" in frame or "/redis/" in frame or "/kombu/" in frame or "/hyperopt/" in frame:
-                short = frame.split("/")[-1].rstrip(")")
-                inclusive[f"{name} ({short})"] += n
-    return [(name, n / total) for name, n in inclusive.most_common(limit)] if total else []
+        frames = stack.split(";")
+        if any("wait_for_event" in f for f in frames):
+            idle += n  # nothing to do: blocked on the events list
+            continue
+        if any("read_response" in f or "_read_from_socket" in f for f in frames):
+            waiting += n
+        ours = [f for f in frames if f.split(" (")[-1].startswith(("controller/", "sweepctl/"))]
+        if ours:
+            deepest[ours[-1]] += n
+    if not total:
+        return []
+    shares = [("idle, waiting for an event", idle / total), ("busy, waiting for a Redis reply", waiting / total)]
+    return [*shares, *((name, n / total) for name, n in deepest.most_common(limit))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,7 +559,7 @@ def detail_rows(results: Sequence[CaseResult]) -> list[str]:
                      f"scripts' own commands included): {commands}.")
         if r.profile:
             frames = ", ".join(f"{name} {share:.0%}" for name, share in r.profile)
-            lines.append(f"  - controller py-spy (share of samples with the function on the stack): {frames}.")
+            lines.append(f"  - controller, py-spy over the window (share of wall-clock samples): {frames}.")
     return lines
 
 
