@@ -29,7 +29,7 @@ then the real controller takes the sweep up and the simulated workers run the re
 It reports the controller's RSS (peak and end) and Redis bytes (INFO used_memory) per finished trial,
 by key type (MEMORY USAGE).
 
-Writes benchmarks/results/scale.md (--output).
+Writes benchmarks/results/scale.md, with --memory benchmarks/results/scale_memory.md (--output).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ from sweepctl.settings import RedisSettings
 from sweepctl.store import Outcome, Store
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "scale.md"
+MEMORY_OUTPUT = Path(__file__).parent / "results" / "scale_memory.md"
 PAGE = 4096
 
 
@@ -626,14 +627,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--control-interval", type=float, default=None,
         help="seconds between a running trial's control polls by the simulated workers [default: the worker's own, 0.2]",
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=Path, default=None, help=f"[default: {DEFAULT_OUTPUT}, with --memory {MEMORY_OUTPUT}]")
     args = parser.parse_args(argv)
     shown = list(sys.argv[1:] if argv is None else argv)
     if args.memory:
         memory = run_memory(
             args.memory_trials, args.memory_live, args.memory_workers, args.processes, timeout=3600, nice=args.sim_nice
         )
-        print(write_report(args.output, [], memory, shown))
+        print(write_report(args.output or MEMORY_OUTPUT, [], memory, shown))
         return 0
     counts = [int(w) for w in args.workers.split(",") if w]
     cases = [Case(w, args.duration, args.method, args.points, control_interval=args.control_interval) for w in counts]
@@ -648,8 +649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_case(case, warmup=warmup, measure=measure, processes=args.processes, scrape_every=args.scrape_every, profile=args.profile,
                      nice=args.sim_nice)
         )
-        write_report(args.output, results, None, shown)  # what is measured so far survives a later case's failure
-    print(write_report(args.output, results, None, shown))
+        write_report(args.output or DEFAULT_OUTPUT, results, None, shown)  # what is measured so far survives a later failure
+    print(write_report(args.output or DEFAULT_OUTPUT, results, None, shown))
     return 0
 
 
