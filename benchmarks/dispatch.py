@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,7 +45,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sweepctl.embedded import EmbeddedRedis
     from sweepctl.records import Trial
     from sweepctl.settings import RedisSettings
     from sweepctl.store import Store
@@ -55,6 +52,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from benchmarks._processes import child_env, percentile, private_redis, process_cpu, start_group, stop_group, wait_for
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "dispatch.md"
 WORKERS = 2
@@ -104,73 +103,6 @@ def _ready(**kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers
-
-
-def child_env(redis_url: str | None = None, pythonpath: Sequence[Path] = ()) -> dict[str, str]:
-    """Our environment without SWEEPCTL_* settings, the repository importable, the URL if given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPCTL_")}
-    paths = [str(p) for p in (*pythonpath, REPO)]
-    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    if redis_url is not None:
-        env["SWEEPCTL_REDIS_URL"] = redis_url
-    return env
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def start_group(argv: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """SIGTERM the process group we started (warm shutdown), SIGKILL it if it lingers."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            # the leader is gone; make sure nothing of its group survives it
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100), as numpy's default."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def private_redis(folder: Path) -> EmbeddedRedis:
-    from sweepctl.embedded import EmbeddedRedis
-
-    return EmbeddedRedis(data_dir=folder, password=secrets.token_urlsafe(16)).start()
-
-
-# ---------------------------------------------------------------------------------------------
 # 1-2. sweepctl, whole system
 
 
@@ -187,21 +119,6 @@ class SweepRun:
     @property
     def rate(self) -> float:
         return self.trials / self.seconds
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int, *, reaped_children: bool = False) -> float:
-    """CPU seconds a process used so far (user + system), plus its reaped children's if asked."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if reaped_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / _TICK
 
 
 def component_pids(root: int) -> dict[str, list[int]]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from controller.context import SweepContext, new_suggester, observation
 from controller.scheduling import learns_from_results, trial_seed
-from controller.sending import publish
+from controller.sending import publish_all
 from controller.suggester import Observation
 from sweepctl.celery_app import Celery
 from sweepctl.records import Trial, TrialState
@@ -107,23 +107,25 @@ def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: in
     """Create and send up to `count` trials numbered from `first_number`; how many were sent.
 
     Stops early when the space is exhausted or after MAX_CREATE_SECONDS (the rest next pass).
+    The trials created are sent together at the end, in one round trip (`publish_all`).
     """
-    sent: list[int] = []
+    created: list[Trial] = []
+    sent: list[Trial] = []
     deadline = time.monotonic() + MAX_CREATE_SECONDS
     try:
         for number in range(first_number, first_number + count):
-            if sent and time.monotonic() > deadline:
+            if created and time.monotonic() > deadline:
                 break  # the rest next pass, after the other sweeps had their turn
             trial = create_one(store, ctx, number)
             if trial is None:
                 break
             ctx.pending[number] = ctx.spec.space.flatten(trial.params)
-            if publish(app, ctx, trial):
-                sent.append(number)
+            created.append(trial)
     finally:
-        # Bookkeeping for the whole batch in one round trip: a trial without sent_at is
+        # The batch's messages in one round trip and its bookkeeping in another: a trial without sent_at is
         # only re-sent by a controller that restarts, and the worker refuses a duplicate.
-        store.mark_sent(ctx.sweep.id, sent, time.time())
+        sent = publish_all(app, ctx, created)
+        store.mark_sent(ctx.sweep.id, [t.number for t in sent], time.time())
         if time.monotonic() >= ctx.stats_due:
             write_stats(store, ctx)
     return len(sent)

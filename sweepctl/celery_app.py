@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from queue import Empty
 from typing import Any
 
@@ -27,7 +30,7 @@ from sweepctl.settings import (
 from sweepctl.store.failures import translated
 
 # `Celery` is named here for the roles, which pass an app to `send_attempt` without importing celery.
-__all__ = ["RUN_TRIAL_TASK", "AttemptInbox", "Celery", "make_celery", "send_attempt", "task_id"]
+__all__ = ["RUN_TRIAL_TASK", "Attempt", "AttemptInbox", "Celery", "make_celery", "send_attempt", "send_attempts", "task_id"]
 
 log = logging.getLogger(__name__)
 
@@ -149,18 +152,50 @@ def send_attempt(app: Celery, sweep_id: str, number: int, attempt: int, queue: s
     Raises StoreUnavailable when the broker (our Redis) cannot take the message now
     (unreachable, frozen, loading, or out of memory): retry later.
     """
-    args: list[object] = [sweep_id, number, attempt] if fold is None else [sweep_id, number, attempt, fold]
+    with _broker_errors(f"could not send attempt {attempt} of trial {sweep_id}/{number}"):
+        _send(app, Attempt(sweep_id, number, attempt, queue, fold))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run_trial message to send: an attempt of a trial (of fold `fold` of a k-fold trial), for `queue`."""
+
+    sweep_id: str
+    number: int
+    attempt: int
+    queue: str
+    fold: int | None = None
+
+
+def send_attempts(app: Celery, attempts: Sequence[Attempt]) -> None:
+    """Publish the run_trial messages of several attempts in one round trip to Redis (kombu's `Producer.batch`: one
+    pipeline), as `send_attempt` publishes one. All or none of them are sent: on StoreUnavailable send them again."""
+    if not attempts:
+        return
+    with _broker_errors(f"could not send {len(attempts)} attempts"):
+        with app.producer_or_acquire() as producer, producer.batch():
+            for one in attempts:
+                _send(app, one, producer)
+
+
+def _send(app: Celery, one: Attempt, producer: Any = None) -> None:
+    args: list[object] = [one.sweep_id, one.number, one.attempt] if one.fold is None else [one.sweep_id, one.number, one.attempt, one.fold]
+    task = task_id(one.sweep_id, one.number, one.attempt, one.fold)
+    app.send_task(RUN_TRIAL_TASK, args=args, queue=one.queue, task_id=task, producer=producer)
+
+
+@contextmanager
+def _broker_errors(what: str) -> Iterator[None]:
+    """The broker's errors as ours: StoreUnavailable when it cannot take messages now (retry later)."""
     try:
-        app.send_task(RUN_TRIAL_TASK, args=args, queue=queue, task_id=task_id(sweep_id, number, attempt, fold))
+        yield
     except OperationalError as exc:  # kombu's own "cannot connect"
-        raise StoreUnavailable(f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}") from exc
+        raise StoreUnavailable(f"{what}: {exc}") from exc
     except redis.RedisError as exc:  # the Redis client's, under kombu: only "not now" is ours to wait out
         ours = translated(exc)
         if not isinstance(ours, StoreUnavailable):
             raise
-        raise StoreUnavailable(
-            f"could not send attempt {attempt} of trial {sweep_id}/{number}: {exc}", out_of_memory=ours.out_of_memory
-        ) from exc
+        raise StoreUnavailable(f"{what}: {exc}", out_of_memory=ours.out_of_memory) from exc
 
 
 class AttemptInbox:
