@@ -363,6 +363,15 @@ def ratio(runs: Sequence[Run], processes: int, case: Case, system: str, peer: st
     return rate[system] / rate[peer] if system in rate and peer in rate else None
 
 
+def installed(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def fmt(value: float | None, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
@@ -371,8 +380,6 @@ Load = tuple[str, tuple[float, float, float]]  # (when, os.getloadavg())
 
 
 def build_report(runs: Sequence[Run], n: int, wall: float, loads: Sequence[Load], busy: Sequence[str], idle: Idle) -> str:
-    from importlib.metadata import version
-
     cases = list(dict.fromkeys(r.case for r in runs))
     counts = sorted({r.processes for r in runs})
     peers = [System.OPTUNA_POSTGRES.value, System.OPTUNA_JOURNAL.value]
@@ -380,8 +387,8 @@ def build_report(runs: Sequence[Run], n: int, wall: float, loads: Sequence[Load]
     lines = [
         "# peers_scale.py: sweepctl and Optuna at 2, 8 and 32 worker processes",
         "",
-        f"{n} trials per case, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, Optuna {version('optuna')}, "
-        f"hyperopt {version('hyperopt')}, psycopg2 {version('psycopg2-binary').split()[0]}; whole run {wall:.0f} s.",
+        f"{n} trials per case, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, Optuna {installed('optuna')}, "
+        f"hyperopt {installed('hyperopt')}, psycopg2 {installed('psycopg2-binary')}; whole run {wall:.0f} s.",
         "Load average (1 / 5 / 15 min): " + "; ".join(f"{what} {a:.2f} / {b:.2f} / {c:.2f}" for what, (a, b, c) in loads) + ".",
         ("Other processes using CPU when the run started: " + "; ".join(busy)) if busy else "No other process used CPU when it started.",
         "",
