@@ -137,6 +137,19 @@ class PrivatePostgres:
             conn.close()
         return self.url(name)
 
+    def transactions(self, database: str) -> int:
+        """Transactions committed or rolled back in `database` so far (pg_stat_database; ours is not counted)."""
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=DATABASE_USER, dbname="postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (database,))
+                row = cur.fetchone()
+        finally:
+            conn.close()
+        return int(row[0]) if row else 0
+
     def stop(self) -> None:
         """Immediate shutdown, then the folder is deleted. Safe to call twice."""
         proc, self.process = self.process, None

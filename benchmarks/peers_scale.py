@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,9 @@ class Run:
     cpu_seconds: float  # every process of the system, the storage server included
     storage_cpu_seconds: float
     best: float | None
+    # requests the storage served per trial: Redis commands (INFO total_commands_processed) or
+    # PostgreSQL transactions (pg_stat_database); the machine's load does not change it
+    requests_per_trial: float | None = None
 
     @property
     def rate(self) -> float:
@@ -162,6 +166,13 @@ def tree_cpu(root: int) -> float:
         total += process_cpu(pid, reaped_children=True)
         stack.extend(children.get(pid, []))
     return total
+
+
+def redis_commands(url: str) -> int:
+    """Commands the Redis server at `url` has processed since it started."""
+    from sweepctl.settings import RedisSettings
+
+    return int(RedisSettings.from_url(url).client().info("stats")["total_commands_processed"])
 
 
 def write_objectives(folder: Path) -> Path:
@@ -230,6 +241,7 @@ class SweepctlWorkers:
         assert self.worker is not None, "use SweepctlWorkers as a context manager"
         tag = f"{self.count}-{case.sampler.value}-{case.objective.value}{'-reused' if reuse else ''}"
         path = write_sweep(self.tmp / f"sweep-{tag}", tag, case, n, reuse=reuse)
+        commands = redis_commands(self.server.url)
         sweep = run_sweep(
             self.store, self.settings, path, tag, n, max(600.0, n * 2.0), worker_root=self.worker.pid, redis_pid=self.server.pid
         )
@@ -245,6 +257,7 @@ class SweepctlWorkers:
             cpu_ms * sweep.trials / 1000,
             storage_ms * sweep.trials / 1000,
             sweep.best,
+            (redis_commands(self.server.url) - commands) / max(sweep.trials, 1),
         )
 
 
@@ -307,13 +320,27 @@ def _optuna_process(storage: OptunaStorage, name: str, case: Case, share: int, s
     results.put((began, time.time(), time.process_time() - cpu))
 
 
-def bench_optuna(storage: OptunaStorage, name: str, case: Case, count: int, n: int, folder: Path, storage_cpu: Callable[[], float]) -> Run:
+def bench_optuna(
+    storage: OptunaStorage,
+    name: str,
+    case: Case,
+    count: int,
+    n: int,
+    folder: Path,
+    storage_cpu: Callable[[], float],
+    requests: Callable[[], int],
+) -> Run:
     import optuna
 
     quiet_optuna()
-    for study in (f"{name}-warmup", name):
+    opened = storage.open()
+    for study_name in (f"{name}-warmup", name):
         # here first: the schema too, before P processes race to create it
-        optuna.create_study(study_name=study, storage=storage.open(), direction="minimize")
+        optuna.create_study(study_name=study_name, storage=opened, direction="minimize")
+    if isinstance(opened, optuna.storages.RDBStorage):
+        opened.engine.dispose()  # our connection ends, its statistics are written before they are read
+        time.sleep(0.5)
+    requests_before = requests()
     ctx = mp.get_context("spawn")  # no connection inherited through fork
     barrier = ctx.Barrier(count + 1)  # this process too: it reads the storage's CPU once all are ready
     results = ctx.Queue()
@@ -331,6 +358,8 @@ def bench_optuna(storage: OptunaStorage, name: str, case: Case, count: int, n: i
         for p in procs:
             p.join(60)
         storage_after = storage_cpu()
+        time.sleep(1.0)  # PostgreSQL backends write their statistics as they exit
+        served = requests() - requests_before
     finally:
         for p in procs:
             if p.is_alive():
@@ -341,7 +370,9 @@ def bench_optuna(storage: OptunaStorage, name: str, case: Case, count: int, n: i
     best = study.best_value if done else None
     storage_seconds = storage_after - storage_before
     seconds = max(e for _, e, _ in spans) - min(b for b, _, _ in spans)
-    return Run(storage.system.value, case, count, len(done), seconds, sum(c for _, _, c in spans) + storage_seconds, storage_seconds, best)
+    cpu = sum(c for _, _, c in spans) + storage_seconds
+    # `served` includes the P untimed warm-up trials: they are counted in
+    return Run(storage.system.value, case, count, len(done), seconds, cpu, storage_seconds, best, served / (len(done) + count))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,13 +426,14 @@ def build_report(runs: Sequence[Run], n: int, wall: float, loads: Sequence[Load]
         f"Oversubscribed on purpose: at 32 processes every system runs 32 workers on {os.cpu_count()} cores, so what is measured "
         "there is how each copes with contention for the CPU and for its storage, not parallel speed-up.",
         "",
-        "| processes | case | system | trials/s | CPU per trial | of it, storage server | best value | trials |",
-        "|---|---|---|---|---|---|---|---|",
+        "| processes | case | system | trials/s | CPU per trial | of it, storage server | storage requests per trial "
+        "| best value | trials |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for count in counts:
         for case in cases:
             for r in (r for r in runs if r.processes == count and r.case == case):
-                cpu = f"{r.cpu_ms_per_trial:.1f} ms | {r.storage_ms_per_trial:.1f} ms"
+                cpu = f"{r.cpu_ms_per_trial:.1f} ms | {r.storage_ms_per_trial:.1f} ms | {fmt(r.requests_per_trial, '{:.1f}')}"
                 lines.append(f"| {count} | {case.label} | {r.system} | {r.rate:.1f} | {cpu} | {fmt(r.best, '{:.4f}')} | {r.trials} |")
     lines += ["", "Ratios of trials/s, sweepctl / peer (same processes, same case):", ""]
     header = [f"{s} / {p}" for s in mine for p in peers]
@@ -415,7 +447,10 @@ def build_report(runs: Sequence[Run], n: int, wall: float, loads: Sequence[Load]
         "",
         "CPU per trial: user + system time of every process of the system (sweepctl: the controller thread, the worker "
         "supervisor, slots, launchers and trials, redis-server; Optuna: the P processes, where its sampler runs, and the "
-        "storage server with its backends), divided by the trials finished.",
+        "storage server with its backends), divided by the trials finished. Storage requests per trial: commands the Redis "
+        "server processed (sweepctl: everything, heartbeats included; the journal: its reads and appends) or transactions "
+        "PostgreSQL committed in the case's database, the peers' P warm-up trials counted in; unlike the rates, the "
+        "machine's load does not change them.",
         f"The sweepctl workers stay up while the peers run (each case runs the three systems back to back): idle, they used "
         f"{idle.cpu_seconds:.1f} CPU-seconds over the peers' {idle.wall_seconds:.0f} s, {100 * share:.1f}% of one core.",
     ]
@@ -454,13 +489,21 @@ def run_all(tmp: Path, counts: Sequence[int], n: int, cases: Sequence[Case], reu
                         runs.append(workers.run(case, n, reuse=reused))
                         progress(runs[-1])
                     name = f"p{count}_{case.sampler.value}_{case.objective.value}"
-                    for storage, cpu in (
-                        (OptunaStorage(System.OPTUNA_POSTGRES, postgres.create_database(name)), lambda: tree_cpu(pg_pid)),
-                        (OptunaStorage(System.OPTUNA_JOURNAL, journal_redis.url, prefix=name), lambda: process_cpu(journal_pid)),
+                    for storage, cpu, requests in (
+                        (
+                            OptunaStorage(System.OPTUNA_POSTGRES, postgres.create_database(name)),
+                            lambda: tree_cpu(pg_pid),
+                            lambda: postgres.transactions(name),
+                        ),
+                        (
+                            OptunaStorage(System.OPTUNA_JOURNAL, journal_redis.url, prefix=name),
+                            lambda: process_cpu(journal_pid),
+                            lambda: redis_commands(journal_redis.url),
+                        ),
                     ):
                         print(f"[peers] {count} processes: {storage.system.value}, {case.label} ...", file=sys.stderr, flush=True)
                         idle_before, began = workers.cpu(), time.perf_counter()
-                        runs.append(bench_optuna(storage, name, case, count, n, folder, cpu))
+                        runs.append(bench_optuna(storage, name, case, count, n, folder, cpu, requests))
                         idle.cpu_seconds += workers.cpu() - idle_before
                         idle.wall_seconds += time.perf_counter() - began
                         progress(runs[-1])
@@ -485,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if min(counts) < 1 or args.trials < 2 * max(counts):
         parser.error(f"--processes must be >= 1 and --trials at least twice the largest count ({2 * max(counts)})")
     cases = parse_cases(args.samplers, args.objectives)
+    # SIGTERM unwinds like Ctrl-C: every `finally` stops the servers and worker groups this run started
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     loads: list[Load] = [("before", os.getloadavg())]
     busy = other_load()
     began = time.perf_counter()

@@ -11,13 +11,23 @@ TPE_NOOP = Case(Sampler.TPE, Objective.QUADRATIC)
 TPE_10MS = Case(Sampler.TPE, Objective.QUADRATIC_10MS)
 
 
-def run(system: str, case: Case, processes: int, seconds: float) -> Run:
-    return Run(system, case, processes, trials=400, seconds=seconds, cpu_seconds=4.0, storage_cpu_seconds=1.0, best=0.01)
+def run(system: str, case: Case, processes: int, seconds: float, requests: float | None = None) -> Run:
+    return Run(
+        system,
+        case,
+        processes,
+        trials=400,
+        seconds=seconds,
+        cpu_seconds=4.0,
+        storage_cpu_seconds=1.0,
+        best=0.01,
+        requests_per_trial=requests,
+    )
 
 
 RUNS = [
     run(System.SWEEPCTL.value, TPE_NOOP, 2, seconds=10.0),  # 40 trials/s
-    run(System.OPTUNA_POSTGRES.value, TPE_NOOP, 2, seconds=20.0),  # 20 trials/s
+    run(System.OPTUNA_POSTGRES.value, TPE_NOOP, 2, seconds=20.0, requests=31.25),  # 20 trials/s
     run(System.OPTUNA_JOURNAL.value, TPE_NOOP, 2, seconds=8.0),  # 50 trials/s
     run(System.SWEEPCTL.value, TPE_NOOP, 32, seconds=40.0),  # 10 trials/s
     run(System.OPTUNA_POSTGRES.value, TPE_NOOP, 32, seconds=100.0),  # 4 trials/s
@@ -43,6 +53,7 @@ def test_the_report_prints_each_count_and_case_with_its_ratios_and_per_trial_cpu
     assert "| 32 | tpe, no-op | x2.50 | — |" in text
     assert "| 2 | tpe, 10 ms | — | — |" in text
     # 4 CPU-seconds over 400 trials, 1 of them the storage server's
-    assert "| 2 | tpe, no-op | Optuna + PostgreSQL | 20.0 | 10.0 ms | 2.5 ms | 0.0100 | 400 |" in text
+    assert "| 2 | tpe, no-op | Optuna + PostgreSQL | 20.0 | 10.0 ms | 2.5 ms | 31.2 | 0.0100 | 400 |" in text
+    assert "| 2 | tpe, no-op | Optuna + Redis journal | 50.0 | 10.0 ms | 2.5 ms | — | 0.0100 | 400 |" in text
     assert "before 1.00 / 2.00 / 3.00" in text
     assert "1.0% of one core" in text
