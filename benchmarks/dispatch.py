@@ -115,6 +115,7 @@ class SweepRun:
     gaps_ms: list[float] = field(default_factory=list)
     durations_ms: list[float] = field(default_factory=list)
     cpu_ms: dict[str, float] = field(default_factory=dict)  # component -> CPU ms per trial
+    best: float | None = None  # the lowest objective of a completed trial (every sweep here minimizes)
 
     @property
     def rate(self) -> float:
@@ -239,7 +240,8 @@ def run_sweep(
         states[t.state.value] += 1
     gaps, durations = idle_gaps(trials)
     cpu = {k: (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / len(trials) for k in cpu_after}
-    return SweepRun(case, len(trials), elapsed, dict(states), gaps, durations, cpu)
+    best = min((t.objective for t in trials if t.objective is not None and t.state.value == "completed"), default=None)
+    return SweepRun(case, len(trials), elapsed, dict(states), gaps, durations, cpu, best)
 
 
 @dataclass(frozen=True)
@@ -251,9 +253,33 @@ class Round:
     optuna: float  # Optuna-sqlite: trials/s
 
 
+def start_sweepctl_workers(tmp: Path, redis_url: str, store: Store, count: int, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    """`sweepctl worker --gpus none --concurrency COUNT` in its own process group, once every slot answers."""
+    from sweepctl.celery_app import make_celery
+    from sweepctl.settings import RedisSettings
+
+    worker = start_group(
+        [sys.executable, "-m", "sweepctl", "worker", "--gpus", "none", "--concurrency", str(count)],
+        env=child_env(redis_url),
+        cwd=tmp,
+        log=tmp / f"sweepctl-worker-{count}.log",
+    )
+    try:
+        wait_for(lambda: len(store.workers()) >= count, timeout, f"the {count} sweepctl workers to register")
+        # Registered means heartbeating; also wait until every Celery consumer answers.
+        pinger = make_celery(RedisSettings.from_url(redis_url))
+        try:
+            wait_for(lambda: len(pinger.control.ping(timeout=1.0) or []) >= count, timeout, "the Celery consumers to answer pings")
+        except RuntimeError:
+            time.sleep(3.0)
+    except BaseException:
+        stop_group(worker)
+        raise
+    return worker
+
+
 def bench_sweepctl(tmp: Path, n: int, rounds: int = 0) -> tuple[list[SweepRun], list[Round]]:
     """The sweepctl cases; then `rounds` rounds of fork / reuse_process / Optuna no-op, back to back."""
-    from sweepctl.celery_app import make_celery
     from sweepctl.settings import RedisSettings
     from sweepctl.store import Store
 
@@ -262,19 +288,7 @@ def bench_sweepctl(tmp: Path, n: int, rounds: int = 0) -> tuple[list[SweepRun], 
     try:
         settings = RedisSettings.from_url(server.url)
         store = Store.connect(settings)
-        worker = start_group(
-            [sys.executable, "-m", "sweepctl", "worker", "--gpus", "none", "--concurrency", str(WORKERS)],
-            env=child_env(server.url),
-            cwd=tmp,
-            log=tmp / "sweepctl-worker.log",
-        )
-        wait_for(lambda: len(store.workers()) >= WORKERS, 60, "the sweepctl workers to register")
-        # Registered means heartbeating; also wait until both Celery consumers answer.
-        pinger = make_celery(settings)
-        try:
-            wait_for(lambda: len(pinger.control.ping(timeout=1.0) or []) >= WORKERS, 60, "the Celery consumers to answer pings")
-        except RuntimeError:
-            time.sleep(3.0)
+        worker = start_sweepctl_workers(tmp, server.url, store, WORKERS)
         # A short untimed sweep: the controller's and workers' first-use costs are not counted.
         run_sweep(
             store, settings, write_sweep_folder(tmp / "sweep-warmup", "warmup", 4, function="bench_objectives:noop"), "warm-up", 4, 120
