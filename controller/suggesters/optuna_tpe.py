@@ -84,8 +84,9 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from controller.suggester import Observation, trial_rng
-from controller.suggesters.liar import TOLD_LIES, lie_value
+from controller.suggester import Draws, Observation, trial_rng
+from controller.suggesters.bounded import good_count_optuna
+from controller.suggesters.liar import TOLD_LIES
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
@@ -185,10 +186,14 @@ class _KnownSpaceSampler(optuna.samplers.TPESampler):
     distribution comparisons, ~40% of a suggestion at 5k trials.
     """
 
-    def __init__(self, distributions: dict[str, BaseDistribution], **options: Any) -> None:
+    def __init__(self, distributions: dict[str, BaseDistribution], good: int | None = None, **options: Any) -> None:
         super().__init__(**options)
         # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
         self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
+        if good is not None:
+            # The good group's size (`controller.suggesters.bounded`). Optuna 4.9 deprecated the
+            # `gamma` argument (to go in 6.0) but its TPE still reads `_gamma`, None meaning its default.
+            self._gamma = _GoodCount(good)
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         # Independent TPE (several objectives) samples each parameter on its own: no joint space.
@@ -210,7 +215,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
     The first `n_startup_jobs` observed trials (failed ones included) are
     followed by draws from the prior, after which TPE models good and bad regions
     (defaults: 10 start-up jobs, the liar on, lying "running").
-    Cost per suggestion grows linearly with the number of observations.
+    Cost per suggestion grows linearly with the observations modelled, at most `model_trials`.
     Raises `SpecError` for a space with a distribution Optuna cannot model.
     """
 
@@ -227,12 +232,21 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         n_startup_jobs: int | None = None,
         constant_liar: bool | None = None,
         lie: str | None = None,
+        model_trials: int | None = None,
         objectives: int = 1,
     ) -> None:
         if objectives < 1:
             raise ValueError(f"objectives must be 1 or more, got {objectives}")
         self.objectives = objectives  # how many losses each trial is told (the module docstring)
-        super().__init__(space, seed, n_startup_jobs=n_startup_jobs, constant_liar=constant_liar, lie=lie)
+        super().__init__(
+            space,
+            seed,
+            n_startup_jobs=n_startup_jobs,
+            constant_liar=constant_liar,
+            lie=lie,
+            model_trials=model_trials,
+            objectives=objectives,
+        )
 
     def _model_space(self) -> None:
         unsupported = [
@@ -245,27 +259,22 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         self._modelled = {p.name: m for p in self.space.parameters if (m := _modelled(p)) is not None}
         self._distributions = {name: m.distribution for name, m in self._modelled.items()}
         self._fitting: dict[int, FrozenTrial] = {}  # observed trials that fit the space, by number
-        # The fitting trials as a study, in number order, plus FAIL scratch trials TPE
-        # does not see. Grown while results arrive in number order, else rebuilt.
+        # The model's trials as a study (`_observed_study`), and which numbers they are.
         self._study: optuna.Study | None = None
+        self._members: tuple[int, ...] = ()
         self._scratch = 0  # FAIL trials in the study, which every suggestion still scans
 
     def _learn(self, new: Sequence[Observation]) -> None:
-        top = max(self._fitting, default=0)
-        added: list[int] = []
+        taken: list[tuple[int, Sequence[float]]] = []
         for obs in new:
-            trial = self._frozen(obs.params, self._told(obs))
+            losses = self._told(obs)
+            trial = self._frozen(obs.params, losses)
             if trial is None:
                 self._skip(obs.number)
                 continue
             self._fitting[obs.number] = trial
-            added.append(obs.number)
-        if self._study is None or not added:
-            return
-        if min(added) > top:
-            self._study.add_trials([self._fitting[n] for n in sorted(added)])
-        else:
-            self._study = None
+            taken.append((obs.number, losses))
+        self._take(taken)
 
     def _told(self, obs: Observation) -> tuple[float, ...]:
         """The losses a finished trial is told with: its own, or infinite on every objective when it failed."""
@@ -288,51 +297,136 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         return create_trial(params=values, distributions=self._distributions, values=list(losses))
 
     def _observed_study(self) -> optuna.Study:
-        # Rebuilt too once scratch trials outnumber the real ones, which TPE has to filter out.
-        if self._study is None or self._scratch > len(self._fitting):
-            self._study = _new_study([self._fitting[n] for n in sorted(self._fitting)], self.objectives)
+        """The study of the trials the model takes (`ModelSample`), in number order, plus FAIL scratch trials.
+
+        Grown while the members only gain higher numbers (results arriving in number order,
+        the bound not binding), else rebuilt; rebuilt too once scratch trials, which TPE has
+        to filter out, outnumber the real ones.
+        """
+        members = self._sample.members()
+        if self._study is None or self._scratch > len(members) or members[: len(self._members)] != self._members:
+            self._study = _new_study([self._fitting[n] for n in members], self.objectives)
             self._scratch = 0
+        elif len(members) > len(self._members):
+            self._study.add_trials([self._fitting[n] for n in members[len(self._members) :]])
+        self._members = members
         return self._study
 
-    def _study_with_lies(self, pending: Sequence[FlatAssignment]) -> optuna.Study | None:
-        """The observed trials plus the pending ones told as COMPLETE with the lie; None: nothing to tell.
+    def _lie_losses(self) -> list[float] | None:
+        """The loss per objective told for pending trials ("worst", "mean", "best"); None before any finite one."""
+        lie = [stats.lie(self.lie) for stats in self._loss_stats]
+        return None if any(x is None for x in lie) else [float(x) for x in lie if x is not None]
 
-        A study of its own, as COMPLETE trials cannot be taken back.
-        """
-        told_values = [t.values for t in self._fitting.values() if t.values is not None]
-        lie = [lie_value(self.lie, (values[i] for values in told_values)) for i in range(self.objectives)]
-        if not pending or any(x is None for x in lie):
-            return None
-        losses = [float(x) for x in lie if x is not None]  # one per objective: the lie is told objective by objective
-        told = [t for t in (self._frozen(params, losses) for params in pending) if t is not None]
-        return _new_study([self._fitting[n] for n in sorted(self._fitting)] + told, self.objectives)
+    def _sampler(self, optuna_seed: int, told_lies: int) -> optuna.samplers.TPESampler:
+        """TPE for one draw; with the bound binding, its good group sized as for the full count (`bounded`)."""
+        binding = self.objectives == 1 and self._sample.binds
+        return _KnownSpaceSampler(
+            self._distributions,
+            good=good_count_optuna(len(self._fitting) + told_lies) if binding else None,
+            seed=optuna_seed,
+            n_startup_trials=0,
+            multivariate=self.objectives == 1,
+            constant_liar=self.constant_liar and self.lie == "running",
+        )
 
-    def _ask(self, optuna_seed: int, pending: Sequence[FlatAssignment]) -> dict[str, OptunaValue]:
-        """TPE's draw for the modelled parameters, pending trials accounted for by `lie`."""
-        running = self.constant_liar and self.lie == "running"
-        lying = self._study_with_lies(pending) if self.constant_liar and not running else None
-        study = self._observed_study() if lying is None else lying
-        scratch = [t for t in (self._frozen(params, None) for params in pending) if t is not None] if running else []
-        study.add_trials(scratch)
-        with _quiet_optuna():
-            study.sampler = _KnownSpaceSampler(
-                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=self.objectives == 1, constant_liar=running
-            )
-            asked = study.ask(self._distributions)
-            # Scratch trials end as FAIL, which TPE and the search space ignore: the
-            # observed study serves the next suggestion as if they had never been there.
-            for number in range(asked.number - len(scratch), asked.number + 1):
-                study.tell(number, state=TrialState.FAIL)
-        if study is self._study:
-            self._scratch += len(scratch) + 1
-        return asked.params
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        return _OptunaDraws(self, pending)
 
     def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
-        rng = trial_rng(self.seed, number, retry)
+        draws = _OptunaDraws(self, list(pending))
+        try:
+            return draws.draw(number, retry)
+        finally:
+            draws.close()
+
+
+@dataclass(frozen=True)
+class _GoodCount:
+    """Optuna's `gamma`: the size of the good group, here fixed to what full history gives."""
+
+    count: int
+
+    def __call__(self, n: int) -> int:
+        return min(self.count, n)
+
+
+class _OptunaDraws(Draws):
+    """Draws on one study: pending trials accounted for by `lie`, each draw added to them as it is made.
+
+    "running": scratch RUNNING trials in the observed study, set FAIL (unseen by TPE) at `close`;
+    "worst", "mean", "best": a study of its own, the model's trials plus a COMPLETE trial told
+    the lie per pending one (COMPLETE trials cannot be taken back); no pending trial, no lie:
+    the observed study. In every case a draw sees the trials `suggest` would build for the
+    same pending list, in the same order; the draws' own asked trials end FAIL at once.
+    """
+
+    def __init__(self, engine: OptunaTpeSuggester, pending: list[FlatAssignment]) -> None:
+        super().__init__(engine, pending)
+        self.engine = engine
+        self.running_lie = engine.constant_liar and engine.lie == "running"
+        self.lie = engine._lie_losses() if engine.constant_liar and not self.running_lie else None
+        self.unsaid: list[FlatAssignment] = list(pending)  # pending trials not yet in the study
+        self.study: optuna.Study | None = None  # built at the first draw TPE makes
+        self.lies = 0  # COMPLETE lies in the study
+        self.scratch: list[int] = []  # study numbers of RUNNING scratch trials
+        self.added = 0  # scratch trials added for the draw being made
+
+    def add(self, flat: FlatAssignment) -> None:
+        super().add(flat)
+        self.unsaid.append(flat)
+
+    def draw(self, number: int, retry: int = 0) -> FlatAssignment:
+        engine = self.engine
+        rng = trial_rng(engine.seed, number, retry)
         optuna_seed = int(rng.integers(_SEED_BOUND))
         drawn: dict[str, JSON] = {}
-        if self._modelled and len(self._fitting) >= self.n_startup_jobs:
-            raw = self._ask(optuna_seed, pending)
-            drawn = {name: m.from_optuna(raw[name]) for name, m in self._modelled.items()}
-        return {p.name: drawn[p.name] if p.name in drawn else sample_parameter(p, rng) for p in self.space.parameters}
+        if engine._modelled and len(engine._fitting) >= engine.n_startup_jobs:
+            raw = self._ask(optuna_seed)
+            drawn = {name: m.from_optuna(raw[name]) for name, m in engine._modelled.items()}
+        return {p.name: drawn[p.name] if p.name in drawn else sample_parameter(p, rng) for p in engine.space.parameters}
 
+    def _study(self) -> optuna.Study:
+        """The study this draw asks, the pending trials told as `lie` says."""
+        engine = self.engine
+        if self.lie is not None and (self.lies or self.unsaid):
+            told = [t for t in (engine._frozen(params, self.lie) for params in self.unsaid) if t is not None]
+            if self.study is None or self.study is engine._study:
+                self.study = _new_study([engine._fitting[n] for n in engine._sample.members()] + told, engine.objectives)
+            else:
+                self.study.add_trials(told)
+            self.lies += len(told)
+        else:
+            if self.study is None:
+                self.study = engine._observed_study()
+            if self.running_lie:
+                scratch = [t for t in (engine._frozen(params, None) for params in self.unsaid) if t is not None]
+                self.study.add_trials(scratch)
+                self.added = len(scratch)
+        self.unsaid = []
+        return self.study
+
+    def _ask(self, optuna_seed: int) -> dict[str, OptunaValue]:
+        """TPE's draw for the modelled parameters."""
+        study = self._study()
+        with _quiet_optuna():
+            study.sampler = self.engine._sampler(optuna_seed, self.lies)
+            asked = study.ask(self.engine._distributions)
+            # The asked trial ends FAIL, which TPE and the search space ignore.
+            study.tell(asked.number, state=TrialState.FAIL)
+        # The scratch trials added for this draw are the ones just before it.
+        self.scratch.extend(range(asked.number - self.added, asked.number))
+        self.added = 0
+        if study is self.engine._study:
+            self.engine._scratch += 1
+        return asked.params
+
+    def close(self) -> None:
+        """Set the scratch trials FAIL: the observed study serves the next batch as if they had never been there."""
+        if self.study is None or not self.scratch:
+            return
+        with _quiet_optuna():
+            for number in self.scratch:
+                self.study.tell(number, state=TrialState.FAIL)
+        if self.study is self.engine._study:
+            self.engine._scratch += len(self.scratch)
+        self.scratch = []
