@@ -17,6 +17,10 @@ on `bound` of them instead:
   estimates it without bias; the engines' forgetting weights (older trials weigh less)
   still apply, by trial-number order within the sample.
 
+With several objectives (Optuna only) Optuna's good group is 10% of the trials it is
+given, uncapped: full history's cannot be kept whole, so the sample keeps each
+objective's `GOOD_KEPT` best and Optuna takes 10% of the model.
+
 The sample is a function of the set of observations (losses and numbers) and the
 seed alone, never of the order they came in, so a restarted controller that replays
 the finished trials fits the same model: the suggester contract holds. Up to `bound`
@@ -31,6 +35,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sweepctl._tpe_options import MIN_MODEL_TRIALS
 
@@ -128,6 +133,16 @@ def hyperopt_gamma_for(n_full: int, n_model: int, gamma: float = 0.25) -> float:
     """
     wanted = good_count_hyperopt(n_full, gamma)
     return (wanted - 0.5) / math.sqrt(n_model)
+
+
+@dataclass(frozen=True)
+class GoodCount:
+    """Optuna's `gamma` (trials -> size of the good group), fixed to the size full history gives."""
+
+    count: int
+
+    def __call__(self, n: int) -> int:
+        return min(self.count, n)
 
 
 def good_count_optuna(n: int) -> int:

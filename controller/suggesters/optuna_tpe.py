@@ -23,6 +23,10 @@ Mapping to Optuna (parameters that cannot vary stay out and are added back):
   uniform: categorical `probabilities` shape the start-up draws only. A
   quantized parameter with no multiple of q in range is drawn from its prior.
 
+Past `model_trials` observations (default 1000) the study holds the best trials and a
+sample of the rest, the good group sized as for full history (`controller.suggesters.bounded`,
+which says how with several objectives); it is rebuilt when the sample loses a trial.
+
 Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
 space, every parameter is drawn from its prior exactly as random search draws
 it (W&B rounding, probabilities); Optuna's own random start-up is off.
@@ -55,13 +59,10 @@ Trials still running (`pending`) are accounted for by `lie`:
   "worst", "mean", "best": told as COMPLETE with that loss among those seen so
   far (the constant liar of Ginsbourger et al., as in the hyperopt engine).
 With `constant_liar=False` they are ignored and parallel suggestions differ only
-through their seeds. At 8 concurrent workers in benchmarks/parallel_quality.py
-(Branin, Hartmann6, Rosenbrock-10D; see benchmarks/README.md) "running" and
-ignoring tied for best (80 seeds), "worst" and "mean" scored about 2% lower and
-"best" far lower, as it pulls concurrent trials together (40 seeds). "running"
-is the default: it is Optuna's own, and unlike ignoring it keeps concurrent
-suggestions apart where TPE's draws would coincide (few distinct values, many
-workers: tested in tests/unit/controller/test_optuna_tpe_suggester.py).
+through their seeds. At 8 workers in benchmarks/parallel_quality.py "running" and ignoring
+tied for best (80 seeds), "worst" and "mean" scored ~2% lower, "best" far lower (40 seeds).
+"running" is the default: Optuna's own, and unlike ignoring it keeps concurrent suggestions
+apart where TPE's draws would coincide (tests/unit/controller/test_optuna_tpe_suggester.py).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from controller.suggester import Draws, Observation, trial_rng
-from controller.suggesters.bounded import good_count_optuna
+from controller.suggesters.bounded import GoodCount, good_count_optuna
 from controller.suggesters.liar import TOLD_LIES
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
@@ -191,9 +192,9 @@ class _KnownSpaceSampler(optuna.samplers.TPESampler):
         # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
         self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
         if good is not None:
-            # The good group's size (`controller.suggesters.bounded`). Optuna 4.9 deprecated the
-            # `gamma` argument (to go in 6.0) but its TPE still reads `_gamma`, None meaning its default.
-            self._gamma = _GoodCount(good)
+            # The good group's size (`bounded`). Optuna 4.9 deprecated the `gamma` argument (to go in 6.0)
+            # but its TPE still reads `_gamma`, None meaning its default.
+            self._gamma = GoodCount(good)
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         # Independent TPE (several objectives) samples each parameter on its own: no joint space.
@@ -297,12 +298,8 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         return create_trial(params=values, distributions=self._distributions, values=list(losses))
 
     def _observed_study(self) -> optuna.Study:
-        """The study of the trials the model takes (`ModelSample`), in number order, plus FAIL scratch trials.
-
-        Grown while the members only gain higher numbers (results arriving in number order,
-        the bound not binding), else rebuilt; rebuilt too once scratch trials, which TPE has
-        to filter out, outnumber the real ones.
-        """
+        """The model's trials in number order plus FAIL scratch trials: grown while they only gain
+        later numbers, else rebuilt, as once the scratch trials TPE filters out outnumber them."""
         members = self._sample.members()
         if self._study is None or self._scratch > len(members) or members[: len(self._members)] != self._members:
             self._study = _new_study([self._fitting[n] for n in members], self.objectives)
@@ -311,11 +308,6 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             self._study.add_trials([self._fitting[n] for n in members[len(self._members) :]])
         self._members = members
         return self._study
-
-    def _lie_losses(self) -> list[float] | None:
-        """The loss per objective told for pending trials ("worst", "mean", "best"); None before any finite one."""
-        lie = [stats.lie(self.lie) for stats in self._loss_stats]
-        return None if any(x is None for x in lie) else [float(x) for x in lie if x is not None]
 
     def _sampler(self, optuna_seed: int, told_lies: int) -> optuna.samplers.TPESampler:
         """TPE for one draw; with the bound binding, its good group sized as for the full count (`bounded`)."""
@@ -332,52 +324,29 @@ class OptunaTpeSuggester(BaseTpeSuggester):
     def _draws(self, pending: list[FlatAssignment]) -> Draws:
         return _OptunaDraws(self, pending)
 
-    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
-        draws = _OptunaDraws(self, list(pending))
-        try:
-            return draws.draw(number, retry)
-        finally:
-            draws.close()
-
-
-@dataclass(frozen=True)
-class _GoodCount:
-    """Optuna's `gamma`: the size of the good group, here fixed to what full history gives."""
-
-    count: int
-
-    def __call__(self, n: int) -> int:
-        return min(self.count, n)
-
 
 class _OptunaDraws(Draws):
-    """Draws on one study: pending trials accounted for by `lie`, each draw added to them as it is made.
-
-    "running": scratch RUNNING trials in the observed study, set FAIL (unseen by TPE) at `close`;
-    "worst", "mean", "best": a study of its own, the model's trials plus a COMPLETE trial told
-    the lie per pending one (COMPLETE trials cannot be taken back); no pending trial, no lie:
-    the observed study. In every case a draw sees the trials `suggest` would build for the
-    same pending list, in the same order; the draws' own asked trials end FAIL at once.
-    """
+    """Draws on one study, each added to the pending trials as it is made. "running": scratch RUNNING
+    trials in the observed study, FAIL at `close`; a told lie: a study of its own with a COMPLETE trial
+    per pending one (they cannot be taken back). Each draw sees what `suggest` would build for it."""
 
     def __init__(self, engine: OptunaTpeSuggester, pending: list[FlatAssignment]) -> None:
         super().__init__(engine, pending)
         self.engine = engine
         self.running_lie = engine.constant_liar and engine.lie == "running"
-        self.lie = engine._lie_losses() if engine.constant_liar and not self.running_lie else None
+        self.lie = engine._lie_losses() if engine.constant_liar and not self.running_lie else None  # per objective
         self.unsaid: list[FlatAssignment] = list(pending)  # pending trials not yet in the study
         self.study: optuna.Study | None = None  # built at the first draw TPE makes
         self.lies = 0  # COMPLETE lies in the study
         self.scratch: list[int] = []  # study numbers of RUNNING scratch trials
-        self.added = 0  # scratch trials added for the draw being made
+        self.added = 0  # of them, added for the draw being made
 
     def add(self, flat: FlatAssignment) -> None:
         super().add(flat)
         self.unsaid.append(flat)
 
     def draw(self, number: int, retry: int = 0) -> FlatAssignment:
-        engine = self.engine
-        rng = trial_rng(engine.seed, number, retry)
+        engine, rng = self.engine, trial_rng(self.engine.seed, number, retry)
         optuna_seed = int(rng.integers(_SEED_BOUND))
         drawn: dict[str, JSON] = {}
         if engine._modelled and len(engine._fitting) >= engine.n_startup_jobs:
@@ -413,8 +382,7 @@ class _OptunaDraws(Draws):
             asked = study.ask(self.engine._distributions)
             # The asked trial ends FAIL, which TPE and the search space ignore.
             study.tell(asked.number, state=TrialState.FAIL)
-        # The scratch trials added for this draw are the ones just before it.
-        self.scratch.extend(range(asked.number - self.added, asked.number))
+        self.scratch.extend(range(asked.number - self.added, asked.number))  # added just before it
         self.added = 0
         if study is self.engine._study:
             self.engine._scratch += 1

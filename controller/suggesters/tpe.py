@@ -41,6 +41,12 @@ that many suggestions, not results, so with W workers TPE starts modelling from
 n_startup_jobs - (W - 1) real results. Counting only real results would add W - 1
 random draws; in benchmarks/parallel_quality.py that was no better at 8 workers
 and clearly worse at 32 (Branin @200: median score 0.51 against 0.68).
+
+Past `model_trials` observations (default 1000) TPE is fitted on the best trials and a
+seeded sample of the rest (`controller.suggesters.bounded`), and `tpe.suggest` gets the
+gamma that makes its good group the one full history gives; the start-up decision is
+taken on the full count. A batch (`suggest_batch`) adds each draw's lie document to the
+ones already built instead of building them again.
 """
 
 from __future__ import annotations
@@ -231,9 +237,6 @@ class TpeSuggester(BaseTpeSuggester):
     def _draws(self, pending: list[FlatAssignment]) -> Draws:
         return _HyperoptDraws(self, pending)
 
-    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
-        return _HyperoptDraws(self, list(pending)).draw(number, retry)
-
     def _assemble(self, vals: dict[str, Any]) -> FlatAssignment:
         drawn = {name: e.from_internal(vals[name][0]) for name, e in self._encoders.items()}
         return {
@@ -252,8 +255,8 @@ class _HyperoptDraws(Draws):
     def __init__(self, engine: TpeSuggester, pending: list[FlatAssignment]) -> None:
         super().__init__(engine, pending)
         self.engine = engine
-        lie = engine._loss_stats[0].lie(engine.lie)
-        self.lie = lie if engine.constant_liar else None
+        lie = engine._lie_losses()
+        self.lie = lie[0] if engine.constant_liar and lie is not None else None
         self.lies: list[dict[str, Any]] = []
         self.told = 0  # pending trials given a lie number (fitting or not)
         if engine._domain is None:

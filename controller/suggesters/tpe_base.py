@@ -16,10 +16,10 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
-from controller.suggester import Suggester
+from controller.suggester import Draws, Suggester
 from controller.suggesters.bounded import DEFAULT_MODEL_TRIALS, ModelSample
 from controller.suggesters.liar import LossStats, check_lie
-from sweepctl.space import SearchSpace
+from sweepctl.space import FlatAssignment, SearchSpace
 
 
 class BaseTpeSuggester(Suggester):
@@ -78,6 +78,22 @@ class BaseTpeSuggester(Suggester):
         for _, losses in new:
             for stats, loss in zip(self._loss_stats, losses):
                 stats.add(loss)
+
+    def _lie_losses(self) -> list[float] | None:
+        """The loss per objective told for pending trials ("worst", "mean", "best"); None before any finite one."""
+        lie = [stats.lie(self.lie) for stats in self._loss_stats]
+        return None if any(x is None for x in lie) else [float(x) for x in lie if x is not None]
+
+    @abstractmethod
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        """The engine's draws for a batch, or for one suggestion (`_suggest`)."""
+
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment | None:
+        draws = self._draws(list(pending))
+        try:
+            return draws.draw(number, retry)
+        finally:
+            draws.close()
 
     @property
     def skipped(self) -> tuple[int, ...]:
