@@ -47,6 +47,9 @@ BATCH = 100
 LARGE = 10_000  # from here on full-history columns take `LARGE_STEPS` steps: each costs seconds
 LARGE_STEPS = 3
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "suggestion_latency.md"
+# What is timed: wall time (perf_counter), or with --clock cpu this process's CPU time, which other
+# processes on a loaded machine inflate far less (they take turns on the cores, not our instructions).
+CLOCK = time.perf_counter
 
 
 def objective(x: dict[str, float]) -> float:
@@ -83,18 +86,18 @@ def time_sweepctl(n: int, steps: int, engine: TpeEngine, model_trials: int | Non
     if not engine.is_installed():
         return None
     s = sweepctl_suggester(engine, model_trials)
-    began = time.perf_counter()
+    began = CLOCK()
     s.observe(history(n))
-    replay = time.perf_counter() - began
+    replay = CLOCK() - began
     pending = random_points(PENDING, seed=1)
     s.suggest(n + PENDING + 1, pending)  # the first suggestion builds what later ones reuse; not timed
-    began = time.perf_counter()
+    began = CLOCK()
     for k in range(steps):
         number = n + PENDING + 2 + k
         p = s.suggest(number, pending)
         assert p is not None
         s.observe([Observation(number, p, objective(p))])
-    return Timed((time.perf_counter() - began) / steps, replay)
+    return Timed((CLOCK() - began) / steps, replay)
 
 
 def time_batch(n: int, engine: TpeEngine) -> tuple[float, float] | None:
@@ -106,18 +109,18 @@ def time_batch(n: int, engine: TpeEngine) -> tuple[float, float] | None:
     pending = random_points(PENDING, seed=1)
     numbers = list(range(n + PENDING + 1, n + PENDING + 1 + BATCH))
     s.suggest(numbers[0], pending)  # warm up as in time_sweepctl
-    began = time.perf_counter()
+    began = CLOCK()
     batch = s.suggest_batch(numbers, pending)
-    batched = (time.perf_counter() - began) / BATCH
+    batched = (CLOCK() - began) / BATCH
     running = list(pending)
-    began = time.perf_counter()
+    began = CLOCK()
     one_by_one = []
     for number in numbers:
         p = s.suggest(number, running)
         assert p is not None
         one_by_one.append(p)
         running.append(p)
-    single = (time.perf_counter() - began) / BATCH
+    single = (CLOCK() - began) / BATCH
     assert batch == one_by_one, "a batch must suggest what one at a time does (Suggester.suggest_batch)"
     return batched, single
 
@@ -129,9 +132,9 @@ def time_fmin(n: int, steps: int) -> float:
     trials = Trials()
     # Load n finished random trials through fmin's own random search (cheap), then time TPE's next steps.
     fmin(objective, space, algo=rand.suggest, max_evals=n, trials=trials, rstate=np.random.default_rng(0), show_progressbar=False)
-    began = time.perf_counter()
+    began = CLOCK()
     fmin(objective, space, algo=tpe.suggest, max_evals=n + steps, trials=trials, rstate=np.random.default_rng(1), show_progressbar=False)
-    return (time.perf_counter() - began) / steps
+    return (CLOCK() - began) / steps
 
 
 def time_optuna(n: int, steps: int) -> float | None:
@@ -145,11 +148,11 @@ def time_optuna(n: int, steps: int) -> float | None:
     }
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, constant_liar=True))
     study.add_trials([optuna.trial.create_trial(params=p, distributions=dists, value=objective(p)) for p in random_points(n)])
-    began = time.perf_counter()
+    began = CLOCK()
     for _ in range(steps):
         trial = study.ask(dists)
         study.tell(trial, objective(trial.params))
-    return (time.perf_counter() - began) / steps
+    return (CLOCK() - began) / steps
 
 
 def _ms(seconds: float | None) -> str:
@@ -227,7 +230,10 @@ def main() -> None:
     parser.add_argument("--full-max", type=int, default=100_000, help="largest size sweepctl's full-history columns are measured at")
     parser.add_argument("--batch-sizes", default="1000,10000,100000")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="time wall clock, or this process's CPU time")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.batch_sizes = [int(s) for s in args.batch_sizes.split(",") if s]
     logging.getLogger("hyperopt").setLevel(logging.ERROR)
@@ -238,7 +244,7 @@ def main() -> None:
         print(line, flush=True)
         lines.append(line)
 
-    began = time.perf_counter()
+    run_began = time.perf_counter()
     load_before = os.getloadavg()
     emit("# suggestion_latency.py: cost of a suggestion against the number of finished trials")
     emit("")
@@ -251,12 +257,14 @@ def main() -> None:
         f" {args.peer_max:,} finished trials (\"not run\" beyond: loading and fitting 100k trials takes them minutes),"
         f" sweepctl's full history up to {args.full_max:,}"
     )
+    emit(f"- Clock: {'CPU time of this process' if args.clock == 'cpu' else 'wall time'}")
     emit(f"- Load average before: {' / '.join(f'{x:.1f}' for x in load_before)}")
     emit("")
     latency_lines(args, emit)
     emit("")
     emit(
-        f"Load average after: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}; whole run {(time.perf_counter() - began) / 60:.1f} min."
+        f"Load average after: {' / '.join(f'{x:.1f}' for x in os.getloadavg())};"
+        f" whole run {(time.perf_counter() - run_began) / 60:.1f} min (wall)."
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(lines) + "\n")
