@@ -22,6 +22,13 @@ depends only on what happened before trial k started).
     python benchmarks/parallel_quality.py [--seeds 48] [--first-seed 0] [--budgets 100,200] [--workers 1,8]
         [--problems branin,hartmann6,rosenbrock10] [--engines sweepctl-tpe-liar,...|peers] [--processes 2]
 
+`--bounded` compares each TPE engine with its defaults fitted on a bounded sample of the finished
+trials (`tpe: {model_trials: N}`, N = `--model-trials`, 100 unless given: small enough to bind at
+budgets 200 and 1000, which the default bound of 1000 does not) against the same engine on full
+history (`model_trials: 0`), and writes results/suggestion_bounded.md:
+
+    python benchmarks/parallel_quality.py --bounded --budgets 200,1000 --seeds 12
+
 Without flags it runs the before/after pair of the hyperopt engine's default (issue 16 item 7):
 stock hyperopt TPE (`tpe: {local_search: 0}`) against what a sweep file without `tpe:` gets,
 sequential and at 8 workers, and reports them side by side with ratios; `--engines peers
@@ -57,6 +64,7 @@ import numpy as np
 from benchmarks._simulate import DURATION_MS, Engine, Run, StudyAsks, SuggesterAsks, box_names, box_space, run_trials
 from controller.suggester import Observation
 from controller.suggester_factory import make_suggester
+from controller.suggesters.bounded import DEFAULT_MODEL_TRIALS, GOOD_KEPT
 from controller.suggesters.random import RandomSuggester
 from sweepctl.space import FlatAssignment, SearchSpace
 from sweepctl.spec import Method, TpeEngine, TpeOptions
@@ -64,6 +72,9 @@ from sweepctl.spec import Method, TpeEngine, TpeOptions
 BASELINE_SEED_BASE = 10_000
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "parallel_quality_default.md"
 PASS_RATIO = 0.95
+BOUNDED_OUTPUT = Path(__file__).parent / "results" / "suggestion_bounded.md"
+# The bound of the "-bounded" engines (`--model-trials`); set before the pool forks its workers.
+BOUNDED_MODEL_TRIALS = 100
 
 
 # ---------------------------------------------------------------- problems
@@ -160,6 +171,16 @@ def sweepctl_optuna(options: TpeOptions | None = None) -> Callable[[Problem, int
     return lambda p, seed: SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
 
 
+def sweepctl_bounded(engine: TpeEngine, bounded: bool) -> Callable[[Problem, int], Engine[float]]:
+    """An engine with its defaults, fitted on at most BOUNDED_MODEL_TRIALS trials (`bounded`) or on every one."""
+
+    def build(p: Problem, seed: int) -> Engine[float]:
+        tpe = TpeOptions(engine=engine, model_trials=BOUNDED_MODEL_TRIALS if bounded else 0)
+        return SweepctlEngine(make_suggester(Method.TPE, p.space(), seed, tpe))
+
+    return build
+
+
 def sweepctl_hyperopt(options: TpeOptions) -> Callable[[Problem, int], Engine[float]]:
     """sweepctl's hyperopt engine, built as the controller builds it from a `tpe:` block."""
     tpe = dataclasses.replace(options, engine=TpeEngine.HYPEROPT)
@@ -187,10 +208,16 @@ ENGINES: dict[str, Callable[[Problem, int], Engine[float]]] = {
     "sweepctl-tpe-local-startup10": sweepctl_hyperopt(TpeOptions(local_search=0.5, n_startup_jobs=10)),
     "sweepctl-tpe-local-mean": sweepctl_hyperopt(TpeOptions(local_search=0.5, lie="mean")),
     "sweepctl-tpe-local-best": sweepctl_hyperopt(TpeOptions(local_search=0.5, lie="best")),
+    # Each engine with its defaults on a bounded sample of the finished trials, and on every one (`--bounded`).
+    "sweepctl-tpe-bounded": sweepctl_bounded(TpeEngine.HYPEROPT, bounded=True),
+    "sweepctl-tpe-full": sweepctl_bounded(TpeEngine.HYPEROPT, bounded=False),
+    "sweepctl-optuna-bounded": sweepctl_bounded(TpeEngine.OPTUNA, bounded=True),
+    "sweepctl-optuna-full": sweepctl_bounded(TpeEngine.OPTUNA, bounded=False),
     "optuna-tpe-liar": lambda p, seed: OptunaEngine(p, seed, constant_liar=True),
     "optuna-tpe": lambda p, seed: OptunaEngine(p, seed, constant_liar=False),
     "random": lambda p, seed: SweepctlEngine(RandomSuggester(p.space(), seed)),
 }
+BOUNDED_ENGINES = ("sweepctl-tpe-bounded", "sweepctl-tpe-full", "sweepctl-optuna-bounded", "sweepctl-optuna-full")
 SWEEPCTL_TPE = tuple(e for e in ENGINES if e.startswith("sweepctl-"))
 SWEEPCTL_OPTUNA = "sweepctl-optuna"  # the Optuna engine as `tpe: {engine: optuna}` gives it
 STOCK, DEFAULT = "sweepctl-tpe-liar", "sweepctl-tpe-default"  # the before/after pair of the default run
@@ -200,7 +227,9 @@ PEER_ENGINES = (
     "sweepctl-tpe-liar", "sweepctl-tpe", SWEEPCTL_OPTUNA, "sweepctl-optuna-ignore", "sweepctl-optuna-local",
     "optuna-tpe-liar", "optuna-tpe", "random",
 )
-ENGINE_GROUPS = {"peers": PEER_ENGINES}
+# (bounded, full history) pairs of `--bounded`.
+BOUNDED_PAIRS = (("sweepctl-tpe-bounded", "sweepctl-tpe-full"), ("sweepctl-optuna-bounded", "sweepctl-optuna-full"))
+ENGINE_GROUPS = {"peers": PEER_ENGINES, "bounded": tuple(e for pair in BOUNDED_PAIRS for e in pair)}
 
 
 # ---------------------------------------------------------------- simulation
@@ -222,7 +251,9 @@ def simulate(run: Run) -> RunResult:
     return RunResult(run, tuple(values), time.perf_counter() - began)
 
 
-def _quiet_worker() -> None:
+def _quiet_worker(model_trials: int = BOUNDED_MODEL_TRIALS) -> None:
+    global BOUNDED_MODEL_TRIALS
+    BOUNDED_MODEL_TRIALS = model_trials  # whatever the start method, the workers bound as the parent was told
     logging.getLogger().setLevel(logging.WARNING)
     for name in ("hyperopt", "controller"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -241,7 +272,7 @@ def run_all(runs: Sequence[Run], processes: int) -> list[RunResult]:
     ordered = sorted(runs, key=lambda r: (r.engine == "random", -cost[r.problem] * r.budget, r.engine, r.workers, r.seed))
     results: list[RunResult] = []
     began = time.perf_counter()
-    with multiprocessing.Pool(processes, initializer=_quiet_worker) as pool:
+    with multiprocessing.Pool(processes, initializer=_quiet_worker, initargs=(BOUNDED_MODEL_TRIALS,)) as pool:
         for i, result in enumerate(pool.imap_unordered(simulate, ordered, chunksize=1), 1):
             results.append(result)
             elapsed = time.perf_counter() - began
@@ -430,19 +461,42 @@ def versus_stock_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
 
     With the default engines this is the before/after table of the default (issue 16 item 7).
     """
+    variants = [(e, STOCK) for e in args.engines if e.startswith("sweepctl-tpe") and e != STOCK and e not in BOUNDED_ENGINES]
+    intro = (
+        f"Against stock hyperopt TPE (`{STOCK}`, `tpe: {{local_search: 0}}`; `{DEFAULT}` is what a sweep file"
+        " without `tpe:` gets): median score with its interquartile range, and the ratio of median scores"
+        ' engine / stock with its 90% bootstrap interval over seeds (paired). "all" rows pool the problems and'
+        " budgets (mean of the cells' median scores). Verdict: better = interval above 1, level = interval"
+        " holds 1, WORSE = interval below 1."
+    )
+    return versus_lines(args, scores, variants, intro, ("stock", "engine / stock"))
+
+
+def bounded_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
+    """Each engine on a bounded sample of the finished trials against the same engine on every one."""
+    pairs = [pair for pair in BOUNDED_PAIRS if all(e in args.engines for e in pair)]
+    intro = (
+        f"Bounded model (`tpe: {{model_trials: {BOUNDED_MODEL_TRIALS}}}`: past {BOUNDED_MODEL_TRIALS} finished trials"
+        f" TPE is fitted on the best {GOOD_KEPT} and a hash sample of the rest, {BOUNDED_MODEL_TRIALS} in all) against"
+        " full history (`model_trials: 0`), each engine with its other defaults. The bound here is far below the"
+        f" default ({DEFAULT_MODEL_TRIALS}) so that it binds at every budget run. Median score with its"
+        " interquartile range, and the ratio of median scores bounded / full with its 90% bootstrap interval over"
+        ' seeds (paired: the same seed is the same trial durations and the same first draws). "all" rows pool the'
+        " problems and budgets. Verdict: better = interval above 1, level = interval holds 1, WORSE = interval below 1."
+    )
+    return versus_lines(args, scores, pairs, intro, ("full", "bounded / full"))
+
+
+def versus_lines(
+    args: argparse.Namespace, scores: Scores, pairs: Sequence[tuple[str, str]], intro: str, headings: tuple[str, str]
+) -> list[str]:
+    """Each (engine, reference) pair of `pairs`, cell by cell and pooled, with bootstrap intervals."""
     rng = np.random.default_rng(0)
-    variants = [e for e in args.engines if e.startswith("sweepctl-tpe") and e != STOCK]
     lines = [
         "",
-        (
-            f"Against stock hyperopt TPE (`{STOCK}`, `tpe: {{local_search: 0}}`; `{DEFAULT}` is what a sweep file"
-            " without `tpe:` gets): median score with its interquartile range, and the ratio of median scores"
-            ' engine / stock with its 90% bootstrap interval over seeds (paired). "all" rows pool the problems and'
-            " budgets (mean of the cells' median scores). Verdict: better = interval above 1, level = interval"
-            " holds 1, WORSE = interval below 1."
-        ),
+        intro,
         "",
-        "| engine | problem | budget | workers | stock | engine | engine / stock | verdict |",
+        f"| engine | problem | budget | workers | {headings[0]} | engine | {headings[1]} | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
 
@@ -452,10 +506,10 @@ def versus_stock_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
 
     pooled = [(p, b) for p in args.problems for b in args.budgets]
     rows = [(p, str(b), [(p, b)]) for p in args.problems for b in args.budgets] + [("all", ",".join(map(str, args.budgets)), pooled)]
-    for engine in variants:
+    for engine, reference in pairs:
         for label, budget_label, cells in rows:
             for w in args.workers:
-                found = scores.ratio_interval(cells, (engine, w), (STOCK, w), rng)
+                found = scores.ratio_interval(cells, (engine, w), (reference, w), rng)
                 if isinstance(found, str):
                     ratio, verdict = found, "n/a"
                 else:
@@ -463,10 +517,10 @@ def versus_stock_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
                     ratio = f"{value:.3f} [{lo:.2f}–{hi:.2f}]"
                     verdict = "better" if lo > 1 else "level" if hi >= 1 else "WORSE"
                 if len(cells) == 1:
-                    stock, score = cell((label, STOCK, w, cells[0][1])), cell((label, engine, w, cells[0][1]))
+                    ref, score = cell((*cells[0][:1], reference, w, cells[0][1])), cell((*cells[0][:1], engine, w, cells[0][1]))
                 else:
-                    stock, score = (f"{scores.pooled([(p, e, w, b) for p, b in cells]):.2f}" for e in (STOCK, engine))
-                lines.append(f"| {engine} | {label} | {budget_label} | {w} | {stock} | {score} | {ratio} | {verdict} |")
+                    ref, score = (f"{scores.pooled([(p, e, w, b) for p, b in cells]):.2f}" for e in (reference, engine))
+                lines.append(f"| {engine} | {label} | {budget_label} | {w} | {ref} | {score} | {ratio} | {verdict} |")
     return lines
 
 
@@ -527,6 +581,8 @@ def report(args: argparse.Namespace, results: Sequence[RunResult], wall: float |
     lines = header_lines(args, wall) + score_lines(args, scores)
     if STOCK in args.engines:
         lines += versus_stock_lines(args, scores)
+    if any(e in args.engines for e in BOUNDED_ENGINES):
+        lines += bounded_lines(args, scores)
     if "optuna-tpe-liar" in args.engines:
         lines += ratio_lines(args, scores)
     return "\n".join(lines + timing_lines(args, scores)) + "\n"
@@ -558,28 +614,44 @@ def _name_list(choices: Sequence[str], groups: dict[str, Sequence[str]] | None =
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    global BOUNDED_MODEL_TRIALS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=48)
     parser.add_argument(
         "--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ... (fresh seeds confirm a choice)"
     )
-    parser.add_argument("--budgets", type=_int_list, default=[100, 200])
+    parser.add_argument("--budgets", type=_int_list, help="budgets scored (default 100,200; with --bounded 200,1000)")
     parser.add_argument("--workers", type=_int_list, default=[1, 8])
     parser.add_argument("--problems", type=_name_list(list(PROBLEMS)), default=list(PROBLEMS))
     parser.add_argument(
         "--engines",
         type=_name_list(list(ENGINES), ENGINE_GROUPS),
-        default=[STOCK, DEFAULT],
-        help="engines to run (default: the before/after pair); peers = every peer engine of the earlier reports",
+        help=(
+            "engines to run (default: the before/after pair; with --bounded, group bounded); peers = every peer engine"
+            " of the earlier reports"
+        ),
     )
     parser.add_argument("--baseline-seeds", type=int, default=200, help="random-search runs behind the score's baseline")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--bounded",
+        action="store_true",
+        help="compare each TPE engine on a bounded sample of the finished trials against full history (budgets 200,1000 unless given)",
+    )
+    parser.add_argument("--model-trials", type=int, default=BOUNDED_MODEL_TRIALS, help="the bound of the -bounded engines")
+    parser.add_argument("--output", type=Path)
     parser.add_argument("--runs-json", type=Path, help="also write every run's values here, for analyses the report lacks")
     parser.add_argument(
         "--from-runs", type=Path, help="report the runs an earlier --runs-json wrote instead of running them (give that run's flags)"
     )
     args = parser.parse_args(argv)
+    if args.bounded:
+        BOUNDED_MODEL_TRIALS = args.model_trials  # read by the pool's forked workers
+    if args.engines is None:
+        args.engines = list(ENGINE_GROUPS["bounded"]) if args.bounded else [STOCK, DEFAULT]
+    if args.budgets is None:
+        args.budgets = [200, 1000] if args.bounded else [100, 200]
+    args.output = args.output or (BOUNDED_OUTPUT if args.bounded else DEFAULT_OUTPUT)
     args.budgets, args.workers = sorted(args.budgets), sorted(args.workers)
     if not 0 <= args.first_seed <= BASELINE_SEED_BASE - args.seeds:
         parser.error(f"seeds must lie in 0..{BASELINE_SEED_BASE - 1}: the random baseline uses those from {BASELINE_SEED_BASE}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from controller.context import SweepContext, new_suggester, observation
 from controller.scheduling import learns_from_results, trial_seed
@@ -29,6 +29,7 @@ STATS_SECONDS = 1.0  # how often suggestion latencies are written
 MODEL_RETRIES = 10  # re-draws from the sweep's own engine before falling back to random draws
 MAX_CREATE_SECONDS = 0.5  # one sweep's share of a controller pass spent creating trials
 MAX_DUPLICATE_RETRIES = 100
+BATCH_SIZE = 16  # trials suggested together when many workers free up at once (deadline checked between batches)
 WARM_NUMBER_BASE = 10**11  # observation numbers for warm-start trials: never a real trial number
 
 
@@ -106,21 +107,30 @@ def _observations(trials: Sequence[Trial], spec: SweepSpec) -> list[Observation]
 def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: int, count: int) -> int:
     """Create and send up to `count` trials numbered from `first_number`; how many were sent.
 
-    Stops early when the space is exhausted or after MAX_CREATE_SECONDS (the rest next pass).
+    Parameters are suggested BATCH_SIZE at a time (`Suggester.suggest_batch`: the engine builds
+    its model once per batch, not once per trial). Stops early when the space is exhausted or
+    after MAX_CREATE_SECONDS, checked between batches (the rest next pass).
     The trials created are sent together at the end, in one round trip (`publish_all`).
     """
     created: list[Trial] = []
     sent: list[Trial] = []
     deadline = time.monotonic() + MAX_CREATE_SECONDS
+    end = first_number + count
     try:
-        for number in range(first_number, first_number + count):
+        number, stopped = first_number, False
+        while number < end and not stopped:
             if created and time.monotonic() > deadline:
                 break  # the rest next pass, after the other sweeps had their turn
-            trial = create_one(store, ctx, number)
-            if trial is None:
-                break
-            ctx.pending[number] = ctx.spec.space.flatten(trial.params)
-            created.append(trial)
+            numbers = list(range(number, min(end, number + BATCH_SIZE)))
+            drawn = _suggest_batch(ctx, numbers)
+            for n in numbers:
+                trial = create_one(store, ctx, n, drawn)
+                if trial is None:
+                    stopped = True  # the space is exhausted, or the store refused (the sweep ended meanwhile)
+                    break
+                ctx.pending[n] = ctx.spec.space.flatten(trial.params)
+                created.append(trial)
+            number = numbers[-1] + 1
     finally:
         # The batch's messages in one round trip and its bookkeeping in another: a trial without sent_at is
         # only re-sent by a controller that restarts, and the worker refuses a duplicate.
@@ -131,6 +141,19 @@ def create_trials(store: Store, app: Celery, ctx: SweepContext, first_number: in
     return len(sent)
 
 
+def _suggest_batch(ctx: SweepContext, numbers: list[int]) -> dict[int, FlatAssignment | None]:
+    """The engine's first draws for `numbers` past the warm_start points, in one batch when there are several
+    (their time shared out among them in the sweep's latencies); the others are drawn by `create_one`."""
+    drawn = [n for n in numbers if n > len(ctx.spec.warm_points)]
+    if len(drawn) < 2:
+        return {}
+    began = time.perf_counter()
+    flats = ctx.suggester.suggest_batch(drawn, list(ctx.pending.values()))
+    each = (time.perf_counter() - began) / len(drawn)
+    ctx.suggest_seconds.extend([each] * len(drawn))
+    return dict(zip(drawn, flats))
+
+
 def write_stats(store: Store, ctx: SweepContext) -> None:
     """Suggestion latencies into the sweep's histogram: at most once a second (the exporter
     is scraped every 15 s), not a round trip per trial; and when the sweep is let go."""
@@ -139,13 +162,19 @@ def write_stats(store: Store, ctx: SweepContext) -> None:
     ctx.stats_due = time.monotonic() + STATS_SECONDS
 
 
-def create_one(store: Store, ctx: SweepContext, number: int) -> Trial | None:
+def create_one(
+    store: Store, ctx: SweepContext, number: int, drawn: Mapping[int, FlatAssignment | None] | None = None
+) -> Trial | None:
     """Suggest and record trial `number`, re-drawing while the suggestion duplicates a
-    parameter set already tried or pending; None when nothing new is left to suggest."""
+    parameter set already tried or pending; None when nothing new is left to suggest.
+    `drawn` holds the engine's first draws made in a batch (`create_trials`), by number."""
     sid = ctx.sweep.id
     pending = list(ctx.pending.values())
     for retry in range(MAX_DUPLICATE_RETRIES + 1):
-        flat = _suggest(ctx, number, pending, retry)
+        if retry == 0 and drawn is not None and number in drawn:
+            flat = drawn[number]
+        else:
+            flat = _suggest(ctx, number, pending, retry)
         if flat is None:
             ctx.exhausted = True
             return None

@@ -61,6 +61,29 @@ def trial_rng(seed: int, number: int, retry: int = 0) -> np.random.Generator:
     return np.random.default_rng([entropy, number] if retry == 0 else [entropy, number, retry])
 
 
+class Draws:
+    """One batch's draws: each `draw` sees `pending` and every parameter set `add`ed since as running.
+
+    This default asks the suggester's `_suggest` per draw; an engine's own keeps what it
+    built for the batch (its model, the liar's trials) and only adds to it.
+    """
+
+    def __init__(self, suggester: Suggester, pending: list[FlatAssignment]) -> None:
+        self.suggester = suggester
+        self.running = pending
+
+    def draw(self, number: int, retry: int = 0) -> FlatAssignment | None:
+        """What `suggest(number, running, retry)` returns."""
+        return self.suggester._suggest(number, self.running, retry)
+
+    def add(self, flat: FlatAssignment) -> None:
+        """Count `flat` as running for the draws that follow."""
+        self.running.append(flat)
+
+    def close(self) -> None:
+        """The batch is over: undo what it put into the suggester's own state (nothing, by default)."""
+
+
 class Suggester(ABC):
     """Chooses parameters for trial numbers, learning from finished trials.
 
@@ -111,6 +134,36 @@ class Suggester(ABC):
         if number < 1:
             raise ValueError(f"trial numbers start at 1, got {number}")
         return self._suggest(number, pending, retry)
+
+    def suggest_batch(self, numbers: Sequence[int], pending: Sequence[FlatAssignment] = ()) -> list[FlatAssignment | None]:
+        """Parameters for several trial `numbers` at once (when many workers free up together).
+
+        Contract: the suggestion for `numbers[i]` is exactly `suggest(numbers[i], pending')` where
+        `pending'` is `pending` followed by the batch's suggestions before it (those not None): each
+        draw sees the earlier ones as running, as when the trials are suggested one at a time while
+        they are created. So a batch depends only on the seed, the numbers in their order, `pending`
+        and the set of observations. Engines that fit a model (TPE) override `_suggest_batch` to
+        build it once for the batch; this default draws one at a time.
+        """
+        for number in numbers:
+            if number < 1:
+                raise ValueError(f"trial numbers start at 1, got {number}")
+        draws = self._draws(list(pending))
+        drawn: list[FlatAssignment | None] = []
+        try:
+            for number in numbers:
+                flat = draws.draw(number)
+                drawn.append(flat)
+                if flat is not None:
+                    draws.add(flat)
+        finally:
+            draws.close()
+        return drawn
+
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        """The draws of one batch, `pending` running. Engines that fit a model return their own,
+        which builds it once; this default asks `_suggest` each time."""
+        return Draws(self, pending)
 
     def _learn(self, new: Sequence[Observation]) -> None:
         """Hook: take in newly observed trials. Suggesters that ignore history keep the default."""

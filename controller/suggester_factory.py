@@ -69,8 +69,16 @@ def _tpe_engine(space: SearchSpace, seed: int | None, tpe: TpeOptions, objective
                 "method: tpe", [("tpe.engine", f"optuna cannot be imported here ({exc}): install sweepctl[optuna]")]
             ) from exc
         return OptunaTpeSuggester(
-            space, seed, n_startup_jobs=tpe.n_startup_jobs, constant_liar=tpe.constant_liar, lie=tpe.lie, objectives=objectives
+            space,
+            seed,
+            n_startup_jobs=tpe.n_startup_jobs,
+            constant_liar=tpe.constant_liar,
+            lie=tpe.lie,
+            model_trials=tpe.model_trials,
+            objectives=objectives,
         )
     from controller.suggesters.tpe import TpeSuggester
 
-    return TpeSuggester(space, seed, n_startup_jobs=tpe.n_startup_jobs, constant_liar=tpe.constant_liar, lie=tpe.lie)
+    return TpeSuggester(
+        space, seed, n_startup_jobs=tpe.n_startup_jobs, constant_liar=tpe.constant_liar, lie=tpe.lie, model_trials=tpe.model_trials
+    )

@@ -1,7 +1,7 @@
 """The `tpe` block of a sweep file (a sweepctl extension): which engine runs TPE, and its options.
 
 `tpe: {engine: hyperopt|optuna, constant_liar: bool, lie: worst|mean|best|running,
-n_startup_jobs: int, local_search: share}`. Every option applies to both engines; what is not given
+n_startup_jobs: int, local_search: share, model_trials: int}`. Every option applies to both engines; what is not given
 is left to the engine's own default (`controller.suggesters.tpe` and
 `controller.suggesters.optuna_tpe` document theirs; hyperopt's includes local search on
 numeric spaces, so `local_search: 0` is stock TPE, one key away). The engine is checked
@@ -20,6 +20,9 @@ from sweepctl.space import Parameter
 from sweepctl.spec import TpeEngine, TpeOptions
 
 LIES = ("worst", "mean", "best", "running")
+# The fewest observations a bounded TPE model may be fitted on (`model_trials`; 0 is every one):
+# fewer would leave little beside the best trials it keeps (`controller.suggesters.bounded`).
+MIN_MODEL_TRIALS = 100
 _ENGINES = tuple(e.value for e in TpeEngine)
 # Lies only some engines can tell: "running" leaves pending trials RUNNING in an Optuna study.
 _LIE_ENGINES = {"running": TpeEngine.OPTUNA}
@@ -32,7 +35,7 @@ def parse_tpe_options(problems: v.Problems, raw: Any) -> TpeOptions:
     if not isinstance(raw, dict):
         problems.add("tpe", f"expected a mapping of TPE options, got {v.describe(raw)}")
         return TpeOptions()
-    v.check_keys(problems, "tpe", raw, ("engine", "constant_liar", "lie", "n_startup_jobs", "local_search"))
+    v.check_keys(problems, "tpe", raw, ("engine", "constant_liar", "lie", "n_startup_jobs", "local_search", "model_trials"))
     engine = v.choice(problems, "tpe.engine", raw["engine"], _ENGINES, "engine") if "engine" in raw else None
     return TpeOptions(
         engine=None if engine is None else TpeEngine(engine),
@@ -40,7 +43,19 @@ def parse_tpe_options(problems: v.Problems, raw: Any) -> TpeOptions:
         lie=v.choice(problems, "tpe.lie", raw["lie"], LIES, "lie") if "lie" in raw else None,
         n_startup_jobs=v.integer(problems, "tpe.n_startup_jobs", raw["n_startup_jobs"], ge=1) if "n_startup_jobs" in raw else None,
         local_search=_local_search(problems, raw["local_search"]) if "local_search" in raw else None,
+        model_trials=_model_trials(problems, raw["model_trials"]) if "model_trials" in raw else None,
     )
+
+
+def _model_trials(problems: v.Problems, raw: Any) -> int | None:
+    """How many observations the TPE model is fitted on at most: 0 (every one) or MIN_MODEL_TRIALS and more."""
+    count = v.integer(problems, "tpe.model_trials", raw, ge=0)
+    if count is None:
+        return None
+    if 0 < count < MIN_MODEL_TRIALS:
+        problems.add("tpe.model_trials", f"expected 0 (model every trial) or at least {MIN_MODEL_TRIALS}, got {count}")
+        return None
+    return count
 
 
 def _local_search(problems: v.Problems, raw: Any) -> float | None:

@@ -78,6 +78,7 @@ class TpeOptions(Mapping[str, object]):
     lie: str | None = None
     n_startup_jobs: int | None = None
     local_search: float | None = None
+    model_trials: int | None = None  # observations the model is fitted on at most; 0: all (`controller.suggesters.bounded`)
 
     @property
     def chosen_engine(self) -> TpeEngine:

@@ -29,13 +29,14 @@ number, the retry and the set of observations (through the best trials).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from controller.suggester import Observation, Suggester, trial_rng
+from controller.suggester import Draws, Observation, Suggester, trial_rng
 from controller.suggesters.sampling import log_space_bounds, received_value
 from sweepctl.space import Distribution, FlatAssignment, Parameter, SearchSpace
 from sweepctl.space_fit import number_in_range
@@ -111,20 +112,33 @@ class LocalSearch(Suggester):
         self.share = share
         self.after = after
         self._axes = {p.name: _Axis(p) for p in inner.space.parameters if _is_numeric(p) and not p.is_fixed}
-        self._scored: list[tuple[float, int]] = []  # (loss, number) of observations with a usable loss
+        self._scored: list[tuple[float, int]] = []  # (loss, number) of observations with a usable loss, sorted
+        # The numbers in _scored that were local draws (`_shrink`), sorted: counted past the best by bisection,
+        # so neither learning nor a suggestion walks every observation.
+        self._local_scored: list[int] = []
 
     def _learn(self, new: Sequence[Observation]) -> None:
         self.inner.observe(new)
-        self._scored.extend((obs.loss, obs.number) for obs in new if not obs.failed and obs.loss is not None)
-        self._scored.sort()
+        for obs in new:
+            if obs.failed or obs.loss is None:
+                continue
+            bisect.insort(self._scored, (obs.loss, obs.number))
+            if obs.number > self.after and is_local_number(obs.number, self.share):
+                bisect.insort(self._local_scored, obs.number)
+
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        return _LocalDraws(self, self.inner._draws(pending))
 
     def _suggest(self, number: int, pending: Sequence[FlatAssignment], retry: int) -> FlatAssignment | None:
+        local = self._local_draw(number, retry)
+        return local if local is not None else self.inner.suggest(number, pending, retry)
+
+    def _local_draw(self, number: int, retry: int) -> FlatAssignment | None:
+        """The local draw for `number`, or None when it is the engine's to draw."""
         # A space with nothing numeric has no neighbourhood: a local draw would be the best trial again.
         if self._axes and len(self._scored) >= self.after and is_local_number(number, self.share):
-            local = self._local(number, retry)
-            if local is not None:
-                return local
-        return self.inner.suggest(number, pending, retry)
+            return self._local(number, retry)
+        return None
 
     def _shrink(self) -> float:
         """How much the steps have shrunk since the best trial: by half per
@@ -135,7 +149,7 @@ class LocalSearch(Suggester):
         trials could have finished). A new best starts the count again.
         """
         best_number = self._scored[0][1]
-        failures = sum(1 for _, n in self._scored if n > best_number and n > self.after and is_local_number(n, self.share))
+        failures = len(self._local_scored) - bisect.bisect_right(self._local_scored, best_number)
         return float(0.5 ** (failures / (FAILURES_PER_HALVING_PER_DIMENSION * len(self._axes))))
 
     def _local(self, number: int, retry: int) -> FlatAssignment | None:
@@ -158,3 +172,26 @@ class LocalSearch(Suggester):
             step = min(max(float(np.std(units)) * shrink, MIN_STEP), MAX_STEP)
             drawn[p.name] = received_value(p, axis.from_unit(units[0] + step * float(rng.standard_normal())))
         return drawn
+
+
+class _LocalDraws(Draws):
+    """A batch: local draws where `is_local_number` says, the engine's own batch draws elsewhere.
+
+    Local draws depend on the observations only; every draw of the batch, local or not, is
+    added to the engine's draws as running, as `suggest` one at a time would have it.
+    """
+
+    def __init__(self, search: LocalSearch, inner: Draws) -> None:
+        super().__init__(search, inner.running)
+        self.search = search
+        self.inner = inner
+
+    def draw(self, number: int, retry: int = 0) -> FlatAssignment | None:
+        local = self.search._local_draw(number, retry)
+        return local if local is not None else self.inner.draw(number, retry)
+
+    def add(self, flat: FlatAssignment) -> None:
+        self.inner.add(flat)  # the same list as self.running: added once
+
+    def close(self) -> None:
+        self.inner.close()

@@ -23,6 +23,10 @@ Mapping to Optuna (parameters that cannot vary stay out and are added back):
   uniform: categorical `probabilities` shape the start-up draws only. A
   quantized parameter with no multiple of q in range is drawn from its prior.
 
+Past `model_trials` observations (default 1000) the study holds the best trials and a
+sample of the rest, the good group sized as for full history (`controller.suggesters.bounded`,
+which says how with several objectives); it is rebuilt when the sample loses a trial.
+
 Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
 space, every parameter is drawn from its prior exactly as random search draws
 it (W&B rounding, probabilities); Optuna's own random start-up is off.
@@ -55,13 +59,10 @@ Trials still running (`pending`) are accounted for by `lie`:
   "worst", "mean", "best": told as COMPLETE with that loss among those seen so
   far (the constant liar of Ginsbourger et al., as in the hyperopt engine).
 With `constant_liar=False` they are ignored and parallel suggestions differ only
-through their seeds. At 8 concurrent workers in benchmarks/parallel_quality.py
-(Branin, Hartmann6, Rosenbrock-10D; see benchmarks/README.md) "running" and
-ignoring tied for best (80 seeds), "worst" and "mean" scored about 2% lower and
-"best" far lower, as it pulls concurrent trials together (40 seeds). "running"
-is the default: it is Optuna's own, and unlike ignoring it keeps concurrent
-suggestions apart where TPE's draws would coincide (few distinct values, many
-workers: tested in tests/unit/controller/test_optuna_tpe_suggester.py).
+through their seeds. At 8 workers in benchmarks/parallel_quality.py "running" and ignoring
+tied for best (80 seeds), "worst" and "mean" scored ~2% lower, "best" far lower (40 seeds).
+"running" is the default: Optuna's own, and unlike ignoring it keeps concurrent suggestions
+apart where TPE's draws would coincide (tests/unit/controller/test_optuna_tpe_suggester.py).
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from controller.suggester import Observation, trial_rng
-from controller.suggesters.liar import TOLD_LIES, lie_value
+from controller.suggester import Draws, Observation, trial_rng
+from controller.suggesters.bounded import GoodCount, good_count_optuna
+from controller.suggesters.liar import TOLD_LIES
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
@@ -185,10 +187,14 @@ class _KnownSpaceSampler(optuna.samplers.TPESampler):
     distribution comparisons, ~40% of a suggestion at 5k trials.
     """
 
-    def __init__(self, distributions: dict[str, BaseDistribution], **options: Any) -> None:
+    def __init__(self, distributions: dict[str, BaseDistribution], good: int | None = None, **options: Any) -> None:
         super().__init__(**options)
         # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
         self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
+        if good is not None:
+            # The good group's size (`bounded`). Optuna 4.9 deprecated the `gamma` argument (to go in 6.0)
+            # but its TPE still reads `_gamma`, None meaning its default.
+            self._gamma = GoodCount(good)
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         # Independent TPE (several objectives) samples each parameter on its own: no joint space.
@@ -210,7 +216,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
     The first `n_startup_jobs` observed trials (failed ones included) are
     followed by draws from the prior, after which TPE models good and bad regions
     (defaults: 10 start-up jobs, the liar on, lying "running").
-    Cost per suggestion grows linearly with the number of observations.
+    Cost per suggestion grows linearly with the observations modelled, at most `model_trials`.
     Raises `SpecError` for a space with a distribution Optuna cannot model.
     """
 
@@ -227,12 +233,21 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         n_startup_jobs: int | None = None,
         constant_liar: bool | None = None,
         lie: str | None = None,
+        model_trials: int | None = None,
         objectives: int = 1,
     ) -> None:
         if objectives < 1:
             raise ValueError(f"objectives must be 1 or more, got {objectives}")
         self.objectives = objectives  # how many losses each trial is told (the module docstring)
-        super().__init__(space, seed, n_startup_jobs=n_startup_jobs, constant_liar=constant_liar, lie=lie)
+        super().__init__(
+            space,
+            seed,
+            n_startup_jobs=n_startup_jobs,
+            constant_liar=constant_liar,
+            lie=lie,
+            model_trials=model_trials,
+            objectives=objectives,
+        )
 
     def _model_space(self) -> None:
         unsupported = [
@@ -245,27 +260,22 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         self._modelled = {p.name: m for p in self.space.parameters if (m := _modelled(p)) is not None}
         self._distributions = {name: m.distribution for name, m in self._modelled.items()}
         self._fitting: dict[int, FrozenTrial] = {}  # observed trials that fit the space, by number
-        # The fitting trials as a study, in number order, plus FAIL scratch trials TPE
-        # does not see. Grown while results arrive in number order, else rebuilt.
+        # The model's trials as a study (`_observed_study`), and which numbers they are.
         self._study: optuna.Study | None = None
+        self._members: tuple[int, ...] = ()
         self._scratch = 0  # FAIL trials in the study, which every suggestion still scans
 
     def _learn(self, new: Sequence[Observation]) -> None:
-        top = max(self._fitting, default=0)
-        added: list[int] = []
+        taken: list[tuple[int, Sequence[float]]] = []
         for obs in new:
-            trial = self._frozen(obs.params, self._told(obs))
+            losses = self._told(obs)
+            trial = self._frozen(obs.params, losses)
             if trial is None:
                 self._skip(obs.number)
                 continue
             self._fitting[obs.number] = trial
-            added.append(obs.number)
-        if self._study is None or not added:
-            return
-        if min(added) > top:
-            self._study.add_trials([self._fitting[n] for n in sorted(added)])
-        else:
-            self._study = None
+            taken.append((obs.number, losses))
+        self._take(taken)
 
     def _told(self, obs: Observation) -> tuple[float, ...]:
         """The losses a finished trial is told with: its own, or infinite on every objective when it failed."""
@@ -288,51 +298,103 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         return create_trial(params=values, distributions=self._distributions, values=list(losses))
 
     def _observed_study(self) -> optuna.Study:
-        # Rebuilt too once scratch trials outnumber the real ones, which TPE has to filter out.
-        if self._study is None or self._scratch > len(self._fitting):
-            self._study = _new_study([self._fitting[n] for n in sorted(self._fitting)], self.objectives)
+        """The model's trials in number order plus FAIL scratch trials: grown while they only gain
+        later numbers, else rebuilt, as once the scratch trials TPE filters out outnumber them."""
+        members = self._sample.members()
+        if self._study is None or self._scratch > len(members) or members[: len(self._members)] != self._members:
+            self._study = _new_study([self._fitting[n] for n in members], self.objectives)
             self._scratch = 0
+        elif len(members) > len(self._members):
+            self._study.add_trials([self._fitting[n] for n in members[len(self._members) :]])
+        self._members = members
         return self._study
 
-    def _study_with_lies(self, pending: Sequence[FlatAssignment]) -> optuna.Study | None:
-        """The observed trials plus the pending ones told as COMPLETE with the lie; None: nothing to tell.
+    def _sampler(self, optuna_seed: int, told_lies: int) -> optuna.samplers.TPESampler:
+        """TPE for one draw; with the bound binding, its good group sized as for the full count (`bounded`)."""
+        binding = self.objectives == 1 and self._sample.binds
+        return _KnownSpaceSampler(
+            self._distributions,
+            good=good_count_optuna(len(self._fitting) + told_lies) if binding else None,
+            seed=optuna_seed,
+            n_startup_trials=0,
+            multivariate=self.objectives == 1,
+            constant_liar=self.constant_liar and self.lie == "running",
+        )
 
-        A study of its own, as COMPLETE trials cannot be taken back.
-        """
-        told_values = [t.values for t in self._fitting.values() if t.values is not None]
-        lie = [lie_value(self.lie, (values[i] for values in told_values)) for i in range(self.objectives)]
-        if not pending or any(x is None for x in lie):
-            return None
-        losses = [float(x) for x in lie if x is not None]  # one per objective: the lie is told objective by objective
-        told = [t for t in (self._frozen(params, losses) for params in pending) if t is not None]
-        return _new_study([self._fitting[n] for n in sorted(self._fitting)] + told, self.objectives)
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        return _OptunaDraws(self, pending)
 
-    def _ask(self, optuna_seed: int, pending: Sequence[FlatAssignment]) -> dict[str, OptunaValue]:
-        """TPE's draw for the modelled parameters, pending trials accounted for by `lie`."""
-        running = self.constant_liar and self.lie == "running"
-        lying = self._study_with_lies(pending) if self.constant_liar and not running else None
-        study = self._observed_study() if lying is None else lying
-        scratch = [t for t in (self._frozen(params, None) for params in pending) if t is not None] if running else []
-        study.add_trials(scratch)
-        with _quiet_optuna():
-            study.sampler = _KnownSpaceSampler(
-                self._distributions, seed=optuna_seed, n_startup_trials=0, multivariate=self.objectives == 1, constant_liar=running
-            )
-            asked = study.ask(self._distributions)
-            # Scratch trials end as FAIL, which TPE and the search space ignore: the
-            # observed study serves the next suggestion as if they had never been there.
-            for number in range(asked.number - len(scratch), asked.number + 1):
-                study.tell(number, state=TrialState.FAIL)
-        if study is self._study:
-            self._scratch += len(scratch) + 1
-        return asked.params
 
-    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
-        rng = trial_rng(self.seed, number, retry)
+class _OptunaDraws(Draws):
+    """Draws on one study, each added to the pending trials as it is made. "running": scratch RUNNING
+    trials in the observed study, FAIL at `close`; a told lie: a study of its own with a COMPLETE trial
+    per pending one (they cannot be taken back). Each draw sees what `suggest` would build for it."""
+
+    def __init__(self, engine: OptunaTpeSuggester, pending: list[FlatAssignment]) -> None:
+        super().__init__(engine, pending)
+        self.engine = engine
+        self.running_lie = engine.constant_liar and engine.lie == "running"
+        self.lie = engine._lie_losses() if engine.constant_liar and not self.running_lie else None  # per objective
+        self.unsaid: list[FlatAssignment] = list(pending)  # pending trials not yet in the study
+        self.study: optuna.Study | None = None  # built at the first draw TPE makes
+        self.lies = 0  # COMPLETE lies in the study
+        self.scratch: list[int] = []  # study numbers of RUNNING scratch trials
+        self.added = 0  # of them, added for the draw being made
+
+    def add(self, flat: FlatAssignment) -> None:
+        super().add(flat)
+        self.unsaid.append(flat)
+
+    def draw(self, number: int, retry: int = 0) -> FlatAssignment:
+        engine, rng = self.engine, trial_rng(self.engine.seed, number, retry)
         optuna_seed = int(rng.integers(_SEED_BOUND))
         drawn: dict[str, JSON] = {}
-        if self._modelled and len(self._fitting) >= self.n_startup_jobs:
-            raw = self._ask(optuna_seed, pending)
-            drawn = {name: m.from_optuna(raw[name]) for name, m in self._modelled.items()}
-        return {p.name: drawn[p.name] if p.name in drawn else sample_parameter(p, rng) for p in self.space.parameters}
+        if engine._modelled and len(engine._fitting) >= engine.n_startup_jobs:
+            raw = self._ask(optuna_seed)
+            drawn = {name: m.from_optuna(raw[name]) for name, m in engine._modelled.items()}
+        return {p.name: drawn[p.name] if p.name in drawn else sample_parameter(p, rng) for p in engine.space.parameters}
 
+    def _study(self) -> optuna.Study:
+        """The study this draw asks, the pending trials told as `lie` says."""
+        engine = self.engine
+        if self.lie is not None and (self.lies or self.unsaid):
+            told = [t for t in (engine._frozen(params, self.lie) for params in self.unsaid) if t is not None]
+            if self.study is None or self.study is engine._study:
+                self.study = _new_study([engine._fitting[n] for n in engine._sample.members()] + told, engine.objectives)
+            else:
+                self.study.add_trials(told)
+            self.lies += len(told)
+        else:
+            if self.study is None:
+                self.study = engine._observed_study()
+            if self.running_lie:
+                scratch = [t for t in (engine._frozen(params, None) for params in self.unsaid) if t is not None]
+                self.study.add_trials(scratch)
+                self.added = len(scratch)
+        self.unsaid = []
+        return self.study
+
+    def _ask(self, optuna_seed: int) -> dict[str, OptunaValue]:
+        """TPE's draw for the modelled parameters."""
+        study = self._study()
+        with _quiet_optuna():
+            study.sampler = self.engine._sampler(optuna_seed, self.lies)
+            asked = study.ask(self.engine._distributions)
+            # The asked trial ends FAIL, which TPE and the search space ignore.
+            study.tell(asked.number, state=TrialState.FAIL)
+        self.scratch.extend(range(asked.number - self.added, asked.number))  # added just before it
+        self.added = 0
+        if study is self.engine._study:
+            self.engine._scratch += 1
+        return asked.params
+
+    def close(self) -> None:
+        """Set the scratch trials FAIL: the observed study serves the next batch as if they had never been there."""
+        if self.study is None or not self.scratch:
+            return
+        with _quiet_optuna():
+            for number in self.scratch:
+                self.study.tell(number, state=TrialState.FAIL)
+        if self.study is self.engine._study:
+            self.engine._scratch += len(self.scratch)
+        self.scratch = []

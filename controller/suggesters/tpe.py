@@ -41,6 +41,12 @@ that many suggestions, not results, so with W workers TPE starts modelling from
 n_startup_jobs - (W - 1) real results. Counting only real results would add W - 1
 random draws; in benchmarks/parallel_quality.py that was no better at 8 workers
 and clearly worse at 32 (Branin @200: median score 0.51 against 0.68).
+
+Past `model_trials` observations (default 1000) TPE is fitted on the best trials and a
+seeded sample of the rest (`controller.suggesters.bounded`), and `tpe.suggest` gets the
+gamma that makes its good group the one full history gives; the start-up decision is
+taken on the full count. A batch (`suggest_batch`) adds each draw's lie document to the
+ones already built instead of building them again.
 """
 
 from __future__ import annotations
@@ -54,8 +60,9 @@ import numpy as np
 from hyperopt import Domain, Trials, hp, tpe
 from hyperopt.base import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
-from controller.suggester import Observation, trial_rng
-from controller.suggesters.liar import TOLD_LIES, lie_value
+from controller.suggester import Draws, Observation, trial_rng
+from controller.suggesters.bounded import hyperopt_gamma_for
+from controller.suggesters.liar import TOLD_LIES
 from controller.suggesters.sampling import (
     beta_quantile,
     beta_value,
@@ -76,6 +83,8 @@ DEFAULT_LOCAL_SEARCH = 0.75
 LIES = TOLD_LIES
 _LIE_TID_BASE = 10**12  # made-up trial ids for pending trials, far above any real trial number
 _SEED_BOUND = 2**31 - 1
+_DEFAULT_GAMMA = 0.25  # hyperopt's own (tpe._default_gamma)
+_DOC_FACTORY = Trials()  # builds trial documents; holds none
 
 
 def _hyperopt_node(p: Parameter) -> Any:
@@ -147,7 +156,7 @@ class TpeSuggester(BaseTpeSuggester):
     TPE models good and bad regions (defaults: 20 start-up jobs, the liar on, lying "worst").
     `DEFAULT_LOCAL_SEARCH` is not applied here: the factory wraps the engine in
     `controller.suggesters.local.LocalSearch` when the sweep file leaves `local_search` out.
-    Cost per suggestion grows linearly with the number of observations.
+    Cost per suggestion grows linearly with the observations modelled, at most `model_trials`.
     """
 
     DEFAULT_N_STARTUP_JOBS = DEFAULT_N_STARTUP_JOBS
@@ -163,21 +172,25 @@ class TpeSuggester(BaseTpeSuggester):
         if self._encoders:
             hyperopt_space = {name: _hyperopt_node(e.p) for name, e in self._encoders.items()}
             self._domain = Domain(_never_called, hyperopt_space)
-        self._trials = Trials()
+        self._docs: dict[int, dict[str, Any]] = {}  # a done document per observed trial that fits, by number
+        self._model: tuple[tuple[int, ...], list[dict[str, Any]]] = ((), [])  # members, their documents
 
     def _learn(self, new: Sequence[Observation]) -> None:
+        for obs in new:
+            # The liar's losses are every observed one, as before (fitting or not).
+            self._loss_stats[0].add(obs.loss)
         if self._domain is None:
             return
-        docs = []
+        taken: list[tuple[int, Sequence[float]]] = []
         for obs in new:
             vals = self._internal_vals(obs)
             if vals is None:
                 self._skip(obs.number)
                 continue
-            docs.append(self._done_doc(obs, vals))
-        if docs:
-            self._trials.insert_trial_docs(docs)
-            self._trials.refresh()
+            self._docs[obs.number] = self._done_doc(obs, vals)
+            # Ranked as tpe.suggest ranks them: a failed trial's loss is infinite.
+            taken.append((obs.number, (math.inf if obs.failed or obs.loss is None else obs.loss,)))
+        self._sample.add(taken)
 
     def _internal_vals(self, obs: Observation) -> dict[str, float] | None:
         vals: dict[str, float] = {}
@@ -204,43 +217,87 @@ class TpeSuggester(BaseTpeSuggester):
         result: dict[str, Any] = (
             {"status": STATUS_FAIL} if loss is None else {"status": STATUS_OK, "loss": loss}
         )
-        doc: dict[str, Any] = self._trials.new_trial_docs([tid], [None], [result], [misc])[0]
+        doc: dict[str, Any] = _DOC_FACTORY.new_trial_docs([tid], [None], [result], [misc])[0]
         doc["state"] = JOB_STATE_DONE
         return doc
 
-    def _trials_with_lies(self, pending: Sequence[FlatAssignment]) -> Trials:
-        """The observed trials plus each pending one as if it had finished with the lie."""
-        lie = lie_value(self.lie, (o.loss for o in self._observations.values() if o.loss is not None))
-        if not self.constant_liar or not pending or lie is None:
-            return self._trials
-        lies = []
-        for i, params in enumerate(pending):
-            told = Observation(number=_LIE_TID_BASE + i, params=params, loss=lie)
-            vals = self._internal_vals(told)
-            if vals is not None:
-                lies.append(self._done_doc(told, vals))
-        # The observed documents are shared, not copied (tpe.suggest only reads them):
-        # the liar then costs O(pending), plus hyperopt's own O(n) refresh.
-        trials = Trials()
-        trials._dynamic_trials = [*self._trials._dynamic_trials, *lies]
-        trials.refresh()
-        return trials
+    def _model_docs(self) -> list[dict[str, Any]]:
+        """The documents of the trials the model is fitted on (`ModelSample`), rebuilt only when they change."""
+        members = self._sample.members()
+        if members != self._model[0]:
+            self._model = (members, [self._docs[n] for n in members])
+        return self._model[1]
 
-    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment:
-        drawn: dict[str, JSON] = {}
-        if self._domain is not None:
-            seed = int(trial_rng(self.seed, number, retry).integers(_SEED_BOUND))
-            docs = tpe.suggest(
-                [number],
-                self._domain,
-                self._trials_with_lies(pending),
-                seed,
-                n_startup_jobs=self.n_startup_jobs,
-                verbose=False,
-            )
-            vals = docs[0]["misc"]["vals"]
-            drawn = {name: e.from_internal(vals[name][0]) for name, e in self._encoders.items()}
+    def _lie_doc(self, index: int, params: FlatAssignment, lie: float) -> dict[str, Any] | None:
+        """Pending trial `index` as a done document with the lie for its loss; None when it does not fit."""
+        told = Observation(number=_LIE_TID_BASE + index, params=params, loss=lie)
+        vals = self._internal_vals(told)
+        return None if vals is None else self._done_doc(told, vals)
+
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        return _HyperoptDraws(self, pending)
+
+    def _assemble(self, vals: dict[str, Any]) -> FlatAssignment:
+        drawn = {name: e.from_internal(vals[name][0]) for name, e in self._encoders.items()}
         return {
             p.name: copy.deepcopy(self._fixed[p.name]) if p.name in self._fixed else drawn[p.name]
             for p in self.space.parameters
         }
+
+
+class _HyperoptDraws(Draws):
+    """Draws on one model: the observed trials the model takes, plus a lie document per pending trial.
+
+    The lie documents are numbered in pending order (`_LIE_TID_BASE` + i), so a draw in a
+    batch sees exactly the documents `suggest` would build for the same pending list.
+    """
+
+    def __init__(self, engine: TpeSuggester, pending: list[FlatAssignment]) -> None:
+        super().__init__(engine, pending)
+        self.engine = engine
+        lie = engine._lie_losses()
+        self.lie = lie[0] if engine.constant_liar and lie is not None else None
+        self.lies: list[dict[str, Any]] = []
+        self.told = 0  # pending trials given a lie number (fitting or not)
+        if engine._domain is None:
+            return
+        self.docs = engine._model_docs()
+        for params in pending:
+            self._tell(params)
+
+    def _tell(self, params: FlatAssignment) -> None:
+        if self.lie is None:
+            return
+        doc = self.engine._lie_doc(self.told, params, self.lie)
+        self.told += 1
+        if doc is not None:
+            self.lies.append(doc)
+
+    def add(self, flat: FlatAssignment) -> None:
+        super().add(flat)
+        if self.engine._domain is not None:
+            self._tell(flat)
+
+    def draw(self, number: int, retry: int = 0) -> FlatAssignment:
+        engine = self.engine
+        if engine._domain is None:
+            return engine._assemble({})
+        # The observed documents are shared, not copied (tpe.suggest only reads them).
+        trials = Trials()
+        trials._dynamic_trials = [*self.docs, *self.lies]
+        trials.refresh()
+        n_full = len(engine._docs) + len(self.lies)
+        n_model = len(trials._dynamic_trials)
+        binding = n_model < n_full
+        seed = int(trial_rng(engine.seed, number, retry).integers(_SEED_BOUND))
+        docs = tpe.suggest(
+            [number],
+            engine._domain,
+            trials,
+            seed,
+            # The start-up decision and the good group as full history would have them (`bounded`).
+            n_startup_jobs=0 if binding and n_full >= engine.n_startup_jobs else engine.n_startup_jobs,
+            gamma=hyperopt_gamma_for(n_full, n_model) if binding else _DEFAULT_GAMMA,
+            verbose=False,
+        )
+        return engine._assemble(docs[0]["misc"]["vals"])

@@ -2,8 +2,10 @@
 
 `controller.suggesters.tpe` (hyperopt) and `controller.suggesters.optuna_tpe`
 (Optuna) differ in how they model the space and ask their library; both take the
-same options (`n_startup_jobs`, `constant_liar`, `lie`), each with defaults of
-its own, and both skip observations that no longer fit the space. This module
+same options (`n_startup_jobs`, `constant_liar`, `lie`, `model_trials`), each with defaults of
+its own, and both skip observations that no longer fit the space. Both fit their model on
+at most `model_trials` observations (`controller.suggesters.bounded`), and both draw a
+batch of suggestions (`suggest_batch`) with the model chosen once for the batch. This module
 imports neither library, so the factory can name it without importing them.
 """
 
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import ClassVar
 
-from controller.suggester import Suggester
-from controller.suggesters.liar import check_lie
-from sweepctl.space import SearchSpace
+from controller.suggester import Draws, Suggester
+from controller.suggesters.bounded import DEFAULT_MODEL_TRIALS, ModelSample
+from controller.suggesters.liar import LossStats, check_lie
+from sweepctl.space import FlatAssignment, SearchSpace
 
 
 class BaseTpeSuggester(Suggester):
@@ -24,7 +28,9 @@ class BaseTpeSuggester(Suggester):
     An option passed as None takes the engine's default (the class's `DEFAULT_*`),
     so the sweep file's `tpe` block can leave any option out. `lie` must be one of
     the engine's `LIES` (ValueError otherwise); with `constant_liar` False pending
-    trials are not told to the model at all.
+    trials are not told to the model at all. `model_trials` bounds the observations the
+    model is fitted on (None: `DEFAULT_MODEL_TRIALS`; 0: every one, as before the bound):
+    past it, the best trials and a deterministic sample of the rest (`ModelSample`).
     """
 
     DEFAULT_N_STARTUP_JOBS: ClassVar[int]
@@ -43,8 +49,15 @@ class BaseTpeSuggester(Suggester):
         n_startup_jobs: int | None = None,
         constant_liar: bool | None = None,
         lie: str | None = None,
+        model_trials: int | None = None,
+        objectives: int = 1,
     ) -> None:
         super().__init__(space, seed)
+        bound = DEFAULT_MODEL_TRIALS if model_trials is None else model_trials
+        self.model_trials: int | None = None if bound == 0 else bound
+        # Which fitting observations the model takes; ranked by the losses the engine tells its library.
+        self._sample = ModelSample(self.seed, self.model_trials, objectives)
+        self._loss_stats = [LossStats() for _ in range(objectives)]  # what the liar tells, per objective
         self.lie = self.DEFAULT_LIE if lie is None else lie
         check_lie(self.lie, self.LIES)
         self.n_startup_jobs = self.DEFAULT_N_STARTUP_JOBS if n_startup_jobs is None else n_startup_jobs
@@ -58,6 +71,29 @@ class BaseTpeSuggester(Suggester):
 
         Raises `SpecError` when the engine cannot model the space.
         """
+
+    def _take(self, new: Sequence[tuple[int, Sequence[float]]]) -> None:
+        """Add fitting observations (number, losses told) to the model sample and the liar's statistics."""
+        self._sample.add(new)
+        for _, losses in new:
+            for stats, loss in zip(self._loss_stats, losses):
+                stats.add(loss)
+
+    def _lie_losses(self) -> list[float] | None:
+        """The loss per objective told for pending trials ("worst", "mean", "best"); None before any finite one."""
+        lie = [stats.lie(self.lie) for stats in self._loss_stats]
+        return None if any(x is None for x in lie) else [float(x) for x in lie if x is not None]
+
+    @abstractmethod
+    def _draws(self, pending: list[FlatAssignment]) -> Draws:
+        """The engine's draws for a batch, or for one suggestion (`_suggest`)."""
+
+    def _suggest(self, number: int, pending: Sequence[FlatAssignment] = (), retry: int = 0) -> FlatAssignment | None:
+        draws = self._draws(list(pending))
+        try:
+            return draws.draw(number, retry)
+        finally:
+            draws.close()
 
     @property
     def skipped(self) -> tuple[int, ...]:

@@ -47,6 +47,9 @@ def test_the_engine_is_left_to_the_default_unless_named() -> None:
     # 0 is kept, not dropped: it turns off the hyperopt engine's default local search (stock TPE)
     assert parse_sweep(sweep({"local_search": 0})).tpe["local_search"] == 0.0
     assert "local_search" not in parse_sweep(sweep()).tpe  # left out: the engine's default
+    # model_trials 0 is kept too: every trial modelled (full history)
+    assert parse_sweep(sweep({"model_trials": 0})).tpe.model_trials == 0
+    assert parse_sweep(sweep({"model_trials": 2000})).tpe.model_trials == 2000
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,9 @@ def test_the_engine_is_left_to_the_default_unless_named() -> None:
         ({"local_search": 1}, "tpe.local_search"),
         ({"local_search": -0.1}, "tpe.local_search"),
         ({"local_search": "half"}, "tpe.local_search"),
+        ({"model_trials": 50}, "tpe.model_trials"),  # 0 (every trial) or at least MIN_MODEL_TRIALS
+        ({"model_trials": -1}, "tpe.model_trials"),
+        ({"model_trials": 1000.5}, "tpe.model_trials"),
     ],
 )
 def test_bad_options_name_their_field_in_parser_and_schema(
@@ -80,6 +86,9 @@ def test_bad_options_name_their_field_in_parser_and_schema(
         {"engine": "hyperopt", "lie": "best"},
         {"engine": "optuna", "local_search": 0.5},
         {"local_search": 0},
+        {"model_trials": 0},
+        {"engine": "optuna", "model_trials": 100},
+        {"model_trials": 5000},
     ],
     ids=repr,
 )

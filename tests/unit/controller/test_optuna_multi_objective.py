@@ -87,7 +87,7 @@ def test_a_lie_is_told_objective_by_objective(lie: str, told: tuple[float, float
     seen = [(0.2, 1.0), (1.5, 0.1), (0.85, 0.55)]
     suggester.observe([Observation(n, {"x": 0.1 * n, "y": 0.0}, a, (a, b)) for n, (a, b) in enumerate(seen, 1)])
     # When a suggestion is made with a trial pending
-    study = suggester._study_with_lies([{"x": 0.9, "y": 0.9}])
+    study = suggester._draws([{"x": 0.9, "y": 0.9}])._study()
     # Then the pending trial is told the lie on each objective on its own
     assert study is not None
     assert tuple(study.trials[-1].values) == pytest.approx(told)

@@ -1,0 +1,266 @@
+"""The bounded TPE model (`controller.suggesters.bounded`) and batch suggestions (`Suggester.suggest_batch`).
+
+Pure: suggesters fed synthetic observations. The sample a model is fitted on must be a
+function of the observation set and the seed (order-free, so a restarted controller that
+replays the trials suggests the same), keep the best trials, stay within the bound, and
+leave sweeps below the bound exactly as they were; a batch must suggest what the same
+trials suggested one at a time would get.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from controller.suggester import Observation, Suggester
+from controller.suggester_factory import make_suggester
+from controller.suggesters.bounded import (
+    GOOD_KEPT,
+    ModelSample,
+    good_count_hyperopt,
+    good_count_optuna,
+    hyperopt_gamma_for,
+)
+from controller.suggesters.liar import LossStats, lie_value
+from controller.suggesters.optuna_tpe import OptunaTpeSuggester
+from controller.suggesters.random import RandomSuggester
+from controller.suggesters.tpe import TpeSuggester
+from sweepctl.space import Distribution, Parameter, SearchSpace
+from sweepctl.spec import Method, TpeEngine, TpeOptions
+
+SPACE = SearchSpace(
+    (
+        Parameter(("x",), Distribution.UNIFORM, min=0.0, max=1.0),
+        Parameter(("y",), Distribution.UNIFORM, min=-2.0, max=2.0),
+        Parameter(("k",), Distribution.CATEGORICAL, values=("a", "b", "c")),
+    )
+)
+BOUND = 100  # the smallest bound allowed: binding at a few hundred observations keeps the tests fast
+
+
+def loss(x: float, y: float, k: str) -> float:
+    return (x - 0.3) ** 2 + (y - 0.5) ** 2 + (0.0 if k == "b" else 0.2)
+
+
+def history(n: int, seed: int = 0, failing_every: int = 0) -> list[Observation]:
+    """n finished random trials; every `failing_every`-th one failed (no loss)."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for number in range(1, n + 1):
+        params = {"x": float(rng.random()), "y": float(rng.uniform(-2, 2)), "k": "abc"[int(rng.integers(3))]}
+        failed = failing_every > 0 and number % failing_every == 0
+        found.append(Observation(number, params, None if failed else loss(params["x"], params["y"], params["k"])))
+    return found
+
+
+def two_objectives(n: int) -> list[Observation]:
+    found = []
+    for obs in history(n):
+        a = obs.params["x"]
+        b = 1.0 - math.sqrt(float(obs.params["x"])) + abs(float(obs.params["y"])) / 4  # type: ignore[arg-type]
+        found.append(Observation(obs.number, obs.params, float(a), (float(a), b)))  # type: ignore[arg-type]
+    return found
+
+
+Factory = Callable[[int | None], Suggester]
+
+ENGINES: dict[str, Factory] = {
+    "hyperopt": lambda bound: TpeSuggester(SPACE, 7, model_trials=bound),
+    "optuna": lambda bound: OptunaTpeSuggester(SPACE, 7, model_trials=bound),
+    "optuna-worst": lambda bound: OptunaTpeSuggester(SPACE, 7, model_trials=bound, lie="worst"),
+}
+
+
+# ------------------------------------------------------------------ the sample
+
+
+def test_the_sample_is_a_function_of_the_set_not_the_order() -> None:
+    # Given the same 400 trials added in number order one by one, shuffled in one call, and in uneven chunks
+    trials = [(obs.number, (obs.loss if obs.loss is not None else math.inf,)) for obs in history(400, failing_every=9)]
+    one_by_one, at_once, chunked = ModelSample(3, BOUND), ModelSample(3, BOUND), ModelSample(3, BOUND)
+    for trial in trials:
+        one_by_one.add([trial])
+    shuffled = list(trials)
+    random.Random(1).shuffle(shuffled)
+    at_once.add(shuffled)
+    for start in range(0, 400, 70):
+        chunked.add(shuffled[start : start + 70])
+        chunked.members()  # chosen in between: the cache must not leak into the answer
+    # Then all three model the very same trials, and exactly `bound` of them
+    assert one_by_one.members() == at_once.members() == chunked.members()
+    assert len(at_once.members()) == BOUND
+    # And another seed samples other trials (the sample is seeded, not fixed)
+    other = ModelSample(4, BOUND)
+    other.add(trials)
+    assert other.members() != at_once.members()
+
+
+def test_the_sample_keeps_the_best_trials_and_models_everything_below_the_bound() -> None:
+    trials = [(obs.number, (obs.loss if obs.loss is not None else math.inf,)) for obs in history(1000, failing_every=5)]
+    sample = ModelSample(0, 300)
+    sample.add(trials[:300])
+    # Given as many trials as the bound: every one is modelled
+    assert not sample.binds and sample.members() == tuple(range(1, 301))
+    sample.add(trials[300:])
+    # Given 1000: the bound binds, and the GOOD_KEPT best of all of them are among the modelled
+    best = sorted(trials, key=lambda t: (t[1][0], t[0]))[:GOOD_KEPT]
+    assert sample.binds and len(sample.members()) == 300
+    assert {number for number, _ in best} <= set(sample.members())
+    # And failed trials (infinite loss) are sampled like any other non-best trial, not dropped
+    assert any(trials[n - 1][1][0] == math.inf for n in sample.members())
+
+
+def test_with_several_objectives_each_objectives_best_are_kept() -> None:
+    trials = [(obs.number, obs.losses or ()) for obs in two_objectives(500)]
+    sample = ModelSample(0, BOUND, objectives=2)
+    sample.add(trials)
+    for i in range(2):
+        best = sorted(trials, key=lambda t: (t[1][i], t[0]))[:GOOD_KEPT]
+        assert {number for number, _ in best} <= set(sample.members())
+    assert len(sample.members()) == BOUND
+
+
+def test_a_bound_below_the_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="model_trials"):
+        ModelSample(0, 10)
+
+
+@pytest.mark.parametrize("n_full", [1, 10, 99, 100, 101, 500, 1000, 9000, 9216, 9217, 10_000, 100_000])
+@pytest.mark.parametrize("n_model", [100, 101, 333, 1000])
+def test_the_good_group_is_sized_for_full_history(n_full: int, n_model: int) -> None:
+    if n_model > n_full:
+        return
+    # hyperopt splits ceil(gamma * sqrt(n)) trials off as good: the adjusted gamma gives full history's count
+    gamma = hyperopt_gamma_for(n_full, n_model)
+    assert min(int(np.ceil(gamma * np.sqrt(n_model))), 25) == good_count_hyperopt(n_full)
+    # and both engines' good groups fit in the best trials the sample keeps
+    assert good_count_hyperopt(n_full) <= GOOD_KEPT and good_count_optuna(n_full) <= GOOD_KEPT
+
+
+def test_the_optuna_sampler_is_told_full_historys_good_group() -> None:
+    tpe = OptunaTpeSuggester(SPACE, 7, model_trials=BOUND)
+    tpe.observe(history(150))
+    assert tpe._sampler(1, 0)._gamma(BOUND) == good_count_optuna(150) == 15  # not 10% of the 100 modelled
+    small = OptunaTpeSuggester(SPACE, 7, model_trials=BOUND)
+    small.observe(history(50))
+    assert small._sampler(1, 0)._gamma is None  # below the bound: Optuna's own default
+
+
+def test_the_liars_statistics_match_a_pass_over_every_loss_in_any_order() -> None:
+    losses = [0.1, 1e-17, 3.3, 2.0 / 3.0, -5.25, 1e16, math.inf, math.nan, 0.7]
+    for lie in ("worst", "best", "mean"):
+        forwards, backwards = LossStats(), LossStats()
+        for x in losses:
+            forwards.add(x)
+        for x in reversed(losses):
+            backwards.add(x)
+        forwards.add(None)
+        assert forwards.lie(lie) == backwards.lie(lie)
+        assert forwards.lie(lie) == pytest.approx(lie_value(lie, losses), rel=1e-15)
+    assert LossStats().lie("worst") is None
+
+
+# ------------------------------------------------------------------ suggestions
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_below_the_bound_suggestions_are_full_historys(engine: str) -> None:
+    # Given 80 finished trials, fewer than the default bound (and than BOUND)
+    seen = history(80, failing_every=7)
+    pending = [{"x": 0.5, "y": 0.0, "k": "a"}]
+    suggestions = []
+    for bound in (None, 0, BOUND):  # the default, every trial, the smallest bound
+        tpe = ENGINES[engine](bound)
+        tpe.observe(seen)
+        suggestions.append([tpe.suggest(n, pending) for n in (81, 82)])
+    # Then every bound suggests what full history does
+    assert suggestions[0] == suggestions[1] == suggestions[2]
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_above_the_bound_a_restarted_controller_suggests_the_same(engine: str) -> None:
+    # Given 300 finished trials (some failed), three times the bound, learnt as they came in
+    seen = history(300, failing_every=11)
+    running = ENGINES[engine](BOUND)
+    for start in range(0, 300, 25):
+        running.observe(seen[start : start + 25])
+        running.suggest(start + 26, [])  # suggestions in between build the model part by part
+    # When a restarted controller replays them in another order, in one call
+    replayed = ENGINES[engine](BOUND)
+    shuffled = list(seen)
+    random.Random(5).shuffle(shuffled)
+    replayed.observe(shuffled)
+    # Then both suggest the same, with and without pending trials
+    pending = [{"x": 0.31, "y": 0.49, "k": "b"}, {"x": 0.9, "y": -1.0, "k": "c"}]
+    for number, told in ((301, []), (302, pending), (303, pending[:1])):
+        assert running.suggest(number, told) == replayed.suggest(number, told)
+    # And the bounded model differs from full history (the bound does bind)
+    full = ENGINES[engine](0)
+    full.observe(seen)
+    assert [full.suggest(n, pending) for n in range(304, 310)] != [replayed.suggest(n, pending) for n in range(304, 310)]
+
+
+def test_several_objectives_work_above_the_bound() -> None:
+    seen = two_objectives(250)
+    a, b = OptunaTpeSuggester(SPACE, 1, objectives=2, model_trials=BOUND), OptunaTpeSuggester(SPACE, 1, objectives=2, model_trials=BOUND)
+    a.observe(seen)
+    b.observe(list(reversed(seen)))
+    assert a._sample.binds
+    first = a.suggest(251, [{"x": 0.1, "y": 0.0, "k": "a"}])
+    assert first is not None and first == b.suggest(251, [{"x": 0.1, "y": 0.0, "k": "a"}])
+    assert len(a._observed_study().trials) <= BOUND + 2  # the model's trials, plus a scratch trial or two
+
+
+# ------------------------------------------------------------------ batches
+
+
+BATCHED: dict[str, Callable[[], Suggester]] = {
+    "hyperopt": lambda: TpeSuggester(SPACE, 3, model_trials=BOUND),
+    "hyperopt-mean": lambda: TpeSuggester(SPACE, 3, model_trials=BOUND, lie="mean"),
+    "optuna": lambda: OptunaTpeSuggester(SPACE, 3, model_trials=BOUND),
+    "optuna-best": lambda: OptunaTpeSuggester(SPACE, 3, model_trials=BOUND, lie="best"),
+    "optuna-no-liar": lambda: OptunaTpeSuggester(SPACE, 3, constant_liar=False),
+    "local-search": lambda: make_suggester(Method.TPE, SPACE, 3, TpeOptions(local_search=0.5, model_trials=BOUND)),
+    "random": lambda: RandomSuggester(SPACE, 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BATCHED))
+@pytest.mark.parametrize("finished", [0, 150])
+def test_a_batch_suggests_what_one_at_a_time_would(name: str, finished: int) -> None:
+    # Given a suggester with `finished` trials (none: start-up draws; 150: past the bound) and two pending
+    suggester = BATCHED[name]()
+    suggester.observe(history(finished))
+    pending = [{"x": 0.3, "y": 0.5, "k": "b"}, {"x": 0.7, "y": 1.0, "k": "a"}]
+    numbers = list(range(finished + 3, finished + 9))
+    # When six trials are suggested at once, and the same six one at a time, each seeing the earlier ones pending
+    batch = suggester.suggest_batch(numbers, pending)
+    running, single = list(pending), []
+    for number in numbers:
+        flat = suggester.suggest(number, running)
+        assert flat is not None
+        single.append(flat)
+        running.append(flat)
+    # Then the suggestions are the same, and a later suggestion is not changed by the batch having run
+    assert batch == single
+    assert len({tuple(sorted(map(str, s.items()))) for s in single}) == len(numbers)  # they spread out
+    again = BATCHED[name]()
+    again.observe(history(finished))
+    assert again.suggest(numbers[0], pending) == suggester.suggest(numbers[0], pending)
+
+
+def test_a_batch_refuses_trial_numbers_below_one() -> None:
+    with pytest.raises(ValueError, match="start at 1"):
+        TpeSuggester(SPACE, 0).suggest_batch([0, 1])
+
+
+def test_the_factory_passes_the_bound_and_zero_means_every_trial() -> None:
+    for engine in (TpeEngine.HYPEROPT, TpeEngine.OPTUNA):
+        default = make_suggester(Method.TPE, SPACE, 0, TpeOptions(engine=engine, local_search=0.0))
+        full = make_suggester(Method.TPE, SPACE, 0, TpeOptions(engine=engine, local_search=0.0, model_trials=0))
+        given = make_suggester(Method.TPE, SPACE, 0, TpeOptions(engine=engine, local_search=0.0, model_trials=500))
+        assert [getattr(s, "model_trials") for s in (default, full, given)] == [1000, None, 500]
