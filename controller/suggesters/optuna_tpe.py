@@ -25,7 +25,8 @@ Mapping to Optuna (parameters that cannot vary stay out and are added back):
 
 Past `model_trials` observations (default 1000) the study holds the best trials and a
 sample of the rest, the good group sized as for full history (`controller.suggesters.bounded`,
-which says how with several objectives); it is rebuilt when the sample loses a trial.
+which says how with several objectives). The study is added to as trials arrive and rebuilt
+only when the model loses a trial or gains one numbered below its newest (`bounded` says how rarely).
 
 Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
 space, every parameter is drawn from its prior exactly as random search draws
