@@ -477,7 +477,8 @@ def bounded_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
     pairs = [pair for pair in BOUNDED_PAIRS if all(e in args.engines for e in pair)]
     intro = (
         f"Bounded model (`tpe: {{model_trials: {BOUNDED_MODEL_TRIALS}}}`: past {BOUNDED_MODEL_TRIALS} finished trials"
-        f" TPE is fitted on the best {GOOD_KEPT} and a hash sample of the rest, {BOUNDED_MODEL_TRIALS} in all) against"
+        f" TPE is fitted on the best {GOOD_KEPT} (and some that were best when they came) and a hash sample of the rest,"
+        f" about {BOUNDED_MODEL_TRIALS} in all) against"
         " full history (`model_trials: 0`), each engine with its other defaults. The bound here is far below the"
         f" default ({DEFAULT_MODEL_TRIALS}) so that it binds at every budget run. Median score with its"
         " interquartile range, and the ratio of median scores bounded / full with its 90% bootstrap interval over"

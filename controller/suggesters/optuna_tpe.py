@@ -23,9 +23,9 @@ Mapping to Optuna (parameters that cannot vary stay out and are added back):
   uniform: categorical `probabilities` shape the start-up draws only. A
   quantized parameter with no multiple of q in range is drawn from its prior.
 
-Past `model_trials` observations (default 1000) the study holds the best trials and a
-sample of the rest, the good group sized as for full history (`controller.suggesters.bounded`,
-which says how with several objectives); it is rebuilt when the sample loses a trial.
+Past `model_trials` observations (default 1000) the study holds the best trials and a sample of the rest,
+the good group sized as for full history (`controller.suggesters.bounded`, which says how with several
+objectives); grown as trials arrive, rebuilt when the model loses one or gains one below its newest.
 
 Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
 space, every parameter is drawn from its prior exactly as random search draws
