@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sweepctl.errors import StoreUnavailable
 from sweepctl.records import TrialState
 from sweepctl.settings import RedisSettings
 from sweepctl.store import Store, keys
@@ -84,8 +85,14 @@ def test_master_killed_mid_sweep_loses_no_acknowledged_result(
     assert new_master == group.ports[1]
     group.restart_as_replica("master", old_master, replicaof=new_master)
 
-    # Then the sweep finishes
-    wait_until_done(store, sweep_id, timeout=90)
+    # Then the sweep finishes (the test's own reads retry too while the Sentinels settle, as every role's do)
+    def done() -> bool:
+        try:
+            return store.sweep_state(sweep_id).is_terminal and not store.active_numbers(sweep_id)
+        except StoreUnavailable:
+            return False
+
+    wait_for(done, 90, f"sweep {sweep_id} to finish", interval=0.2)
     trials = store.get_trials(sweep_id)
     assert len(trials) == TRIALS
     assert all(t.state is TrialState.COMPLETED and t.objective is not None for t in trials), [(t.number, t.state, t.error) for t in trials]
