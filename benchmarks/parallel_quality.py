@@ -61,6 +61,12 @@ from pathlib import Path
 
 import numpy as np
 
+# Run as a script (`python benchmarks/NAME.py`), the repository is not on sys.path: put it first, so
+# `benchmarks` imports and the checkout's own code is what gets measured.
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
 from benchmarks._simulate import DURATION_MS, Engine, Run, StudyAsks, SuggesterAsks, box_names, box_space, run_trials
 from controller.suggester import Observation
 from controller.suggester_factory import make_suggester
