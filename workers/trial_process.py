@@ -9,6 +9,8 @@ Output is read by one thread for both pipes; stdout lines also go to a callback
 the trial writes: a line is cut at MAX_LINE_CHARS and a tail keeps TAIL_CHARS. The
 runner learns that a trial ended from the launcher's message the moment it is
 reaped, without polling. A start request is at most MAX_START_REQUEST bytes.
+A stop is bounded: a trial not reported gone KILL_WAIT_SECONDS after its SIGKILL
+(stuck in the kernel, or its launcher hung) is given up on with its launcher.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import collections
 import errno
 import io
 import json
+import logging
 import os
 import select
 import selectors
@@ -42,6 +45,12 @@ LAST_LINE_CHARS = 1024  # the last stderr line, as an error message quotes it
 _KEPT = MAX_LINE_CHARS // 2
 _MAX_MESSAGE = 1 << 16
 _READ_CHUNK = 1 << 16
+# A SIGKILLed process is normally reported gone within milliseconds. One that is not after this long is in
+# uninterruptible sleep (a hung GPU driver or network file system) or its launcher is hung: the slot gives up
+# on both rather than hang with them.
+KILL_WAIT_SECONDS = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class OutputTail:
@@ -260,6 +269,22 @@ class LauncherClient:
                 return -signal.SIGKILL
         return self._exited.pop(pid)
 
+    def abandon(self) -> None:
+        """Kill the launcher at once and forget it: it no longer answers, or a trial it forked cannot be reaped.
+
+        The next trial gets a new launcher. A process stuck in the kernel is beyond any signal; it is left to the kernel.
+        """
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._process is not None:
+            self._process.kill()
+            try:
+                self._process.wait(KILL_WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                log.error("the trial launcher (pid %d) did not die of SIGKILL: left behind", self._process.pid)
+            self._process = None
+
     def close(self) -> None:
         """Stop the launcher (it stops any trial still running) and forget it."""
         if self._sock is not None:
@@ -322,14 +347,26 @@ class TrialProcess:
             self.returncode = self._launcher.wait(self.pid, timeout)
         return self.returncode
 
-    def stop(self, grace: float) -> int:
-        """SIGTERM the whole process group, SIGKILL it after `grace` seconds; returns the return code."""
+    def stop(self, grace: float, kill_wait: float = KILL_WAIT_SECONDS) -> int:
+        """SIGTERM the whole process group, SIGKILL it after `grace` seconds; returns the return code.
+
+        Returns within `grace + kill_wait` seconds (and the launcher's own kill): a trial still not reported
+        gone `kill_wait` seconds after its SIGKILL is given up on with its launcher, and reads as SIGKILLed.
+        """
         self._signal_group(signal.SIGTERM)
         self.wait(grace)
         # The leader may be gone while children it spawned linger: always finish the group.
         self._signal_group(signal.SIGKILL)
-        code = self.wait(None)
-        assert code is not None
+        code = self.wait(kill_wait)
+        if code is None:
+            log.error(
+                "trial pid %d was not reported gone %.0f s after SIGKILL (stuck in the kernel, or its launcher hung): "
+                "giving up on it and on its launcher; the next trial gets a new launcher",
+                self.pid,
+                kill_wait,
+            )
+            self._launcher.abandon()
+            self.returncode = code = -signal.SIGKILL
         return code
 
     def _signal_group(self, sig: signal.Signals) -> None:

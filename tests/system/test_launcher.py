@@ -307,6 +307,28 @@ def test_a_trial_dies_with_its_launcher_and_the_next_trial_gets_a_new_one(launch
     assert run(launcher, folder, function="objectives:value").returncode == 0
 
 
+def test_a_stop_whose_end_is_never_reported_gives_up_within_its_bound_and_the_next_trial_gets_a_new_launcher(
+    launcher: LauncherClient, folder: Path
+) -> None:
+    # Given a running trial whose launcher hangs (stopped): its end can never be reported, as with a trial stuck in
+    # the kernel after SIGKILL (a hung GPU driver or network file system)
+    trial = _start(launcher, folder, "import time; time.sleep(60)")
+    launcher_pid = next(parent for p, parent, _ in live_processes() if p == trial.pid)
+    os.kill(launcher_pid, signal.SIGSTOP)
+    try:
+        # When the trial is stopped
+        began = time.monotonic()
+        code = trial.stop(grace=0.2, kill_wait=1.0)
+        # Then the stop returns within its bound (grace + kill wait, then the launcher's own SIGKILL), not never
+        assert time.monotonic() - began < 8.0
+        assert code == -signal.SIGKILL
+        wait_for(lambda: not process_alive(launcher_pid) and not process_alive(trial.pid), 5, "the launcher and trial gone")
+    finally:
+        kill_if_alive([launcher_pid])
+    # And the slot carries on with a new launcher
+    assert run(launcher, folder, function="objectives:value").returncode == 0
+
+
 RUNNER = """
 import sys, time
 sys.path.insert(0, {repo!r})
