@@ -10,36 +10,20 @@ import os
 import secrets
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tests.support.processes import child_env as test_env
+from tests.support.processes import wait_for as wait_for  # the benchmarks wait as the tests do
 
 if TYPE_CHECKING:
     from sweepctl.embedded import EmbeddedRedis
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 
 def child_env(redis_url: str | None = None, pythonpath: Sequence[Path] = ()) -> dict[str, str]:
     """Our environment without SWEEPCTL_* settings, the repository importable, the URL if given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWEEPCTL_")}
-    paths = [str(p) for p in (*pythonpath, REPO)]
-    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    if redis_url is not None:
-        env["SWEEPCTL_REDIS_URL"] = redis_url
-    return env
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+    return test_env(None if redis_url is None else {"SWEEPCTL_REDIS_URL": redis_url}, pythonpath)
 
 
 def start_group(argv: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:

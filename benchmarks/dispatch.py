@@ -270,7 +270,7 @@ def start_sweepctl_workers(tmp: Path, redis_url: str, store: Store, count: int, 
         pinger = make_celery(RedisSettings.from_url(redis_url))
         try:
             wait_for(lambda: len(pinger.control.ping(timeout=1.0) or []) >= count, timeout, "the Celery consumers to answer pings")
-        except RuntimeError:
+        except AssertionError:  # wait_for's timeout
             time.sleep(3.0)
     except BaseException:
         stop_group(worker)

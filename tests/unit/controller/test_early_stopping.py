@@ -485,14 +485,10 @@ def random_histories(trials: int, points: int, seed: int = 0) -> dict[int, Trial
     [Hyperband(min_iter=1, eta=3), Hyperband(min_iter=1, eta=3, strict=True), MedianStop(min_iter=5)],
     ids=["hyperband", "hyperband-strict", "median"],
 )
-def test_ten_thousand_trials_of_a_hundred_points_decide_quickly(policy: Hyperband | MedianStop) -> None:
-    # Given 10k histories of 100 points, half of them running
+def test_ten_thousand_trials_of_a_hundred_points_stop_only_running_trials(policy: Hyperband | MedianStop) -> None:
+    # Given 10k histories of 100 points, half of them running (what a pass costs is benchmarks/early_stopping.py's)
     histories = random_histories(10_000, 100)
     # When one decision is made
-    began = time.perf_counter()
     result = judge_curves(policy, histories, {})
-    elapsed = time.perf_counter() - began
-    print(f"\n{type(policy).__name__}: {len(result.stops)} stops for 10k x 100 in {elapsed * 1000:.0f} ms")
-    # Then it is fast (measured ~0.2 s; the bound only catches a quadratic slip) and stops only running trials
-    assert elapsed < 5.0
+    # Then it stops some, and only running trials
     assert result.stops and all(histories[d.number].running for d in result.stops)
