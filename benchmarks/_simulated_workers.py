@@ -6,8 +6,9 @@ Each simulated worker is a thread with what a `sweepctl worker` slot process has
   (`sweepctl.celery_app.make_celery`: JSON only, late acks, a prefetch of one): a message is taken with BRPOP
   only while the worker holds none, and acknowledged after its trial was recorded;
 - the real `workers.trial.TrialRunner`: it reads the sweep and the trial, claims the attempt, renews the lease
-  every `lease_seconds / 3`, flushes metric points, polls the trial's control every `control_interval` and
-  records the result, through the real `sweepctl.store.Store` methods and Lua scripts;
+  every `lease_seconds / 3`, flushes metric points, checks for stops every `control_interval` (its subscription
+  to the trial's control channels; a read when told, or once a second) and records the result, through the real
+  `sweepctl.store.Store` methods and Lua scripts;
 - a heartbeat every `workers.process.HEARTBEAT_INTERVAL`, so the controller counts it as a live worker.
 
 Only the trial's process is simulated (`SimulatedProcess`): it sleeps for the configured duration, prints
@@ -241,7 +242,9 @@ def serve_workers(args: argparse.Namespace, stop: threading.Event) -> None:
     """This process's `--workers` simulated workers, until `stop`; then their report goes to `--output`."""
     settings = RedisSettings.from_url(os.environ[REDIS_URL_ENV])
     counts = CallCounts()
-    store = counts.wrap(Store.connect(settings))
+    # One store for the process's workers, as a real worker process has one for its slot: its pool must hold each
+    # worker's subscription to its trial's control channels besides their calls (redis-py's default pool is 100).
+    store = counts.wrap(Store(settings.client(max_connections=2 * args.workers + 16), settings.parsed.replica_wait))
     host = socket.gethostname()
     runner = RunnerSettings(control_interval=args.control_interval)
     workers = []

@@ -68,7 +68,7 @@ def main() -> int:
         app.worker_main(_celery_argv(worker, identity))
     finally:
         stop.set()
-        runner.launcher.close()  # stops a trial still running, if Celery's shutdown left one
+        runner.close()  # stops a trial still running, if Celery's shutdown left one
         if usage is not None:
             usage.close()
         try:

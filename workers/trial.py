@@ -60,8 +60,12 @@ class RunnerSettings:
     poll_interval: float = 0.05  # longest wait between checks of shutdown; a trial's end is seen at once
     flush_interval: float = 0.5  # how often metrics reach Redis while a trial runs
     # How often the trial is checked for cancellation and early stops: a stop must take effect
-    # within a second of the decision, with room for a loaded machine (one small read per check).
+    # within a second of the decision, with room for a loaded machine. A check reads the trial's
+    # control only when its worker was told of a stop or a change of the sweep's state (pub/sub,
+    # `ControlSignals`: no round trip otherwise), and at least every control_fallback seconds in
+    # case a message was lost.
     control_interval: float = 0.2
+    control_fallback: float = 1.0
     kill_grace: float = DEFAULT_KILL_GRACE  # SIGTERM -> SIGKILL
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE  # on SIGTERM, how long a running trial may take before it is handed back
@@ -129,10 +133,16 @@ class TrialRunner:
         self._stop_seen: float | None = None  # when the worker was first seen asked to stop (monotonic)
         self._wandb: WandbFeed | None = None  # the running attempt's W&B run, read into its metrics
         self.launcher = LauncherClient(self.settings.kill_grace)
+        self._signals = store.control_signals(self.settings.control_fallback)
         count = self.settings.count
         self._gate = (
             None if count is None else CountGate(store, count, self._writes, stop_taking=stop_taking, give_up=self._shutdown_overdue)
         )
+
+    def close(self) -> None:
+        """Stop a trial still running (the launcher's end), and stop listening for stops."""
+        self.launcher.close()
+        self._signals.close()
 
     def _spec(self, sweep_id: str) -> tuple[SweepSpec, str]:
         if sweep_id not in self._specs:
@@ -359,6 +369,8 @@ class TrialRunner:
         if now < due.control:
             return None
         due.control = now + self.settings.control_interval
+        if not self._signals.due(trial.sweep_id, trial.number, now):
+            return None
         sweep_state, stop = self.store.trial_control(trial.sweep_id, trial.number)
         if sweep_state.stops_running_trials:  # cancelled, or being deleted: its result is refused if it is gone
             return Ending.CANCELLED

@@ -33,6 +33,14 @@
 | sweepctl.agent.{sid} (kombu's)        | list   | the Celery queue of a sweep run by `sweepctl agent` / `sweepctl.agent` | none |
 | _kombu.binding.sweepctl.agent.{sid}, _kombu.binding_permanent.sweepctl.agent.{sid} | set | kombu's bindings of that queue | none |
 
+Pub/sub channels (not keys: nothing is stored), on which the scripts that stop running trials publish
+and each running trial's worker listens (`sweepctl.store.control.ControlSignals`):
+
+| channel                               | published when                                     |
+|---------------------------------------|----------------------------------------------------|
+| sweepctl:control:{sid}                | the sweep changes state (cancelled, being deleted, ...) |
+| sweepctl:control:{sid}:{n}            | trial n is asked to stop (an early stop; a k-fold trial stopped) |
+
 `{sid}` is written with braces so every key of one sweep shares a Redis Cluster hash slot.
 Every key naming a sweep is one of `sweep_keys` (the record and its indexes), `trial_key` and
 `metrics_key` of each of its trials, or (a sweep run in the caller) `celery_queue_keys` of its own
@@ -143,6 +151,16 @@ def parse_lease_member(member: str) -> tuple[str, int, int | None]:
 
 def trial_key(sweep_id: str, number: int) -> str:
     return f"{sweep_key(sweep_id)}:trial:{number}"
+
+
+def sweep_control_channel(sweep_id: str) -> str:
+    """Where a change of the sweep's state is announced to the workers running its trials."""
+    return f"{PREFIX}:control:{{{sweep_id}}}"
+
+
+def trial_control_channel(sweep_id: str, number: int) -> str:
+    """Where a stop request of trial `number` (all its folds) is announced to the workers running it."""
+    return f"{sweep_control_channel(sweep_id)}:{number}"
 
 
 def metrics_key(sweep_id: str, number: int) -> str:

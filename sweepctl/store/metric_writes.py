@@ -168,7 +168,9 @@ class MetricWrites(StoreBase):
         also its trial's turn)."""
         record, metrics = keys.record_keys(sweep_id, number, fold)
         # A fold's finish also names the fold's record and its index; the rest is the trial's finish.
-        own: dict[str, Any] = {} if fold is None else {"fold": record, "index": fold}
+        own: dict[str, Any] = {}
+        if fold is not None:
+            own = {"fold": record, "index": fold, "channel": keys.trial_control_channel(sweep_id, number)}
         script = self._scripts.finish if fold is None else self._scripts.finish_fold
         named = dict(
             **own,

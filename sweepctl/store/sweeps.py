@@ -205,6 +205,7 @@ class SweepRecords(StoreBase):
         allowed = [codec.dumps(s.value) for s in allowed_from]
         result = self._scripts.transition(
             sweep=keys.sweep_key(sweep_id), events=keys.EVENTS, sweep_id=sweep_id, to=codec.dumps(to.value),
+            channel=keys.sweep_control_channel(sweep_id),
             rest=[*allowed, "--", *pairs(fields)],
         )
         if result == "unknown":

@@ -12,6 +12,7 @@ from sweepctl.records import ATTEMPT_FIELDS, StopRequest, SweepState, Trial, Tri
 from sweepctl.spec import Goal
 from sweepctl.store import keys
 from sweepctl.store.base import StoreBase, pairs
+from sweepctl.store.control import ControlSignals
 from sweepctl.store.outcomes import DEFAULT_LEASE_SECONDS, Outcome, Requeue, Retried, params_hash
 
 
@@ -187,13 +188,14 @@ class TrialRecords(StoreBase):
         return Outcome(result)
 
     def request_stop(self, sweep_id: str, number: int, attempt: int, request: StopRequest) -> Outcome:
-        """Mark a running attempt to be stopped early; its worker sees it within a control interval."""
+        """Mark a running attempt to be stopped early; its worker is told on the trial's control channel."""
         result = self._scripts.request_stop(
             trial=keys.trial_key(sweep_id, number),
             rejections=keys.rejections_key(sweep_id),
             sweep=keys.sweep_key(sweep_id),
             attempt=codec.dumps(attempt),
             decision=codec.dumps(dataclasses.asdict(request)),
+            channel=keys.trial_control_channel(sweep_id, number),
         )
         return Outcome(result)
 
@@ -208,8 +210,14 @@ class TrialRecords(StoreBase):
             sweep_id=sweep_id,
             request=codec.dumps(dataclasses.asdict(request)),
             reason=request.reason,
+            channel=keys.trial_control_channel(sweep_id, number),
         )
         return Outcome(result)
+
+    def control_signals(self, fallback: float) -> ControlSignals:
+        """A worker slot's listener for what makes its trial's control worth reading (`ControlSignals`): a stop of
+        the trial, a change of the sweep's state; on a connection of its own, read at least every `fallback` s."""
+        return ControlSignals(self.redis, fallback)
 
     def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, StopRequest | None]:
         """What a running trial's worker polls: the sweep's state and any stop request, in one round trip.
@@ -242,7 +250,12 @@ class TrialRecords(StoreBase):
         # A fold's requeue also names the fold's record, its index and the objectives its trial's end may write.
         own: dict[str, Any] = {}
         if fold is not None:
-            own = {"fold": keys.fold_key(sweep_id, number, fold), "objective": keys.objective_key(sweep_id), "index": fold}
+            own = {
+                "fold": keys.fold_key(sweep_id, number, fold),
+                "objective": keys.objective_key(sweep_id),
+                "index": fold,
+                "channel": keys.trial_control_channel(sweep_id, number),
+            }
         result = (self._scripts.requeue if fold is None else self._scripts.requeue_fold)(
             **own,
             **keys.end_keys(sweep_id, lease=True),

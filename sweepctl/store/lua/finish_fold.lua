@@ -3,7 +3,7 @@
 -- noted, the other folds stopped when it is the first to fail, the trial concluded when it was the last.
 -- include: prelude account_finish folds
 -- keys: fold trial sweep active finished counts objective events leases rejections stats host_trials metrics
--- argv: number index attempt state objective_value sweep_id lease_member numbered_from field_pairs ...pairs_then_points
+-- argv: number index attempt state objective_value sweep_id lease_member numbered_from field_pairs channel ...pairs_then_points
 local state, refused = fenced(K.fold, A.attempt, K.rejections, K.sweep)
 if refused then return refused end
 local pairs_end = REST - 1 + 2 * tonumber(A.field_pairs)
@@ -17,5 +17,5 @@ redis.call('HSET', K.fold, unpack(ARGV, REST, pairs_end))
 redis.call('ZREM', K.leases, A.lease_member)
 local t = now()
 account_finish(K.fold, K.stats, K.host_trials, A.state, t)
-fold_ended(tonumber(A.index), A.state, A.objective_value, A.sweep_id, t)
+fold_ended(tonumber(A.index), A.state, A.objective_value, A.sweep_id, t, A.channel)
 return 'ok'

@@ -36,9 +36,10 @@ local function noted_objectives(k)
 end
 
 -- End every queued fold unrun (STOPPED) and ask the running ones to stop, with `request` (a StopRequest's JSON):
--- their workers read the trial's stop_requested.
-local function stop_folds(k, request, why, t)
+-- their workers read the trial's stop_requested, told so on the trial's control `channel`.
+local function stop_folds(k, request, why, t, channel)
   redis.call('HSET', K.trial, 'stop_requested', request)
+  redis.call('PUBLISH', channel, 'stop')
   for f = 0, k - 1 do
     local key = fold_key(f)
     if redis.call('HGET', key, 'state') == '${QUEUED_JSON}' then
@@ -124,7 +125,7 @@ end
 
 -- After fold f ended in `state` (plain) with `objective_value` ('' for none): its objective noted on the trial, the
 -- other folds stopped if it is the first to fail, the trial concluded if it was the last; the controllers woken.
-local function fold_ended(f, state, objective_value, sweep_id, t)
+local function fold_ended(f, state, objective_value, sweep_id, t, channel)
   local k = fold_count()
   local values, completed = noted_objectives(k)
   if objective_value ~= '' then
@@ -135,7 +136,7 @@ local function fold_ended(f, state, objective_value, sweep_id, t)
     redis.call('HSET', K.trial, 'failed_fold', tostring(f))
     local why = 'fold ' .. f .. ' of the trial ended ' .. state
     local request = cjson.encode({band = completed, value = cjson.null, threshold = cjson.null, reason = why, at = t})
-    stop_folds(k, request, why, t)
+    stop_folds(k, request, why, t, channel)
   end
   conclude(k, t)
   redis.call('RPUSH', K.events, sweep_id)

@@ -3,7 +3,7 @@
 -- trial (folds.lua). A fold of a trial being stopped is not run again: it ends STOPPED ('stopped').
 -- include: prelude taking account_finish folds
 -- keys: fold trial sweep leases active finished counts objective events rejections stats host_trials
--- argv: number index lease_member attempt reason max_lost sweep_id
+-- argv: number index lease_member attempt reason max_lost sweep_id channel
 local t, history, lost, attempt = take_back(K.fold, K.sweep, K.leases, K.rejections, A.attempt, A.lease_member, A.reason)
 if not t then return history end
 local ending, final, why = nil, nil, nil
@@ -15,7 +15,7 @@ end
 if ending then
   redis.call('HSET', K.fold, 'state', cjson.encode(final), 'lost_attempts', cjson.encode(history), 'error', cjson.encode(why), 'ended_at', tostring(t))
   account_finish(K.fold, K.stats, K.host_trials, final, t)
-  fold_ended(tonumber(A.index), final, '', A.sweep_id, t)
+  fold_ended(tonumber(A.index), final, '', A.sweep_id, t, A.channel)
   return ending
 end
 redis.call('HSET', K.fold, 'state', '${QUEUED_JSON}', 'attempt', tostring(tonumber(attempt) + 1),
