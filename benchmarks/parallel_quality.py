@@ -649,6 +649,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--output", type=Path)
     parser.add_argument("--runs-json", type=Path, help="also write every run's values here, for analyses the report lacks")
     parser.add_argument(
+        "--reuse-runs",
+        type=Path,
+        help="take the runs of the --reuse-engines from an earlier --runs-json instead of running them again "
+        "(e.g. full history, unchanged, beside a bounded engine being changed)",
+    )
+    parser.add_argument("--reuse-engines", type=lambda s: s.split(","), default=["random"], help="comma-separated [default: random]")
+    parser.add_argument(
         "--from-runs", type=Path, help="report the runs an earlier --runs-json wrote instead of running them (give that run's flags)"
     )
     args = parser.parse_args(argv)
@@ -674,7 +681,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         Run(problem, "random", 1, BASELINE_SEED_BASE + i, top) for problem in args.problems for i in range(args.baseline_seeds)
     ]
     began = time.perf_counter()
-    results = run_all(runs, args.processes) if args.from_runs is None else _read_runs(args.from_runs, runs, parser)
+    if args.from_runs is not None:
+        results = _read_runs(args.from_runs, runs, parser)
+    elif args.reuse_runs is not None:
+        reused = [r for r in runs if r.engine in args.reuse_engines]
+        fresh = run_all([r for r in runs if r.engine not in args.reuse_engines], args.processes)
+        by_run = {r.run: r for r in [*_read_runs(args.reuse_runs, reused, parser), *fresh]}
+        results = [by_run[r] for r in runs]
+    else:
+        results = run_all(runs, args.processes)
     wall = time.perf_counter() - began
     markdown = report(args, results, None if args.from_runs else wall)
     print(markdown)
