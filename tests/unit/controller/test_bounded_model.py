@@ -14,7 +14,10 @@ import random
 from collections.abc import Callable
 
 import numpy as np
+import optuna
 import pytest
+from optuna.distributions import FloatDistribution
+from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator
 
 from controller.suggester import Observation, Suggester
 from controller.suggester_factory import make_suggester
@@ -26,7 +29,7 @@ from controller.suggesters.bounded import (
     hyperopt_gamma_for,
 )
 from controller.suggesters.liar import LossStats, lie_value
-from controller.suggesters.optuna_tpe import OptunaTpeSuggester
+from controller.suggesters.optuna_tpe import OptunaTpeSuggester, _SampledGroupEstimator
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import Distribution, Parameter, SearchSpace
@@ -148,6 +151,41 @@ def test_the_optuna_sampler_is_told_full_historys_good_group() -> None:
     small = OptunaTpeSuggester(SPACE, 7, model_trials=BOUND)
     small.observe(history(50))
     assert small._sampler(1, 0)._gamma is None  # below the bound: Optuna's own default
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_optuna_engines_sampled_bad_group_estimates_full_historys_density_closer_than_the_bare_sample(seed: int) -> None:
+    # Given 975 "bad" trials in 4-D, most near one region as a TPE run leaves them, and a uniform sample of 75
+    rng = np.random.default_rng(seed)
+    space = {f"x{i}": FloatDistribution(0, 1) for i in range(4)}
+    points = np.concatenate([rng.uniform(0, 1, (300, 4)), rng.normal(0.3, 0.05, (675, 4)).clip(0, 1)])
+    rng.shuffle(points)
+    sample = points[np.sort(rng.choice(len(points), 75, replace=False))]
+    parameters = optuna.samplers.TPESampler(multivariate=True)._parzen_estimator_parameters
+    full = _ParzenEstimator(columns(points), space, parameters)
+    bare = _ParzenEstimator(columns(sample), space, parameters)
+    shaped = _SampledGroupEstimator(columns(sample), space, parameters, sampled_share=75 / 975, finished=[True] * 75)
+    # When each density is evaluated where TPE's candidates fall (near the good region, and anywhere)
+    probes = columns(np.concatenate([rng.normal(0.3, 0.08, (300, 4)).clip(0, 1), rng.uniform(0, 1, (300, 4))]))
+    truth = full.log_pdf(probes)
+    # Then the sample weighted and shaped as full history is nearer full history's log density than the bare sample
+    # (measured: mean absolute error 1.9-2.3 against 2.7-2.8, rank correlation 0.90-0.93 against 0.83-0.90)
+    error = {name: float(np.mean(np.abs(e.log_pdf(probes) - truth))) for name, e in (("bare", bare), ("shaped", shaped))}
+    assert error["shaped"] < 0.9 * error["bare"], error
+
+
+def test_the_optuna_engine_shapes_its_bad_group_only_while_the_bound_binds() -> None:
+    tpe = OptunaTpeSuggester(SPACE, 7, model_trials=BOUND)
+    tpe.observe(history(150))
+    sampler = tpe._sampler(1, 0)
+    assert (sampler._good, sampler._represented) == (good_count_optuna(150), 150)
+    small = OptunaTpeSuggester(SPACE, 7, model_trials=BOUND)
+    small.observe(history(50))
+    assert small._sampler(1, 0)._represented is None
+
+
+def columns(points: np.ndarray) -> dict[str, np.ndarray]:
+    return {f"x{i}": points[:, i] for i in range(points.shape[1])}
 
 
 def test_the_liars_statistics_match_a_pass_over_every_loss_in_any_order() -> None:
