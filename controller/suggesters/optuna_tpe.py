@@ -1,4 +1,4 @@
-"""TPE search through Optuna's TPESampler: the only module of sweepctl that imports optuna.
+"""TPE search through Optuna's TPESampler: with `optuna_sampler`, the only modules of sweepctl that import optuna.
 
 Chosen in a sweep file with `tpe: {engine: optuna}` (the extra `sweepctl[optuna]`).
 Optuna is driven through its ask/tell API on an in-memory study holding the
@@ -26,11 +26,10 @@ Mapping to Optuna (parameters that cannot vary stay out and are added back):
 Past `model_trials` observations (default 1000) the study holds the best trials and a sample of the rest,
 the good group sized as for full history (`controller.suggesters.bounded`, which says how with several
 objectives); grown as trials arrive, rebuilt when the model loses one or gains one below its newest.
-Its "bad" group is then a sample, weighted and shaped as the whole group would be (`_SampledGroupEstimator`:
-Optuna's multivariate kernels are as wide as the gaps between the points, far wider among a sample). That
-reaches into Optuna's private `_tpe.parzen_estimator`, as `_gamma` does; tests/unit/controller/test_bounded_model.py
-holds it to full history's density. benchmarks/results/suggestion_bounded.md: at 10x the bound it halves the
-loss against full history (1-2.5% of the score on two of three problems, where it was 2-3.6%).
+Its "bad" group is then a sample, weighted and shaped as the whole group would be
+(`optuna_sampler.SampledGroupEstimator`: Optuna's multivariate kernels are as wide as the gaps between the
+points, far wider among a sample). benchmarks/results/suggestion_bounded.md: at 10x the bound that halves
+the loss against full history on Hartmann6 and removes it on Rosenbrock-10D; Branin at 8 workers still loses 2.5%.
 
 Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
 space, every parameter is drawn from its prior exactly as random search draws
@@ -81,7 +80,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -89,12 +87,12 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator, _ParzenEstimatorParameters
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from controller.suggester import Draws, Observation, trial_rng
-from controller.suggesters.bounded import GoodCount, good_count_optuna
+from controller.suggesters.bounded import good_count_optuna
 from controller.suggesters.liar import TOLD_LIES
+from controller.suggesters.optuna_sampler import KnownSpaceSampler
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
@@ -183,85 +181,6 @@ def _quiet_optuna() -> Iterator[None]:
             yield
     finally:
         optuna_logger.setLevel(level)
-
-
-class _KnownSpaceSampler(optuna.samplers.TPESampler):
-    """Optuna's TPESampler, told the search space instead of inferring it.
-
-    Every COMPLETE trial in our studies carries exactly the modelled distributions,
-    so the intersection Optuna computes over all trials is known in advance. A
-    sampler made for one suggestion has no cache of it: inferring it cost O(n)
-    distribution comparisons, ~40% of a suggestion at 5k trials.
-    """
-
-    def __init__(
-        self, distributions: dict[str, BaseDistribution], good: int | None = None, represented: int | None = None, **options: Any
-    ) -> None:
-        """`good` and `represented` with a bounded model: the good group's size, and how many finished trials the model's
-        sample stands for (its "bad" group is then weighted and shaped as that many, `_SampledGroupEstimator`)."""
-        super().__init__(**options)
-        # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
-        self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
-        self._good, self._represented = good, represented
-        if good is not None:
-            # The good group's size (`bounded`). Optuna 4.9 deprecated the `gamma` argument (to go in 6.0)
-            # but its TPE still reads `_gamma`, None meaning its default.
-            self._gamma = GoodCount(good)
-
-    def _build_parzen_estimator(
-        self, study: optuna.Study, search_space: dict[str, BaseDistribution], trials: list[FrozenTrial], handle_below: bool
-    ) -> _ParzenEstimator:
-        if handle_below or self._good is None or self._represented is None:
-            return super()._build_parzen_estimator(study, search_space, trials, handle_below)
-        finished = sum(t.state != TrialState.RUNNING for t in trials)
-        full = self._represented - self._good  # finished trials in full history's "bad" group
-        if finished == 0 or finished >= full:
-            return super()._build_parzen_estimator(study, search_space, trials, handle_below)
-        return _SampledGroupEstimator(
-            self._get_internal_repr(trials, search_space, study),
-            search_space,
-            self._parzen_estimator_parameters,
-            sampled_share=finished / full,
-            finished=[t.state != TrialState.RUNNING for t in trials],
-        )
-
-    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        # Independent TPE (several objectives) samples each parameter on its own: no joint space.
-        return dict(self._known) if self._is_multivariate(study) else {}
-
-
-class _SampledGroupEstimator(_ParzenEstimator):
-    """The "bad" group's density from a uniform sample of its finished trials, shaped as full history's.
-
-    Each sampled trial stands for 1 / `sampled_share` trials: its weight is that much larger (pending
-    trials, all present, keep theirs), so the prior weighs as little as beside the whole group; and
-    a kernel's width, which Optuna takes from the gaps to its neighbours, is narrowed by the share,
-    as the gaps are among the whole group's points (down to the floor Optuna's clip sets for that many).
-    """
-
-    def __init__(
-        self,
-        observations: dict[str, np.ndarray],
-        search_space: dict[str, BaseDistribution],
-        parameters: _ParzenEstimatorParameters,
-        *,
-        sampled_share: float,
-        finished: Sequence[bool],
-    ) -> None:
-        self._share = sampled_share
-        self._kernels = sum(not f for f in finished) + round(sum(finished) / sampled_share)  # full history's count
-        weights = parameters.weights(len(finished)) * np.where(finished, 1.0 / sampled_share, 1.0)
-        super().__init__(observations, search_space, parameters, predetermined_weights=weights)
-
-    def _calculate_numerical_distributions(
-        self, observations: np.ndarray, search_space: FloatDistribution | IntDistribution, parameters: _ParzenEstimatorParameters
-    ) -> Any:
-        batched: Any = super()._calculate_numerical_distributions(observations, search_space, parameters)
-        sigmas = np.array(batched.sigma, dtype=float)
-        span = sigmas[-1]  # the prior's kernel: the whole range, in the space the kernels live in
-        floor = span / min(100.0, 1.0 + self._kernels + 1) if parameters.consider_magic_clip else 0.0
-        sigmas[:-1] = np.maximum(sigmas[:-1] * self._share, floor)
-        return batched._replace(sigma=sigmas)
 
 
 def _new_study(trials: Sequence[FrozenTrial], objectives: int) -> optuna.Study:
@@ -373,7 +292,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
     def _sampler(self, optuna_seed: int, told_lies: int) -> optuna.samplers.TPESampler:
         """TPE for one draw; with the bound binding, its good group sized as for the full count (`bounded`)."""
         binding = self.objectives == 1 and self._sample.binds
-        return _KnownSpaceSampler(
+        return KnownSpaceSampler(
             self._distributions,
             good=good_count_optuna(len(self._fitting) + told_lies) if binding else None,
             represented=len(self._fitting) + told_lies if binding else None,

@@ -29,7 +29,8 @@ from controller.suggesters.bounded import (
     hyperopt_gamma_for,
 )
 from controller.suggesters.liar import LossStats, lie_value
-from controller.suggesters.optuna_tpe import OptunaTpeSuggester, _SampledGroupEstimator
+from controller.suggesters.optuna_sampler import SampledGroupEstimator
+from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
 from sweepctl.space import Distribution, Parameter, SearchSpace
@@ -164,7 +165,7 @@ def test_the_optuna_engines_sampled_bad_group_estimates_full_historys_density_cl
     parameters = optuna.samplers.TPESampler(multivariate=True)._parzen_estimator_parameters
     full = _ParzenEstimator(columns(points), space, parameters)
     bare = _ParzenEstimator(columns(sample), space, parameters)
-    shaped = _SampledGroupEstimator(columns(sample), space, parameters, sampled_share=75 / 975, finished=[True] * 75)
+    shaped = SampledGroupEstimator(columns(sample), space, parameters, sampled_share=75 / 975, finished=[True] * 75)
     # When each density is evaluated where TPE's candidates fall (near the good region, and anywhere)
     probes = columns(np.concatenate([rng.normal(0.3, 0.08, (300, 4)).clip(0, 1), rng.uniform(0, 1, (300, 4))]))
     truth = full.log_pdf(probes)

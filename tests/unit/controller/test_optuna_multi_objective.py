@@ -126,12 +126,12 @@ def test_several_objectives_sample_each_parameter_on_its_own_as_optuna_does(monk
 
     made: list[bool] = []
 
-    class Recorded(optuna_tpe._KnownSpaceSampler):
+    class Recorded(optuna_tpe.KnownSpaceSampler):
         def __init__(self, distributions: dict, **options: object) -> None:
             super().__init__(distributions, **options)  # type: ignore[arg-type]
             made.append(bool(options["multivariate"]))
 
-    monkeypatch.setattr(optuna_tpe, "_KnownSpaceSampler", Recorded)
+    monkeypatch.setattr(optuna_tpe, "KnownSpaceSampler", Recorded)
     for objectives in (1, 2):
         suggester = OptunaTpeSuggester(SQUARE, 0, objectives=objectives, n_startup_jobs=2)
         run(suggester, 3)

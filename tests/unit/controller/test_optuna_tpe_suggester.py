@@ -182,7 +182,7 @@ def test_the_search_space_the_sampler_is_told_is_the_one_optuna_would_infer() ->
     # Given a study the engine built; names out of alphabetical order and a range with no multiple of q
     import optuna
 
-    from controller.suggesters.optuna_tpe import _KnownSpaceSampler
+    from controller.suggesters.optuna_sampler import KnownSpaceSampler
 
     space = SearchSpace(
         (
@@ -199,7 +199,7 @@ def test_the_search_space_the_sampler_is_told_is_the_one_optuna_would_infer() ->
     study = tpe._observed_study()
     trial = study.ask()
     # Then the space it is told equals what Optuna infers from the trials, order included
-    told = _KnownSpaceSampler(tpe._distributions).infer_relative_search_space(study, study.trials[-1])
+    told = KnownSpaceSampler(tpe._distributions).infer_relative_search_space(study, study.trials[-1])
     inferred = optuna.samplers.TPESampler(multivariate=True).infer_relative_search_space(study, study.trials[-1])
     assert list(told.items()) == list(inferred.items()) and "one" not in told
     study.tell(trial, state=optuna.trial.TrialState.FAIL)
