@@ -113,6 +113,8 @@ def test_role_acl_users_run_a_sweep(tmp_path: Path, servers: Processes, started:
     assert store.get_sweep(sweep_id).state is SweepState.FINISHED
     trials = store.get_trials(sweep_id)
     assert len(trials) == 3 and all(t.state is TrialState.COMPLETED for t in trials), [(t.state, t.error) for t in trials]
+    # and the worker listened for stops on the control channels its ACL user is given (no fallback to reading)
+    assert "listening for trial stops failed" not in (tmp_path / "worker.log").read_text()
 
     # And the exporter reads the store but cannot write to it
     exporter = _client(port, "exporter", passwords["exporter"])
