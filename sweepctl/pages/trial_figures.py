@@ -22,10 +22,19 @@ TEMPLATE = "plotly_white"
 ABSENT = "(absent)"  # a conditional parameter a trial did not have
 
 
+MODE_BAR_PX = 34  # Plotly's tool bar along the top of a figure (shown on hover): titles start below it
+
+
 def layout(fig: go.Figure, title: str, height: int = 420, **more: Any) -> go.Figure:
-    """The house look of every figure: one template, a title, a fixed height (the page has no other sizing)."""
+    """The house look of every figure: one template, a title, a fixed height (the page has no other sizing).
+
+    The title starts below the strip Plotly's tool bar takes on hover, however long it is (a metric's
+    name is the user's): the figure is MODE_BAR_PX taller than `height` for it, the plot as large as without."""
     settings: dict[str, Any] = {"margin": {"l": 60, "r": 30, "t": 50, "b": 50}, **more}
-    fig.update_layout(template=TEMPLATE, title={"text": title, "x": 0.01}, height=height, **settings)
+    settings["margin"] = {**settings["margin"], "t": settings["margin"].get("t", 50) + MODE_BAR_PX}
+    total = height + MODE_BAR_PX
+    heading = {"text": title, "x": 0.01, "xanchor": "left", "yref": "container", "y": 1 - MODE_BAR_PX / total, "yanchor": "top"}
+    fig.update_layout(template=TEMPLATE, title=heading, height=total, **settings)
     return fig
 
 
