@@ -274,29 +274,29 @@ class LauncherClient:
 
         The next trial gets a new launcher. A process stuck in the kernel is beyond any signal; it is left to the kernel.
         """
+        self._end(patience=0.0)
+
+    def close(self) -> None:
+        """Stop the launcher (it stops any trial still running) and forget it."""
+        self._end(patience=self.grace + 5.0)
+
+    def _end(self, patience: float) -> None:
+        """Close the channel (the launcher sees EOF and stops), give it `patience` seconds, then SIGKILL it; never
+        waits longer than that and KILL_WAIT_SECONDS: a launcher that does not die of SIGKILL is left behind, logged."""
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        if self._process is not None:
+        if self._process is None:
+            return
+        try:
+            self._process.wait(patience)
+        except subprocess.TimeoutExpired:
             self._process.kill()
             try:
                 self._process.wait(KILL_WAIT_SECONDS)
             except subprocess.TimeoutExpired:
                 log.error("the trial launcher (pid %d) did not die of SIGKILL: left behind", self._process.pid)
-            self._process = None
-
-    def close(self) -> None:
-        """Stop the launcher (it stops any trial still running) and forget it."""
-        if self._sock is not None:
-            self._sock.close()  # the launcher sees EOF and stops
-            self._sock = None
-        if self._process is not None:
-            try:
-                self._process.wait(self.grace + 5.0)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+        self._process = None
 
 
 class TrialProcess:

@@ -220,7 +220,8 @@ class TrialRecords(StoreBase):
         return ControlSignals(self.redis, fallback)
 
     def trial_control(self, sweep_id: str, number: int) -> tuple[SweepState, StopRequest | None]:
-        """What a running trial's worker polls: the sweep's state and any stop request, in one round trip.
+        """What a running trial's worker reads when told (`control_signals`): the sweep's state and any stop request,
+        in one round trip.
 
         A fold's worker polls its trial's: a k-fold trial is stopped as a whole (`stop_folds`, or a fold that failed)."""
         pipe = self.redis.pipeline(transaction=False)
