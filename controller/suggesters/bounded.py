@@ -106,6 +106,7 @@ class ModelSample:
         self._keys: dict[int, tuple[float, ...]] = {}  # number -> sort_key of each loss
         self._last = 0  # the highest number added
         self._members: tuple[int, ...] | None = ()  # cached; None: to be chosen again
+        self._whole: frozenset[int] = frozenset()  # of the members, those kept whatever their hash (the best)
 
     def __len__(self) -> int:
         return len(self._by_rank)
@@ -165,12 +166,20 @@ class ModelSample:
             self._members = self._choose()
         return self._members
 
+    def whole(self) -> frozenset[int]:
+        """The members kept for their loss, not sampled: each stands for itself alone, where a sampled one stands
+        for the share of the rest it was drawn from. Empty while the bound does not bind."""
+        self.members()
+        return self._whole
+
     def _choose(self) -> tuple[int, ...]:
+        self._whole = frozenset()
         if self.bound is None or len(self._by_rank) <= self.bound:
             return tuple(sorted(number for _, number in self._by_rank))
         settled = self._last - self._last % self.epoch  # numbers up to here: their best are fixed
         kept = set(self.best(settled))
         kept.update(self._records_after(settled))
+        self._whole = frozenset(kept)
         cut = bisect.bisect_left(self._by_rank, (sample_threshold(len(self._by_rank), self.sampled), -1))
         kept.update(number for _, number in self._by_rank[: min(cut, self.sampled)])
         return tuple(sorted(kept))

@@ -19,6 +19,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from controller.suggesters.bounded import GoodCount
 
+NUMBER_ATTR = "sweepctl_number"  # the user attribute that holds an observed trial's number in the sweep
+
 
 class KnownSpaceSampler(optuna.samplers.TPESampler):
     """Optuna's TPESampler, told the search space instead of inferring it.
@@ -30,14 +32,20 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
     """
 
     def __init__(
-        self, distributions: dict[str, BaseDistribution], good: int | None = None, represented: int | None = None, **options: Any
+        self,
+        distributions: dict[str, BaseDistribution],
+        good: int | None = None,
+        represented: int | None = None,
+        whole: frozenset[int] = frozenset(),
+        **options: Any,
     ) -> None:
-        """`good` and `represented` with a bounded model: the good group's size, and how many finished trials the model's
-        sample stands for (its "bad" group is then weighted and shaped as that many, `SampledGroupEstimator`)."""
+        """`good` and `represented` with a bounded model: the good group's size, and how many finished trials the model
+        stands for (its "bad" group is then weighted and shaped as that many, `SampledGroupEstimator`); `whole`: the
+        numbers (`NUMBER_ATTR`) of the trials kept for their loss, which stand for themselves alone."""
         super().__init__(**options)
         # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
         self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
-        self._good, self._represented = good, represented
+        self._good, self._represented, self._whole = good, represented, whole
         if good is not None:
             # The good group's size (`bounded`). Optuna 4.9 deprecated the `gamma` argument (to go in 6.0)
             # but its TPE still reads `_gamma`, None meaning its default.
@@ -48,17 +56,35 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
     ) -> _ParzenEstimator:
         if handle_below or self._good is None or self._represented is None:
             return super()._build_parzen_estimator(study, search_space, trials, handle_below)
-        finished = sum(t.state != TrialState.RUNNING for t in trials)
         full = self._represented - self._good  # finished trials in full history's "bad" group
-        if finished == 0 or finished >= full:
+        stands_for = self._stands_for(trials, full)
+        if stands_for is None:
             return super()._build_parzen_estimator(study, search_space, trials, handle_below)
         return SampledGroupEstimator(
             self._get_internal_repr(trials, search_space, study),
             search_space,
             self._parzen_estimator_parameters,
-            sampled_share=finished / full,
-            finished=[t.state != TrialState.RUNNING for t in trials],
+            stands_for=stands_for,
+            share=sum(t.state != TrialState.RUNNING for t in trials) / full,
         )
+
+    def _stands_for(self, trials: list[FrozenTrial], full: int) -> list[float] | None:
+        """How many of full history's "bad" group (`full` finished trials) each of `trials` stands for, or None
+        where they are that group whole: a sampled finished trial, its share of the rest; any other, itself.
+        Weighting each by the inverse of its chance to be modelled keeps the group's density unbiased (Horvitz-
+        Thompson): the trials kept for their loss, near the best, and the lies told for pending trials (`lie`
+        other than "running") would otherwise weigh as a sample's."""
+        sampled = [t.state != TrialState.RUNNING and self._sampled(t.user_attrs.get(NUMBER_ATTR)) for t in trials]
+        kept = sum(t.state != TrialState.RUNNING for t in trials) - sum(sampled)
+        drawn_from = full - kept  # the finished trials of full history's group the sample was drawn from
+        if not any(sampled) or sum(sampled) >= drawn_from:
+            return None
+        share = sum(sampled) / drawn_from
+        return [1.0 / share if s else 1.0 for s in sampled]
+
+    def _sampled(self, number: int | None) -> bool:
+        """Whether an observed trial (a told lie has no number) is in the model by the sample's draw."""
+        return number is not None and number not in self._whole
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         # Independent TPE (several objectives) samples each parameter on its own: no joint space.
@@ -66,12 +92,12 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
 
 
 class SampledGroupEstimator(_ParzenEstimator):
-    """The "bad" group's density from a uniform sample of its finished trials, shaped as full history's.
+    """The "bad" group's density from a sample of its trials, shaped as full history's.
 
-    Each sampled trial stands for 1 / `sampled_share` trials: its weight is that much larger (pending
-    trials, all present, keep theirs), so the prior weighs as little as beside the whole group; and
-    a kernel's width, which Optuna takes from the gaps to its neighbours, is narrowed by the share,
-    as the gaps are among the whole group's points (down to the floor Optuna's clip sets for that many).
+    Trial i stands for `stands_for[i]` trials of the whole group (`KnownSpaceSampler._stands_for`): its
+    weight is that much larger, so the prior weighs as little as beside the whole group; and the kernels,
+    as wide as the gaps to their neighbours in Optuna, are narrowed by the model's `share` of the group, as
+    the gaps are among the whole group's points (down to the floor Optuna's clip sets for that many).
     """
 
     def __init__(
@@ -80,12 +106,12 @@ class SampledGroupEstimator(_ParzenEstimator):
         search_space: dict[str, BaseDistribution],
         parameters: _ParzenEstimatorParameters,
         *,
-        sampled_share: float,
-        finished: Sequence[bool],
+        stands_for: Sequence[float],
+        share: float,
     ) -> None:
-        self._share = sampled_share
-        self._kernels = sum(not f for f in finished) + round(sum(finished) / sampled_share)  # full history's count
-        weights = parameters.weights(len(finished)) * np.where(finished, 1.0 / sampled_share, 1.0)
+        self._kernels = round(sum(stands_for))  # full history's count
+        self._share = share
+        weights = parameters.weights(len(stands_for)) * np.asarray(stands_for, dtype=float)
         super().__init__(observations, search_space, parameters, predetermined_weights=weights)
 
     def _calculate_numerical_distributions(

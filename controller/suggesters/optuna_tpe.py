@@ -92,7 +92,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from controller.suggester import Draws, Observation, trial_rng
 from controller.suggesters.bounded import good_count_optuna
 from controller.suggesters.liar import TOLD_LIES
-from controller.suggesters.optuna_sampler import KnownSpaceSampler
+from controller.suggesters.optuna_sampler import NUMBER_ATTR, KnownSpaceSampler
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
@@ -249,7 +249,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         taken: list[tuple[int, Sequence[float]]] = []
         for obs in new:
             losses = self._told(obs)
-            trial = self._frozen(obs.params, losses)
+            trial = self._frozen(obs.params, losses, obs.number)
             if trial is None:
                 self._skip(obs.number)
                 continue
@@ -263,8 +263,9 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             return (math.inf,) if obs.failed or obs.loss is None else (obs.loss,)
         return obs.losses if obs.losses is not None and len(obs.losses) == self.objectives else (math.inf,) * self.objectives
 
-    def _frozen(self, params: FlatAssignment, losses: Sequence[float] | None) -> FrozenTrial | None:
-        """`params` as an Optuna trial, COMPLETE with `losses` (RUNNING when None); None when they do not fit."""
+    def _frozen(self, params: FlatAssignment, losses: Sequence[float] | None, number: int | None = None) -> FrozenTrial | None:
+        """`params` as an Optuna trial, COMPLETE with `losses` (RUNNING when None), carrying the sweep's trial
+        `number` where it has one (`NUMBER_ATTR`); None when they do not fit."""
         values: dict[str, OptunaValue] = {}
         for name, m in self._modelled.items():
             if name not in params:
@@ -275,7 +276,8 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             values[name] = value
         if losses is None:
             return create_trial(params=values, distributions=self._distributions, state=TrialState.RUNNING)
-        return create_trial(params=values, distributions=self._distributions, values=list(losses))
+        attrs = {} if number is None else {NUMBER_ATTR: number}
+        return create_trial(params=values, distributions=self._distributions, values=list(losses), user_attrs=attrs)
 
     def _observed_study(self) -> optuna.Study:
         """The model's trials in number order plus FAIL scratch trials: grown while they only gain
@@ -296,6 +298,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             self._distributions,
             good=good_count_optuna(len(self._fitting) + told_lies) if binding else None,
             represented=len(self._fitting) + told_lies if binding else None,
+            whole=self._sample.whole() if binding else frozenset(),
             seed=optuna_seed,
             n_startup_trials=0,
             multivariate=self.objectives == 1,

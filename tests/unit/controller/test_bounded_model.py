@@ -18,6 +18,7 @@ import optuna
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator
+from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from controller.suggester import Observation, Suggester
 from controller.suggester_factory import make_suggester
@@ -29,7 +30,7 @@ from controller.suggesters.bounded import (
     hyperopt_gamma_for,
 )
 from controller.suggesters.liar import LossStats, lie_value
-from controller.suggesters.optuna_sampler import SampledGroupEstimator
+from controller.suggesters.optuna_sampler import NUMBER_ATTR, KnownSpaceSampler, SampledGroupEstimator
 from controller.suggesters.optuna_tpe import OptunaTpeSuggester
 from controller.suggesters.random import RandomSuggester
 from controller.suggesters.tpe import TpeSuggester
@@ -116,6 +117,15 @@ def test_the_sample_keeps_the_best_trials_and_models_everything_below_the_bound(
     assert {number for number, _ in best} <= set(sample.members())
     # And failed trials (infinite loss) are sampled like any other non-best trial, not dropped
     assert any(trials[n - 1][1][0] == math.inf for n in sample.members())
+    # And the trials kept for their loss (`whole`) are the best and members, the rest drawn by the sample
+    assert {number for number, _ in best} <= sample.whole() < set(sample.members())
+    assert len(sample.whole()) <= GOOD_KEPT + sample.epoch - 1
+
+
+def test_below_the_bound_no_trial_is_kept_for_its_loss() -> None:
+    sample = ModelSample(0, BOUND)
+    sample.add([(obs.number, (obs.loss,)) for obs in history(BOUND)])
+    assert sample.whole() == frozenset()
 
 
 def test_with_several_objectives_each_objectives_best_are_kept() -> None:
@@ -165,7 +175,7 @@ def test_the_optuna_engines_sampled_bad_group_estimates_full_historys_density_cl
     parameters = optuna.samplers.TPESampler(multivariate=True)._parzen_estimator_parameters
     full = _ParzenEstimator(columns(points), space, parameters)
     bare = _ParzenEstimator(columns(sample), space, parameters)
-    shaped = SampledGroupEstimator(columns(sample), space, parameters, sampled_share=75 / 975, finished=[True] * 75)
+    shaped = SampledGroupEstimator(columns(sample), space, parameters, stands_for=[975 / 75] * 75, share=75 / 975)
     # When each density is evaluated where TPE's candidates fall (near the good region, and anywhere)
     probes = columns(np.concatenate([rng.normal(0.3, 0.08, (300, 4)).clip(0, 1), rng.uniform(0, 1, (300, 4))]))
     truth = full.log_pdf(probes)
@@ -173,6 +183,28 @@ def test_the_optuna_engines_sampled_bad_group_estimates_full_historys_density_cl
     # (measured: mean absolute error 1.9-2.3 against 2.7-2.8, rank correlation 0.90-0.93 against 0.83-0.90)
     error = {name: float(np.mean(np.abs(e.log_pdf(probes) - truth))) for name, e in (("bare", bare), ("shaped", shaped))}
     assert error["shaped"] < 0.9 * error["bare"], error
+
+
+def test_each_bad_trial_stands_for_as_many_as_its_chance_to_be_modelled_says() -> None:
+    # Given a model of a "bad" group of 500 finished trials: 2 kept for their loss (near the best), 48 drawn from
+    # the other 498, a pending trial, and a lie told for another pending one (a COMPLETE trial with no number)
+    distributions = {"x": FloatDistribution(0, 1)}
+    sampler = KnownSpaceSampler(distributions, good=25, represented=525 + 1, whole=frozenset({1, 2}))
+
+    def trial(number: int | None, state: TrialState = TrialState.COMPLETE) -> FrozenTrial:
+        values = None if state is TrialState.RUNNING else [1.0]
+        attrs = {} if number is None else {NUMBER_ATTR: number}
+        return create_trial(params={"x": 0.5}, distributions=distributions, values=values, state=state, user_attrs=attrs)
+
+    trials = [trial(1), trial(2), *(trial(n) for n in range(3, 51)), trial(None, TrialState.RUNNING), trial(None)]
+    stands_for = sampler._stands_for(trials, 526 - 25)
+    # Then a kept trial, the pending one and the lie each stand for themselves; a drawn one for its share of the rest
+    assert stands_for is not None
+    assert stands_for[:2] == [1.0, 1.0] and stands_for[-2:] == [1.0, 1.0]
+    assert stands_for[2:-2] == pytest.approx([(501 - 3) / 48] * 48)
+    assert sum(stands_for) == pytest.approx(501 + 1)  # full history's group: its finished trials and the pending one
+    # And a group modelled whole is left to Optuna as it is
+    assert sampler._stands_for(trials, 51) is None
 
 
 def test_the_optuna_engine_shapes_its_bad_group_only_while_the_bound_binds() -> None:
