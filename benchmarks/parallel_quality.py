@@ -54,7 +54,7 @@ import platform
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -494,6 +494,29 @@ def bounded_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
     return versus_lines(args, scores, pairs, intro, ("full", "bounded / full"))
 
 
+def a_a_lines(args: argparse.Namespace, scores: Scores) -> list[str]:
+    """Each full-history engine against itself, the first half of the seeds against the second: how often the
+    verdict calls a difference where there is none, at half the seeds."""
+    half = args.seeds // 2
+    score = dict(scores.score)
+    pairs = []
+    for _, reference in BOUNDED_PAIRS:
+        if reference not in args.engines:
+            continue
+        first, second = f"{reference} (seeds 1st half)", f"{reference} (2nd half)"
+        for (problem, engine, w, b), per_seed in scores.score.items():
+            if engine == reference:
+                score[problem, first, w, b], score[problem, second, w, b] = per_seed[:half], per_seed[half : 2 * half]
+        pairs.append((first, second))
+    intro = (
+        f"A/A check (`--a-a`): full history against itself, seeds {args.first_seed}..{args.first_seed + half - 1}"
+        f" against the next {half}, judged as above. Both halves are the same engine, so every verdict but"
+        " level is a false alarm: the rate at which the verdict finds a difference in noise alone at"
+        f" {half} seeds."
+    )
+    return versus_lines(args, dataclasses.replace(scores, score=score), pairs, intro, ("2nd half", "1st / 2nd"))
+
+
 def versus_lines(
     args: argparse.Namespace, scores: Scores, pairs: Sequence[tuple[str, str]], intro: str, headings: tuple[str, str]
 ) -> list[str]:
@@ -590,6 +613,8 @@ def report(args: argparse.Namespace, results: Sequence[RunResult], wall: float |
         lines += versus_stock_lines(args, scores)
     if any(e in args.engines for e in BOUNDED_ENGINES):
         lines += bounded_lines(args, scores)
+    if args.a_a:
+        lines += a_a_lines(args, scores)
     if "optuna-tpe-liar" in args.engines:
         lines += ratio_lines(args, scores)
     return "\n".join(lines + timing_lines(args, scores)) + "\n"
@@ -606,7 +631,7 @@ def _int_list(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
 
-def _name_list(choices: Sequence[str], groups: dict[str, Sequence[str]] | None = None) -> Callable[[str], list[str]]:
+def _name_list(choices: Sequence[str], groups: Mapping[str, Sequence[str]] | None = None) -> Callable[[str], list[str]]:
     """Parse a comma-separated list of `choices`; a name in `groups` stands for its members."""
     groups = groups or {}
 
@@ -646,6 +671,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="compare each TPE engine on a bounded sample of the finished trials against full history (budgets 200,1000 unless given)",
     )
     parser.add_argument("--model-trials", type=int, default=BOUNDED_MODEL_TRIALS, help="the bound of the -bounded engines")
+    parser.add_argument(
+        "--a-a", action="store_true", help="also judge each full-history engine against itself on the other half of the seeds"
+    )
     parser.add_argument("--output", type=Path)
     parser.add_argument("--runs-json", type=Path, help="also write every run's values here, for analyses the report lacks")
     parser.add_argument(
