@@ -57,7 +57,8 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
         if handle_below or self._good is None or self._represented is None:
             return super()._build_parzen_estimator(study, search_space, trials, handle_below)
         full = self._represented - self._good  # finished trials in full history's "bad" group
-        stands_for = self._stands_for(trials, full)
+        finished = [t.state != TrialState.RUNNING for t in trials]
+        stands_for = self._stands_for(trials, finished, full)
         if stands_for is None:
             return super()._build_parzen_estimator(study, search_space, trials, handle_below)
         return SampledGroupEstimator(
@@ -65,22 +66,21 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
             search_space,
             self._parzen_estimator_parameters,
             stands_for=stands_for,
-            share=sum(t.state != TrialState.RUNNING for t in trials) / full,
+            share=sum(finished) / full,
         )
 
-    def _stands_for(self, trials: list[FrozenTrial], full: int) -> list[float] | None:
+    def _stands_for(self, trials: list[FrozenTrial], finished: list[bool], full: int) -> list[float] | None:
         """How many of full history's "bad" group (`full` finished trials) each of `trials` stands for, or None
         where they are that group whole: a sampled finished trial, its share of the rest; any other, itself.
         Weighting each by the inverse of its chance to be modelled keeps the group's density unbiased (Horvitz-
         Thompson): the trials kept for their loss, near the best, and the lies told for pending trials (`lie`
         other than "running") would otherwise weigh as a sample's."""
-        sampled = [t.state != TrialState.RUNNING and self._sampled(t.user_attrs.get(NUMBER_ATTR)) for t in trials]
-        kept = sum(t.state != TrialState.RUNNING for t in trials) - sum(sampled)
-        drawn_from = full - kept  # the finished trials of full history's group the sample was drawn from
-        if not any(sampled) or sum(sampled) >= drawn_from:
+        sampled = [f and self._sampled(t.user_attrs.get(NUMBER_ATTR)) for f, t in zip(finished, trials, strict=True)]
+        drawn = sum(sampled)
+        drawn_from = full - (sum(finished) - drawn)  # full history's finished trials less those kept for themselves
+        if drawn == 0 or drawn >= drawn_from:
             return None
-        share = sum(sampled) / drawn_from
-        return [1.0 / share if s else 1.0 for s in sampled]
+        return [drawn_from / drawn if s else 1.0 for s in sampled]
 
     def _sampled(self, number: int | None) -> bool:
         """Whether an observed trial (a told lie has no number) is in the model by the sample's draw."""

@@ -197,14 +197,15 @@ def test_each_bad_trial_stands_for_as_many_as_its_chance_to_be_modelled_says() -
         return create_trial(params={"x": 0.5}, distributions=distributions, values=values, state=state, user_attrs=attrs)
 
     trials = [trial(1), trial(2), *(trial(n) for n in range(3, 51)), trial(None, TrialState.RUNNING), trial(None)]
-    stands_for = sampler._stands_for(trials, 526 - 25)
+    finished = [t.state is not TrialState.RUNNING for t in trials]
+    stands_for = sampler._stands_for(trials, finished, 526 - 25)
     # Then a kept trial, the pending one and the lie each stand for themselves; a drawn one for its share of the rest
     assert stands_for is not None
     assert stands_for[:2] == [1.0, 1.0] and stands_for[-2:] == [1.0, 1.0]
     assert stands_for[2:-2] == pytest.approx([(501 - 3) / 48] * 48)
     assert sum(stands_for) == pytest.approx(501 + 1)  # full history's group: its finished trials and the pending one
     # And a group modelled whole is left to Optuna as it is
-    assert sampler._stands_for(trials, 51) is None
+    assert sampler._stands_for(trials, finished, 51) is None
 
 
 def test_the_optuna_engine_shapes_its_bad_group_only_while_the_bound_binds() -> None:
