@@ -1,25 +1,54 @@
 """Optuna's TPESampler as the Optuna engine (`optuna_tpe`) asks it: told the search space, and with a bounded model
-(`controller.suggesters.bounded`) its good group sized and its "bad" group shaped as full history's.
+(`controller.suggesters.bounded`) its good group sized and its "bad" group shaped as full history's, and taken
+exactly near each proposal from every finished trial's point (`near_points`).
 
-The shaping reaches into Optuna's private `samplers._tpe` (its Parzen estimator), as the good group's size does
-(`_gamma`): tests/unit/controller/test_bounded_model.py holds the estimator to full history's density, so an Optuna
-that changes them fails there.
+The shaping reaches into Optuna's private `samplers._tpe` (its Parzen estimator, its kernels and `_truncnorm`), as
+the good group's size does (`_gamma`): tests/unit/controller/test_bounded_model.py holds the estimator to full
+history's density and the kernels to Optuna's own `log_pdf`, so an Optuna that changes them fails there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.samplers._tpe import _truncnorm
 from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator, _ParzenEstimatorParameters
+from optuna.samplers._tpe.probability_distributions import _BatchedCategoricalDistributions, _MixtureOfProductDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from controller.suggesters.bounded import GoodCount
+from controller.suggesters.near_points import Axis, NearPoints
 
 NUMBER_ATTR = "sweepctl_number"  # the user attribute that holds an observed trial's number in the sweep
+# How far from a proposal, in the narrowest kernels' widths, the "bad" trials are taken exactly rather than by the
+# sample: a kernel weighs e^-8 (0.03%) of its peak there.
+REACH = 4.0
+MOST_NEAR = 256  # per proposal: where more trials crowd within the reach, the nearest this many
+
+
+def known_space(distributions: dict[str, BaseDistribution]) -> dict[str, BaseDistribution]:
+    """The joint search space as Optuna's IntersectionSearchSpace gives it: sorted by name, without one-value
+    distributions."""
+    return {name: d for name, d in sorted(distributions.items()) if not d.single()}
+
+
+def near_points(space: dict[str, BaseDistribution]) -> NearPoints:
+    """An index of the points of trials over `space` (`known_space`'s order), its numerical axes in Optuna's kernel
+    space (`_ParzenEstimator._calculate_numerical_distributions`)."""
+    axes, columns = [], []
+    for column, d in enumerate(space.values()):
+        if isinstance(d, CategoricalDistribution):
+            continue
+        assert isinstance(d, (FloatDistribution, IntDistribution))
+        low, high = (d.low - d.step / 2, d.high + d.step / 2) if d.step is not None else (d.low, d.high)
+        axes.append(Axis(float(np.log(low)), float(np.log(high)), log=True) if d.log else Axis(float(low), float(high)))
+        columns.append(column)
+    return NearPoints(axes, columns, len(space))
 
 
 class KnownSpaceSampler(optuna.samplers.TPESampler):
@@ -37,15 +66,16 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
         good: int | None = None,
         represented: int | None = None,
         whole: frozenset[int] = frozenset(),
+        points: NearPoints | None = None,
         **options: Any,
     ) -> None:
         """`good` and `represented` with a bounded model: the good group's size, and how many finished trials the model
         stands for (its "bad" group is then weighted and shaped as that many, `SampledGroupEstimator`); `whole`: the
-        numbers (`NUMBER_ATTR`) of the trials kept for their loss, which stand for themselves alone."""
+        numbers (`NUMBER_ATTR`) of the trials kept for their loss, which stand for themselves alone; `points`: every
+        finished trial's (`near_points`), from which the group's density near a proposal is taken exactly."""
         super().__init__(**options)
-        # As IntersectionSearchSpace gives it: sorted by name, without one-value distributions.
-        self._known = {name: d for name, d in sorted(distributions.items()) if not d.single()}
-        self._good, self._represented, self._whole = good, represented, whole
+        self._known = known_space(distributions)
+        self._good, self._represented, self._whole, self._points = good, represented, whole, points
         if good is not None:
             # The good group's size (`bounded`). Optuna 4.9 deprecated the `gamma` argument (to go in 6.0)
             # but its TPE still reads `_gamma`, None meaning its default.
@@ -67,6 +97,8 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
             self._parzen_estimator_parameters,
             stands_for=stands_for,
             share=sum(finished) / full,
+            numbers=[t.user_attrs.get(NUMBER_ATTR) for t in trials],
+            near=Near(self._points, self._whole) if self._points is not None and list(search_space) == list(self._known) else None,
         )
 
     def _stands_for(self, trials: list[FrozenTrial], finished: list[bool], full: int) -> list[float] | None:
@@ -91,6 +123,15 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
         return dict(self._known) if self._is_multivariate(study) else {}
 
 
+@dataclass(frozen=True)
+class Near:
+    """What the "bad" group's density near a proposal is taken from exactly: every finished trial's point, less
+    those kept in the model for their loss (`whole`, there as themselves)."""
+
+    points: NearPoints
+    whole: frozenset[int]
+
+
 class SampledGroupEstimator(_ParzenEstimator):
     """The "bad" group's density from a sample of its trials, shaped as full history's.
 
@@ -98,6 +139,15 @@ class SampledGroupEstimator(_ParzenEstimator):
     weight is that much larger, so the prior weighs as little as beside the whole group; and the kernels,
     as wide as the gaps to their neighbours in Optuna, are narrowed by the model's `share` of the group, as
     the gaps are among the whole group's points (down to the floor Optuna's clip sets for that many).
+
+    With `near`, the density at each point asked (`log_pdf`: TPE's candidates) is full history's exactly from the
+    trials near it (within `REACH` of the narrowest kernels' width, the nearest `MOST_NEAR` where more crowd
+    there), each with the weight and width it has in full history, plus the sample's estimate from the rest: a
+    sampled trial among those found stands for none there. Which trials are near depends on the point alone and
+    the sample on trial numbers alone, so the estimate of the rest stays unbiased. A sample of a few percent
+    leaves holes between its points where trials crowd, near the best, and TPE proposed into them, next to
+    trials full history knows were tried (benchmarks/results/suggestion_bounded.md). The trials that stand for
+    themselves in the model (kept, pending, lies) are as wide as among every trial, not as a sample's gaps say.
     """
 
     def __init__(
@@ -108,18 +158,128 @@ class SampledGroupEstimator(_ParzenEstimator):
         *,
         stands_for: Sequence[float],
         share: float,
+        numbers: Sequence[int | None] = (),
+        near: Near | None = None,
     ) -> None:
         self._kernels = round(sum(stands_for))  # full history's count
         self._share = share
+        self._parameters = parameters
+        self._near = near
+        self._numbers = np.array([-1 if n is None else n for n in numbers], dtype=np.int64)
+        self._alone = np.asarray(stands_for, dtype=float) == 1.0  # kept, pending, lies: each stands for itself
         weights = parameters.weights(len(stands_for)) * np.asarray(stands_for, dtype=float)
+        self._total = float(weights.sum()) + parameters.prior_weight  # what Optuna divides the weights by
         super().__init__(observations, search_space, parameters, predetermined_weights=weights)
 
-    def _calculate_numerical_distributions(
-        self, observations: np.ndarray, search_space: FloatDistribution | IntDistribution, parameters: _ParzenEstimatorParameters
+    def _floor(self, span: float) -> float:
+        """The narrowest kernel Optuna's clip allows among full history's group, on an axis `span` wide."""
+        return span / min(100.0, 1.0 + self._kernels + 1) if self._parameters.consider_magic_clip else 0.0
+
+    def _calculate_distributions(
+        self, observations: np.ndarray, param_name: str, search_space: BaseDistribution, parameters: _ParzenEstimatorParameters
     ) -> Any:
-        batched: Any = super()._calculate_numerical_distributions(observations, search_space, parameters)
+        batched: Any = super()._calculate_distributions(observations, param_name, search_space, parameters)
+        if isinstance(search_space, CategoricalDistribution):
+            return batched
         sigmas = np.array(batched.sigma, dtype=float)
         span = sigmas[-1]  # the prior's kernel: the whole range, in the space the kernels live in
-        floor = span / min(100.0, 1.0 + self._kernels + 1) if parameters.consider_magic_clip else 0.0
-        sigmas[:-1] = np.maximum(sigmas[:-1] * self._share, floor)
+        sigmas[:-1] = np.maximum(sigmas[:-1] * self._share, self._floor(span))
+        axis = self._axis(param_name)
+        if axis is not None and self._alone.any():
+            # A trial that stands for itself is as wide as among every trial, not as a sample's neighbours make it.
+            gaps = self._near.points.axis_gaps(axis, observations[self._alone], parameters.consider_endpoints)  # type: ignore[union-attr]
+            sigmas[:-1][self._alone] = np.clip(gaps, self._floor(span), span)
         return batched._replace(sigma=sigmas)
+
+    def _axis(self, param_name: str) -> int | None:
+        """`param_name`'s axis among the points `near` holds, or None without them."""
+        if self._near is None:
+            return None
+        return self._near.points.columns.index(list(self._search_space).index(param_name))
+
+    def log_pdf(self, samples_dict: dict[str, np.ndarray]) -> np.ndarray:
+        sampled = super().log_pdf(samples_dict)
+        if self._near is None:
+            return sampled
+        x = self._transform(samples_dict)
+        points = self._near.points
+        kept = np.fromiter(self._near.whole, dtype=np.int64, count=len(self._near.whole))
+        found = [f[~np.isin(points.numbers[f], kept)] for f in points.near(x, REACH * self._floor(1.0), MOST_NEAR)]
+        asked = np.repeat(np.arange(len(found)), [len(f) for f in found])  # (point asked, trial found) pairs
+        if not len(asked):
+            return sampled
+        taken, at = np.unique(np.concatenate(found), return_inverse=True)
+        exact = _pairs_log_pdf(self._exact(taken, np.sort(kept)), x, asked, at, len(x))
+        # The sample less its trials found near each point: few (a sample's share of those found), so taken away
+        # by subtraction. Where they were nearly all of it, rounding leaves next to nothing, which the exact term
+        # (the same trials, each for itself) outweighs.
+        numbers = points.numbers[taken][at]
+        order = np.argsort(self._numbers)
+        slot = np.minimum(np.searchsorted(self._numbers, numbers, sorter=order), len(order) - 1)
+        drawn = self._numbers[order[slot]] == numbers
+        less = _pairs_log_pdf(self._mixture_distribution, x, asked[drawn], order[slot[drawn]], len(x)) - sampled
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rest = np.where(less < -1e-12, sampled + np.log1p(-np.exp(np.minimum(less, -1e-12))), -np.inf)
+        return np.logaddexp(rest, exact)
+
+    def _exact(self, found: np.ndarray, kept: np.ndarray) -> _MixtureOfProductDistribution:
+        """Full history's kernels of the points `found` (every trial's, less those `kept` for their loss), weighted
+        in the sample's units: each with its forgetting weight at its place by number among the group, each as wide
+        as its gaps to every trial's point."""
+        points, parameters = self._near.points, self._parameters  # type: ignore[union-attr]
+        ramp = np.asarray(parameters.weights(self._kernels), dtype=float)
+        # Its place among the group: the trials numbered below it less those kept (the good group among them,
+        # which full history's "bad" group lacks).
+        place = points.ranks(found) - np.searchsorted(kept, points.numbers[found])
+        weights = ramp[np.minimum(place, len(ramp) - 1)] / self._total
+        raw = points.raw[found]
+        gaps = points.gaps(raw, parameters.consider_endpoints)
+        axis_of = {column: i for i, column in enumerate(points.columns)}
+        distributions: list[Any] = []
+        for column, d in enumerate(self._search_space.values()):
+            if isinstance(d, CategoricalDistribution):
+                distributions.append(self._categorical(raw[:, column].astype(int), len(d.choices)))
+                continue
+            assert isinstance(d, (FloatDistribution, IntDistribution))
+            batched: Any = _ParzenEstimator._calculate_numerical_distributions(self, raw[:, column], d, parameters)
+            span = float(batched.sigma[-1])
+            sigmas = np.clip(gaps[:, axis_of[column]], self._floor(span), span)
+            distributions.append(batched._replace(mu=batched.mu[:-1], sigma=sigmas))  # no prior
+        return _MixtureOfProductDistribution(weights, distributions)
+
+    def _categorical(self, observed: np.ndarray, choices: int) -> _BatchedCategoricalDistributions:
+        """Optuna's categorical kernels for `observed`, smoothed by the prior as among full history's group."""
+        rows = np.full((len(observed), choices), self._parameters.prior_weight / (self._kernels + 1))
+        rows[np.arange(len(observed)), observed] += 1.0
+        return _BatchedCategoricalDistributions(rows / rows.sum(axis=1, keepdims=True))
+
+
+def _pairs_log_pdf(mixture: _MixtureOfProductDistribution, x: np.ndarray, rows: np.ndarray, kernels: np.ndarray, n: int) -> np.ndarray:
+    """For each of the `n` points `x`, the log of the sum of its pairs' weighted kernel densities: pair i is kernel
+    `kernels[i]` of `mixture` at point `rows[i]` (-inf for a point in no pair). What Optuna's `log_pdf` computes
+    over every kernel at every point, over the given pairs alone: the kernels near each point differ."""
+    logs = np.log(mixture.weights[kernels])
+    for i, d in enumerate(mixture.distributions):
+        at = x[rows, i]
+        if isinstance(d, _BatchedCategoricalDistributions):
+            logs += np.log(d.weights[kernels, at.astype(np.int64)])
+            continue
+        mu, sigma = d.mu[kernels], d.sigma[kernels]
+        low, high = (d.adapted_low - mu) / sigma, (d.adapted_high - mu) / sigma
+        if d.step == 0.0:
+            logs += _truncnorm.logpdf(np.log(at) if d.is_log else at, low, high, loc=mu, scale=sigma)
+            continue
+        left, right = at - d.step / 2, at + d.step / 2
+        if d.is_log:
+            left, right = np.log(left), np.log(right)
+        logs += _truncnorm._log_gauss_mass((left - mu) / sigma, (right - mu) / sigma) - _truncnorm._log_gauss_mass(low, high)
+    out = np.full(n, -np.inf)
+    if len(rows):
+        top = np.full(n, -np.inf)
+        np.maximum.at(top, rows, logs)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        total = np.zeros(n)
+        np.add.at(total, rows, np.exp(logs - safe[rows]))
+        with np.errstate(divide="ignore"):
+            out = np.log(total) + safe
+    return out

@@ -80,6 +80,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -92,7 +93,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from controller.suggester import Draws, Observation, trial_rng
 from controller.suggesters.bounded import good_count_optuna
 from controller.suggesters.liar import TOLD_LIES
-from controller.suggesters.optuna_sampler import NUMBER_ATTR, KnownSpaceSampler
+from controller.suggesters.optuna_sampler import NUMBER_ATTR, KnownSpaceSampler, known_space, near_points
 from controller.suggesters.sampling import beta_quantile, beta_value, received_value, sample_parameter, value_range
 from controller.suggesters.tpe_base import BaseTpeSuggester
 from sweepctl.errors import SpecError
@@ -244,6 +245,9 @@ class OptunaTpeSuggester(BaseTpeSuggester):
         self._study: optuna.Study | None = None
         self._members: tuple[int, ...] = ()
         self._scratch = 0  # FAIL trials in the study, which every suggestion still scans
+        # Every fitting trial's point, where a bound can bind: the "bad" group near a proposal is taken from it.
+        self._space = known_space(self._distributions)
+        self._points = near_points(self._space) if self.model_trials is not None and self.objectives == 1 else None
 
     def _learn(self, new: Sequence[Observation]) -> None:
         taken: list[tuple[int, Sequence[float]]] = []
@@ -256,6 +260,9 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             self._fitting[obs.number] = trial
             taken.append((obs.number, losses))
         self._take(taken)
+        if self._points is not None and taken:
+            rows = [[self._fitting[number].params[name] for name in self._space] for number, _ in taken]
+            self._points.add([number for number, _ in taken], np.array(rows, dtype=float).reshape(len(taken), len(self._space)))
 
     def _told(self, obs: Observation) -> tuple[float, ...]:
         """The losses a finished trial is told with: its own, or infinite on every objective when it failed."""
@@ -299,6 +306,7 @@ class OptunaTpeSuggester(BaseTpeSuggester):
             good=good_count_optuna(len(self._fitting) + told_lies) if binding else None,
             represented=len(self._fitting) + told_lies if binding else None,
             whole=self._sample.whole() if binding else frozenset(),
+            points=self._points if binding else None,
             seed=optuna_seed,
             n_startup_trials=0,
             multivariate=self.objectives == 1,
