@@ -36,6 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
+# Run as a script, the repository is not on sys.path, and an installed sweepctl (an editable install of another
+# checkout) would be what gets measured: put this checkout first.
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
 from controller.suggester import Observation, Suggester
 from controller.suggester_factory import make_suggester
 from sweepctl.spec import Method, TpeEngine, TpeOptions
@@ -50,6 +56,9 @@ DEFAULT_OUTPUT = Path(__file__).parent / "results" / "suggestion_latency.md"
 # What is timed: wall time (perf_counter), or with --clock cpu this process's CPU time, which other
 # processes on a loaded machine inflate far less (they take turns on the cores, not our instructions).
 CLOCK = time.perf_counter
+# With --crowded SHARE, that share of the history crowds near the optimum (within ~0.02 on each axis), as a TPE
+# run leaves it: the Optuna engine then takes more of its "bad" trials near a proposal exactly (`near_points`).
+CROWDED = 0.0
 
 
 def objective(x: dict[str, float]) -> float:
@@ -62,7 +71,12 @@ def random_points(n: int, seed: int = 0) -> list[dict[str, float]]:
 
 
 def history(n: int) -> list[Observation]:
-    return [Observation(i + 1, p, objective(p)) for i, p in enumerate(random_points(n))]
+    points = random_points(n)
+    rng = np.random.default_rng(2)
+    for p in points:
+        if rng.random() < CROWDED:
+            p.update({name: float(np.clip(rng.normal(0.3, 0.02), 0.0, 1.0)) for name in p})
+    return [Observation(i + 1, p, objective(p)) for i, p in enumerate(points)]
 
 
 def sweepctl_suggester(engine: TpeEngine, model_trials: int | None) -> Suggester:
@@ -231,9 +245,11 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1000,10000,100000")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="time wall clock, or this process's CPU time")
+    parser.add_argument("--crowded", type=float, default=0.0, help="share of the history drawn near the optimum (default 0: uniform)")
     args = parser.parse_args()
-    global CLOCK
+    global CLOCK, CROWDED
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    CROWDED = args.crowded
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.batch_sizes = [int(s) for s in args.batch_sizes.split(",") if s]
     logging.getLogger("hyperopt").setLevel(logging.ERROR)
@@ -252,7 +268,8 @@ def main() -> None:
     emit(f"- Machine: {platform.node() or '?'}, {os.cpu_count()} cores, Python {platform.python_version()}")
     emit(f"- Command: `{' '.join(['python', *sys.argv])}`")
     emit(
-        f"- {DIMS}-D uniform space, {args.next} suggestions timed per size ({LARGE_STEPS} for full-history columns"
+        f"- {DIMS}-D uniform space ({CROWDED:.0%} of the history crowding near the optimum),"
+        f" {args.next} suggestions timed per size ({LARGE_STEPS} for full-history columns"
         f" from {LARGE:,}), {PENDING} pending for sweepctl's engines; fmin and Optuna's TPE measured up to"
         f" {args.peer_max:,} finished trials (\"not run\" beyond: loading and fitting 100k trials takes them minutes),"
         f" sweepctl's full history up to {args.full_max:,}"

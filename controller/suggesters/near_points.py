@@ -56,7 +56,6 @@ class NearPoints:
         # Room for more points than added, doubled when full: adding a trial copies no earlier one.
         self._n = 0
         self._raw_room = np.empty((64, width))  # every column, as given
-        self._unit_room = np.empty((64, len(self.axes)))  # the axes in kernel space, scaled to [0, 1]
         self._numbers_room = np.empty(64, dtype=np.int64)
         self._sorted = [np.empty(0) for _ in self.axes]  # per axis, the kernel-space values sorted
         self._by_number = np.empty(0, dtype=np.int64)  # the numbers, sorted
@@ -74,9 +73,9 @@ class NearPoints:
     def raw(self) -> np.ndarray:
         return self._raw_room[: self._n]
 
-    @property
-    def _unit(self) -> np.ndarray:
-        return self._unit_room[: self._n]
+    def _unit(self, raw: np.ndarray) -> np.ndarray:
+        """Points' axes in kernel space, scaled to [0, 1] (the tree keeps its own; the rest are few)."""
+        return self._scaled(np.column_stack([a.kernel(raw[:, c]) for a, c in zip(self.axes, self.columns, strict=True)]))
 
     def add(self, numbers: Sequence[int], rows: np.ndarray) -> None:
         """Take in the trials `numbers` at `rows` (one per trial, every column's raw value)."""
@@ -87,20 +86,16 @@ class NearPoints:
         new = np.asarray(numbers, dtype=np.int64)
         start, self._n = self._n, self._n + len(new)
         if self._n > len(self._numbers_room):
-            room = 2 * self._n
-            self._raw_room, self._unit_room, self._numbers_room = (
-                np.resize(self._raw_room, (room, self._raw_room.shape[1])),
-                np.resize(self._unit_room, (room, self._unit_room.shape[1])),
-                np.resize(self._numbers_room, room),
-            )
+            room = self._n + self._n // 4  # a quarter more: a replay of 100,000 leaves room for 25,000
+            self._raw_room = np.resize(self._raw_room, (room, self._raw_room.shape[1]))
+            self._numbers_room = np.resize(self._numbers_room, room)
         self._raw_room[start : self._n] = rows
-        self._unit_room[start : self._n] = self._scaled(kernel)
         self._numbers_room[start : self._n] = new
         self._by_number = _insert_sorted(self._by_number, new)
         for i in range(len(self.axes)):
             self._sorted[i] = _insert_sorted(self._sorted[i], kernel[:, i])
         if len(self) - self._indexed > max(MIN_SCAN, self._indexed // REBUILD_SHARE):
-            self._tree = cKDTree(self._unit) if self.axes else None
+            self._tree = cKDTree(self._unit(self.raw)) if self.axes else None
             self._indexed = len(self)
 
     def near(self, raw: np.ndarray, reach: float, most: int) -> list[np.ndarray]:
@@ -110,8 +105,8 @@ class NearPoints:
         all taken: the answer is a function of the points, never of the order they came in."""
         if not self.axes or not len(self):
             return [np.empty(0, dtype=np.int64) for _ in raw]
-        unit = self._scaled(np.column_stack([a.kernel(raw[:, c]) for a, c in zip(self.axes, self.columns, strict=True)]))
-        tail = _chebyshev(unit, self._unit[self._indexed :])
+        unit = self._unit(raw)
+        tail = _chebyshev(unit, self._unit(self.raw[self._indexed :]))
         k = min(most + 1, self._indexed)  # one beyond `most`: whether a tie with the last one reaches past it
         distance, index = np.empty((len(unit), 0)), np.empty((len(unit), 0), dtype=np.int64)
         if self._tree is not None:
