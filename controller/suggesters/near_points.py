@@ -1,5 +1,6 @@
 """Every finished trial's point, indexed for "which of them lie near these points": the part of a bounded model's
-"bad" density that a sample estimates worst, so that it can be computed exactly (`optuna_sampler.SampledGroupEstimator`).
+"bad" density that a sample estimates worst, so that it can be computed exactly
+(`optuna_sampler.SampledGroupEstimator`).
 
 A sampled "bad" group estimates full history's density without bias, but near the trials TPE proposes around,
 where the trials crowd and each kernel is as narrow as Optuna lets it be, a sample of a few percent leaves holes
@@ -53,7 +54,7 @@ class NearPoints:
     def __init__(self, axes: Sequence[Axis], columns: Sequence[int], width: int) -> None:
         self.axes = tuple(axes)
         self.columns = tuple(columns)  # which raw column each axis is
-        # Room for more points than added, doubled when full: adding a trial copies no earlier one.
+        # Room for more points than added, a quarter more when full: adding a trial seldom copies the earlier ones.
         self._n = 0
         self._raw_room = np.empty((64, width))  # every column, as given
         self._numbers_room = np.empty(64, dtype=np.int64)
