@@ -101,27 +101,28 @@ class NearPoints:
 
     def near(self, raw: np.ndarray, reach: float, most: int) -> list[np.ndarray]:
         """For each of the points `raw`, the indices (ascending) of the points near it: within `reach` of it on
-        every axis (a share of each axis's kernel-space span), and no farther than its `most`-th nearest point
-        where points crowd (the nearest several hundred hold the density there). Points as far as that one are
-        all taken: the answer is a function of the points, never of the order they came in."""
+        every axis (a share of each axis's kernel-space span), and where more than `most` are, those strictly
+        nearer than the `most`-th nearest (the nearest several hundred hold the density there). Ties with that
+        one all go, never some of them: the answer is a function of the points, never of the order they came
+        in, and many trials at one point (integer parameters) cost nothing."""
         if not self.axes or not len(self):
             return [np.empty(0, dtype=np.int64) for _ in raw]
         unit = self._unit(raw)
         tail = _chebyshev(unit, self._unit(self.raw[self._indexed :]))
-        k = min(most + 1, self._indexed)  # one beyond `most`: whether a tie with the last one reaches past it
+        k = min(most + 1, self._indexed)  # one beyond `most`: whether more than `most` lie within the reach
         distance, index = np.empty((len(unit), 0)), np.empty((len(unit), 0), dtype=np.int64)
         if self._tree is not None:
-            found, where = self._tree.query(unit, k=k, p=np.inf, distance_upper_bound=reach)
+            # The tree's bound is strict, the scan's is not: one step beyond, a point at `reach` is found either way.
+            found, where = self._tree.query(unit, k=k, p=np.inf, distance_upper_bound=np.nextafter(reach, np.inf))
             distance, index = np.reshape(found, (len(unit), k)), np.reshape(where, (len(unit), k))
         answers = []
         for i, row in enumerate(tail):
             d = np.concatenate([distance[i], row])
             at = np.concatenate([index[i], np.arange(self._indexed, len(self))])
-            radius = reach if len(d) <= most else min(reach, float(np.partition(d, most - 1)[most - 1]))
-            if k > most and distance[i, -1] <= radius:  # the tree may hold more as near as the last: ask it all
-                at = np.concatenate([self._tree.query_ball_point(unit[i], r=radius, p=np.inf), at[len(distance[i]) :]])  # type: ignore[union-attr]
-                d = np.concatenate([np.zeros(len(at) - len(row)), row])
-            answers.append(np.sort(at[d <= radius]).astype(np.int64))
+            within = d <= reach
+            if within.sum() > most:  # the tree's k nearest hold every point nearer than the most-th
+                within = d < np.partition(d, most - 1)[most - 1]
+            answers.append(np.sort(at[within]).astype(np.int64))
         return answers
 
     def gaps(self, raw: np.ndarray, consider_endpoints: bool = False) -> np.ndarray:
@@ -146,9 +147,9 @@ class NearPoints:
             right = np.where(highest, 0.0, right)
         return np.maximum(left, right)
 
-    def ranks(self, indices: np.ndarray) -> np.ndarray:
-        """Each point's place among all of them by trial number (0: the lowest)."""
-        return np.searchsorted(self._by_number, self.numbers[indices])
+    def ranks(self, numbers: np.ndarray) -> np.ndarray:
+        """Each trial number's place among the points' numbers (0: below all of them)."""
+        return np.searchsorted(self._by_number, numbers)
 
     def _scaled(self, kernel: np.ndarray) -> np.ndarray:
         lows = np.array([a.low for a in self.axes])

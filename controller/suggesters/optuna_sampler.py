@@ -17,7 +17,7 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.samplers._tpe import _truncnorm
-from optuna.samplers._tpe.parzen_estimator import _ParzenEstimator, _ParzenEstimatorParameters
+from optuna.samplers._tpe.parzen_estimator import EPS, _ParzenEstimator, _ParzenEstimatorParameters
 from optuna.samplers._tpe.probability_distributions import _BatchedCategoricalDistributions, _MixtureOfProductDistribution
 from optuna.trial import FrozenTrial, TrialState
 
@@ -98,8 +98,15 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
             stands_for=stands_for,
             share=sum(finished) / full,
             numbers=[t.user_attrs.get(NUMBER_ATTR) for t in trials],
-            near=Near(self._points, self._whole) if self._points is not None and list(search_space) == list(self._known) else None,
+            near=self._near(trials) if list(search_space) == list(self._known) else None,
         )
+
+    def _near(self, trials: list[FrozenTrial]) -> Near | None:
+        """What the "bad" group (`trials`) is taken from near a proposal: the kept trials not among them are the good group."""
+        if self._points is None:
+            return None
+        bad = {t.user_attrs.get(NUMBER_ATTR) for t in trials}
+        return Near(self._points, self._whole, frozenset(n for n in self._whole if n not in bad))
 
     def _stands_for(self, trials: list[FrozenTrial], finished: list[bool], full: int) -> list[float] | None:
         """How many of full history's "bad" group (`full` finished trials) each of `trials` stands for, or None
@@ -126,10 +133,17 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
 @dataclass(frozen=True)
 class Near:
     """What the "bad" group's density near a proposal is taken from exactly: every finished trial's point, less
-    those kept in the model for their loss (`whole`, there as themselves)."""
+    those kept in the model for their loss (`whole`, there as themselves); `good`: of those, the good group's."""
 
     points: NearPoints
     whole: frozenset[int]
+    good: frozenset[int] = frozenset()
+
+    def places(self, numbers: np.ndarray) -> np.ndarray:
+        """Where trials `numbers` stand among full history's "bad" group by number (0: the oldest): the trials
+        numbered below each, less the good group's."""
+        good = np.sort(np.fromiter(self.good, dtype=np.int64, count=len(self.good)))
+        return self.points.ranks(numbers) - np.searchsorted(good, numbers)
 
 
 class SampledGroupEstimator(_ParzenEstimator):
@@ -165,15 +179,27 @@ class SampledGroupEstimator(_ParzenEstimator):
         self._share = share
         self._parameters = parameters
         self._near = near
-        self._numbers = np.array([-1 if n is None else n for n in numbers], dtype=np.int64)
+        # Each trial's number in the sweep, -1 for none (pending, lies) or none given.
+        self._numbers = np.array([-1 if n is None else n for n in numbers] or [-1] * len(stands_for), dtype=np.int64)
         self._alone = np.asarray(stands_for, dtype=float) == 1.0  # kept, pending, lies: each stands for itself
         weights = parameters.weights(len(stands_for)) * np.asarray(stands_for, dtype=float)
+        kept = self._alone & (self._numbers >= 0)
+        if near is not None and kept.any():
+            # A kept trial weighs as in full history, by its place there, not by its place in the sample's order.
+            weights[kept] = self._ramp()[near.places(self._numbers[kept])]
         self._total = float(weights.sum()) + parameters.prior_weight  # what Optuna divides the weights by
         super().__init__(observations, search_space, parameters, predetermined_weights=weights)
 
     def _floor(self, span: float) -> float:
-        """The narrowest kernel Optuna's clip allows among full history's group, on an axis `span` wide."""
-        return span / min(100.0, 1.0 + self._kernels + 1) if self._parameters.consider_magic_clip else 0.0
+        """The narrowest kernel Optuna's clip allows among full history's group, on an axis `span` wide (without
+        its clip, Optuna's own least width)."""
+        return span / min(100.0, 1.0 + self._kernels + 1) if self._parameters.consider_magic_clip else EPS
+
+    def _ramp(self) -> np.ndarray:
+        """Full history's forgetting weights over its "bad" group, the oldest first (the last for every place
+        beyond: pending trials come after every finished one)."""
+        ramp = np.asarray(self._parameters.weights(self._kernels), dtype=float)
+        return np.append(ramp, np.full(max(0, len(self._numbers) + 1), ramp[-1] if len(ramp) else 1.0))
 
     def _calculate_distributions(
         self, observations: np.ndarray, param_name: str, search_space: BaseDistribution, parameters: _ParzenEstimatorParameters
@@ -199,7 +225,7 @@ class SampledGroupEstimator(_ParzenEstimator):
 
     def log_pdf(self, samples_dict: dict[str, np.ndarray]) -> np.ndarray:
         sampled = super().log_pdf(samples_dict)
-        if self._near is None:
+        if self._near is None or not self._parameters.consider_magic_clip:  # no clip: kernels reach no set width
             return sampled
         x = self._transform(samples_dict)
         points = self._near.points
@@ -209,7 +235,7 @@ class SampledGroupEstimator(_ParzenEstimator):
         if not len(asked):
             return sampled
         taken, at = np.unique(np.concatenate(found), return_inverse=True)
-        exact = _pairs_log_pdf(self._exact(taken, np.sort(kept)), x, asked, at, len(x))
+        exact = _pairs_log_pdf(self._exact(taken), x, asked, at, len(x))
         # The sample less its trials found near each point: few (a sample's share of those found), so taken away
         # by subtraction. Where they were nearly all of it, rounding leaves next to nothing, which the exact term
         # (the same trials, each for itself) outweighs.
@@ -222,16 +248,14 @@ class SampledGroupEstimator(_ParzenEstimator):
             rest = np.where(less < -1e-12, sampled + np.log1p(-np.exp(np.minimum(less, -1e-12))), -np.inf)
         return np.logaddexp(rest, exact)
 
-    def _exact(self, found: np.ndarray, kept: np.ndarray) -> _MixtureOfProductDistribution:
-        """Full history's kernels of the points `found` (every trial's, less those `kept` for their loss), weighted
+    def _exact(self, found: np.ndarray) -> _MixtureOfProductDistribution:
+        """Full history's kernels of the points `found` (every trial's, less those kept for their loss), weighted
         in the sample's units: each with its forgetting weight at its place by number among the group, each as wide
         as its gaps to every trial's point."""
-        points, parameters = self._near.points, self._parameters  # type: ignore[union-attr]
-        ramp = np.asarray(parameters.weights(self._kernels), dtype=float)
-        # Its place among the group: the trials numbered below it less those kept (the good group among them,
-        # which full history's "bad" group lacks).
-        place = points.ranks(found) - np.searchsorted(kept, points.numbers[found])
-        weights = ramp[np.minimum(place, len(ramp) - 1)] / self._total
+        near, parameters = self._near, self._parameters
+        assert near is not None
+        points = near.points
+        weights = self._ramp()[near.places(points.numbers[found])] / self._total
         raw = points.raw[found]
         gaps = points.gaps(raw, parameters.consider_endpoints)
         axis_of = {column: i for i, column in enumerate(points.columns)}

@@ -31,8 +31,13 @@ def scan(points: np.ndarray, asked: np.ndarray, reach: float, most: int) -> list
     unit = np.column_stack([(a.kernel(points[:, i]) - a.low) / a.span for i, a in enumerate(AXES)])
     at = np.column_stack([(a.kernel(asked[:, i]) - a.low) / a.span for i, a in enumerate(AXES)])
     distance = np.abs(unit[np.newaxis] - at[:, np.newaxis]).max(axis=2)
-    radius = np.minimum(reach, np.sort(distance, axis=1)[:, most - 1]) if most <= len(points) else np.full(len(at), reach)
-    return [np.flatnonzero(row <= r).tolist() for row, r in zip(distance, radius, strict=True)]
+    found = []
+    for row in distance:
+        within = row <= reach
+        if within.sum() > most:
+            within = row < np.sort(row)[most - 1]
+        found.append(np.flatnonzero(within).tolist())
+    return found
 
 
 def index(points: np.ndarray, batches: int) -> NearPoints:
@@ -54,12 +59,22 @@ def test_the_points_found_are_a_scans_in_the_tree_and_among_those_added_since(n:
         assert [found.tolist() for found in near.near(asked, reach, most)] == scan(points, asked, reach, most)
 
 
-def test_points_as_far_as_the_last_nearest_are_all_taken() -> None:
-    # Given many trials at the same point (an integer parameter repeats values) and one asked there
-    near = NearPoints((Axis(0.0, 10.0),), (0,), 1)
-    near.add(list(range(1, 1001)), np.array([[3.0]] * 500 + [[7.0]] * 500))
-    # Then every trial there is found, not some 10 of them the tree happens to reach first
-    assert len(near.near(np.array([[3.0]]), 0.1, 10)[0]) == 500
+@pytest.mark.parametrize("batches", [1, 1000])
+def test_ties_with_the_last_nearest_go_together_whatever_the_order(batches: int) -> None:
+    # Given trials on an integer axis, 100 at each of 0, 1, ..., 9 (1/64 of the span apart: exact in binary),
+    # added at once (a replay) or one by one
+    values = np.repeat(np.arange(0.0, 10.0), 100)[np.random.default_rng(0).permutation(1000)]
+    near = NearPoints((Axis(0.0, 64.0),), (0,), 1)
+    for chunk in np.array_split(np.arange(1000), batches):
+        near.add([int(i) + 1 for i in chunk], values[chunk, np.newaxis])
+    at_three = np.array([[3.0]])
+    # Then where more than `most` lie within the reach (2, 3 and 4: 300), all those tied with the most-th
+    # nearest go, never some of them (which ones the tree reaches first would depend on the order)
+    assert len(near.near(at_three, 1.5 / 64, 250)[0]) == 100
+    assert len(near.near(at_three, 1.5 / 64, 300)[0]) == 300
+    assert len(near.near(at_three, 1.5 / 64, 50)[0]) == 0  # 100 at the point itself
+    # And a trial exactly at the reach is found, in the tree as among the trials added since
+    assert len(near.near(at_three, 1 / 64, 300)[0]) == 300
 
 
 def test_the_gaps_are_optunas_kernel_widths_before_its_clip() -> None:
@@ -81,7 +96,7 @@ def test_ranks_follow_trial_numbers_not_arrival() -> None:
     near = NearPoints(AXES[:1], (0,), 1)
     near.add([30, 10], np.array([[0.1], [0.2]]))
     near.add([20], np.array([[0.3]]))
-    assert near.ranks(np.arange(3)).tolist() == [2, 0, 1]
+    assert near.ranks(near.numbers).tolist() == [2, 0, 1]
 
 
 def test_categorical_columns_are_kept_but_not_searched() -> None:
