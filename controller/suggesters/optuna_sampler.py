@@ -105,8 +105,8 @@ class KnownSpaceSampler(optuna.samplers.TPESampler):
         """What the "bad" group (`trials`) is taken from near a proposal: the kept trials not among them are the good group."""
         if self._points is None:
             return None
-        bad = {t.user_attrs.get(NUMBER_ATTR) for t in trials}
-        return Near(self._points, self._whole, frozenset(n for n in self._whole if n not in bad))
+        bad = {t.user_attrs.get(NUMBER_ATTR) for t in trials if t.state is TrialState.COMPLETE}
+        return Near(self._points, self._whole, self._whole - bad)
 
     def _stands_for(self, trials: list[FrozenTrial], finished: list[bool], full: int) -> list[float] | None:
         """How many of full history's "bad" group (`full` finished trials) each of `trials` stands for, or None
@@ -182,6 +182,7 @@ class SampledGroupEstimator(_ParzenEstimator):
         # Each trial's number in the sweep, -1 for none (pending, lies) or none given.
         self._numbers = np.array([-1 if n is None else n for n in numbers] or [-1] * len(stands_for), dtype=np.int64)
         self._alone = np.asarray(stands_for, dtype=float) == 1.0  # kept, pending, lies: each stands for itself
+        self._full_ramp: np.ndarray | None = None
         weights = parameters.weights(len(stands_for)) * np.asarray(stands_for, dtype=float)
         kept = self._alone & (self._numbers >= 0)
         if near is not None and kept.any():
@@ -197,9 +198,11 @@ class SampledGroupEstimator(_ParzenEstimator):
 
     def _ramp(self) -> np.ndarray:
         """Full history's forgetting weights over its "bad" group, the oldest first (the last for every place
-        beyond: pending trials come after every finished one)."""
-        ramp = np.asarray(self._parameters.weights(self._kernels), dtype=float)
-        return np.append(ramp, np.full(max(0, len(self._numbers) + 1), ramp[-1] if len(ramp) else 1.0))
+        beyond: pending trials come after every finished one); worked out once."""
+        if self._full_ramp is None:
+            ramp = np.asarray(self._parameters.weights(self._kernels), dtype=float)
+            self._full_ramp = np.append(ramp, np.full(len(self._numbers) + 1, ramp[-1] if len(ramp) else 1.0))
+        return self._full_ramp
 
     def _calculate_distributions(
         self, observations: np.ndarray, param_name: str, search_space: BaseDistribution, parameters: _ParzenEstimatorParameters
@@ -229,12 +232,15 @@ class SampledGroupEstimator(_ParzenEstimator):
             return sampled
         x = self._transform(samples_dict)
         points = self._near.points
-        kept = np.fromiter(self._near.whole, dtype=np.int64, count=len(self._near.whole))
-        found = [f[~np.isin(points.numbers[f], kept)] for f in points.near(x, REACH * self._floor(1.0), MOST_NEAR)]
+        found = points.near(x, REACH * self._floor(1.0), MOST_NEAR)
         asked = np.repeat(np.arange(len(found)), [len(f) for f in found])  # (point asked, trial found) pairs
+        trials = np.concatenate(found)
+        kept = np.fromiter(self._near.whole, dtype=np.int64, count=len(self._near.whole))
+        free = ~np.isin(points.numbers[trials], kept)  # kept trials are in the model as themselves
+        asked, trials = asked[free], trials[free]
         if not len(asked):
             return sampled
-        taken, at = np.unique(np.concatenate(found), return_inverse=True)
+        taken, at = np.unique(trials, return_inverse=True)
         exact = _pairs_log_pdf(self._exact(taken), x, asked, at, len(x))
         # The sample less its trials found near each point: few (a sample's share of those found), so taken away
         # by subtraction. Where they were nearly all of it, rounding leaves next to nothing, which the exact term

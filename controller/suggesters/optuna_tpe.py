@@ -31,7 +31,7 @@ Its "bad" group is then a sample, weighted and shaped as the whole group would b
 points, far wider among a sample), and near each of TPE's candidates taken exactly from every finished
 trial's point (`near_points`, kept here as trials arrive), where a sample leaves holes that TPE proposed into.
 benchmarks/results/suggestion_bounded.md: at 10x the bound, level with full history at 200 and 1,000 trials
-(16 seeds, 12 of 12 cells); the near trials cost 4 ms a suggestion at 100,000 trials, 16 ms where half of
+(16 seeds, 12 of 12 cells); the near trials cost 3 ms a suggestion at 100,000 trials, 19 ms where half of
 them crowd near the optimum (benchmarks/results/suggestion_latency.md).
 
 Start-up: until `n_startup_jobs` observed trials (failed ones included) fit the
