@@ -74,16 +74,20 @@ class NearPoints:
     def raw(self) -> np.ndarray:
         return self._raw_room[: self._n]
 
+    def _kernel(self, raw: np.ndarray) -> np.ndarray:
+        """Points' axes in kernel space, one column per axis."""
+        return np.column_stack([a.kernel(raw[:, c]) for a, c in zip(self.axes, self.columns, strict=True)]) if self.axes else raw[:, :0]
+
     def _unit(self, raw: np.ndarray) -> np.ndarray:
         """Points' axes in kernel space, scaled to [0, 1] (the tree keeps its own; the rest are few)."""
-        return self._scaled(np.column_stack([a.kernel(raw[:, c]) for a, c in zip(self.axes, self.columns, strict=True)]))
+        return self._scaled(self._kernel(raw))
 
     def add(self, numbers: Sequence[int], rows: np.ndarray) -> None:
         """Take in the trials `numbers` at `rows` (one per trial, every column's raw value)."""
         if not len(numbers):
             return
         rows = np.asarray(rows, dtype=float).reshape(len(numbers), self._raw_room.shape[1])
-        kernel = np.column_stack([a.kernel(rows[:, c]) for a, c in zip(self.axes, self.columns, strict=True)]) if self.axes else rows[:, :0]
+        kernel = self._kernel(rows)
         new = np.asarray(numbers, dtype=np.int64)
         start, self._n = self._n, self._n + len(new)
         if self._n > len(self._numbers_room):
